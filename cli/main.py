@@ -1,0 +1,49 @@
+"""The `critic` entry point: one Typer app; each command group lives in its own module."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from core.errors import CriticError
+
+app = typer.Typer(
+    name="critic",
+    help="Critic Studio: step-level critique of math solutions, annotation, evaluation and retraining.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _register_commands() -> None:
+    # Each module adds its commands to `app`; heavy libraries are imported inside the commands.
+    from cli import critique as _critique  # noqa: F401
+
+
+def main() -> None:
+    """Run the CLI, turning project errors into a one-line message and an exit code."""
+    _register_commands()
+    try:
+        app(standalone_mode=False)
+    except CriticError as exc:
+        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+        sys.exit(exc.exit_code)
+    except (typer.Exit, SystemExit) as exc:
+        code = exc.exit_code if isinstance(exc, typer.Exit) else exc.code
+        sys.exit(code or 0)
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # click usage errors arrive here in non-standalone mode
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The critic: step splitting, prompts, generation backends, parsing, voting, symbolic checks."""

@@ -1,0 +1,68 @@
+"""The runtime settings object, read once from the environment (CRITIC_*) and `.env`."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+BackendName = Literal["transformers", "openai", "vllm"]
+
+
+def _default_home() -> Path:
+    # XDG data dir; the only place outside Settings that reads the environment, because it is the default.
+    xdg = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(xdg) / "critic-studio"
+
+
+class Settings(BaseSettings):
+    """Runtime configuration. Every field can be set as CRITIC_<FIELD> in the environment or `.env`."""
+
+    model_config = SettingsConfigDict(env_prefix="CRITIC_", env_file=".env", extra="ignore", populate_by_name=True)
+
+    home: Path = Field(default_factory=_default_home, description="Data directory: database, converted models, job outputs.")
+    database_url: str | None = Field(None, description="SQLAlchemy URL; default an SQLite file under home.")
+    model: str = Field("embedded", description="Critic model: 'embedded', a local path, a hub id, or a served model name.")
+    backend: BackendName = Field("transformers", description="Generation backend: transformers, openai or vllm.")
+    base_url: str | None = Field(None, description="Base URL of an OpenAI-compatible server (openai backend).")
+    api_key: str = Field("EMPTY", description="API key for the OpenAI-compatible server.")
+    request_timeout_s: float = Field(120.0, gt=0, description="Timeout of one request to a generation server.")
+    max_steps: int = Field(100, gt=0, description="Largest number of steps accepted in one solution.")
+    max_item_bytes: int = Field(65536, gt=0, description="Largest accepted size of one item (problem + steps), in bytes.")
+    max_new_tokens: int = Field(512, gt=0, description="Default generation budget per critique sample.")
+    device: str = Field("auto", description="Torch device for the transformers backend: auto, cpu, cuda, cuda:N.")
+    admin_password: str | None = Field(None, description="Password of the first admin account; random when unset.")
+    heartbeat_timeout_s: float = Field(60.0, gt=0, description="A running job whose heartbeat is older than this is requeued or failed.")
+    offline: bool = Field(True, description="Never download weights or data at run time.")
+    models_dir_override: Path | None = Field(
+        None, alias="CRITIC_MODELS_DIR", description="Where converted models are cached; default home/models."
+    )
+
+    @field_validator("home")
+    @classmethod
+    def _expand_home(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.home / 'critic.db'}"
+
+    @property
+    def models_dir(self) -> Path:
+        return (self.models_dir_override or self.home / "models").expanduser()
+
+    @property
+    def jobs_dir(self) -> Path:
+        return self.home / "jobs"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings; tests call `get_settings.cache_clear()` after changing the environment."""
+    return Settings()

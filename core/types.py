@@ -1,0 +1,119 @@
+"""Shared result types: a solution item, a parsed critique, and the critique result (the README's JSON schema)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Verdict = Literal["correct", "incorrect", "unchecked"]
+ParseStatus = Literal["ok", "partial", "failed"]
+CheckStatus = Literal["verified", "wrong", "unchecked"]
+Mode = Literal["single", "deliberate"]
+# PRM800K step ratings: 1 good, 0 neutral, -1 bad; None = unrated (after the first error).
+StepRating = Literal[-1, 0, 1] | None
+FinishReason = Literal["solution", "found_error", "give_up", "bad_problem"]
+
+NO_ERROR = -1
+"""The first-error value meaning 'every step is correct'."""
+
+
+class SolutionItem(BaseModel):
+    """A problem with a solution split into steps, plus what is known about it.
+
+    `first_error_step` is 1-based like everything users see; -1 means every step is correct and
+    None means unknown. ProcessBench's `label` is 0-based: convert with `from_processbench`.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = ""
+    problem: str
+    steps: list[str]
+    first_error_step: int | None = None
+    answer: str | None = Field(None, description="Ground-truth final answer, when known.")
+    source: str = "upload"
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @classmethod
+    def from_processbench(cls, obj: dict[str, Any], *, source: str = "processbench") -> SolutionItem:
+        label = obj.get("label")
+        first_error = None if label is None else (NO_ERROR if int(label) < 0 else int(label) + 1)
+        metadata = {k: v for k, v in obj.items() if k not in {"id", "problem", "steps", "label"}}
+        return cls(
+            id=str(obj.get("id", "")),
+            problem=obj["problem"],
+            steps=list(obj["steps"]),
+            first_error_step=first_error,
+            answer=obj.get("answer") or obj.get("ground_truth_answer"),
+            source=source,
+            metadata=metadata,
+        )
+
+    def to_processbench(self) -> dict[str, Any]:
+        label = None
+        if self.first_error_step is not None:
+            label = NO_ERROR if self.first_error_step < 0 else self.first_error_step - 1
+        out: dict[str, Any] = {"id": self.id, "problem": self.problem, "steps": list(self.steps), "label": label}
+        for key in ("generator", "final_answer_correct"):
+            if key in self.metadata:
+                out[key] = self.metadata[key]
+        return out
+
+
+class ParsedStep(BaseModel):
+    """One step's judgement as read from one model output."""
+
+    index: int
+    verdict: Verdict = "unchecked"
+    critique: str = ""
+    meta_critique: str = ""
+    parse_status: ParseStatus = "ok"
+
+
+class ParsedCritique(BaseModel):
+    """One model output (one sample) after parsing; never raised from, whatever the text was."""
+
+    raw: str
+    steps: list[ParsedStep] = Field(default_factory=list)
+    first_error_step: int | None = Field(None, description="1-based step, -1 for none, None when unreadable.")
+    parse_status: ParseStatus = "failed"
+    problems: list[str] = Field(default_factory=list, description="What the parser had to repair or ignore.")
+
+
+class StepCheck(BaseModel):
+    """The symbolic checker's view of one step."""
+
+    status: CheckStatus = "unchecked"
+    detail: str = ""
+
+
+class StepResult(BaseModel):
+    """One step of a critique result, as shown to users."""
+
+    index: int = Field(description="1-based step number.")
+    text: str
+    verdict: Verdict
+    critique: str = ""
+    meta_critique: str = ""
+    vote_share: float | None = Field(None, description="Share of samples agreeing with this verdict (k > 1).")
+    parse_status: ParseStatus = "ok"
+    check: StepCheck | None = None
+
+
+class CritiqueResult(BaseModel):
+    """A critique of one solution: the JSON the CLI writes, the database stores and the app shows."""
+
+    id: str = ""
+    problem: str
+    steps: list[StepResult]
+    first_error_step: int | None = Field(description="1-based first wrong step, -1 if none, null if no sample parsed.")
+    votes: list[int | None] = Field(default_factory=list, description="Each sample's first-error step.")
+    model: str
+    backend: str
+    mode: Mode = "single"
+    samples: int = 1
+    parse_status: ParseStatus = "ok"
+    timings: dict[str, float] = Field(default_factory=dict)
+    raw_outputs: list[str] = Field(default_factory=list)
+    error: str | None = Field(None, description="Why this item could not be critiqued (bad input), if so.")

@@ -1,0 +1,1 @@
+"""Annotation database: SQLAlchemy models, sessions, migrations, repositories, import/export."""

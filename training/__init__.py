@@ -1,0 +1,1 @@
+"""Retraining the critic: datasets, SFT/GRPO jobs, job queue, worker, model registry."""

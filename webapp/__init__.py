@@ -1,0 +1,1 @@
+"""The Gradio web application (UI only: it calls core, db and training)."""
