@@ -16,6 +16,10 @@ app = typer.Typer(
     add_completion=False,
 )
 
+# Command groups shared by several modules are created here so each module can add to them.
+model_app = typer.Typer(help="Critic models: serve with vLLM, list, promote, roll back.", no_args_is_help=True)
+app.add_typer(model_app, name="model")
+
 
 def _register_commands() -> None:
     # Each module adds its commands to `app`; heavy libraries are imported inside the commands.
