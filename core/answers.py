@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Sequence
 
 from math_verify import parse, verify
+
+from core.types import SolutionItem
 
 _BOXED_OPENERS = ("\\boxed", "\\fbox")
 _ANSWER_IS = re.compile(r"answer\s*(?:is|:)\s*:?\s*(.+?)(?:\n|$)", re.IGNORECASE)
@@ -115,3 +118,37 @@ def answers_match(predicted: str | None, truth: str | None) -> bool:
         return bool(verify(gold, target, timeout_seconds=timeout))
     except Exception:  # math-verify/sympy on odd input: an unreadable answer is simply not a match
         return False
+
+
+def known_answer(item: SolutionItem) -> str | None:
+    """The item's ground-truth final answer when it is known, else None.
+
+    An explicit `answer` field wins. ProcessBench items carry none, but `final_answer_correct: true`
+    says the solution's own final answer is right, so that answer is the ground truth.
+    """
+    if item.answer and item.answer.strip():
+        return item.answer.strip()
+    if item.metadata.get("final_answer_correct") is True:
+        for step in reversed(item.steps):
+            answer = extract_final_answer(step)
+            if answer is not None:
+                return answer
+    return None
+
+
+def with_known_answers(items: Sequence[SolutionItem]) -> list[SolutionItem]:
+    """Copies of the items with `answer` filled in wherever it can be known.
+
+    Besides `known_answer`, a solution with a wrong final answer gets the answer of another solution
+    of the same problem whose final answer is correct (ProcessBench has several solutions of some problems).
+    """
+    by_problem: dict[str, str] = {}
+    for item in items:
+        answer = known_answer(item)
+        if answer is not None:
+            by_problem.setdefault(item.problem.strip(), answer)
+    filled = []
+    for item in items:
+        answer = known_answer(item) or by_problem.get(item.problem.strip())
+        filled.append(item.model_copy(update={"answer": answer}) if answer != item.answer else item)
+    return filled
