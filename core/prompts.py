@@ -1,0 +1,111 @@
+"""Critic prompts as chat messages: the DeepCritic single-pass prompt and the three deliberate-mode prompts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from core.backends.base import Messages
+
+SYSTEM_PROMPT = "You are a meticulous math teacher who checks solutions step by step."
+
+ANSWER_INSTRUCTION = (
+    "Put the number of the first incorrect step in \\boxed{} (for example \\boxed{2}); "
+    "if every step is correct, put \\boxed{-1}."
+)
+
+_SINGLE_TASK = (
+    """Review the solution step by step. For each step, first analyse whether its reasoning and \
+calculations are correct. Then pause and re-verify that analysis: check the step again in a different way \
+(recompute, substitute back, or estimate) or question whether your first analysis was right. Stop at the \
+first incorrect step.
+
+Write one block per step you check, in this format:
+
+**Critique of Step 1**: <your analysis of the step> <your re-verification of that analysis>
+**Judgement**: The correctness of Step 1 is: \\boxed{1}
+
+Use \\boxed{1} for a correct step and \\boxed{-1} for an incorrect one. After the last block write:
+
+**Answer**: \\boxed{k}
+
+"""
+    + ANSWER_INSTRUCTION
+)
+
+_JUDGEMENT_FORMAT = (
+    "End with exactly one line: **Judgement**: The correctness of Step {i} is: \\boxed{{1}} if the step is correct, "
+    "or \\boxed{{-1}} if it is incorrect."
+)
+
+
+def format_steps(steps: Sequence[str]) -> str:
+    """Number the steps `Step 1: ...` (1-based), one per paragraph."""
+    return "\n\n".join(f"Step {i}: {step.strip()}" for i, step in enumerate(steps, start=1))
+
+
+def _problem_and_solution(problem: str, steps: Sequence[str]) -> str:
+    return (
+        "The following is a math problem and a solution split into steps.\n\n"
+        f"[Problem]\n{problem.strip()}\n\n[Solution]\n{format_steps(steps)}"
+    )
+
+
+def critique_messages(problem: str, steps: Sequence[str]) -> Messages:
+    """The DeepCritic prompt: critique every step up to the first wrong one and box its index (or -1)."""
+    return [
+        {"role": "system", "content": SYSTEM_PROMPT},
+        {"role": "user", "content": f"{_problem_and_solution(problem, steps)}\n\n{_SINGLE_TASK}"},
+    ]
+
+
+def _step_context(problem: str, steps: Sequence[str], step: int) -> str:
+    # Only the steps up to the one under review: later steps must not influence its judgement.
+    if step == 1:
+        assumption = "Focus only on Step 1."
+    elif step == 2:
+        assumption = "Assume Step 1 is correct. Focus only on Step 2."
+    else:
+        assumption = f"Assume Steps 1 to {step - 1} are correct. Focus only on Step {step}."
+    return f"{_problem_and_solution(problem, steps[:step])}\n\n{assumption}"
+
+
+def initial_critique_messages(problem: str, steps: Sequence[str], step: int) -> Messages:
+    """Deliberate mode, call 1: an initial critique of step `step` (1-based)."""
+    task = (
+        f"Critique Step {step}: check its reasoning and every calculation in it, and explain whether it is correct. "
+        + _JUDGEMENT_FORMAT.format(i=step)
+    )
+    return [
+        {"role": "system", "content": SYSTEM_PROMPT},
+        {"role": "user", "content": f"{_step_context(problem, steps, step)}\n\n{task}"},
+    ]
+
+
+def in_depth_critique_messages(problem: str, steps: Sequence[str], step: int, initial_critique: str) -> Messages:
+    """Deliberate mode, call 2: re-check the step another way, or judge the initial critique (the meta-critique)."""
+    task = (
+        f"Here is an initial critique of Step {step}:\n\n[Initial critique]\n{initial_critique.strip()}\n\n"
+        f"Take a second, deeper look. Either verify Step {step} again using a different method than the initial "
+        "critique (recompute, substitute the result back, or check units and magnitudes), or examine whether the "
+        "initial critique itself is right and point out any mistake in it. " + _JUDGEMENT_FORMAT.format(i=step)
+    )
+    return [
+        {"role": "system", "content": SYSTEM_PROMPT},
+        {"role": "user", "content": f"{_step_context(problem, steps, step)}\n\n{task}"},
+    ]
+
+
+def merge_critique_messages(
+    problem: str, steps: Sequence[str], step: int, initial_critique: str, in_depth_critique: str
+) -> Messages:
+    """Deliberate mode, call 3: merge both critiques into one deliberate critique with a final judgement."""
+    task = (
+        f"Two critiques of Step {step} follow.\n\n[Initial critique]\n{initial_critique.strip()}\n\n"
+        f"[In-depth critique]\n{in_depth_critique.strip()}\n\n"
+        f"Merge them into one deliberate critique of Step {step}: keep the correct reasoning from both, resolve any "
+        "disagreement by checking the step yourself, and decide. " + _JUDGEMENT_FORMAT.format(i=step)
+    )
+    return [
+        {"role": "system", "content": SYSTEM_PROMPT},
+        {"role": "user", "content": f"{_step_context(problem, steps, step)}\n\n{task}"},
+    ]
