@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-
-from core.types import NO_ERROR
 
 
 @dataclass(frozen=True)
@@ -122,18 +119,6 @@ def score_subsets(records: Iterable[tuple[str, int, int | None]]) -> Report:
         labels.append(label)
         predictions.append(prediction)
     return Report({name: score(labels, preds) for name, (labels, preds) in grouped.items()})
-
-
-def majority_vote(votes: Sequence[int | None]) -> int | None:
-    """Maj@k: the most common parsed vote; ties go to the vote seen first; None when no vote parsed."""
-    counts = Counter(NO_ERROR if v < 0 else v for v in votes if v is not None)
-    if not counts:
-        return None
-    best = max(counts.values())
-    for vote in votes:
-        if vote is not None and counts[NO_ERROR if vote < 0 else vote] == best:
-            return NO_ERROR if vote < 0 else vote
-    return None  # unreachable: some vote has the best count
 
 
 def format_report(report: Report, title: str = "") -> str:

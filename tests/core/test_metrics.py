@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.metrics import format_report, majority_vote, score, score_subsets, scores_from_dict
+from core.metrics import format_report, score, score_subsets, scores_from_dict
 
 
 def test_mixed_set_matches_hand_computation() -> None:
@@ -82,17 +82,3 @@ def test_subsets_are_scored_separately_and_f1_averaged() -> None:
 def test_scores_round_trip_through_a_summary_dict() -> None:
     scores = score([2, -1, 3], [2, None, 1])
     assert scores_from_dict(scores.to_dict()) == scores
-
-
-@pytest.mark.parametrize(
-    ("votes", "expected"),
-    [
-        ([2, 2, -1], 2),
-        ([None, None, 3], 3),
-        ([None, None], None),
-        ([-1, 4, 4, -1], -1),  # tie: the vote seen first wins
-        ([-2, -1, 3], -1),  # all negative values are the same 'no error' vote
-    ],
-)
-def test_majority_vote(votes: list[int | None], expected: int | None) -> None:
-    assert majority_vote(votes) == expected
