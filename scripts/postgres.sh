@@ -1,7 +1,8 @@
 # Sourced by scripts/test: start/stop a throwaway PostgreSQL cluster and export CRITIC_TEST_POSTGRES_URL.
-PG_PORT=${PG_PORT:-55432}
 start_test_postgres() {
   local bindir
+  # A free loopback port unless PG_PORT is given, so several checkouts can each run their own cluster.
+  PG_PORT=${PG_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
   bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
   [ -n "$bindir" ] || return 1
   PG_DIR=$(mktemp -d /tmp/critic-pg.XXXXXX)

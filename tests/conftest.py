@@ -9,6 +9,17 @@ from pathlib import Path
 import pytest
 
 from core.settings import get_settings
+from tests.db.fixtures import (  # noqa: F401  (database fixtures and the loud PostgreSQL-skip summary)
+    _sqlite_template,
+    db_session,
+    db_url,
+    make_item,
+    make_user,
+    postgres_db_url,
+    pytest_terminal_summary,
+    sqlite_db_url,
+    sqlite_session,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"

@@ -1,0 +1,126 @@
+"""Items (problem + steps): content hashing, get-or-create from core SolutionItems, lookups, conversion back."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from core.errors import NotFoundError
+from core.types import SolutionItem
+from db.models import CampaignItem, Item
+from db.session import begin_write
+
+
+def content_hash(problem: str, steps: Sequence[str]) -> str:
+    """Identity of an item: sha256 of the problem and the steps (surrounding whitespace ignored)."""
+    payload = json.dumps([problem.strip(), [step.strip() for step in steps]], ensure_ascii=False)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def item_row(item: SolutionItem, *, is_gold: bool | None = None) -> Item:
+    """A new (unsaved) Item row for a SolutionItem."""
+    gold = bool(item.metadata.get("is_gold", False)) if is_gold is None else is_gold
+    return Item(
+        content_hash=content_hash(item.problem, item.steps),
+        problem=item.problem,
+        steps=list(item.steps),
+        source=item.source,
+        source_id=item.id,
+        answer=item.answer,
+        first_error_step=item.first_error_step,
+        meta=dict(item.metadata),
+        is_gold=gold,
+    )
+
+
+def to_solution_item(row: Item) -> SolutionItem:
+    return SolutionItem(
+        id=row.source_id or str(row.id),
+        problem=row.problem,
+        steps=list(row.steps),
+        first_error_step=row.first_error_step,
+        answer=row.answer,
+        source=row.source,
+        metadata=dict(row.meta or {}),
+    )
+
+
+def add_item(
+    session: Session, *, item: SolutionItem, campaign_id: int | None = None, is_gold: bool | None = None
+) -> Item:
+    """Store an item, or return the stored one with the same content; optionally add it to a campaign."""
+    begin_write(session)
+    row = session.scalar(select(Item).where(Item.content_hash == content_hash(item.problem, item.steps)))
+    if row is None:
+        row = item_row(item, is_gold=is_gold)
+        session.add(row)
+        try:
+            session.flush()
+        except IntegrityError:  # stored concurrently by someone else: use theirs
+            session.rollback()
+            return add_item(session, item=item, campaign_id=campaign_id, is_gold=is_gold)
+    if campaign_id is not None:
+        link_items(session, campaign_id=campaign_id, item_ids=[row.id])
+    session.commit()
+    return row
+
+
+def existing_hashes(session: Session, hashes: Iterable[str]) -> dict[str, int]:
+    """content hash -> item id for the hashes already stored."""
+    wanted = list(set(hashes))
+    found: dict[str, int] = {}
+    for start in range(0, len(wanted), 500):  # keep the IN list well under parameter limits
+        chunk = wanted[start : start + 500]
+        found.update(session.execute(select(Item.content_hash, Item.id).where(Item.content_hash.in_(chunk))).tuples())
+    return found
+
+
+def link_items(session: Session, *, campaign_id: int, item_ids: Iterable[int]) -> int:
+    """Add items to a campaign inside the caller's transaction (no commit); returns how many were new."""
+    ids = set(item_ids)
+    if not ids:
+        return 0
+    present = set(
+        session.scalars(
+            select(CampaignItem.item_id).where(CampaignItem.campaign_id == campaign_id, CampaignItem.item_id.in_(ids))
+        )
+    )
+    new = ids - present
+    session.add_all(CampaignItem(campaign_id=campaign_id, item_id=item_id) for item_id in sorted(new))
+    session.flush()
+    return len(new)
+
+
+def get_item(session: Session, *, item_id: int) -> Item:
+    row = session.get(Item, item_id)
+    if row is None:
+        raise NotFoundError(f"no item with id {item_id}")
+    return row
+
+
+def list_items(
+    session: Session,
+    *,
+    campaign_id: int | None = None,
+    source: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[Item]:
+    query = select(Item).order_by(Item.id)
+    if campaign_id is not None:
+        query = query.join(CampaignItem, CampaignItem.item_id == Item.id).where(CampaignItem.campaign_id == campaign_id)
+    if source is not None:
+        query = query.where(Item.source == source)
+    return list(session.scalars(query.offset(offset).limit(limit)))
+
+
+def count_items(session: Session, *, campaign_id: int | None = None) -> int:
+    query = select(func.count()).select_from(Item)
+    if campaign_id is not None:
+        query = query.join(CampaignItem, CampaignItem.item_id == Item.id).where(CampaignItem.campaign_id == campaign_id)
+    return int(session.scalar(query) or 0)

@@ -1,0 +1,304 @@
+"""SQLAlchemy 2.x typed declarative models: every table of the annotation database."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from core.errors import PermissionDeniedError
+
+# Stable constraint names, so alembic migrations can refer to them on SQLite (batch mode) and PostgreSQL.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+ROLES = ("admin", "reviewer", "annotator", "viewer")
+ITEM_SOURCES = ("processbench", "prm800k", "mr-gsm8k", "upload", "web")
+CAMPAIGN_STATUSES = ("active", "paused", "closed")
+ANNOTATION_STATUSES = ("draft", "submitted", "approved", "rejected")
+FINISH_REASONS = ("solution", "found_error", "give_up", "bad_problem")
+EVENT_ACTIONS = ("create", "update", "submit", "approve", "reject", "import")
+JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
+MODEL_STATUSES = ("candidate", "serving", "retired", "rejected")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class User(Base):
+    """A person (or an imported PRM800K labeler: inactive, no password) with one role."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(200), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(20), default="annotator")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"User(id={self.id}, username={self.username!r}, role={self.role!r})"
+
+
+class Campaign(Base):
+    """A labelling campaign: a set of items, guidelines, and how many annotators each item needs."""
+
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    guidelines: Mapped[str] = mapped_column(Text, default="")
+    overlap: Mapped[int] = mapped_column(Integer, default=1)
+    status: Mapped[str] = mapped_column(String(20), default="active")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    created_by: Mapped[User | None] = relationship()
+
+
+class Item(Base):
+    """A problem and a solution split into steps; `content_hash` (problem + steps) is unique."""
+
+    __tablename__ = "items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    content_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    problem: Mapped[str] = mapped_column(Text)
+    steps: Mapped[list[Any]] = mapped_column(JSON)
+    source: Mapped[str] = mapped_column(String(40), default="upload", index=True)
+    source_id: Mapped[str] = mapped_column(String(200), default="", index=True)
+    answer: Mapped[str | None] = mapped_column(Text)
+    # Reference label, 1-based; -1 = no error; None = unknown (core.types.SolutionItem.first_error_step).
+    first_error_step: Mapped[int | None] = mapped_column(Integer)
+    # "metadata" is reserved by the declarative base, hence the attribute name.
+    meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
+    is_gold: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class CampaignItem(Base):
+    """Membership of an item in a campaign."""
+
+    __tablename__ = "campaign_items"
+
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), primary_key=True, index=True)
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ModelVersion(Base):
+    """A critic model checkpoint: where it is, what it was trained from, and how it scored."""
+
+    __tablename__ = "model_versions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    path: Mapped[str] = mapped_column(Text)
+    base_model: Mapped[str] = mapped_column(String(300), default="")
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"))
+    # The job that produced it is training_jobs.result_model_version_id (one direction, no FK cycle).
+    status: Mapped[str] = mapped_column(String(20), default="candidate", index=True)
+    config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    promoted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    parent: Mapped[ModelVersion | None] = relationship(remote_side=[id], foreign_keys=[parent_id])
+
+
+class TrainingJob(Base):
+    """A queued/running/finished job (SFT, GRPO, dataset build, eval...) claimed by one worker at a time."""
+
+    __tablename__ = "training_jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(20), default="queued", index=True)
+    config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    output_path: Mapped[str | None] = mapped_column(Text)
+    log_path: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    worker_id: Mapped[str | None] = mapped_column(String(200))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=3)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    base_model_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"))
+    result_model_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class TrainingJobLog(Base):
+    """One log line of a job, for the app's log view."""
+
+    __tablename__ = "training_job_logs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("training_jobs.id", ondelete="CASCADE"), index=True)
+    level: Mapped[str] = mapped_column(String(10), default="info")
+    message: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class TrainingMetricPoint(Base):
+    """One metric value at one training step (loss, reward...), so the app can plot curves."""
+
+    __tablename__ = "training_metric_points"
+    __table_args__ = (Index("ix_training_metric_points_job_name_step", "job_id", "name", "step"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("training_jobs.id", ondelete="CASCADE"))
+    step: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(100))
+    value: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class EvalRun(Base):
+    """An evaluation of one model version on one dataset (ProcessBench subset...), with metrics."""
+
+    __tablename__ = "eval_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"), index=True)
+    model: Mapped[str] = mapped_column(String(300), default="")
+    dataset: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20), default="queued", index=True)
+    config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    n_items: Mapped[int] = mapped_column(Integer, default=0)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    predictions_path: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    worker_id: Mapped[str | None] = mapped_column(String(200))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    training_job_id: Mapped[int | None] = mapped_column(ForeignKey("training_jobs.id"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class CritiqueRun(Base):
+    """One critique of an item by a model: its result (core.types.CritiqueResult JSON) kept as suggestions."""
+
+    __tablename__ = "critique_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
+    model_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"))
+    model: Mapped[str] = mapped_column(String(300))
+    backend: Mapped[str] = mapped_column(String(40))
+    mode: Mapped[str] = mapped_column(String(20), default="single")
+    samples: Mapped[int] = mapped_column(Integer, default=1)
+    raw_outputs: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    result: Mapped[dict[str, Any]] = mapped_column(JSON)
+    first_error_step: Mapped[int | None] = mapped_column(Integer)
+    votes: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    parse_status: Mapped[str] = mapped_column(String(20), default="ok")
+    duration_s: Mapped[float | None] = mapped_column(Float)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    item: Mapped[Item] = relationship()
+
+
+class Annotation(Base):
+    """One person's step labels for one item (PRM800K-style ratings); `version` guards against lost updates."""
+
+    __tablename__ = "annotations"
+    __table_args__ = (
+        UniqueConstraint("item_id", "annotator_id", "campaign_id", name="uq_annotations_item_annotator_campaign"),
+        Index("ix_annotations_campaign_status", "campaign_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+    annotator_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))
+    # One entry per step: 1 good, 0 neutral, -1 bad, None unrated (PRM800K sense).
+    ratings: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # Derived from ratings + finish_reason (core.prm800k.first_error_from_ratings); never set directly.
+    first_error_step: Mapped[int | None] = mapped_column(Integer)
+    finish_reason: Mapped[str | None] = mapped_column(String(20))
+    flagged_steps: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    critique_run_id: Mapped[int | None] = mapped_column(ForeignKey("critique_runs.id"))
+    # 1-based steps whose critic verdict the annotator accepted unchanged.
+    accepted_steps: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(20), default="draft")
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    time_spent_ms: Mapped[int] = mapped_column(Integer, default=0)
+    reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    review_comment: Mapped[str] = mapped_column(Text, default="")
+    # Identifies an imported source record (e.g. a PRM800K line) so re-imports add nothing.
+    import_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    item: Mapped[Item] = relationship(foreign_keys=[item_id])
+    annotator: Mapped[User] = relationship(foreign_keys=[annotator_id])
+    reviewer: Mapped[User | None] = relationship(foreign_keys=[reviewer_id])
+    campaign: Mapped[Campaign | None] = relationship()
+
+    # The ORM adds "WHERE version = <loaded>" to every UPDATE and bumps it: no silent overwrite.
+    __mapper_args__ = {"version_id_col": version}
+
+
+class AnnotationEvent(Base):
+    """Audit trail: one row per create/change/review of an annotation. Never updated or deleted."""
+
+    __tablename__ = "annotation_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    annotation_id: Mapped[int] = mapped_column(ForeignKey("annotations.id", ondelete="RESTRICT"), index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    action: Mapped[str] = mapped_column(String(20))
+    version: Mapped[int] = mapped_column(Integer, doc="The annotation's version after this change.")
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+@event.listens_for(AnnotationEvent, "before_update")
+@event.listens_for(AnnotationEvent, "before_delete")
+def _audit_rows_are_immutable(mapper: Any, connection: Any, target: AnnotationEvent) -> None:
+    raise PermissionDeniedError("annotation_events rows are never updated or deleted")

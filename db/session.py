@@ -1,0 +1,140 @@
+"""The one engine and session factory per database URL (SQLite with WAL, or PostgreSQL), and `init_db`."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
+
+from core.errors import ConfigError
+from core.settings import get_settings
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Execution option that makes an SQLite transaction start with BEGIN IMMEDIATE (take the write lock up
+# front): a deferred transaction that reads and then writes fails at once with "database is locked"
+# when another writer committed in between, instead of waiting for the busy timeout.
+WRITE_OPTION = "critic_write"
+
+_lock = threading.Lock()
+_engines: dict[str, Engine] = {}
+_factories: dict[str, sessionmaker[Session]] = {}
+_initialized: set[str] = set()
+
+
+def database_url(url: str | None = None) -> str:
+    """The URL to use: the argument, else CRITIC_DATABASE_URL, else an SQLite file under CRITIC_HOME."""
+    return url or get_settings().resolved_database_url
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event decide how transactions start (see _on_begin).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        if engine.url.database not in (None, "", ":memory:"):
+            cursor.execute("PRAGMA journal_mode=WAL")
+            # Safe with WAL against process crashes (kill -9); only an OS crash can lose the last commits.
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        immediate = conn.get_execution_options().get(WRITE_OPTION)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _create_engine(url: str) -> Engine:
+    try:
+        parsed = make_url(url)
+    except Exception as exc:  # sqlalchemy raises ArgumentError with a terse message
+        raise ConfigError(f"CRITIC_DATABASE_URL {url!r} is not a valid SQLAlchemy URL ({exc})") from exc
+    if parsed.get_backend_name() == "sqlite":
+        in_memory = parsed.database in (None, "", ":memory:")
+        if not in_memory:
+            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        kwargs: dict[str, Any] = {
+            "connect_args": {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+        }
+        if in_memory:
+            kwargs["poolclass"] = StaticPool
+        else:
+            kwargs.update(pool_size=10, max_overflow=40)
+        engine = create_engine(parsed, **kwargs)
+        _configure_sqlite(engine)
+        return engine
+    if parsed.get_backend_name() == "postgresql":
+        return create_engine(parsed, pool_size=10, max_overflow=40, pool_pre_ping=True)
+    raise ConfigError(f"database URL {url!r}: only sqlite:// and postgresql:// URLs are supported")
+
+
+def get_engine(url: str | None = None) -> Engine:
+    """The process-wide engine for `url` (default: the configured database), created on first use."""
+    key = database_url(url)
+    with _lock:
+        engine = _engines.get(key)
+        if engine is None:
+            engine = _engines[key] = _create_engine(key)
+        return engine
+
+
+def get_sessionmaker(url: str | None = None) -> sessionmaker[Session]:
+    """The session factory bound to `url`'s engine. Sessions keep objects usable after commit."""
+    key = database_url(url)
+    with _lock:
+        factory = _factories.get(key)
+    if factory is None:
+        factory = sessionmaker(bind=get_engine(key), expire_on_commit=False)
+        with _lock:
+            factory = _factories.setdefault(key, factory)
+    return factory
+
+
+@contextmanager
+def session_scope(url: str | None = None) -> Iterator[Session]:
+    """A session that is closed (and anything uncommitted rolled back) on exit; repositories commit."""
+    session = get_sessionmaker(url)()
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+def begin_write(session: Session) -> None:
+    """Start the session's transaction as a write transaction (SQLite: BEGIN IMMEDIATE; PostgreSQL: plain).
+
+    Repositories call this first in every write; it does nothing if the session is already in a transaction.
+    """
+    if not session.in_transaction():
+        session.connection(execution_options={WRITE_OPTION: True})
+
+
+def init_db(url: str | None = None) -> Engine:
+    """Create or upgrade the database to the newest schema (once per process and URL); return its engine."""
+    key = database_url(url)
+    if key not in _initialized:
+        from db.migrate import upgrade
+
+        upgrade(key)
+        _initialized.add(key)
+    return get_engine(key)
+
+
+def dispose_engines() -> None:
+    """Close every pooled connection (tests, and forked worker processes before they connect)."""
+    with _lock:
+        engines = list(_engines.values())
+        _engines.clear()
+        _factories.clear()
+        _initialized.clear()
+    for engine in engines:
+        engine.dispose()

@@ -1,0 +1,111 @@
+"""User accounts: create, authenticate (argon2 hashes), change role or password, labeler users for imports."""
+
+from __future__ import annotations
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from core.errors import BadInputError, ConflictError, NotFoundError
+from db.models import ROLES, User
+from db.session import begin_write
+
+_hasher = PasswordHasher()
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def _check_role(role: str) -> None:
+    if role not in ROLES:
+        raise BadInputError(f"role {role!r} is not one of {', '.join(ROLES)}")
+
+
+def create_user(
+    session: Session, *, username: str, password: str | None, role: str = "annotator", active: bool = True
+) -> User:
+    """Create a user; `password=None` makes an account nobody can log into (e.g. an imported labeler)."""
+    username = username.strip()
+    if not username:
+        raise BadInputError("username must not be empty")
+    _check_role(role)
+    begin_write(session)
+    user = User(
+        username=username, password_hash=hash_password(password) if password else None, role=role, active=active
+    )
+    session.add(user)
+    try:
+        session.commit()
+    except IntegrityError as exc:
+        session.rollback()
+        raise ConflictError(f"user {username!r} already exists") from exc
+    return user
+
+
+def get_user(session: Session, *, username: str) -> User:
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise NotFoundError(f"no user named {username!r}")
+    return user
+
+
+def list_users(session: Session) -> list[User]:
+    return list(session.scalars(select(User).order_by(User.username)))
+
+
+def authenticate(session: Session, *, username: str, password: str) -> User | None:
+    """The active user with this username and password, or None (same answer for unknown user and bad password)."""
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None or not user.active or not user.password_hash:
+        # Hash anyway so timing does not reveal whether the username exists.
+        _hasher.hash(password)
+        return None
+    try:
+        _hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if _hasher.check_needs_rehash(user.password_hash):
+        begin_write(session)
+        user.password_hash = hash_password(password)
+        session.commit()
+    return user
+
+
+def set_password(session: Session, *, username: str, password: str) -> User:
+    if not password:
+        raise BadInputError("password must not be empty")
+    begin_write(session)
+    user = get_user(session, username=username)
+    user.password_hash = hash_password(password)
+    session.commit()
+    return user
+
+
+def set_role(session: Session, *, username: str, role: str, active: bool | None = None) -> User:
+    _check_role(role)
+    begin_write(session)
+    user = get_user(session, username=username)
+    user.role = role
+    if active is not None:
+        user.active = active
+    session.commit()
+    return user
+
+
+def labeler_user_ids(session: Session, usernames: set[str]) -> dict[str, int]:
+    """Ids of imported labelers (role annotator, inactive, no password), creating missing ones.
+
+    Runs inside the caller's transaction (the import batch) and does not commit.
+    """
+    if not usernames:
+        return {}
+    found = dict(session.execute(select(User.username, User.id).where(User.username.in_(usernames))).tuples())
+    for name in sorted(usernames - found.keys()):
+        user = User(username=name, password_hash=None, role="annotator", active=False)
+        session.add(user)
+        session.flush()
+        found[name] = user.id
+    return found
