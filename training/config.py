@@ -1,0 +1,245 @@
+"""Typed training job configs (SFT, GRPO): validated when built, loadable from YAML plus CLI overrides."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from core.errors import ConfigError
+
+JobKind = Literal["sft", "grpo"]
+Precision = Literal["auto", "fp32", "bf16"]
+
+
+class _JobConfigBase(BaseModel):
+    """Fields every training job shares: the base model, the data mix, the optimiser and the evaluation gate."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    # Model
+    base_model: str = Field(
+        "active",
+        description="Model to start from: 'active' (the registry's active model, else the embedded one), "
+        "'embedded', a local directory, or a hub id already in the local cache.",
+    )
+    use_lora: bool = Field(False, description="Train LoRA adapters (peft) instead of all weights; merged on save.")
+    lora_r: int = Field(16, gt=0, le=1024, description="LoRA rank.")
+    lora_alpha: int = Field(32, gt=0, description="LoRA scaling numerator (alpha / r scales the update).")
+    lora_dropout: float = Field(0.05, ge=0.0, lt=1.0, description="Dropout on the LoRA branch.")
+    lora_target_modules: list[str] = Field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+        description="Module names that get LoRA adapters.",
+    )
+
+    # Data
+    use_annotations: bool = Field(True, description="Train on human annotations (status submitted or approved).")
+    annotation_statuses: list[Literal["submitted", "approved"]] = Field(
+        default_factory=lambda: ["submitted", "approved"], description="Annotation statuses that count as labels."
+    )
+    prm800k: str | None = Field(
+        None,
+        description="PRM800K source: a local .jsonl file or directory of phase*_*.jsonl files, or a dataset id "
+        "already in the local cache. Nothing is downloaded unless CRITIC_OFFLINE=false.",
+    )
+    prm800k_ratio: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="Share of PRM800K items in the training mix (0 = annotations only, 1 = PRM800K only); "
+        "the larger source is subsampled to reach it.",
+    )
+    max_train_items: int | None = Field(None, gt=0, description="Cap on training items after mixing (None = all).")
+    validation_fraction: float = Field(
+        0.1, ge=0.0, lt=0.9, description="Share of problems held out for validation (split by problem text)."
+    )
+
+    # Optimisation
+    max_steps: int = Field(100, gt=0, description="Optimiser steps to run.")
+    learning_rate: float = Field(1e-5, gt=0.0, lt=1.0, description="Peak learning rate (AdamW).")
+    warmup_ratio: float = Field(0.0, ge=0.0, lt=1.0, description="Share of steps with linear learning-rate warmup.")
+    weight_decay: float = Field(0.0, ge=0.0, description="AdamW weight decay.")
+    per_device_batch_size: int = Field(4, gt=0, description="Sequences per device per micro-batch.")
+    gradient_accumulation_steps: int = Field(1, gt=0, description="Micro-batches per optimiser step.")
+    max_length: int = Field(2048, ge=64, description="Longest prompt + critique in tokens; longer ones are truncated.")
+    precision: Precision = Field(
+        "auto",
+        description="Numeric precision: 'fp32', 'bf16' (mixed precision), or 'auto' (bf16 on a GPU that supports "
+        "it, fp32 on CPU: see the README's training benchmark for why).",
+    )
+    gradient_checkpointing: bool = Field(
+        False, description="Recompute activations in the backward pass: less memory, about a third more compute."
+    )
+    seed: int = Field(0, description="Seed for data mixing, the split and training.")
+    logging_steps: int = Field(1, gt=0, description="Log loss/reward every this many steps.")
+
+    # Where and how it runs
+    accelerate_config: Path | None = Field(
+        None,
+        description="An `accelerate config` YAML file: when set, the job runs under "
+        "`accelerate launch --config_file FILE` (multi-GPU / multi-node).",
+    )
+
+    # Evaluation gate
+    evaluate: bool = Field(True, description="Evaluate the new model on the held-out set and maybe promote it.")
+    eval_max_items: int = Field(200, gt=0, description="Held-out items used by the automatic evaluation.")
+    eval_max_new_tokens: int = Field(1024, gt=0, description="Generation budget per critique during evaluation.")
+    promote_min_delta: float = Field(
+        0.0,
+        ge=-1.0,
+        le=1.0,
+        description="Promote when new F1 >= active F1 + this (0 = at least as good; negative tolerates a drop).",
+    )
+    auto_promote: bool = Field(True, description="Promote automatically when the evaluation gate passes.")
+
+    @model_validator(mode="after")
+    def _check_sources(self) -> _JobConfigBase:
+        if not self.use_annotations and not self.prm800k:
+            raise ValueError("no training data: set use_annotations=true or give a prm800k path")
+        if self.accelerate_config is not None and not Path(self.accelerate_config).expanduser().is_file():
+            raise ValueError(
+                f"accelerate_config {self.accelerate_config} is not a file; create one with `accelerate config`"
+            )
+        if self.prm800k and _looks_like_path(self.prm800k) and not Path(self.prm800k).expanduser().exists():
+            raise ValueError(f"prm800k path {self.prm800k} does not exist; give a .jsonl file or a directory")
+        if _looks_like_path(self.base_model) and not Path(self.base_model).expanduser().exists():
+            raise ValueError(
+                f"base_model path {self.base_model} does not exist; use 'active', 'embedded' or a model directory"
+            )
+        return self
+
+
+class SFTJobConfig(_JobConfigBase):
+    """Supervised fine-tuning on critiques (completion-only loss on the critique)."""
+
+    job: Literal["sft"] = Field("sft", description="Job type (fixed).")
+    teacher_backend: Literal["current", "template", "transformers", "openai", "vllm"] = Field(
+        "current",
+        description="Who writes critiques for items whose labels the human corrected: 'current' (the base model), "
+        "'template' (no generation: a template critique stating the human judgement), or a backend name "
+        "used with teacher_model.",
+    )
+    teacher_model: str | None = Field(None, description="Teacher model for teacher_backend transformers/openai/vllm.")
+    teacher_samples: int = Field(
+        4, gt=0, le=64, description="Critiques sampled per corrected item; the first whose judgements match is kept."
+    )
+    teacher_max_new_tokens: int = Field(1024, gt=0, description="Generation budget per teacher critique.")
+    learning_rate: float = Field(1e-5, gt=0.0, lt=1.0, description="Peak learning rate (AdamW).")
+
+    @model_validator(mode="after")
+    def _check_teacher(self) -> SFTJobConfig:
+        if self.teacher_backend in {"transformers", "openai", "vllm"} and not self.teacher_model:
+            raise ValueError(f"teacher_backend={self.teacher_backend} needs teacher_model (a model path or name)")
+        return self
+
+
+class GRPOJobConfig(_JobConfigBase):
+    """GRPO on first-error labels: reward 1 when the critique's final boxed step equals the label."""
+
+    job: Literal["grpo"] = Field("grpo", description="Job type (fixed).")
+    learning_rate: float = Field(1e-6, gt=0.0, lt=1.0, description="Peak learning rate (AdamW).")
+    num_generations: int = Field(8, ge=2, description="Critiques sampled per prompt (the GRPO group size).")
+    beta: float = Field(0.0, ge=0.0, description="KL penalty coefficient against the base model (0 = no reference).")
+    temperature: float = Field(1.0, gt=0.0, le=2.0, description="Sampling temperature of the rollouts.")
+    max_completion_length: int = Field(1024, gt=0, description="Generation budget per rollout, in tokens.")
+    format_reward_weight: float = Field(
+        0.0, ge=0.0, le=1.0, description="Weight of the format reward (critique blocks + '**Answer**: \\boxed{k}')."
+    )
+    use_vllm: Literal["auto", "on", "off"] = Field(
+        "auto", description="Generate rollouts with TRL's vLLM integration: 'auto' = when vLLM and a GPU are present."
+    )
+    vllm_gpu_memory_utilization: float = Field(0.3, gt=0.0, le=1.0, description="GPU share vLLM may take (colocate).")
+
+    @model_validator(mode="after")
+    def _check_group(self) -> GRPOJobConfig:
+        batch = self.per_device_batch_size * self.gradient_accumulation_steps
+        if batch % self.num_generations:
+            raise ValueError(
+                f"per_device_batch_size x gradient_accumulation_steps ({batch}) must be a multiple of "
+                f"num_generations ({self.num_generations}): each prompt's group of rollouts is scored together"
+            )
+        return self
+
+
+JobConfig = Annotated[SFTJobConfig | GRPOJobConfig, Field(discriminator="job")]
+CONFIG_CLASSES: dict[str, type[SFTJobConfig] | type[GRPOJobConfig]] = {"sft": SFTJobConfig, "grpo": GRPOJobConfig}
+
+
+def _looks_like_path(value: str) -> bool:
+    return value.startswith(("/", "./", "../", "~")) or value.endswith((".jsonl", ".json"))
+
+
+def _describe(error: ValidationError, cls: type[BaseModel]) -> str:
+    lines = []
+    for item in error.errors():
+        field = ".".join(str(part) for part in item["loc"]) or "config"
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            known = ", ".join(sorted(cls.model_fields))
+            message = f"unknown field; known fields: {known}"
+        elif "input" in item and item["loc"]:
+            message = f"{message} (got {item['input']!r})"
+        lines.append(f"{field}: {message}")
+    return "; ".join(lines)
+
+
+def build_config(kind: str, values: dict[str, Any]) -> SFTJobConfig | GRPOJobConfig:
+    """Build and validate a config of `kind` ('sft' or 'grpo'); raises ConfigError saying what to fix."""
+    cls = CONFIG_CLASSES.get(kind)
+    if cls is None:
+        raise ConfigError(f"unknown job type {kind!r}: choose one of {', '.join(CONFIG_CLASSES)}")
+    values = {k: v for k, v in values.items() if v is not None or k in {"prm800k", "accelerate_config"}}
+    if values.get("job", kind) != kind:
+        raise ConfigError(f"config says job={values['job']!r} but a {kind!r} job was requested; remove the 'job' key")
+    try:
+        return cls(**values)
+    except ValidationError as exc:
+        raise ConfigError(f"invalid {kind} config: {_describe(exc, cls)}") from None
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """Parse one `key=value` override; the value is read as YAML so numbers, booleans and lists work."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"override {text!r} must look like key=value, e.g. learning_rate=1e-5")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"override {text!r}: value is not valid YAML ({exc})") from None
+    return key.strip().replace("-", "_"), value
+
+
+def load_config(
+    kind: str, path: Path | None = None, overrides: dict[str, Any] | None = None
+) -> SFTJobConfig | GRPOJobConfig:
+    """Read a YAML file (optional), apply CLI overrides on top, and validate the result."""
+    values: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"config file {path} not found")
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"config file {path} must hold a mapping of field: value, not {type(loaded).__name__}")
+        values.update(loaded)
+    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    return build_config(kind, values)
+
+
+def config_from_json(kind: str, data: dict[str, Any]) -> SFTJobConfig | GRPOJobConfig:
+    """Rebuild a stored config (from a TrainingJob row)."""
+    return build_config(kind, data)
+
+
+def resolve_precision(precision: Precision, *, cuda: bool, bf16_supported: bool) -> Literal["fp32", "bf16"]:
+    """'auto' means bf16 where the GPU supports it, else fp32 (see the README's training benchmark for the CPU)."""
+    if precision != "auto":
+        return precision
+    return "bf16" if cuda and bf16_supported else "fp32"

@@ -1,0 +1,124 @@
+"""GRPO runner: TRL's GRPOTrainer with DeepCritic's reward (final boxed step == label) and an optional format reward."""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from core.parsing import parse_critique
+from training.config import GRPOJobConfig
+from training.modeling import common_trainer_args, load_model, load_tokenizer, lora_config, save_trained_model
+from training.progress import Reporter, ReporterCallback
+from training.sft import TrainOutcome
+
+
+def _completion_text(completion: Any) -> str:
+    # Conversational datasets give a list of messages per completion; plain ones give a string.
+    if isinstance(completion, list):
+        return "".join(str(m.get("content", "")) for m in completion if isinstance(m, dict))
+    return str(completion)
+
+
+def correctness_reward(
+    completions: Sequence[Any], first_error_step: Sequence[int], num_steps: Sequence[int], **_: Any
+) -> list[float]:
+    """1.0 when the critique's parsed first-error step equals the label, else 0.0 (unparseable counts as wrong)."""
+    rewards = []
+    for completion, label, steps in zip(completions, first_error_step, num_steps, strict=True):
+        parsed = parse_critique(_completion_text(completion), int(steps))
+        rewards.append(1.0 if parsed.first_error_step is not None and parsed.first_error_step == int(label) else 0.0)
+    return rewards
+
+
+def format_reward(completions: Sequence[Any], num_steps: Sequence[int], **_: Any) -> list[float]:
+    """1.0 for a cleanly parsed critique (per-step blocks with judgements and a final boxed answer), 0.5 for a
+    partly readable one, 0.0 otherwise."""
+    scores = {"ok": 1.0, "partial": 0.5, "failed": 0.0}
+    return [
+        scores[parse_critique(_completion_text(c), int(n)).parse_status]
+        for c, n in zip(completions, num_steps, strict=True)
+    ]
+
+
+def use_vllm(config: GRPOJobConfig) -> bool:
+    """vLLM rollouts when asked, or on 'auto' when vLLM is installed and a GPU is present."""
+    if config.use_vllm == "off":
+        return False
+    import torch
+
+    available = importlib.util.find_spec("vllm") is not None and torch.cuda.is_available()
+    if config.use_vllm == "on" and not available:
+        from core.errors import ConfigError
+
+        raise ConfigError("use_vllm=on needs the vllm package and a GPU; set use_vllm=auto or off")
+    return available
+
+
+def grpo_trainer_config(config: GRPOJobConfig, output_dir: Path) -> Any:
+    from trl import GRPOConfig
+
+    vllm = use_vllm(config)
+    reward_weights = [1.0, config.format_reward_weight] if config.format_reward_weight > 0 else [1.0]
+    extra: dict[str, Any] = {}
+    if vllm:
+        extra = {
+            "use_vllm": True,
+            "vllm_mode": "colocate",
+            "vllm_gpu_memory_utilization": config.vllm_gpu_memory_utilization,
+        }
+    return GRPOConfig(
+        **common_trainer_args(config, output_dir),
+        num_generations=config.num_generations,
+        max_completion_length=config.max_completion_length,
+        temperature=config.temperature,
+        beta=config.beta,
+        reward_weights=reward_weights,
+        log_completions=False,
+        **extra,
+    )
+
+
+def run_grpo(
+    config: GRPOJobConfig,
+    *,
+    model_path: str,
+    train_rows: Sequence[dict[str, Any]],
+    output_dir: Path,
+    reporter: Reporter,
+    extra_callbacks: Sequence[Any] = (),
+) -> TrainOutcome:
+    """Train `model_path` with GRPO on prompts labelled with their first wrong step; save under `output_dir/model`."""
+    from datasets import Dataset
+    from trl import GRPOTrainer
+
+    if not train_rows:
+        from core.errors import BadInputError
+
+        raise BadInputError("no GRPO prompts: add annotations or a PRM800K source")
+    tokenizer = load_tokenizer(model_path)
+    tokenizer.padding_side = "left"
+    reward_funcs: list[Any] = [correctness_reward]
+    if config.format_reward_weight > 0:
+        reward_funcs.append(format_reward)
+    rows = [
+        {"prompt": r["prompt"], "first_error_step": int(r["first_error_step"]), "num_steps": int(r["num_steps"])}
+        for r in train_rows
+    ]
+    trainer = GRPOTrainer(
+        model=load_model(model_path),
+        reward_funcs=reward_funcs,
+        args=grpo_trainer_config(config, output_dir),
+        train_dataset=Dataset.from_list(rows),
+        processing_class=tokenizer,
+        peft_config=lora_config(config),
+        callbacks=[ReporterCallback(reporter, is_main_process=True), *extra_callbacks],
+    )
+    result = trainer.train()
+    stopped = reporter.should_stop()
+    tokenizer.padding_side = "right"
+    model_dir = None if stopped else save_trained_model(trainer, tokenizer, output_dir)
+    return TrainOutcome(
+        model_dir=model_dir, steps=trainer.state.global_step, stopped_early=stopped, metrics=dict(result.metrics)
+    )

@@ -1,0 +1,87 @@
+"""SFT runner: TRL's SFTTrainer on prompt/critique pairs, loss on the critique only, full or LoRA."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from training.config import SFTJobConfig
+from training.modeling import common_trainer_args, load_model, load_tokenizer, lora_config, save_trained_model
+from training.progress import Reporter, ReporterCallback
+
+if TYPE_CHECKING:
+    from datasets import Dataset
+
+
+@dataclass
+class TrainOutcome:
+    """What a finished (or stopped) training run produced."""
+
+    model_dir: Path | None
+    steps: int
+    stopped_early: bool
+    metrics: dict[str, float]
+
+
+def sft_dataset(examples: Sequence[dict[str, Any]]) -> Dataset:
+    """Conversational prompt-completion rows: TRL applies the chat template and masks the prompt from the loss."""
+    from datasets import Dataset
+
+    rows = [
+        {"prompt": list(ex["prompt"]), "completion": [{"role": "assistant", "content": ex["completion"]}]}
+        for ex in examples
+    ]
+    return Dataset.from_list(rows)
+
+
+def sft_trainer_config(config: SFTJobConfig, output_dir: Path, *, has_eval: bool) -> Any:
+    """TRL SFTConfig for a job; fused-head loss computed on the completion tokens only."""
+    from trl import SFTConfig
+
+    return SFTConfig(
+        **common_trainer_args(config, output_dir),
+        max_length=config.max_length,
+        completion_only_loss=True,
+        packing=False,
+        eval_strategy="steps" if has_eval else "no",
+        eval_steps=max(config.max_steps // 4, 1) if has_eval else None,
+        per_device_eval_batch_size=config.per_device_batch_size,
+        dataset_num_proc=None,
+    )
+
+
+def run_sft(
+    config: SFTJobConfig,
+    *,
+    model_path: str,
+    train_examples: Sequence[dict[str, Any]],
+    eval_examples: Sequence[dict[str, Any]] = (),
+    output_dir: Path,
+    reporter: Reporter,
+    extra_callbacks: Sequence[Any] = (),
+) -> TrainOutcome:
+    """Fine-tune `model_path` on the examples and save the result under `output_dir/model`."""
+    from trl import SFTTrainer
+
+    if not train_examples:
+        from core.errors import BadInputError
+
+        raise BadInputError("no SFT training examples: add annotations or a PRM800K source")
+    tokenizer = load_tokenizer(model_path)
+    trainer = SFTTrainer(
+        model=load_model(model_path),
+        args=sft_trainer_config(config, output_dir, has_eval=bool(eval_examples)),
+        train_dataset=sft_dataset(train_examples),
+        eval_dataset=sft_dataset(eval_examples) if eval_examples else None,
+        processing_class=tokenizer,
+        peft_config=lora_config(config),
+        callbacks=[ReporterCallback(reporter, is_main_process=True), *extra_callbacks],
+    )
+    result = trainer.train()
+    stopped = reporter.should_stop()
+    model_dir = None if stopped else save_trained_model(trainer, tokenizer, output_dir)
+    return TrainOutcome(
+        model_dir=model_dir, steps=trainer.state.global_step, stopped_early=stopped, metrics=dict(result.metrics)
+    )
