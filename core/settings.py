@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     admin_password: str | None = Field(None, description="Password of the first admin account; random when unset.")
     heartbeat_timeout_s: float = Field(60.0, gt=0, description="A running job whose heartbeat is older than this is requeued or failed.")
     offline: bool = Field(True, description="Never download weights or data at run time.")
+    vllm_python: Path = Field(
+        default_factory=lambda: Path.home() / ".cache" / "critic-studio" / "vllm-venv" / "bin" / "python",
+        description="Python of the separate vLLM environment (scripts/vllm_env.sh creates it and prints this path).",
+    )
     models_dir_override: Path | None = Field(
         None, alias="CRITIC_MODELS_DIR", description="Where converted models are cached; default home/models."
     )
