@@ -1,0 +1,211 @@
+"""DeepCritic seed critiques: per step initial -> in-depth -> merged teacher critique, kept if it matches the label."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from core.backends.base import Backend, GenerationParams, Messages
+from core.errors import BadInputError, ConfigError
+from core.mc_labels import MC_LABEL_SOURCE
+from core.parsing import boxes_in, parse_critique
+from core.prompts import (
+    critique_messages,
+    in_depth_critique_messages,
+    initial_critique_messages,
+    merge_critique_messages,
+)
+from core.types import NO_ERROR, SolutionItem, Verdict
+
+_JUDGEMENT_LINE = re.compile(r"^[ \t>#*_\-]*(?:judge?ment|verdict)\b.*$", re.I | re.M)
+
+
+class SeedConfig(BaseModel):
+    """How the teacher writes seed critiques."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_new_tokens: int = Field(512, ge=16, description="Token budget of each of the three teacher calls per step.")
+    temperature: float = Field(0.0, ge=0, le=2.0, description="Teacher sampling temperature (0 = greedy).")
+    seed: int | None = Field(None, description="Sampling seed.")
+
+    @classmethod
+    def build(cls, **values: Any) -> SeedConfig:
+        """Validate values into a config, raising ConfigError that names the field and the allowed range."""
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = ".".join(str(p) for p in first["loc"])
+            raise ConfigError(f"seed-critiques option '{field}': {first['msg']} (got {first.get('input')!r})") from exc
+
+    def params(self) -> GenerationParams:
+        return GenerationParams(max_new_tokens=self.max_new_tokens, temperature=self.temperature, seed=self.seed)
+
+
+class StepSeed(BaseModel):
+    """The three teacher outputs for one step and the merged judgement."""
+
+    index: int
+    initial: str
+    in_depth: str
+    merged: str
+    verdict: Verdict
+    expected: Verdict
+
+
+class SeedCritique(BaseModel):
+    """One item's seed critique: kept (SFT-ready) when every step judgement matches the human label."""
+
+    id: str
+    problem: str
+    steps: list[str]
+    first_error_step: int
+    step_seeds: list[StepSeed]
+    kept: bool
+    reason: str = ""
+    completion: str = Field("", description="The deliberate critique in the critic's output format.")
+    teacher: str = ""
+
+    def sft_record(self) -> dict[str, Any]:
+        """A prompt/completion row (TRL conversational format) with the evidence for auditing."""
+        return {
+            "id": self.id,
+            "prompt": critique_messages(self.problem, self.steps),
+            "completion": self.completion,
+            "first_error_step": self.first_error_step,
+            "label_source": "human",
+            "teacher": self.teacher,
+            "step_critiques": [s.model_dump() for s in self.step_seeds],
+        }
+
+
+def read_step_judgement(text: str) -> tuple[str, Verdict]:
+    """One per-step output split into its critique text (judgement line removed) and its verdict.
+
+    The verdict is the last boxed 1 / -1 on a judgement line, else anywhere in the text; "unchecked" if none.
+    """
+    judgements = list(_JUDGEMENT_LINE.finditer(text or ""))
+    search = [m.group(0) for m in reversed(judgements)] + [text or ""]
+    verdict: Verdict = "unchecked"
+    for region in search:
+        boxes = [b for b in boxes_in(region) if b in (1, -1)]
+        if boxes:
+            verdict = "correct" if boxes[-1] == 1 else "incorrect"
+            break
+    body = _JUDGEMENT_LINE.sub("", text or "").strip()
+    return body, verdict
+
+
+def expected_verdicts(first_error_step: int, num_steps: int) -> list[Verdict]:
+    """The verdicts a label implies for the steps a critique covers: correct up to the first error, which is wrong."""
+    if first_error_step == NO_ERROR:
+        return ["correct"] * num_steps
+    return ["correct"] * (first_error_step - 1) + ["incorrect"]
+
+
+def format_critique(step_seeds: Sequence[StepSeed], first_error_step: int) -> str:
+    """The merged step critiques in the critic's DeepCritic output format, ending with the boxed answer."""
+    blocks = []
+    for seed in step_seeds:
+        body, _ = read_step_judgement(seed.merged)
+        value = 1 if seed.verdict == "correct" else -1
+        blocks.append(
+            f"**Critique of Step {seed.index}**: {body}\n"
+            f"**Judgement**: The correctness of Step {seed.index} is: \\boxed{{{value}}}"
+        )
+    blocks.append(f"**Answer**: \\boxed{{{first_error_step}}}")
+    return "\n\n".join(blocks)
+
+
+def check_labelled(item: SolutionItem) -> int:
+    """The item's human first-error label, or BadInputError naming the item when it has none to trust."""
+    if item.first_error_step is None:
+        raise BadInputError(f"item id={item.id!r}: field 'label' is missing: seed critiques need a human label")
+    if item.metadata.get("label_source") == MC_LABEL_SOURCE:
+        raise BadInputError(
+            f"item id={item.id!r}: its label is automatic (label_source=monte_carlo): seed critiques need human labels"
+        )
+    return item.first_error_step
+
+
+def _run(teacher: Backend, prompts: list[Messages], params: GenerationParams) -> list[str]:
+    if not prompts:
+        return []
+    return [gens[0].text if gens else "" for gens in teacher.generate(prompts, params)]
+
+
+def generate_seed_critiques(teacher: Backend, items: Sequence[SolutionItem], config: SeedConfig) -> list[SeedCritique]:
+    """Seed critiques for labelled items: three batched teacher calls in all (initial, in-depth, merge).
+
+    Each step up to the labelled first error (every step when there is none) gets an initial critique, an
+    in-depth critique that re-checks it another way or judges the initial one, and a merge of both. The item
+    is kept only if every merged judgement, and the assembled critique's final answer, match the label.
+    """
+    labels = [check_labelled(item) for item in items]
+    targets = [
+        (position, step)
+        for position, (item, label) in enumerate(zip(items, labels, strict=True))
+        for step in range(1, (len(item.steps) if label == NO_ERROR else label) + 1)
+    ]
+    params = config.params()
+    initial = _run(
+        teacher, [initial_critique_messages(items[p].problem, items[p].steps, s) for p, s in targets], params
+    )
+    in_depth = _run(
+        teacher,
+        [
+            in_depth_critique_messages(items[p].problem, items[p].steps, s, i)
+            for (p, s), i in zip(targets, initial, strict=True)
+        ],
+        params,
+    )
+    merged = _run(
+        teacher,
+        [
+            merge_critique_messages(items[p].problem, items[p].steps, s, i, d)
+            for (p, s), i, d in zip(targets, initial, in_depth, strict=True)
+        ],
+        params,
+    )
+    per_item: list[list[StepSeed]] = [[] for _ in items]
+    for (position, step), first, deep, final in zip(targets, initial, in_depth, merged, strict=True):
+        expected = expected_verdicts(labels[position], len(items[position].steps))[step - 1]
+        per_item[position].append(
+            StepSeed(
+                index=step,
+                initial=first,
+                in_depth=deep,
+                merged=final,
+                verdict=read_step_judgement(final)[1],
+                expected=expected,
+            )
+        )
+    return [
+        _assemble(item, label, seeds, teacher.model_name)
+        for item, label, seeds in zip(items, labels, per_item, strict=True)
+    ]
+
+
+def _assemble(item: SolutionItem, label: int, seeds: list[StepSeed], teacher: str) -> SeedCritique:
+    mismatched = [s.index for s in seeds if s.verdict != s.expected]
+    completion = format_critique(seeds, label)
+    reason = ""
+    if mismatched:
+        reason = f"judgement disagrees with the label at step(s) {mismatched}"
+    elif parse_critique(completion, len(item.steps)).first_error_step != label:
+        reason = "assembled critique does not parse back to the label"
+    return SeedCritique(
+        id=item.id,
+        problem=item.problem,
+        steps=list(item.steps),
+        first_error_step=label,
+        step_seeds=seeds,
+        kept=not reason,
+        reason=reason,
+        completion=completion if not reason else "",
+        teacher=teacher,
+    )
