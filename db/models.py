@@ -129,6 +129,8 @@ class ModelVersion(Base):
     config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     notes: Mapped[str] = mapped_column(Text, default="")
+    # Hash of the training data snapshot (training.data), so a version traces to the annotations it learned from.
+    data_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     promoted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
@@ -154,6 +156,7 @@ class TrainingJob(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     max_attempts: Mapped[int] = mapped_column(Integer, default=3)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    data_hash: Mapped[str | None] = mapped_column(String(64))
     base_model_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"))
     result_model_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
