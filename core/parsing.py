@@ -216,13 +216,21 @@ def parse_critique(text: str, num_steps: int) -> ParsedCritique:
     try:
         return _parse(text if isinstance(text, str) else str(text), max(int(num_steps), 1))
     except Exception as exc:  # model output is data: a parser bug must not lose the rest of a batch
-        return ParsedCritique(raw=str(text), parse_status="failed", problems=[f"parser error: {exc!r}"])
+        return ParsedCritique(
+            raw=str(text), steps=_unread_steps(num_steps), parse_status="failed", problems=[f"parser error: {exc!r}"]
+        )
+
+
+def _unread_steps(num_steps: int) -> list[ParsedStep]:
+    return [ParsedStep(index=i, parse_status="failed") for i in range(1, max(int(num_steps), 0) + 1)]
 
 
 def _parse(text: str, num_steps: int) -> ParsedCritique:
     problems: list[str] = []
     if not text.strip():
-        return ParsedCritique(raw=text, parse_status="failed", problems=["empty output"])
+        return ParsedCritique(
+            raw=text, steps=_unread_steps(num_steps), parse_status="failed", problems=["empty output"]
+        )
     answer_value: int | None = None
     region_end = len(text)
     answers = [m for m in _ANSWER.finditer(text) if boxed_values(text[m.end() : m.end() + 300].split("\n\n")[0])]
@@ -282,3 +290,19 @@ def _parse(text: str, num_steps: int) -> ParsedCritique:
     else:
         status = "ok"
     return ParsedCritique(raw=text, steps=steps, first_error_step=first_error, parse_status=status, problems=problems)
+
+
+def parse_step_critique(text: str, index: int) -> ParsedStep:
+    """Parse one per-step critique (deliberate mode): its judgement, analysis and meta-critique. Never raises."""
+    try:
+        text = text if isinstance(text, str) else str(text)
+        block = _Block(index, _HEADER.sub("", text.strip(), count=1))
+        return ParsedStep(
+            index=index,
+            verdict=block.verdict,
+            critique=block.critique,
+            meta_critique=block.meta_critique,
+            parse_status=block.status,
+        )
+    except Exception:  # model output is data
+        return ParsedStep(index=index, critique=str(text), parse_status="failed")

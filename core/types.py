@@ -117,3 +117,5 @@ class CritiqueResult(BaseModel):
     timings: dict[str, float] = Field(default_factory=dict)
     raw_outputs: list[str] = Field(default_factory=list)
     error: str | None = Field(None, description="Why this item could not be critiqued (bad input), if so.")
+    completion_tokens: int = Field(0, description="Tokens the model generated for this item, all samples and calls.")
+    finished: bool = Field(True, description="False on the partial results yielded while a critique streams.")
