@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from core.backends.base import Backend, GenerationParams, Messages
 from core.errors import BadInputError, ConfigError
 from core.mc_labels import MC_LABEL_SOURCE
-from core.parsing import boxes_in, parse_critique
+from core.parsing import parse_critique, parse_step_critique
 from core.prompts import (
     critique_messages,
     in_depth_critique_messages,
@@ -19,8 +18,6 @@ from core.prompts import (
     merge_critique_messages,
 )
 from core.types import NO_ERROR, SolutionItem, Verdict
-
-_JUDGEMENT_LINE = re.compile(r"^[ \t>#*_\-]*(?:judge?ment|verdict)\b.*$", re.I | re.M)
 
 
 class SeedConfig(BaseModel):
@@ -83,21 +80,10 @@ class SeedCritique(BaseModel):
         }
 
 
-def read_step_judgement(text: str) -> tuple[str, Verdict]:
-    """One per-step output split into its critique text (judgement line removed) and its verdict.
-
-    The verdict is the last boxed 1 / -1 on a judgement line, else anywhere in the text; "unchecked" if none.
-    """
-    judgements = list(_JUDGEMENT_LINE.finditer(text or ""))
-    search = [m.group(0) for m in reversed(judgements)] + [text or ""]
-    verdict: Verdict = "unchecked"
-    for region in search:
-        boxes = [b for b in boxes_in(region) if b in (1, -1)]
-        if boxes:
-            verdict = "correct" if boxes[-1] == 1 else "incorrect"
-            break
-    body = _JUDGEMENT_LINE.sub("", text or "").strip()
-    return body, verdict
+def merged_body(seed: StepSeed) -> str:
+    """The merged critique's analysis and meta-critique, without its judgement line."""
+    parsed = parse_step_critique(seed.merged, seed.index)
+    return "\n\n".join(part for part in (parsed.critique, parsed.meta_critique) if part)
 
 
 def expected_verdicts(first_error_step: int, num_steps: int) -> list[Verdict]:
@@ -111,7 +97,7 @@ def format_critique(step_seeds: Sequence[StepSeed], first_error_step: int) -> st
     """The merged step critiques in the critic's DeepCritic output format, ending with the boxed answer."""
     blocks = []
     for seed in step_seeds:
-        body, _ = read_step_judgement(seed.merged)
+        body = merged_body(seed)
         value = 1 if seed.verdict == "correct" else -1
         blocks.append(
             f"**Critique of Step {seed.index}**: {body}\n"
@@ -180,7 +166,7 @@ def generate_seed_critiques(teacher: Backend, items: Sequence[SolutionItem], con
                 initial=first,
                 in_depth=deep,
                 merged=final,
-                verdict=read_step_judgement(final)[1],
+                verdict=parse_step_critique(final, step).verdict,
                 expected=expected,
             )
         )

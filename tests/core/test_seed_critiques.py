@@ -8,7 +8,7 @@ import pytest
 
 from core.errors import BadInputError
 from core.parsing import parse_critique
-from core.seed_critiques import SeedConfig, generate_seed_critiques, read_step_judgement
+from core.seed_critiques import SeedConfig, generate_seed_critiques
 from core.types import SolutionItem
 from tests.core.scripted_backend import ScriptedBackend
 
@@ -33,15 +33,6 @@ def _teacher(prompt: str, sample: int, *, fooled: bool = False) -> str:
     if "second, deeper look" in prompt:
         return f"Re-verifying step {step} another way. **Judgement**: Step {step} is: \\boxed{{{value}}}"
     return f"Initial look at step {step}.\n**Judgement**: The correctness of Step {step} is: \\boxed{{{value}}}"
-
-
-def test_read_step_judgement_takes_the_judgement_box_and_strips_its_line() -> None:
-    body, verdict = read_step_judgement(
-        "3 + 4 = 7, fine. \\boxed{7}\n**Judgement**: The correctness of Step 1 is: \\boxed{1}"
-    )
-    assert verdict == "correct" and body == "3 + 4 = 7, fine. \\boxed{7}"
-    assert read_step_judgement("this step is wrong \\boxed{-1}")[1] == "incorrect"
-    assert read_step_judgement("rambling with no verdict")[1] == "unchecked"
 
 
 def test_three_batched_teacher_calls_cover_steps_up_to_the_labelled_error() -> None:
