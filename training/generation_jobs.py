@@ -1,0 +1,331 @@
+"""Generation jobs over files: MC labels, seed critiques, refinement, best-of-N and the refinement eval, resumable."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.answers import answers_match, with_known_answers
+from core.backends.base import Backend
+from core.errors import BadInputError
+from core.items_io import read_items
+from core.mc_labels import MCLabelConfig, label_items, labelled_record
+from core.ranking import RankConfig, RankedProblem, rank, ranking_summary
+from core.refine import CritiqueFn, RefineConfig, RefineOutcome, outcome, refine, step_diff, transition_rates
+from core.seed_critiques import SeedConfig, SeedCritique, generate_seed_critiques
+from core.solving import solution_answer
+from core.types import SolutionItem
+
+Progress = Callable[[int], None]
+"""Called with the number of items just finished (a tqdm bar's `update`)."""
+
+
+@dataclass
+class JobReport:
+    """What a generation job did: rows written now, rows skipped as already done, and per-item errors."""
+
+    output: Path
+    written: int = 0
+    skipped: int = 0
+    errors: list[str] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Rows of a JSONL output file; a line cut off by an interrupted run is ignored (it is redone on resume)."""
+    if not path.exists():
+        return []
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(row, dict):
+            rows.append(row)
+    return rows
+
+
+def done_ids(*paths: Path) -> set[str]:
+    """Ids already written to any of the output files: a rerun skips them."""
+    return {str(row["id"]) for path in paths for row in read_jsonl(path) if "id" in row}
+
+
+def append_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> int:
+    """Append rows and flush, so a crash loses at most the batch being generated."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    count = 0
+    with path.open("a", encoding="utf-8") as handle:
+        # A previous run killed mid-line leaves a partial row; start on a fresh line so the new rows stay readable.
+        if path.stat().st_size and not path.read_bytes().endswith(b"\n"):
+            handle.write("\n")
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+            count += 1
+        handle.flush()
+    return count
+
+
+def load_items(source: Path, errors: list[str]) -> list[SolutionItem]:
+    """Readable items from an input file (bad ones reported in `errors`), each with a stable, unique id."""
+    items: list[SolutionItem] = []
+    seen: set[str] = set()
+    for position, entry in enumerate(read_items(source), start=1):
+        if isinstance(entry, BadInputError):
+            errors.append(str(entry))
+            continue
+        item = entry if entry.id else entry.model_copy(update={"id": f"item-{position}"})
+        if item.id in seen:
+            errors.append(f"item {position} id={item.id!r}: duplicate id (ids must be unique to resume)")
+            continue
+        seen.add(item.id)
+        items.append(item)
+    return items
+
+
+def batches(items: Sequence[SolutionItem], size: int) -> Iterator[list[SolutionItem]]:
+    for start in range(0, len(items), max(size, 1)):
+        yield list(items[start : start + max(size, 1)])
+
+
+def _answered(items: Sequence[SolutionItem], errors: list[str]) -> list[SolutionItem]:
+    kept = []
+    for item in with_known_answers(items):
+        if item.answer is None:
+            errors.append(
+                f"item id={item.id!r}: no ground-truth answer: add an 'answer' field "
+                "(or 'final_answer_correct': true when the solution's own final answer is right)"
+            )
+        else:
+            kept.append(item)
+    return kept
+
+
+def run_mc_labels(
+    source: Path,
+    output: Path,
+    generator: Backend,
+    config: MCLabelConfig,
+    *,
+    batch_size: int = 4,
+    limit: int | None = None,
+    progress: Progress | None = None,
+) -> JobReport:
+    """Monte Carlo labels for every item with a known answer, appended to `output` batch by batch."""
+    report = JobReport(output=output)
+    items = _answered(load_items(source, report.errors), report.errors)[:limit]
+    finished = done_ids(output)
+    todo = [item for item in items if item.id not in finished]
+    report.skipped = len(items) - len(todo)
+    for batch in batches(todo, batch_size):
+        labels = label_items(generator, batch, config)
+        report.written += append_jsonl(output, (labelled_record(i, lab) for i, lab in zip(batch, labels, strict=True)))
+        if progress:
+            progress(len(batch))
+    rows = read_jsonl(output)
+    with_human = [r for r in rows if r.get("human_label") is not None]
+    report.counts = {"labelled": len(rows), "with_error": sum(r["label"] != -1 for r in rows)}
+    report.summary = {
+        "agreement_with_human_labels": (
+            sum(r["label"] == r["human_label"] for r in with_human) / len(with_human) if with_human else None
+        ),
+        "compared_with_human": len(with_human),
+    }
+    return report
+
+
+SeedStore = Callable[[Sequence[SeedCritique]], None]
+"""Stores kept seed critiques elsewhere too (the database's CritiqueRuns)."""
+
+
+def dropped_path(output: Path) -> Path:
+    """Where seed critiques that disagreed with their labels are recorded (so a rerun does not redo them)."""
+    return output.with_name(output.name + ".dropped.jsonl")
+
+
+def run_seed_critiques(
+    source: Path,
+    output: Path,
+    teacher: Backend,
+    config: SeedConfig,
+    *,
+    batch_size: int = 4,
+    limit: int | None = None,
+    store: SeedStore | None = None,
+    progress: Progress | None = None,
+) -> JobReport:
+    """Seed critiques for labelled items: kept ones as SFT rows in `output`, dropped ones beside it."""
+    report = JobReport(output=output)
+    items = []
+    for item in load_items(source, report.errors):
+        if item.first_error_step is None:
+            report.errors.append(f"item id={item.id!r}: field 'label' is missing: seed critiques need a human label")
+        elif item.metadata.get("label_source") == "monte_carlo":
+            report.errors.append(f"item id={item.id!r}: its label is automatic (monte_carlo), not a human label")
+        else:
+            items.append(item)
+    items = items[:limit]
+    dropped_file = dropped_path(output)
+    finished = done_ids(output, dropped_file)
+    todo = [item for item in items if item.id not in finished]
+    report.skipped = len(items) - len(todo)
+    for batch in batches(todo, batch_size):
+        seeds = generate_seed_critiques(teacher, batch, config)
+        kept = [s for s in seeds if s.kept]
+        report.written += append_jsonl(output, (s.sft_record() for s in kept))
+        append_jsonl(
+            dropped_file,
+            ({"id": s.id, "reason": s.reason, **s.model_dump(exclude={"id"})} for s in seeds if not s.kept),
+        )
+        if store and kept:
+            store(kept)
+        if progress:
+            progress(len(batch))
+    report.counts = {"kept": len(read_jsonl(output)), "dropped": len(read_jsonl(dropped_file))}
+    return report
+
+
+def refinement_row(item: SolutionItem, refinement: Any) -> dict[str, Any]:
+    row = refinement.model_dump()
+    row["diff"] = [change.model_dump() for change in step_diff(item.steps, refinement.final_steps)]
+    return row
+
+
+def run_refine(
+    source: Path,
+    output: Path,
+    generator: Backend,
+    critique: CritiqueFn | None,
+    config: RefineConfig,
+    *,
+    batch_size: int = 4,
+    limit: int | None = None,
+    progress: Progress | None = None,
+) -> JobReport:
+    """Refine every solution (critique -> revision rounds) and append each refinement with its step diff."""
+    report = JobReport(output=output)
+    items = load_items(source, report.errors)[:limit]
+    finished = done_ids(output)
+    todo = [item for item in items if item.id not in finished]
+    report.skipped = len(items) - len(todo)
+    for batch in batches(todo, batch_size):
+        refinements = refine(generator, critique, batch, config)
+        report.written += append_jsonl(output, (refinement_row(i, r) for i, r in zip(batch, refinements, strict=True)))
+        if progress:
+            progress(len(batch))
+    rows = read_jsonl(output)
+    report.counts = {
+        reason: sum(r.get("stop_reason") == reason for r in rows)
+        for reason in ("accepted", "max_rounds", "critique_unreadable")
+    }
+    report.counts["changed"] = sum(r.get("final_steps") != r.get("original_steps") for r in rows)
+    return report
+
+
+def run_rank(
+    source: Path,
+    output: Path,
+    generator: Backend,
+    critique: CritiqueFn,
+    config: RankConfig,
+    *,
+    batch_size: int = 2,
+    limit: int | None = None,
+    progress: Progress | None = None,
+) -> JobReport:
+    """Best-of-N per problem with a known answer; the summary covers every row in `output`, resumed ones too."""
+    report = JobReport(output=output)
+    problems: list[SolutionItem] = []
+    seen_problems: set[str] = set()
+    for item in _answered(load_items(source, report.errors), report.errors):
+        if item.problem.strip() not in seen_problems:  # several solutions of one problem: rank the problem once
+            seen_problems.add(item.problem.strip())
+            problems.append(item)
+    problems = problems[:limit]
+    finished = done_ids(output)
+    todo = [item for item in problems if item.id not in finished]
+    report.skipped = len(problems) - len(todo)
+    for batch in batches(todo, batch_size):
+        ranked = rank(generator, critique, batch, [str(i.answer) for i in batch], config)
+        report.written += append_jsonl(output, (r.model_dump() for r in ranked))
+        if progress:
+            progress(len(batch))
+    report.summary = ranking_summary([RankedProblem.model_validate(r) for r in read_jsonl(output)])
+    return report
+
+
+def refine_eval_set(items: Sequence[SolutionItem], limit: int | None = None) -> list[SolutionItem]:
+    """Items whose ground truth is known, alternating wrong and right original answers so both rates are measured."""
+    known = [i for i in with_known_answers(items) if i.answer is not None]
+    wrong = [i for i in known if not answers_match(solution_answer(i.steps), i.answer)]
+    right = [i for i in known if answers_match(solution_answer(i.steps), i.answer)]
+    mixed: list[SolutionItem] = []
+    for position in range(max(len(wrong), len(right))):
+        mixed += [group[position] for group in (wrong, right) if position < len(group)]
+    return mixed[:limit] if limit else mixed
+
+
+def run_refine_eval(
+    source: Path,
+    out_dir: Path,
+    generator: Backend,
+    critique: CritiqueFn,
+    config: RefineConfig,
+    *,
+    batch_size: int = 4,
+    limit: int | None = None,
+    progress: Progress | None = None,
+) -> JobReport:
+    """w->c and c->w with and without critiques; per-item rows in DIR/items.jsonl, the summary in DIR/summary.json."""
+    items_file, summary_file = out_dir / "items.jsonl", out_dir / "summary.json"
+    report = JobReport(output=out_dir)
+    all_items = load_items(source, report.errors)
+    selected = refine_eval_set(all_items, limit)
+    if not selected:
+        raise BadInputError(
+            f"{source}: no item has a known ground-truth answer: add 'answer' fields, or use a ProcessBench file "
+            "(items with 'final_answer_correct': true, and their same-problem siblings, have one)"
+        )
+    finished = done_ids(items_file)
+    todo = [item for item in selected if item.id not in finished]
+    report.skipped = len(selected) - len(todo)
+    without_config = config.model_copy(update={"use_critique": False, "rounds": 1})
+    for batch in batches(todo, batch_size):
+        guided = refine(generator, critique, batch, config)
+        unguided = refine(generator, None, batch, without_config)
+        rows = []
+        for item, with_c, without_c in zip(batch, guided, unguided, strict=True):
+            rows.append(
+                {
+                    "id": item.id,
+                    "truth": item.answer,
+                    "with_critique": outcome(item, str(item.answer), with_c).model_dump(),
+                    "without_critique": outcome(item, str(item.answer), without_c).model_dump(),
+                    "critic_first_error": [r.critique.first_error_step for r in with_c.rounds],
+                    "human_first_error": item.first_error_step,
+                    "stop_reason": with_c.stop_reason,
+                    "answer_with_critique": with_c.final_answer,
+                    "answer_without_critique": without_c.final_answer,
+                }
+            )
+        report.written += append_jsonl(items_file, rows)
+        if progress:
+            progress(len(batch))
+    rows = read_jsonl(items_file)
+    report.summary = {
+        "benchmark": "refine",
+        "input": str(source),
+        "generator": generator.model_name,
+        "rounds": config.rounds,
+        "with_critique": transition_rates([RefineOutcome.model_validate(r["with_critique"]) for r in rows]),
+        "without_critique": transition_rates([RefineOutcome.model_validate(r["without_critique"]) for r in rows]),
+    }
+    summary_file.parent.mkdir(parents=True, exist_ok=True)
+    summary_file.write_text(json.dumps(report.summary, indent=2) + "\n", encoding="utf-8")
+    return report
