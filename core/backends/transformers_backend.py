@@ -1,0 +1,190 @@
+"""Local generation with transformers: batched (left-padded, length-bucketed) chat generation and token streaming."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from core.backends.base import Backend, Generation, GenerationParams, Messages
+from core.errors import BackendUnavailableError, ConfigError
+from core.models import resolve_model
+from core.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_BATCH_SIZE = 32
+
+
+def pick_device(requested: str) -> str:
+    """Resolve Settings.device: 'auto' means cuda when available, else cpu."""
+    import torch
+
+    if requested == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if requested.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device {requested!r} requested but CUDA is not available: set CRITIC_DEVICE=cpu or auto")
+    if requested != "cpu" and not requested.startswith(("cuda", "mps")):
+        raise ConfigError(f"unknown device {requested!r}: use auto, cpu, cuda or cuda:N")
+    return requested
+
+
+class TransformersBackend(Backend):
+    """Runs a causal LM in this process. Prompts x samples are sorted by length and generated in batches."""
+
+    name = "transformers"
+
+    def __init__(
+        self,
+        model_name: str,
+        *,
+        device: str | None = None,
+        max_batch_size: int = DEFAULT_MAX_BATCH_SIZE,
+        settings: Settings | None = None,
+    ) -> None:
+        super().__init__(model_name)
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        if max_batch_size < 1:
+            raise ConfigError(f"max_batch_size must be at least 1, got {max_batch_size}")
+        settings = settings or get_settings()
+        self.max_batch_size = max_batch_size
+        self.device = pick_device(device or settings.device)
+        self.path = resolve_model(model_name, settings)
+        # fp32 on CPU: bf16 matmuls are slow on CPUs without AMX and fp16 is not supported for all ops.
+        dtype = torch.float32
+        if self.device.startswith("cuda"):
+            dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(str(self.path))
+            self.model = AutoModelForCausalLM.from_pretrained(str(self.path), dtype=dtype).to(self.device)
+        except (OSError, ValueError) as exc:
+            raise BackendUnavailableError(f"cannot load model {model_name!r} from {self.path}: {exc}") from exc
+        self.model.eval()
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        if self.tokenizer.chat_template is None:
+            raise BackendUnavailableError(f"model {model_name!r} has no chat template; use an instruct/chat model")
+        self._stop_ids = self._eos_ids()
+        # One generate at a time per model: concurrent calls would only compete for the same cores.
+        self._lock = threading.Lock()
+
+    def _eos_ids(self) -> list[int]:
+        ids: set[int] = set()
+        for source in (self.model.generation_config.eos_token_id, self.tokenizer.eos_token_id):
+            if isinstance(source, int):
+                ids.add(source)
+            elif source:
+                ids.update(source)
+        return sorted(ids)
+
+    def encode_prompt(self, prompt: Messages) -> list[int]:
+        """Token ids of a chat prompt through the model's chat template, ending with the assistant turn header."""
+        ids = self.tokenizer.apply_chat_template(prompt, add_generation_prompt=True, tokenize=True)
+        if isinstance(ids, dict) or hasattr(ids, "keys"):
+            ids = ids["input_ids"]
+        return list(ids)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def _generate_kwargs(self, params: GenerationParams) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "max_new_tokens": params.max_new_tokens,
+            "pad_token_id": self.tokenizer.pad_token_id,
+            "eos_token_id": self._stop_ids,
+        }
+        if params.temperature > 0:
+            kwargs.update(do_sample=True, temperature=params.temperature, top_p=params.top_p, top_k=0)
+        else:
+            kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        return kwargs
+
+    def generate(self, prompts: Sequence[Messages], params: GenerationParams) -> list[list[Generation]]:
+        """Generate `params.n` completions per prompt, in prompt order.
+
+        Each prompt is repeated n times when sampling; all rows are sorted by prompt length and cut into batches
+        of `max_batch_size`, so similar lengths share a batch and little compute goes to padding.
+        """
+        import torch
+
+        if not prompts:
+            return []
+        encoded = [self.encode_prompt(p) for p in prompts]
+        # Greedy samples are identical: generate each prompt once and copy it n times.
+        copies = params.n if params.temperature > 0 else 1
+        rows = [(p, sample) for p in range(len(prompts)) for sample in range(copies)]
+        rows.sort(key=lambda row: len(encoded[row[0]]))
+        results: list[list[Generation]] = [[] for _ in prompts]
+        kwargs = self._generate_kwargs(params)
+        with self._lock, torch.inference_mode():
+            if params.seed is not None:
+                torch.manual_seed(params.seed)
+            for start in range(0, len(rows), self.max_batch_size):
+                batch = rows[start : start + self.max_batch_size]
+                generations = self._generate_batch([encoded[p] for p, _ in batch], kwargs)
+                for (p, _), generation in zip(batch, generations, strict=True):
+                    results[p].append(generation)
+        if copies == 1:
+            return [gens * params.n for gens in results]
+        return results
+
+    def _generate_batch(self, batch: list[list[int]], kwargs: dict[str, Any]) -> list[Generation]:
+        padded = self.tokenizer.pad({"input_ids": batch}, padding=True, return_tensors="pt")
+        input_ids = padded["input_ids"].to(self.device)
+        attention_mask = padded["attention_mask"].to(self.device)
+        output = self.model.generate(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
+        new_tokens = output[:, input_ids.shape[1] :].tolist()
+        generations = []
+        stop = set(self._stop_ids)
+        for row in new_tokens:
+            end = next((i for i, token in enumerate(row) if token in stop), None)
+            tokens = row if end is None else row[:end]
+            text = self.tokenizer.decode(tokens, skip_special_tokens=True)
+            generations.append(
+                Generation(text=text, completion_tokens=len(tokens), finish_reason="length" if end is None else "stop")
+            )
+        return generations
+
+    def stream(self, prompt: Messages, params: GenerationParams) -> Iterator[str]:
+        """Yield decoded text pieces of one completion as tokens are generated (TextIteratorStreamer)."""
+        import torch
+        from transformers import TextIteratorStreamer
+
+        streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=600)
+        input_ids = torch.tensor([self.encode_prompt(prompt)], device=self.device)
+        kwargs = {
+            **self._generate_kwargs(params),
+            "input_ids": input_ids,
+            "attention_mask": torch.ones_like(input_ids),
+            "streamer": streamer,
+        }
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                with torch.inference_mode():
+                    if params.seed is not None:
+                        torch.manual_seed(params.seed)
+                    self.model.generate(**kwargs)
+            except BaseException as exc:  # surfaced in the caller's thread below
+                failure.append(exc)
+                streamer.end()
+
+        with self._lock:
+            worker = threading.Thread(target=run, name="transformers-stream", daemon=True)
+            worker.start()
+            try:
+                for piece in streamer:
+                    if piece:
+                        yield piece
+            finally:
+                worker.join()
+        if failure:
+            raise BackendUnavailableError(f"generation failed: {failure[0]}") from failure[0]
+
+    def close(self) -> None:
+        self.model = None  # type: ignore[assignment]
