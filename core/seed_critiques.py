@@ -17,7 +17,7 @@ from core.prompts import (
     initial_critique_messages,
     merge_critique_messages,
 )
-from core.types import NO_ERROR, SolutionItem, Verdict
+from core.types import NO_ERROR, CritiqueResult, SolutionItem, StepResult, Verdict
 
 
 class SeedConfig(BaseModel):
@@ -66,6 +66,41 @@ class SeedCritique(BaseModel):
     reason: str = ""
     completion: str = Field("", description="The deliberate critique in the critic's output format.")
     teacher: str = ""
+
+    def to_critique_result(self, backend: str) -> CritiqueResult:
+        """The seed critique as a critique result (deliberate mode), e.g. to store it as a CritiqueRun.
+
+        `critique` is the teacher's initial analysis and `meta_critique` its in-depth second look; the verdict
+        is the merged one. Steps after the labelled first error were not reviewed and stay unchecked.
+        """
+        reviewed = {seed.index: seed for seed in self.step_seeds}
+        steps = []
+        for index, text in enumerate(self.steps, start=1):
+            seed = reviewed.get(index)
+            if seed is None:
+                steps.append(StepResult(index=index, text=text, verdict="unchecked"))
+                continue
+            first, second = parse_step_critique(seed.initial, index), parse_step_critique(seed.in_depth, index)
+            steps.append(
+                StepResult(
+                    index=index,
+                    text=text,
+                    verdict=seed.verdict,
+                    critique="\n\n".join(t for t in (first.critique, first.meta_critique) if t),
+                    meta_critique="\n\n".join(t for t in (second.critique, second.meta_critique) if t),
+                )
+            )
+        return CritiqueResult(
+            id=self.id,
+            problem=self.problem,
+            steps=steps,
+            first_error_step=self.first_error_step,
+            votes=[self.first_error_step],
+            model=self.teacher,
+            backend=backend,
+            mode="deliberate",
+            raw_outputs=[self.completion],
+        )
 
     def sft_record(self) -> dict[str, Any]:
         """A prompt/completion row (TRL conversational format) with the evidence for auditing."""

@@ -49,6 +49,11 @@ def test_three_batched_teacher_calls_cover_steps_up_to_the_labelled_error() -> N
     assert parsed.first_error_step == 2 and parsed.parse_status == "ok"
     assert parsed.steps[1].verdict == "incorrect" and "double-check" in parsed.steps[1].meta_critique
 
+    stored = seed.to_critique_result("scripted")
+    assert stored.mode == "deliberate" and stored.first_error_step == 2
+    assert [s.verdict for s in stored.steps] == ["correct", "incorrect", "unchecked"]
+    assert "Initial look at step 2" in stored.steps[1].critique and "Re-verifying" in stored.steps[1].meta_critique
+
     record = seed.sft_record()
     assert record["completion"] == seed.completion and record["label_source"] == "human"
     assert record["prompt"][-1]["role"] == "user" and "Step 3: So 8." in record["prompt"][-1]["content"]
