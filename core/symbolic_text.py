@@ -1,0 +1,256 @@
+"""Turn a step's mixed prose/LaTeX into plain arithmetic tokens for the symbolic checker (core/symbolic.py)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Token:
+    """One token of normalised step text.
+
+    kind: num, op, lp, rp, func, const, pct, bang, sep (function-argument separator), eq, approx,
+    break (ends any claim: newline, ';', inequalities, implications), word, cmd (an unknown LaTeX
+    command: a function the checker does not model), punct.
+    """
+
+    kind: str
+    text: str
+    space_before: bool
+    code: str = ""
+    value: str = ""
+
+
+# LaTeX commands rewritten to arithmetic or to a claim boundary; anything else becomes an opaque `cmd`.
+_SIMPLE = {
+    "times": " * ",
+    "cdot": " * ",
+    "ast": " * ",
+    "div": " / ",
+    "pi": " pi ",
+    "%": "%",
+    "approx": " ≈ ",
+    "sim": " ≈ ",
+    "simeq": " ≈ ",
+    "thickapprox": " ≈ ",
+    "cong": " ≈ ",
+    "doteq": " ≈ ",
+    "mod": " mod ",
+    "bmod": " mod ",
+    "pmod": " mod ",
+    "cdots": " ; ",
+    "ldots": " ; ",
+    "dots": " ; ",
+    "vdots": " ; ",
+    "quad": " ",
+    "qquad": " ",
+    "displaystyle": " ",
+    "textstyle": " ",
+    "limits": " ",
+    "degree": " ",
+}
+_BREAKS = (
+    "neq ne leq le geq ge lt gt leqslant geqslant Rightarrow Leftarrow rightarrow leftarrow implies impliedby "
+    "iff to Longrightarrow longrightarrow Leftrightarrow equiv mapsto therefore because in notin subset "
+    "subseteq cup cap land lor"
+).split()
+_UNWRAP = {"text", "textbf", "textit", "textrm", "mathrm", "mathbf", "mathit", "mbox", "boxed", "fbox", "emph", "bf"}
+_FRACTIONS = {"frac", "dfrac", "tfrac", "cfrac"}
+_BINOMIALS = {"binom", "dbinom", "tbinom"}
+_BULLET = re.compile(r"^[ \t]*[-*\u2022][ \t]+", re.M)
+_SIZING = re.compile(r"\\(?:left|right|bigg|Bigg|big|Big)[lr]?(?![A-Za-z])")
+_UNICODE = str.maketrans(
+    {
+        "×": " * ",
+        "·": " * ",
+        "⋅": " * ",
+        "∗": " * ",
+        "÷": " / ",
+        "−": "-",
+        "π": " pi ",
+        "≈": " ≈ ",
+        "≃": " ≈ ",
+        "≅": " ≈ ",
+        "∼": " ≈ ",
+        "≠": " ; ",
+        "≤": " ; ",
+        "≥": " ; ",
+        "→": " ; ",
+        "⇒": " ; ",
+        "⟹": " ; ",
+        "≡": " ; ",
+        "±": " \\pm ",
+        "∓": " \\mp ",
+        "…": " ; ",
+        "°": " ",
+        "√": "\\sqrt",
+        "\u00a0": " ",
+        "\u2009": " ",
+        "\u202f": " ",
+    }
+)
+
+
+def _group(text: str, index: int) -> tuple[str, int]:
+    """The next argument at `index`: a balanced {group} or a single character; (content, index after it)."""
+    while index < len(text) and text[index] == " ":
+        index += 1
+    if index >= len(text):
+        return "", index
+    if text[index] != "{":
+        if text[index] == "\\":
+            match = re.match(r"\\[A-Za-z]+", text[index:])
+            if match:
+                return match.group(0), index + match.end()
+        return text[index], index + 1
+    depth = 0
+    for end in range(index, len(text)):
+        if text[end] == "{":
+            depth += 1
+        elif text[end] == "}":
+            depth -= 1
+            if depth == 0:
+                return text[index + 1 : end], end + 1
+    return text[index + 1 :], len(text)
+
+
+def _expand(text: str, depth: int = 0) -> str:
+    """Rewrite LaTeX commands (recursively) into plain arithmetic notation."""
+    if depth > 20 or "\\" not in text:
+        return text
+    out: list[str] = []
+    index = 0
+    while index < len(text):
+        char = text[index]
+        if char != "\\":
+            out.append(char)
+            index += 1
+            continue
+        match = re.match(r"\\([A-Za-z]+|.)", text[index:])
+        if match is None:
+            index += 1
+            continue
+        name = match.group(1)
+        index += match.end()
+        if name in _FRACTIONS or name in _BINOMIALS:
+            top, index = _group(text, index)
+            bottom, index = _group(text, index)
+            top, bottom = _expand(top, depth + 1), _expand(bottom, depth + 1)
+            whole = ""
+            if name in _FRACTIONS and out and out[-1].isdigit():
+                # "2\frac{1}{2}" is a mixed number (or a product): the ⊕ token is read both ways
+                while out and out[-1].isdigit():
+                    whole = out.pop() + whole
+            if whole:
+                out.append(f"({whole}⊕(({top})/({bottom})))")
+            elif name in _FRACTIONS:
+                out.append(f"(({top})/({bottom}))")
+            else:
+                out.append(f" binomial(({top})#({bottom}))")
+        elif name == "sqrt":
+            degree = None
+            if index < len(text) and text[index] == "[":
+                close = text.find("]", index)
+                if close < 0:
+                    out.append(" \\sqrt ")
+                    continue
+                degree, index = text[index + 1 : close], close + 1
+            digits = re.match(r" ?(\d+)", text[index:])
+            if digits and degree is None:
+                body, index = digits.group(1), index + digits.end()  # "\sqrt169" means sqrt(169)
+            else:
+                body, index = _group(text, index)
+            body = _expand(body, depth + 1)
+            out.append(f" sqrt({body})" if degree is None else f" root(({body})#({_expand(degree, depth + 1)}))")
+        elif name in _UNWRAP:
+            body, index = _group(text, index)
+            out.append(f" {_expand(body, depth + 1)} ")
+        elif name == "operatorname":
+            body, index = _group(text, index)
+            out.append(f" \\{body.strip()} ")
+        elif name in _SIMPLE:
+            out.append(_SIMPLE[name])
+        elif name in _BREAKS:
+            out.append(" ; ")
+        elif name in {"{", "}", "|"}:
+            out.append(" | ")
+        elif name in {",", ";", ":", "!", " "}:
+            out.append(" ")
+        elif name == "\\":
+            out.append(" ")  # a line break inside an aligned chain keeps the chain going
+        elif name in {"(", ")", "[", "]"}:
+            out.append(" ; ")  # math delimiters end a claim: "\\[ a = b \\] \\[ c = d \\]" are separate
+        elif name == "$":
+            out.append(" ")
+        elif len(name) == 1:
+            out.append(f" {name} ")
+        else:
+            out.append(f" \\{name}")
+    return "".join(out)
+
+
+def normalise(text: str) -> str:
+    """Plain-text arithmetic from a step: LaTeX, unicode operators, currency signs, thousands separators, degrees."""
+    text = text.translate(_UNICODE)
+    text = text.replace("\\$", " ").replace("$$", " ; ").replace("$", " ")
+    text = _BULLET.sub("\n", text)
+    text = text.replace("**", " ")  # markdown bold, not a power
+    text = _SIZING.sub("", text)
+    text = re.sub(r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ", " ", text)
+    text = text.replace("{,}", "")
+    text = re.sub(r"(?<=\d)\\,(?=\d{3}(?!\d))", "", text)
+    text = re.sub(r"(?<=\d) ?[x×] ?(?=\d)", "*", text)
+    text = _expand(text)
+    text = text.replace("&", " ").replace("~", " ")
+    return text.replace("{", "(").replace("}", ")")
+
+
+_TOKEN = re.compile(
+    r"""
+    (?P<break>\n|;|!=|:=|<=?|>=?)
+  | (?P<eq>==?)
+  | (?P<approx>≈)
+  | (?P<num>\d{1,3}(?:,\d{3})+(?!\d)(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)
+  | (?P<cmd>\\[A-Za-z]+)
+  | (?P<word>[^\W\d]\w*)
+  | (?P<op>[-+*/^])
+  | (?P<lp>\()
+  | (?P<rp>\))
+  | (?P<sep>\#)
+  | (?P<mix>⊕)
+  | (?P<pct>%)
+  | (?P<bang>!)
+  | (?P<punct>\S)
+    """,
+    re.VERBOSE,
+)
+_FUNCS = {"sqrt", "root", "binomial"}
+_CODES = {"^": "**", "#": ","}
+
+
+def tokenise(text: str) -> list[Token]:
+    """Split normalised text into tokens, remembering which were preceded by whitespace."""
+    tokens: list[Token] = []
+    previous_end = 0
+    for match in _TOKEN.finditer(text):
+        kind = match.lastgroup or "punct"
+        raw = match.group(0)
+        space = match.start() > previous_end
+        previous_end = match.end()
+        if kind == "word":
+            lower = raw.lower()
+            if lower == "pi":
+                kind = "const"
+            elif raw in _FUNCS and text[match.end() : match.end() + 1] == "(":
+                kind = "func"
+            elif lower in {"percent", "pct"} and tokens and tokens[-1].kind in {"num", "rp"}:
+                kind = "pct"
+            elif raw.startswith("_") and tokens and tokens[-1].kind == "cmd" and not space:
+                kind = "cmd"  # "\\log_2": the subscript belongs to the function
+        if kind == "num":
+            value = raw.replace(",", "")
+            tokens.append(Token("num", raw, space, value=("0" + value) if value.startswith(".") else value))
+            continue
+        tokens.append(Token(kind, raw, space, code=_CODES.get(raw, raw)))
+    return tokens
