@@ -45,6 +45,12 @@ class Settings(BaseSettings):
     models_dir_override: Path | None = Field(
         None, alias="CRITIC_MODELS_DIR", description="Where converted models are cached; default home/models."
     )
+    data_dir_override: Path | None = Field(
+        None,
+        alias="CRITIC_DATA_DIR",
+        description="Benchmark data (processbench/<subset>.json, ...); default ../shared/data beside the repository "
+        "when it exists, else home/data.",
+    )
 
     @field_validator("home")
     @classmethod
@@ -60,6 +66,13 @@ class Settings(BaseSettings):
     @property
     def models_dir(self) -> Path:
         return (self.models_dir_override or self.home / "models").expanduser()
+
+    @property
+    def data_dir(self) -> Path:
+        if self.data_dir_override is not None:
+            return self.data_dir_override.expanduser()
+        beside_repo = Path(__file__).resolve().parents[2] / "shared" / "data"
+        return beside_repo if beside_repo.is_dir() else self.home / "data"
 
     @property
     def jobs_dir(self) -> Path:
