@@ -24,6 +24,14 @@ app.add_typer(model_app, name="model")
 def _register_commands() -> None:
     # Each module adds its commands to `app`; heavy libraries are imported inside the commands.
     from cli import critique as _critique  # noqa: F401
+    from cli import data as _data  # noqa: F401
+    from cli import db_cmd as _db_cmd  # noqa: F401
+    from cli import generate as _generate  # noqa: F401
+    from cli import model_serve as _model_serve  # noqa: F401
+    from cli import rank as _rank  # noqa: F401
+    from cli import refine as _refine  # noqa: F401
+    from cli import serve as _serve  # noqa: F401
+    from cli import user as _user  # noqa: F401
 
 
 def main() -> None:

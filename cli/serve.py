@@ -1,0 +1,68 @@
+"""`critic serve`: start the web app (and, by default, one training worker beside it)."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+
+from cli.main import app
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on (0.0.0.0 for every interface)."),
+    port: int = typer.Option(7860, help="TCP port of the web app."),
+    model: str | None = typer.Option(None, help="Default critic model ('embedded', a path, a hub id, a served name)."),
+    backend: str | None = typer.Option(None, help="Default backend: transformers, openai or vllm."),
+    database_url: str | None = typer.Option(
+        None, help="SQLAlchemy URL; default CRITIC_DATABASE_URL or SQLite in home."
+    ),
+    worker: bool = typer.Option(True, "--worker/--no-worker", help="Run one training/eval worker beside the app."),
+    warm_up: bool = typer.Option(True, "--warm-up/--no-warm-up", help="Load the model at start, not on first use."),
+) -> None:
+    """Start Critic Studio in the browser: critique, annotation campaigns, teacher grading, dashboard."""
+    from core.settings import get_settings
+    from db.session import init_db
+    from webapp.app import launch
+    from webapp.auth import ADMIN_USERNAME, ensure_admin
+    from webapp.context import AppContext
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = get_settings()
+    if backend is not None and backend not in ("transformers", "openai", "vllm"):
+        from core.errors import ConfigError
+
+        raise ConfigError(f"--backend {backend!r}: choose transformers, openai or vllm")
+    init_db(database_url)
+    password = ensure_admin(database_url)
+    if password is not None:
+        typer.secho(
+            f"Created the first account: user {ADMIN_USERNAME!r}, password {password!r} (shown once; change it).",
+            fg=typer.colors.YELLOW,
+        )
+    stop_worker = _start_worker(database_url) if worker else None
+    ctx = AppContext(
+        database_url=database_url, settings=settings, default_model=model or "", default_backend=backend or ""
+    )
+    if warm_up:
+        ctx.warm_up_in_background()
+    typer.echo(f"Critic Studio on http://{host}:{port} (model {ctx.default_model}, backend {ctx.default_backend})")
+    try:
+        launch(ctx, host=host, port=port)
+    finally:
+        if stop_worker is not None:
+            stop_worker()
+        ctx.close()
+
+
+def _start_worker(database_url: str | None):  # type: ignore[no-untyped-def]
+    """Start the training worker in the background; returns a function that stops it (None if unavailable)."""
+    try:
+        from training.queue import run_worker_in_background
+    except ImportError as exc:
+        typer.secho(f"training worker not started: {exc}", err=True, fg=typer.colors.YELLOW)
+        return None
+    handle = run_worker_in_background(database_url=database_url)
+    stop = getattr(handle, "stop", None) or handle
+    return stop if callable(stop) else None

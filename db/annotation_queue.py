@@ -1,0 +1,55 @@
+"""The annotation queue of a campaign: which item an annotator should label next."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from core.errors import NotFoundError
+from db.models import Annotation, Campaign, CampaignItem
+
+
+def next_item_id(session: Session, *, campaign_id: int, annotator_id: int, exclude: Sequence[int] = ()) -> int | None:
+    """The next item for this annotator, or None when the campaign has nothing left for them.
+
+    Their own unfinished draft comes first (resume). Otherwise an item they have not annotated whose number
+    of distinct annotators is still below the campaign's overlap, preferring items closest to complete so
+    finished items accumulate; `exclude` holds items skipped in this session.
+    """
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise NotFoundError(f"no campaign with id {campaign_id}")
+    excluded = set(exclude)
+    draft = session.scalars(
+        select(Annotation.item_id)
+        .where(
+            Annotation.campaign_id == campaign_id,
+            Annotation.annotator_id == annotator_id,
+            Annotation.status == "draft",
+        )
+        .order_by(Annotation.updated_at)
+    ).all()
+    for item_id in draft:
+        if item_id not in excluded:
+            return item_id
+    counts = (
+        select(Annotation.item_id, func.count(func.distinct(Annotation.annotator_id)).label("n"))
+        .where(Annotation.campaign_id == campaign_id)
+        .group_by(Annotation.item_id)
+        .subquery()
+    )
+    mine = select(Annotation.item_id).where(
+        Annotation.campaign_id == campaign_id, Annotation.annotator_id == annotator_id
+    )
+    n = func.coalesce(counts.c.n, 0)
+    query = (
+        select(CampaignItem.item_id)
+        .outerjoin(counts, counts.c.item_id == CampaignItem.item_id)
+        .where(CampaignItem.campaign_id == campaign_id, CampaignItem.item_id.not_in(mine), n < campaign.overlap)
+        .order_by(n.desc(), CampaignItem.item_id)
+    )
+    if excluded:
+        query = query.where(CampaignItem.item_id.not_in(excluded))
+    return session.scalars(query.limit(1)).first()

@@ -1,0 +1,86 @@
+"""Named API endpoints for gradio_client (`/critique`, `/save_annotation`); same handlers and checks as the UI."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+
+from webapp.context import AppContext
+from webapp.handlers import annotate as annotate_handlers
+from webapp.handlers import critique as critique_handlers
+from webapp.ui import current_actor, shows_errors
+
+
+def register(ctx: AppContext) -> None:
+    """Add the API endpoints to the Blocks being built (call inside `with gr.Blocks()`)."""
+
+    @shows_errors
+    def critique(
+        problem: str,
+        solution: str,
+        model: str = "",
+        backend: str = "",
+        mode: str = "single",
+        samples: int = 1,
+        request: gr.Request = None,  # type: ignore[assignment]
+    ) -> dict[str, Any]:
+        """Critique one solution; returns the critique result JSON (steps, verdicts, first_error_step...)."""
+        actor = current_actor(ctx, request)
+        final: dict[str, Any] = {}
+        for result, done in critique_handlers.critique_stream(
+            ctx,
+            actor,
+            problem=problem,
+            solution=solution,
+            model=model or None,
+            backend=backend or None,
+            mode=mode or "single",
+            samples=int(samples),
+        ):
+            if done:
+                final = result.model_dump(mode="json")
+        return final
+
+    @shows_errors
+    def save_annotation(
+        item_id: int,
+        ratings: list[int | None],
+        finish_reason: str = "",
+        campaign_id: int | None = None,
+        annotation_id: int | None = None,
+        version: int | None = None,
+        flagged_steps: list[int] | None = None,
+        comment: str = "",
+        submit: bool = False,
+        request: gr.Request = None,  # type: ignore[assignment]
+    ) -> dict[str, Any]:
+        """Save (or submit) step ratings (+1 / 0 / -1 / null per step) for an item.
+
+        Pass the `annotation_id` and `version` you loaded to change an existing annotation. On a conflict the
+        answer has `conflict: true` with both `mine` and `theirs`; nothing is overwritten.
+        """
+        actor = current_actor(ctx, request)
+        outcome = annotate_handlers.save(
+            ctx,
+            actor,
+            item_id=int(item_id),
+            campaign_id=campaign_id,
+            ratings=list(ratings),
+            finish_reason=finish_reason or None,
+            flagged_steps=list(flagged_steps or []),
+            comment=comment,
+            annotation_id=annotation_id,
+            version=version,
+            submit=bool(submit),
+        )
+        return {
+            "saved": outcome.saved,
+            "conflict": outcome.conflict,
+            "mine": outcome.mine,
+            "theirs": outcome.theirs,
+            "message": outcome.message,
+        }
+
+    gr.api(critique, api_name="critique", concurrency_id="generation")
+    gr.api(save_annotation, api_name="save_annotation", concurrency_limit=32)

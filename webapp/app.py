@@ -1,0 +1,83 @@
+"""The Gradio app: header, one tab per job (shown by role), named API endpoints, and `launch`."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import gradio as gr
+
+from webapp import api
+from webapp.auth import make_auth
+from webapp.context import AppContext
+from webapp.permissions import Action
+from webapp.render import PAGE_CSS
+from webapp.shortcuts import SHORTCUTS_JS
+from webapp.tabs import admin_tab, annotate_tab, critique_tab, dashboard_tab, review_tab, teacher_tab
+from webapp.ui import current_actor
+
+log = logging.getLogger(__name__)
+
+# (tab label, module, action a user needs to see it); the handlers check the action again on every call.
+TABS = [
+    ("Critique", critique_tab, Action.CRITIQUE),
+    ("Annotate", annotate_tab, Action.ANNOTATE),
+    ("Review", review_tab, Action.REVIEW),
+    ("Teacher", teacher_tab, Action.GRADE_CLASS),
+    ("Dashboard", dashboard_tab, Action.VIEW_DASHBOARD),
+    ("Admin", admin_tab, Action.MANAGE_USERS),
+]
+
+
+def build_app(ctx: AppContext) -> gr.Blocks:
+    """The whole UI bound to `ctx`; no business logic here, only layout and wiring."""
+    with gr.Blocks(title="Critic Studio") as demo:
+        with gr.Row():
+            gr.Markdown("## Critic Studio")
+            whoami = gr.Markdown(elem_id="whoami")
+            gr.Button("Log out", link="/logout", size="sm", scale=0, elem_id="logout")
+        tabs: list[gr.Tab] = []
+        with gr.Tabs():
+            for label, module, _action in TABS:
+                with gr.Tab(label, elem_id=f"tab-{label.lower()}") as tab:
+                    module.build(ctx)
+                tabs.append(tab)
+        api.register(ctx)
+
+        def on_load(request: gr.Request) -> list[Any]:
+            try:
+                actor = current_actor(ctx, request)
+            except Exception:
+                return ["Not logged in.", *[gr.update(visible=False) for _ in tabs]]
+            visible = [gr.update(visible=actor.can(action)) for _label, _module, action in TABS]
+            return [f"Logged in as **{actor.username}** ({actor.role})", *visible]
+
+        demo.load(on_load, None, [whoami, *tabs], api_visibility="private")
+    return demo
+
+
+def launch(
+    ctx: AppContext,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    prevent_thread_lock: bool = False,
+    quiet: bool = False,
+) -> gr.Blocks:
+    """Start the server with database logins; generation runs one at a time, everything else concurrently."""
+    demo = build_app(ctx)
+    demo.queue(default_concurrency_limit=16)
+    demo.launch(
+        server_name=host,
+        server_port=port,
+        auth=make_auth(ctx.database_url),
+        auth_message="Critic Studio: log in with your account.",
+        prevent_thread_lock=prevent_thread_lock,
+        quiet=quiet,
+        show_error=True,
+        css=PAGE_CSS,
+        head=SHORTCUTS_JS,
+        footer_links=["api"],
+        ssr_mode=False,
+    )
+    return demo

@@ -1,0 +1,236 @@
+"""Annotation handlers: next item of a campaign, save draft / submit with version checks, conflicts kept whole."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.errors import BadInputError, NotFoundError, PermissionDeniedError
+from core.prm800k import FINISH_REASONS, first_error_from_ratings
+from core.types import CritiqueResult, StepRating
+from db.annotations import AnnotationConflictError, create_annotation, find_annotation, save_annotation, snapshot
+from db.critique_runs import latest_critique_run, to_critique_result
+from db.models import Annotation, Campaign, Item
+from db.session import session_scope
+from webapp.context import AppContext
+from webapp.permissions import Action, Actor, require
+
+
+@dataclass
+class Task:
+    """One item in front of an annotator: the item, the critic's suggestion, and their saved work if any."""
+
+    campaign_id: int | None
+    item_id: int
+    problem: str
+    steps: list[str]
+    critique: CritiqueResult | None = None
+    critique_run_id: int | None = None
+    annotation_id: int | None = None
+    version: int | None = None
+    ratings: list[StepRating] = field(default_factory=list)
+    flagged_steps: list[int] = field(default_factory=list)
+    accepted_steps: list[int] = field(default_factory=list)
+    finish_reason: str | None = None
+    comment: str = ""
+    status: str = "new"
+    guidelines: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dict(self.__dict__)
+        out["critique"] = self.critique.model_dump(mode="json") if self.critique else None
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Task:
+        data = dict(data)
+        if data.get("critique"):
+            data["critique"] = CritiqueResult.model_validate(data["critique"])
+        return cls(**data)
+
+
+@dataclass
+class SaveOutcome:
+    """What a save did: the stored state, or on a conflict both versions side by side (nothing is dropped)."""
+
+    saved: dict[str, Any] | None = None
+    conflict: bool = False
+    mine: dict[str, Any] | None = None
+    theirs: dict[str, Any] | None = None
+    message: str = ""
+
+
+def critic_verdict_ratings(critique: CritiqueResult | None, n_steps: int) -> list[StepRating]:
+    """The step ratings the critic's verdicts imply: +1 correct, -1 incorrect, unrated otherwise."""
+    if critique is None:
+        return [None] * n_steps
+    by_index = {s.index: s.verdict for s in critique.steps}
+    mapping: dict[str, StepRating] = {"correct": 1, "incorrect": -1}
+    return [mapping.get(by_index.get(i, "unchecked")) for i in range(1, n_steps + 1)]
+
+
+def derived_first_error(ratings: list[StepRating], finish_reason: str | None) -> int | None:
+    return first_error_from_ratings(ratings, finish_reason)
+
+
+def default_finish_reason(ratings: list[StepRating]) -> str:
+    return "found_error" if -1 in ratings else "solution"
+
+
+def _latest_critique(session: Any, item_id: int) -> tuple[CritiqueResult | None, int | None]:
+    run = latest_critique_run(session, item_id=item_id)
+    if run is None:
+        return None, None
+    try:
+        return to_critique_result(run), run.id
+    except Exception:  # an old or foreign row: show the item without suggestions rather than fail
+        return None, run.id
+
+
+def load_task(ctx: AppContext, actor: Actor | None, *, item_id: int, campaign_id: int | None) -> Task:
+    """The item with the critic's latest critique and this annotator's own annotation (draft or submitted)."""
+    actor = require(actor, Action.ANNOTATE)
+    with session_scope(ctx.database_url) as session:
+        item = session.get(Item, item_id)
+        if item is None:
+            raise NotFoundError(f"no item with id {item_id}")
+        guidelines = ""
+        if campaign_id is not None:
+            campaign = session.get(Campaign, campaign_id)
+            if campaign is None:
+                raise NotFoundError(f"no campaign with id {campaign_id}")
+            guidelines = campaign.guidelines
+        critique, run_id = _latest_critique(session, item_id)
+        task = Task(
+            campaign_id=campaign_id,
+            item_id=item.id,
+            problem=item.problem,
+            steps=list(item.steps),
+            critique=critique,
+            critique_run_id=run_id,
+            ratings=[None] * len(item.steps),
+            guidelines=guidelines,
+        )
+        annotation = find_annotation(session, item_id=item_id, annotator_id=actor.id, campaign_id=campaign_id)
+        if annotation is not None:
+            _fill_from(task, annotation)
+        return task
+
+
+def _fill_from(task: Task, annotation: Annotation) -> None:
+    task.annotation_id = annotation.id
+    task.version = annotation.version
+    task.ratings = list(annotation.ratings)
+    task.flagged_steps = list(annotation.flagged_steps)
+    task.accepted_steps = list(annotation.accepted_steps)
+    task.finish_reason = annotation.finish_reason
+    task.comment = annotation.comment
+    task.status = annotation.status
+
+
+def next_task(
+    ctx: AppContext, actor: Actor | None, *, campaign_id: int, skipped: list[int] | None = None
+) -> Task | None:
+    """The annotator's next item: their own unfinished draft first, else an item they have not seen that
+    still needs annotators (the campaign's overlap); None when the campaign has nothing left for them."""
+    from db.annotation_queue import next_item_id
+
+    actor = require(actor, Action.ANNOTATE)
+    with session_scope(ctx.database_url) as session:
+        item_id = next_item_id(session, campaign_id=campaign_id, annotator_id=actor.id, exclude=skipped or [])
+    if item_id is None:
+        return None
+    return load_task(ctx, actor, item_id=item_id, campaign_id=campaign_id)
+
+
+def save(
+    ctx: AppContext,
+    actor: Actor | None,
+    *,
+    item_id: int,
+    campaign_id: int | None,
+    ratings: list[StepRating],
+    finish_reason: str | None = None,
+    flagged_steps: list[int] | None = None,
+    accepted_steps: list[int] | None = None,
+    comment: str = "",
+    annotation_id: int | None = None,
+    version: int | None = None,
+    submit: bool = False,
+    critique_run_id: int | None = None,
+    time_spent_ms: int = 0,
+) -> SaveOutcome:
+    """Save a draft or submit. A stale `version` returns both versions instead of overwriting anything."""
+    actor = require(actor, Action.ANNOTATE)
+    if finish_reason in ("", None):
+        finish_reason = None
+    elif finish_reason not in FINISH_REASONS:
+        raise BadInputError(f"finish reason {finish_reason!r} is not one of {', '.join(FINISH_REASONS)}")
+    if submit and finish_reason is None:
+        finish_reason = default_finish_reason(list(ratings))
+    status = "submitted" if submit else "draft"
+    mine = {
+        "ratings": list(ratings),
+        "first_error_step": derived_first_error(list(ratings), finish_reason),
+        "finish_reason": finish_reason,
+        "flagged_steps": sorted(set(flagged_steps or [])),
+        "accepted_steps": sorted(set(accepted_steps or [])),
+        "comment": comment,
+        "status": status,
+        "version": version,
+    }
+    with session_scope(ctx.database_url) as session:
+        try:
+            if annotation_id is None:
+                existing = find_annotation(session, item_id=item_id, annotator_id=actor.id, campaign_id=campaign_id)
+                if existing is not None:
+                    # Saved from another tab or device since this page loaded: never overwrite it blindly.
+                    return SaveOutcome(
+                        conflict=True,
+                        mine=mine,
+                        theirs={**snapshot(existing), "annotation_id": existing.id},
+                        message="You already saved this item elsewhere; both versions are shown.",
+                    )
+                row = create_annotation(
+                    session,
+                    item_id=item_id,
+                    annotator_id=actor.id,
+                    campaign_id=campaign_id,
+                    ratings=ratings,
+                    finish_reason=finish_reason,
+                    flagged_steps=flagged_steps or [],
+                    accepted_steps=accepted_steps or [],
+                    comment=comment,
+                    critique_run_id=critique_run_id,
+                    status=status,
+                    time_spent_ms=time_spent_ms,
+                    actor_id=actor.id,
+                )
+            else:
+                if version is None:
+                    raise BadInputError("version is required to change a saved annotation")
+                row = save_annotation(
+                    session,
+                    annotation_id=annotation_id,
+                    expected_version=int(version),
+                    actor_id=actor.id,
+                    ratings=ratings,
+                    finish_reason=finish_reason,
+                    flagged_steps=flagged_steps or [],
+                    accepted_steps=accepted_steps or [],
+                    comment=comment,
+                    status=status,
+                    add_time_ms=time_spent_ms,
+                )
+        except AnnotationConflictError as exc:
+            return SaveOutcome(
+                conflict=True,
+                mine=mine,
+                theirs={**exc.current, "annotation_id": exc.annotation_id},
+                message=str(exc),
+            )
+        except PermissionDeniedError:
+            raise
+        saved = {**snapshot(row), "annotation_id": row.id, "item_id": row.item_id}
+    verb = "Submitted" if submit else "Draft saved"
+    return SaveOutcome(saved=saved, message=f"{verb} (version {saved['version']}).")

@@ -1,0 +1,110 @@
+"""Critique handlers: one pasted solution (streamed step by step) or an uploaded file of many."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from core.errors import BadInputError
+from core.items_csv import read_upload
+from core.items_io import make_item
+from core.types import CritiqueResult, SolutionItem, StepResult
+from webapp.context import AppContext
+from webapp.permissions import Action, Actor, require
+
+MAX_SAMPLES = 16
+
+
+def _check_samples(samples: int | float | None) -> int:
+    k = int(samples or 1)
+    if not 1 <= k <= MAX_SAMPLES:
+        raise BadInputError(f"samples (k) must be between 1 and {MAX_SAMPLES}, got {k}")
+    return k
+
+
+def pending_result(item: SolutionItem, *, model: str, backend: str, mode: str, samples: int) -> CritiqueResult:
+    """The step cards before the critic has written anything: every step shown, every verdict unchecked."""
+    steps = [StepResult(index=i, text=text, verdict="unchecked") for i, text in enumerate(item.steps, start=1)]
+    return CritiqueResult(
+        id=item.id,
+        problem=item.problem,
+        steps=steps,
+        first_error_step=None,
+        model=model,
+        backend=backend,
+        mode=mode,  # type: ignore[arg-type]
+        samples=samples,
+        parse_status="partial",
+    )
+
+
+def critique_stream(
+    ctx: AppContext,
+    actor: Actor | None,
+    *,
+    problem: str,
+    solution: str,
+    model: str | None = None,
+    backend: str | None = None,
+    mode: str = "single",
+    samples: int = 1,
+) -> Iterator[tuple[CritiqueResult, bool]]:
+    """Yield (partial result, done) while the critic writes; the last one has done=True and is stored."""
+    actor = require(actor, Action.CRITIQUE)
+    k = _check_samples(samples)
+    item = make_item(problem or "", solution=solution or "", settings=ctx.settings, where="pasted solution")
+    model = model or ctx.default_model
+    backend = backend or ctx.default_backend
+    yield pending_result(item, model=model, backend=backend, mode=mode, samples=k), False
+    critic = ctx.critic(model, backend, mode)
+    started = time.perf_counter()
+    final: CritiqueResult | None = None
+    with ctx.generation_lock:
+        for partial in critic.stream(item, samples=k):
+            final = partial
+            yield partial, False
+    if final is None:  # a critic that streamed nothing still owes one result
+        final = critic.critique_many([item], samples=k)[0]
+    final.timings.setdefault("web_total_s", time.perf_counter() - started)
+    _store_run(ctx, actor, item, final)
+    yield final, True
+
+
+def critique_file(
+    ctx: AppContext,
+    actor: Actor | None,
+    *,
+    path: str | Path,
+    model: str | None = None,
+    backend: str | None = None,
+    mode: str = "single",
+    samples: int = 1,
+) -> tuple[list[CritiqueResult], list[str]]:
+    """Critique every good item of an uploaded JSON/JSONL/CSV file; return results and one error line per bad item."""
+    actor = require(actor, Action.CRITIQUE)
+    k = _check_samples(samples)
+    parsed = read_upload(path, settings=ctx.settings)
+    items = [x for x in parsed if isinstance(x, SolutionItem)]
+    errors = [str(x) for x in parsed if isinstance(x, BadInputError)]
+    if not items:
+        return [], errors or ["the file holds no items"]
+    critic = ctx.critic(model, backend, mode)
+    with ctx.generation_lock:
+        results = list(critic.critique_many(items, samples=k))
+    for item, result in zip(items, results, strict=True):
+        _store_run(ctx, actor, item, result)
+    return results, errors
+
+
+def _store_run(ctx: AppContext, actor: Actor, item: SolutionItem, result: CritiqueResult) -> None:
+    """Keep the critique in the database so reviewers and annotators can reuse it."""
+    from db.critique_runs import save_critique_run
+    from db.items import add_item
+    from db.session import session_scope
+
+    if result.error:
+        return
+    with session_scope(ctx.database_url) as session:
+        row = add_item(session, item=item.model_copy(update={"source": "web"}))
+        save_critique_run(session, item_id=row.id, result=result, created_by_id=actor.id)

@@ -1,0 +1,200 @@
+"""Safe HTML for user and model text: escaping, LaTeX segments, step cards, and a bleach allowlist pass.
+
+Everything a user or a model wrote is escaped here before it reaches the page; the markup we emit is then
+cleaned once more by bleach with a small allowlist (no links, no attributes but `class`/`id`/`open`), so
+`<script>`, event handlers and `javascript:` URLs cannot survive. The page shows the result in a
+`gr.Markdown` whose KaTeX auto-render draws `$...$`, `$$...$$`, `\\(...\\)` and `\\[...\\]`.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import secrets
+from collections.abc import Sequence
+
+import bleach
+
+from core.types import CritiqueResult, StepResult
+
+# Display delimiters first so `$$x$$` is not read as two inline segments (the browser uses this order too).
+LATEX_DELIMITERS: list[dict[str, str | bool]] = [
+    {"left": "$$", "right": "$$", "display": True},
+    {"left": "\\[", "right": "\\]", "display": True},
+    {"left": "\\(", "right": "\\)", "display": False},
+    {"left": "$", "right": "$", "display": False},
+]
+
+ALLOWED_TAGS = frozenset(
+    {"div", "span", "p", "b", "strong", "i", "em", "br", "details", "summary", "h3", "h4", "table", "tr", "td", "th"}
+)
+ALLOWED_ATTRIBUTES = {"*": ["class", "id"], "details": ["open"]}
+
+# Math segments: display forms anywhere; inline `$...$` only with the pandoc rule (no space inside the
+# delimiters, closing `$` not followed by a digit) so money amounts like "$5 and $3" stay text.
+_MATH_RE = re.compile(
+    r"\$\$(?P<dd>.+?)\$\$"
+    r"|\\\[(?P<db>.+?)\\\]"
+    r"|\\\((?P<ip>.+?)\\\)"
+    r"|\$(?P<id>[^\s$](?:[^$]*?[^\s$\\])?)\$(?!\d)",
+    re.DOTALL,
+)
+
+VERDICT_LABELS = {"correct": "✓ correct", "incorrect": "✗ incorrect", "unchecked": "… unchecked"}
+CHECK_LABELS = {"verified": "symbolic ✓", "wrong": "symbolic ✗", "unchecked": "symbolic ?"}
+
+
+def _escape_text(text: str) -> str:
+    """Escape non-math text so that no delimiter survives as a literal character the browser could pair."""
+    escaped = html.escape(text, quote=True)
+    # Lone `$` and backslashes become entities in their own span: the LaTeX finder works on the raw string
+    # and KaTeX auto-render on single text nodes, so neither can pair them with a `$` elsewhere.
+    escaped = escaped.replace("$", '<span class="d">&#36;</span>').replace("\\", "&#92;")
+    return escaped.replace("\r\n", "\n").replace("\n", "<br>")
+
+
+def _math_source(segment: str) -> str:
+    """Math keeps its LaTeX; `<`/`>` become `\\lt`/`\\gt` so no tag can start inside it."""
+    return segment.replace("<", "\\lt ").replace(">", "\\gt ")
+
+
+class _Fragment:
+    """Collects escaped text with math segments held aside, so bleach never touches LaTeX source."""
+
+    def __init__(self) -> None:
+        self.nonce = secrets.token_hex(8)
+        self.math: list[str] = []
+
+    def text(self, value: str | None) -> str:
+        out: list[str] = []
+        value = value or ""
+        pos = 0
+        for match in _MATH_RE.finditer(value):
+            out.append(_escape_text(value[pos : match.start()]))
+            self.math.append(_math_source(match.group(0)))
+            out.append(f"MATH{self.nonce}X{len(self.math) - 1}X")
+            pos = match.end()
+        out.append(_escape_text(value[pos:]))
+        return "".join(out)
+
+    def finish(self, markup: str) -> str:
+        cleaned = sanitize(markup)
+        for index, source in enumerate(self.math):
+            cleaned = cleaned.replace(f"MATH{self.nonce}X{index}X", source, 1)
+        # No blank line may reach the markdown renderer: the block must stay one raw HTML block.
+        return cleaned.replace("\n", " ")
+
+
+def sanitize(markup: str) -> str:
+    """The last line of defence: drop every tag and attribute not on the allowlist (no links at all)."""
+    return bleach.clean(markup, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, protocols=[], strip=True)
+
+
+def text_html(value: str, *, css_class: str = "critic-text") -> str:
+    """One piece of user text as safe HTML (math rendered in the browser)."""
+    frag = _Fragment()
+    return frag.finish(f'<div class="{css_class}">{frag.text(value)}</div>')
+
+
+def _step_card(frag: _Fragment, step: StepResult, *, first_error: int | None, show_votes: bool) -> str:
+    classes = ["step-card", f"verdict-{step.verdict}"]
+    if first_error is not None and step.index == first_error:
+        classes.append("first-error")
+    badges = [f'<span class="badge badge-{step.verdict}">{VERDICT_LABELS.get(step.verdict, step.verdict)}</span>']
+    if first_error is not None and step.index == first_error:
+        badges.append('<span class="badge badge-first-error">first wrong step</span>')
+    if show_votes and step.vote_share is not None:
+        badges.append(f'<span class="badge badge-votes">votes {step.vote_share:.0%}</span>')
+    if step.check is not None:
+        badges.append(
+            f'<span class="badge badge-check-{step.check.status}">{CHECK_LABELS.get(step.check.status, "")}</span>'
+        )
+    if step.parse_status != "ok":
+        badges.append(f'<span class="badge badge-parse">parse {html.escape(step.parse_status)}</span>')
+    parts = [
+        f'<div class="{" ".join(classes)}" id="step-{step.index}">',
+        f'<div class="step-head"><span class="step-num">Step {step.index}</span> {" ".join(badges)}</div>',
+        f'<div class="step-text">{frag.text(step.text)}</div>',
+    ]
+    if step.critique:
+        parts.append(f'<div class="step-critique"><b>Critique.</b> {frag.text(step.critique)}</div>')
+    if step.meta_critique:
+        parts.append(
+            '<details class="step-meta"><summary>Meta-critique</summary>'
+            f'<div class="step-meta-text">{frag.text(step.meta_critique)}</div></details>'
+        )
+    if step.check is not None and step.check.detail:
+        parts.append(f'<div class="step-check">{frag.text(step.check.detail)}</div>')
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def _summary(result: CritiqueResult, *, done: bool) -> str:
+    if not done:
+        return '<div class="critic-summary running">Critiquing…</div>'
+    if result.error:
+        return f'<div class="critic-summary error">Not critiqued: {html.escape(result.error)}</div>'
+    first = result.first_error_step
+    if first is None:
+        verdict = "The critic's output could not be read (no verdict)."
+    elif first == -1:
+        verdict = "The critic found no wrong step."
+    else:
+        verdict = f"First wrong step: <b>{first}</b>."
+    extra = ""
+    if result.samples > 1:
+        votes = ", ".join("?" if v is None else str(v) for v in result.votes)
+        extra = f" Votes of {result.samples} samples: {html.escape(votes)}."
+    model = html.escape(f"{result.model} ({result.backend}, {result.mode})")
+    return f'<div class="critic-summary">{verdict}{extra} <span class="muted">Model: {model}</span></div>'
+
+
+def critique_html(result: CritiqueResult, *, done: bool = True) -> str:
+    """The step cards of one (possibly partial) critique result, problem first."""
+    frag = _Fragment()
+    first_error = result.first_error_step if done and result.first_error_step not in (None, -1) else None
+    cards = [_step_card(frag, s, first_error=first_error, show_votes=result.samples > 1) for s in result.steps]
+    markup = (
+        '<div class="critic-result">'
+        f'<div class="critic-problem"><b>Problem.</b> {frag.text(result.problem)}</div>'
+        f"{_summary(result, done=done)}{''.join(cards)}</div>"
+    )
+    return frag.finish(markup)
+
+
+def many_results_html(results: Sequence[CritiqueResult]) -> str:
+    """Several critique results one after another (file uploads)."""
+    return "".join(
+        f'<div class="critic-item"><h4>Item {i}{": " + html.escape(r.id) if r.id else ""}</h4>{critique_html(r)}</div>'
+        for i, r in enumerate(results, start=1)
+    )
+
+
+def message_html(message: str, *, kind: str = "info") -> str:
+    """A plain status or error message box."""
+    kind = kind if kind in {"info", "error", "ok", "warn"} else "info"
+    return sanitize(f'<div class="critic-message {kind}">{_escape_text(message)}</div>')
+
+
+PAGE_CSS = """
+.critic-result, .critic-text { line-height: 1.5; }
+.step-card { border: 1px solid #d0d7de; border-left: 6px solid #8c959f; border-radius: 8px; padding: 8px 12px;
+  margin: 8px 0; background: var(--background-fill-primary); }
+.step-card.verdict-correct { border-left-color: #1a7f37; }
+.step-card.verdict-incorrect { border-left-color: #cf222e; }
+.step-card.first-error { background: #fff1f0; box-shadow: 0 0 0 2px #cf222e inset; }
+.step-head { font-weight: 600; margin-bottom: 4px; }
+.badge { display: inline-block; border-radius: 10px; padding: 0 8px; font-size: 0.85em; margin-left: 4px;
+  background: #eaeef2; color: #24292f; font-weight: 500; }
+.badge-correct { background: #dafbe1; color: #1a7f37; }
+.badge-incorrect, .badge-first-error { background: #ffebe9; color: #cf222e; }
+.badge-check-verified { background: #ddf4ff; color: #0969da; }
+.badge-check-wrong { background: #fff8c5; color: #9a6700; }
+.step-critique { margin-top: 4px; color: #57606a; }
+.step-meta summary { cursor: pointer; color: #0969da; }
+.critic-summary { font-size: 1.05em; margin: 6px 0; }
+.critic-summary.error, .critic-message.error { color: #cf222e; }
+.critic-message.ok { color: #1a7f37; }
+.muted { color: #8c959f; font-size: 0.85em; }
+.kbd-help { font-size: 0.85em; color: #57606a; }
+"""

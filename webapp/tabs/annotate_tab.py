@@ -1,0 +1,11 @@
+"""The annotate tab."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from webapp.context import AppContext
+
+
+def build(ctx: AppContext) -> None:
+    gr.Markdown("Coming soon.")

@@ -1,0 +1,58 @@
+"""Glue between Gradio events and handlers: who is asking, and project errors shown as messages."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import gradio as gr
+
+from core.errors import ConflictError, CriticError
+from webapp.auth import actor_from_request
+from webapp.context import AppContext
+from webapp.permissions import Actor
+
+log = logging.getLogger(__name__)
+
+
+def current_actor(ctx: AppContext, request: gr.Request | None) -> Actor:
+    return actor_from_request(ctx.database_url, request)
+
+
+def _as_gradio_error(exc: Exception) -> gr.Error:
+    if isinstance(exc, ConflictError):
+        return gr.Error(f"Conflict: {exc}", title="Someone else saved first")
+    if isinstance(exc, CriticError):
+        return gr.Error(str(exc), title=type(exc).__name__.removesuffix("Error") or "Error")
+    log.exception("unexpected error in a web handler")
+    return gr.Error(f"Unexpected error: {type(exc).__name__}: {exc}")
+
+
+def shows_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn project errors raised by an event function (or generator) into a visible gr.Error."""
+    if inspect.isgeneratorfunction(fn):
+
+        @functools.wraps(fn)
+        def gen_wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                yield from fn(*args, **kwargs)
+            except gr.Error:
+                raise
+            except Exception as exc:
+                raise _as_gradio_error(exc) from exc
+
+        return gen_wrapper
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except Exception as exc:
+            raise _as_gradio_error(exc) from exc
+
+    return wrapper
