@@ -1,0 +1,136 @@
+"""`critic critique`: critique solutions from a file, stdin or the command line and write result JSON / JSONL."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import IO
+
+import typer
+
+from cli.main import app
+
+
+def _open_output(output: Path | None) -> IO[str]:
+    if output is None or str(output) == "-":
+        return sys.stdout
+    output.parent.mkdir(parents=True, exist_ok=True)
+    return output.open("w", encoding="utf-8")
+
+
+@app.command(no_args_is_help=True)
+def critique(
+    input: str | None = typer.Option(
+        None,
+        "--input",
+        "-i",
+        help="File of items: one ProcessBench-shaped JSON object, a JSON array, or JSONL; '-' reads stdin. "
+        "Each item has 'problem' and a 'steps' list or 'solution' text; an optional ProcessBench 'label' is kept.",
+    ),
+    problem: str | None = typer.Option(None, "--problem", help="Problem text (instead of --input)."),
+    solution_file: str | None = typer.Option(
+        None,
+        "--solution-file",
+        help="Solution text for --problem, split into steps by paragraphs, 'Step i:' prefixes or numbered lists; "
+        "'-' reads stdin.",
+    ),
+    model: str | None = typer.Option(
+        None,
+        "--model",
+        "-m",
+        help="Critic model: 'embedded', a local checkpoint, a hub id, or a served model name. "
+        "Default: CRITIC_MODEL (embedded).",
+    ),
+    backend: str | None = typer.Option(
+        None, "--backend", "-b", help="Generation backend: transformers, openai or vllm. Default: CRITIC_BACKEND."
+    ),
+    base_url: str | None = typer.Option(
+        None, "--base-url", help="OpenAI-compatible server URL for --backend openai (e.g. http://localhost:8000/v1)."
+    ),
+    mode: str = typer.Option(
+        "single",
+        "--mode",
+        help="single: one DeepCritic critique per sample; deliberate: initial, in-depth and merged critique per step.",
+    ),
+    samples: int = typer.Option(1, "--samples", "-k", min=1, help="Samples per item for Maj@k voting (k)."),
+    max_new_tokens: int | None = typer.Option(
+        None, "--max-new-tokens", min=1, help="Generation budget per model call. Default: CRITIC_MAX_NEW_TOKENS."
+    ),
+    temperature: float | None = typer.Option(
+        None, "--temperature", min=0.0, help="Sampling temperature. Default: 0 (greedy) for k=1, 0.7 for k>1."
+    ),
+    batch_size: int = typer.Option(
+        16, "--batch-size", min=1, help="Items sent to the backend together (each with all its samples)."
+    ),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="Where to write results (default stdout): JSON for one item, JSONL for several."
+    ),
+) -> None:
+    """Critique math solutions step by step and name the first wrong step (-1 when all are correct).
+
+    Bad items get a one-line error on stderr naming the item and field; the other items are still critiqued
+    and written, and the command exits non-zero at the end.
+    """
+    from tqdm import tqdm
+
+    from core.critic import Critic, CriticConfig
+    from core.errors import BadInputError, ConfigError
+    from core.items_io import make_item, read_items
+    from core.settings import get_settings
+    from core.types import SolutionItem
+
+    settings = get_settings()
+    if (input is None) == (problem is None):
+        raise ConfigError("give either --input FILE (or -) or --problem TEXT with --solution-file FILE")
+    if problem is not None and solution_file is None:
+        raise ConfigError("--problem needs --solution-file FILE (or - for stdin)")
+    if mode not in ("single", "deliberate"):
+        raise ConfigError(f"--mode {mode!r}: choose single or deliberate")
+    backend_name = backend or settings.backend
+    if base_url and backend_name != "openai":
+        raise ConfigError("--base-url is for --backend openai")
+    config = CriticConfig.build(mode=mode, samples=samples, max_new_tokens=max_new_tokens, temperature=temperature)
+
+    entries: list[SolutionItem | BadInputError]
+    if problem is not None:
+        solution = sys.stdin.read() if solution_file == "-" else _read_solution(solution_file or "")
+        entries = [make_item(problem, solution=solution, settings=settings, where="--solution-file")]
+    else:
+        entries = list(read_items(sys.stdin if input == "-" else Path(input or ""), settings=settings))
+    items = [e for e in entries if isinstance(e, SolutionItem)]
+    errors = [e for e in entries if isinstance(e, BadInputError)]
+    for error in errors:
+        typer.secho(f"error: {error}", err=True, fg=typer.colors.RED)
+
+    if items:
+        options = {"base_url": base_url} if base_url else {}
+        critic = Critic.create(model=model or settings.model, backend=backend_name, **options, **config.model_dump())
+        as_json = len(entries) == 1
+        sink = _open_output(output)
+        try:
+            with tqdm(total=len(items), unit="item", file=sys.stderr, disable=len(items) <= 1) as progress:
+                for start in range(0, len(items), batch_size):
+                    for result in critic.critique_many(items[start : start + batch_size]):
+                        if as_json:
+                            sink.write(result.model_dump_json(indent=2) + "\n")
+                        else:
+                            sink.write(json.dumps(result.model_dump(mode="json"), ensure_ascii=False) + "\n")
+                    sink.flush()  # written batch by batch, so an interruption keeps what is done
+                    progress.update(len(items[start : start + batch_size]))
+        finally:
+            if sink is not sys.stdout:
+                sink.close()
+            critic.close()
+    if errors:
+        # Raised (not typer.Exit) so `critic` prints it and exits with the bad-input code after all good items.
+        raise BadInputError(f"{len(errors)} of {len(entries)} item(s) rejected; {len(items)} critiqued")
+
+
+def _read_solution(path: str) -> str:
+    from core.errors import BadInputError
+
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInputError(f"--solution-file {path}: {exc}") from exc
