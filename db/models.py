@@ -32,7 +32,7 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-ROLES = ("admin", "reviewer", "annotator", "viewer")
+ROLES = ("admin", "reviewer", "annotator", "teacher", "viewer")
 ITEM_SOURCES = ("processbench", "prm800k", "mr-gsm8k", "upload", "web")
 CAMPAIGN_STATUSES = ("active", "paused", "closed")
 ANNOTATION_STATUSES = ("draft", "submitted", "approved", "rejected")
