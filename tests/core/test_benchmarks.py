@@ -76,6 +76,10 @@ def test_missing_mr_gsm8k_says_it_is_not_in_the_shared_data() -> None:
         load_benchmark("mr-gsm8k")
 
 
+def _completion(text: str, rating: int) -> dict:
+    return {"completions": [{"text": text, "rating": rating, "flagged": False}]}
+
+
 def _prm_line(finish: str, ratings: list[int]) -> str:
     steps = [f"step {i}" for i in range(len(ratings))]
     return json.dumps(
@@ -87,9 +91,7 @@ def _prm_line(finish: str, ratings: list[int]) -> str:
             "is_initial_screening_question": False,
             "question": {"problem": "p", "ground_truth_answer": "1", "pre_generated_steps": steps},
             "label": {
-                "steps": [
-                    {"completions": [{"text": s, "rating": r, "flagged": False}]} for s, r in zip(steps, ratings)
-                ],
+                "steps": [_completion(s, r) for s, r in zip(steps, ratings, strict=True)],
                 "total_time": 1,
                 "finish_reason": finish,
             },
