@@ -1,0 +1,332 @@
+"""Training data snapshots: annotations + PRM800K, mixed at a ratio, deduplicated, split by problem, hashed."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import random
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.errors import BadInputError, ConfigError
+from core.parsing import parse_critique
+from core.prm800k import BadLine, PRM800KRecord, parse_record, read_prm800k
+from core.types import NO_ERROR
+from db.items import content_hash
+from db.models import Annotation, CritiqueRun, Item
+from training.config import GRPOJobConfig, SFTJobConfig
+from training.targets import LabelledItem
+
+_STATUS_RANK = {"approved": 2, "submitted": 1}
+
+
+@dataclass
+class DataSnapshot:
+    """The exact data a job trains and validates on, with its hash and how it was assembled."""
+
+    train: list[LabelledItem]
+    validation: list[LabelledItem]
+    data_hash: str
+    counts: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def manifest(self) -> dict[str, Any]:
+        """Everything needed to trace a model back to its data (written next to the model)."""
+        return {
+            "data_hash": self.data_hash,
+            "counts": self.counts,
+            "warnings": self.warnings,
+            "train": [_entry(item) for item in self.train],
+            "validation": [_entry(item) for item in self.validation],
+        }
+
+
+def _entry(item: LabelledItem) -> dict[str, Any]:
+    return {
+        "content_hash": content_hash(item.problem, item.steps),
+        "first_error_step": item.first_error_step,
+        "source": item.source,
+        "source_id": item.source_id,
+        **item.provenance,
+    }
+
+
+def problem_key(problem: str) -> str:
+    """Identity of a problem for the split: case and whitespace do not make two problems different."""
+    return hashlib.sha256(" ".join(problem.lower().split()).encode("utf-8")).hexdigest()
+
+
+# --- annotations -------------------------------------------------------------------------------------------------
+
+
+def _render_result(result: dict[str, Any], first_error: int) -> str:
+    """A stored critique result (CritiqueResult JSON) back in the critic's output format."""
+    blocks = []
+    last = len(result.get("steps", [])) if first_error == NO_ERROR else first_error
+    for step in result.get("steps", [])[:last]:
+        body = " ".join(part for part in (step.get("critique", ""), step.get("meta_critique", "")) if part).strip()
+        value = -1 if step.get("verdict") == "incorrect" else 1
+        blocks.append(
+            f"**Critique of Step {step['index']}**: {body}\n"
+            f"**Judgement**: The correctness of Step {step['index']} is: \\boxed{{{value}}}"
+        )
+    blocks.append(f"**Answer**: \\boxed{{{first_error}}}")
+    return "\n\n".join(blocks)
+
+
+def accepted_critique(annotation: Annotation, run: CritiqueRun | None, num_steps: int) -> str | None:
+    """The stored critique when the human accepted the critic's verdicts unchanged, else None.
+
+    Accepted means: the run's first error equals the human label and every step the critique covers (up to the
+    first error, or all steps) is in the annotation's accepted_steps.
+    """
+    label = annotation.first_error_step
+    if run is None or label is None or run.first_error_step != label:
+        return None
+    covered = range(1, (num_steps if label == NO_ERROR else label) + 1)
+    if not set(covered) <= {int(s) for s in annotation.accepted_steps or []}:
+        return None
+    for raw in run.raw_outputs or []:
+        if isinstance(raw, str) and parse_critique(raw, num_steps).first_error_step == label:
+            return raw.strip()
+    return _render_result(run.result or {}, label) if run.result else None
+
+
+def annotation_items(session: Session, *, statuses: Sequence[str] = ("submitted", "approved")) -> list[LabelledItem]:
+    """One labelled item per annotated solution; with several annotations, approved beats submitted, then newest."""
+    rows = session.execute(
+        select(Annotation, Item)
+        .join(Item, Item.id == Annotation.item_id)
+        .where(Annotation.status.in_(list(statuses)), Annotation.first_error_step.is_not(None))
+        .order_by(Annotation.id)
+    ).all()
+    best: dict[int, tuple[Annotation, Item]] = {}
+    for annotation, item in rows:
+        current = best.get(item.id)
+        key = (_STATUS_RANK.get(annotation.status, 0), annotation.updated_at or annotation.created_at, annotation.id)
+        if current is None or key > (
+            _STATUS_RANK.get(current[0].status, 0),
+            current[0].updated_at or current[0].created_at,
+            current[0].id,
+        ):
+            best[item.id] = (annotation, item)
+    run_ids = [a.critique_run_id for a, _ in best.values() if a.critique_run_id is not None]
+    runs = {r.id: r for r in session.scalars(select(CritiqueRun).where(CritiqueRun.id.in_(run_ids)))} if run_ids else {}
+    out = []
+    for annotation, item in best.values():
+        steps = tuple(item.steps)
+        out.append(
+            LabelledItem(
+                problem=item.problem,
+                steps=steps,
+                first_error_step=int(annotation.first_error_step),
+                source="annotation",
+                source_id=f"annotation:{annotation.id}",
+                stored_critique=accepted_critique(annotation, runs.get(annotation.critique_run_id), len(steps)),
+                comment=annotation.comment or "",
+                provenance={"annotation_id": annotation.id, "annotation_version": annotation.version},
+            )
+        )
+    return out
+
+
+# --- PRM800K -----------------------------------------------------------------------------------------------------
+
+
+def _prm800k_files(source: Path) -> list[Path]:
+    if source.is_file():
+        return [source]
+    files = sorted(source.glob("**/*train*.jsonl")) or sorted(source.glob("**/*.jsonl"))
+    if not files:
+        raise ConfigError(f"prm800k directory {source} holds no .jsonl files (expected phase*_train.jsonl)")
+    return files
+
+
+def _prm800k_records(source: str, *, offline: bool) -> Iterable[tuple[str, PRM800KRecord | BadLine]]:
+    path = Path(source).expanduser()
+    if path.exists():
+        for file in _prm800k_files(path):
+            for record in read_prm800k(file):
+                yield file.name, record
+        return
+    # A dataset id: read from the local datasets cache (no download unless offline is off).
+    import os
+
+    from datasets import load_dataset
+
+    if offline:
+        os.environ["HF_DATASETS_OFFLINE"] = "1"
+    try:
+        dataset = load_dataset(source, split="train")
+    except Exception as exc:
+        raise ConfigError(
+            f"prm800k dataset {source!r} could not be read ({exc.__class__.__name__}: {exc}); give a local path "
+            "to the official phase*_train.jsonl files"
+        ) from None
+    for index, row in enumerate(dataset, start=1):
+        try:
+            yield source, parse_record(dict(row), line_number=index)
+        except (BadInputError, ValueError) as exc:
+            yield source, BadLine(index, str(exc))
+
+
+def prm800k_items(source: str, *, offline: bool = True) -> tuple[list[LabelledItem], list[str]]:
+    """Labelled items from PRM800K (first error = first step rated -1, -1 for finished solutions).
+
+    Rows without a usable label (give_up, bad_problem) and quality-control questions are skipped.
+    Returns the items and warnings for unreadable lines (at most 20 listed).
+    """
+    items: list[LabelledItem] = []
+    warnings: list[str] = []
+    bad = 0
+    for name, record in _prm800k_records(source, offline=offline):
+        if isinstance(record, BadLine):
+            bad += 1
+            if len(warnings) < 20:
+                warnings.append(f"prm800k {name} line {record.line_number}: {record.error}")
+            continue
+        label = record.first_error_step
+        if label is None or record.is_quality_control or not record.item.steps:
+            continue
+        items.append(
+            LabelledItem(
+                problem=record.item.problem,
+                steps=tuple(record.item.steps),
+                first_error_step=label,
+                source="prm800k",
+                source_id=f"{name}:{record.line_number}",
+                provenance={"labeler": record.labeler},
+            )
+        )
+    if bad > len(warnings):
+        warnings.append(f"prm800k: {bad} unreadable lines in all")
+    return items, warnings
+
+
+# --- mixing, dedup, split, hash ------------------------------------------------------------------------------------
+
+
+def deduplicate(items: Iterable[LabelledItem]) -> tuple[list[LabelledItem], int]:
+    """Keep the first item per (problem, steps); callers list annotations first so human labels win."""
+    seen: set[str] = set()
+    kept: list[LabelledItem] = []
+    count = 0
+    for item in items:
+        count += 1
+        key = content_hash(item.problem, item.steps)
+        if key not in seen:
+            seen.add(key)
+            kept.append(item)
+    return kept, count - len(kept)
+
+
+def split_by_problem(
+    items: Sequence[LabelledItem], *, fraction: float, seed: int
+) -> tuple[list[LabelledItem], list[LabelledItem]]:
+    """Hold out ceil(fraction x problems) whole problems: no problem appears in both parts."""
+    keys = sorted({problem_key(item.problem) for item in items})
+    if fraction <= 0 or len(keys) < 2:
+        return list(items), []
+    order = sorted(keys, key=lambda k: hashlib.sha256(f"{seed}:{k}".encode()).hexdigest())
+    held = set(order[: min(math.ceil(fraction * len(keys)), len(keys) - 1)])
+    train = [item for item in items if problem_key(item.problem) not in held]
+    validation = [item for item in items if problem_key(item.problem) in held]
+    return train, validation
+
+
+def mix(
+    annotations: Sequence[LabelledItem],
+    prm800k: Sequence[LabelledItem],
+    *,
+    prm800k_ratio: float,
+    max_items: int | None,
+    seed: int,
+) -> list[LabelledItem]:
+    """Subsample the larger source so PRM800K makes up `prm800k_ratio` of the result (when both exist)."""
+    rng = random.Random(seed)
+    if not prm800k or prm800k_ratio == 0:
+        n_ann, n_prm = len(annotations), 0
+    elif not annotations or prm800k_ratio == 1:
+        n_ann, n_prm = 0, len(prm800k)
+    else:
+        total = min(len(annotations) / (1 - prm800k_ratio), len(prm800k) / prm800k_ratio)
+        n_ann = min(len(annotations), round(total * (1 - prm800k_ratio)))
+        n_prm = min(len(prm800k), round(total * prm800k_ratio))
+    if max_items is not None and n_ann + n_prm > max_items:
+        scale = max_items / (n_ann + n_prm)
+        n_ann, n_prm = round(n_ann * scale), max_items - round(n_ann * scale)
+    chosen = rng.sample(list(annotations), n_ann) + rng.sample(list(prm800k), n_prm)
+    rng.shuffle(chosen)
+    return chosen
+
+
+def snapshot_hash(train: Sequence[LabelledItem], validation: Sequence[LabelledItem], settings: dict[str, Any]) -> str:
+    """sha256 over every item's identity, label and provenance (annotation id + version) and the mix settings."""
+    payload = {
+        "train": sorted(json.dumps(_entry(i), sort_keys=True) for i in train),
+        "validation": sorted(json.dumps(_entry(i), sort_keys=True) for i in validation),
+        "settings": settings,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def build_snapshot(
+    session: Session | None,
+    config: SFTJobConfig | GRPOJobConfig,
+    *,
+    offline: bool = True,
+) -> DataSnapshot:
+    """Assemble the job's data: read sources, dedup (annotations first), split by problem, mix the train part."""
+    warnings: list[str] = []
+    if config.use_annotations and session is None:
+        raise ConfigError("use_annotations needs a database session")
+    annotations = annotation_items(session, statuses=config.annotation_statuses) if session is not None else []
+    prm: list[LabelledItem] = []
+    if config.prm800k:
+        prm, prm_warnings = prm800k_items(config.prm800k, offline=offline)
+        warnings.extend(prm_warnings)
+    unique, duplicates = deduplicate([*annotations, *prm])
+    annotation_problems = {problem_key(i.problem) for i in unique if i.source == "annotation"}
+    train_all, validation = split_by_problem(unique, fraction=config.validation_fraction, seed=config.seed)
+    train = mix(
+        [i for i in train_all if i.source == "annotation"],
+        [i for i in train_all if i.source != "annotation"],
+        prm800k_ratio=config.prm800k_ratio if config.prm800k else 0.0,
+        max_items=config.max_train_items,
+        seed=config.seed,
+    )
+    if not train:
+        raise BadInputError(
+            "no training data: no submitted/approved annotations with a first-error label"
+            + (" and no usable PRM800K rows" if config.prm800k else "; add annotations or set prm800k")
+        )
+    counts = {
+        "annotations": len(annotations),
+        "prm800k": len(prm),
+        "duplicates_dropped": duplicates,
+        "train": len(train),
+        "train_annotations": sum(1 for i in train if i.source == "annotation"),
+        "train_prm800k": sum(1 for i in train if i.source == "prm800k"),
+        "validation": len(validation),
+        "annotation_problems": len(annotation_problems),
+    }
+    settings = {
+        "prm800k": config.prm800k,
+        "prm800k_ratio": config.prm800k_ratio,
+        "validation_fraction": config.validation_fraction,
+        "max_train_items": config.max_train_items,
+        "seed": config.seed,
+    }
+    return DataSnapshot(
+        train=train,
+        validation=validation,
+        data_hash=snapshot_hash(train, validation, settings),
+        counts=counts,
+        warnings=warnings,
+    )

@@ -1,0 +1,254 @@
+"""One training job, run in its own process by a worker: data -> train -> register -> evaluate -> maybe promote.
+
+Run as `python -m training.job JOB_ID --worker-id W --attempt N` (or under `accelerate launch ... -m training.job`).
+Exit codes: 0 done, 4 stopped because cancel was requested, 1 failed (the traceback is in the log).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+EXIT_CANCELLED = 4
+
+
+class DatabaseReporter:
+    """Streams a job's progress, metrics and log lines into the database (main process only)."""
+
+    def __init__(self, job_id: int, *, is_main_process: bool = True, cancel_poll_s: float = 1.0) -> None:
+        from db.session import get_sessionmaker
+
+        self.job_id = job_id
+        self.is_main_process = is_main_process
+        self._session = get_sessionmaker()()
+        self._cancel_poll_s = cancel_poll_s
+        self._last_poll = 0.0
+        self._cancelled = False
+
+    def metric(self, step: int, name: str, value: float) -> None:
+        from training.queue import add_metrics
+
+        if self.is_main_process:
+            add_metrics(self._session, job_id=self.job_id, points=[(step, name, value)])
+
+    def log(self, message: str, level: str = "info") -> None:
+        from training.queue import add_log
+
+        if self.is_main_process:
+            add_log(self._session, job_id=self.job_id, message=message, level=level)
+        print(f"[{level}] {message}", flush=True)
+
+    def progress(self, step: int, total: int) -> None:
+        from training.queue import set_progress
+
+        if self.is_main_process:
+            set_progress(self._session, job_id=self.job_id, step=step, total=total)
+
+    def should_stop(self) -> bool:
+        from training.queue import is_cancel_requested
+
+        now = time.monotonic()
+        if not self._cancelled and now - self._last_poll >= self._cancel_poll_s:
+            self._last_poll = now
+            self._cancelled = is_cancel_requested(self._session, job_id=self.job_id)
+        return self._cancelled
+
+    def close(self) -> None:
+        self._session.close()
+
+
+def _exit_when_parent_dies() -> None:
+    # The worker holds our stdin pipe open; EOF means it died (even by kill -9), so stop at once
+    # instead of training on as an orphan that nobody heartbeats.
+    def watch() -> None:
+        try:
+            while sys.stdin.buffer.read(1024):
+                pass
+        except Exception:  # a closed or odd stdin also means nobody is watching over us
+            pass
+        os._exit(3)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def resolve_base_model(session: Any, base_model: str) -> tuple[str, int | None]:
+    """(model path, parent version id) for the config's base_model."""
+    from core.models import resolve_model
+    from core.settings import get_settings
+    from training.registry import active_model
+
+    if base_model == "active":
+        version = active_model(session)
+        if version is not None:
+            return version.path, version.id
+        return str(resolve_model(get_settings().model)), None
+    return str(resolve_model(base_model)), None
+
+
+def _teacher(config: Any, model_path: str) -> Any:
+    from core.backends import create_backend
+
+    if config.teacher_backend == "template":
+        return None
+    if config.teacher_backend == "current":
+        return create_backend("transformers", model_path)
+    return create_backend(config.teacher_backend, config.teacher_model)
+
+
+def run_job(job_id: int, *, worker_id: str, attempt: int) -> int:
+    """Run the job to the end; returns the process exit code."""
+    from accelerate import PartialState
+
+    from core.settings import get_settings
+    from db.session import get_sessionmaker
+    from training import queue, registry
+    from training.data import build_snapshot
+    from training.targets import build_sft_targets, grpo_prompts
+
+    state = PartialState()
+    settings = get_settings()
+    session = get_sessionmaker()()
+    job = queue.get_job(session, job_id=job_id)
+    config = queue.job_config(job)
+    reporter = DatabaseReporter(job_id, is_main_process=state.is_main_process)
+    out_dir = Path(job.output_path or settings.jobs_dir / str(job_id)) / f"attempt-{attempt}"
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    model_path, parent_id = resolve_base_model(session, config.base_model)
+    reporter.log(f"base model: {model_path}" + (f" (version {parent_id})" if parent_id else ""))
+    snapshot = build_snapshot(session, config, offline=settings.offline)
+    for warning in snapshot.warnings:
+        reporter.log(warning, "warning")
+    counts = ", ".join(f"{k}={v}" for k, v in snapshot.counts.items())
+    reporter.log(f"data snapshot {snapshot.data_hash[:12]}: {counts}")
+    job_metrics: dict[str, Any] = {"data": snapshot.counts}
+    rows_file = out_dir / "train_rows.json"
+    if state.is_main_process:
+        (out_dir / "data_manifest.json").write_text(json.dumps(snapshot.manifest(), indent=1), encoding="utf-8")
+        if config.job == "sft":
+            teacher = _teacher(config, model_path)
+            targets = build_sft_targets(
+                snapshot.train,
+                teacher=teacher,
+                samples=config.teacher_samples,
+                max_new_tokens=config.teacher_max_new_tokens,
+                seed=config.seed,
+            )
+            if teacher is not None:
+                teacher.close()
+            rows = targets.examples
+            job_metrics["target_paths"] = targets.counts
+            reporter.log("SFT targets: " + ", ".join(f"{k}={v}" for k, v in targets.counts.items()))
+        else:
+            rows = grpo_prompts(snapshot.train)
+        rows_file.write_text(json.dumps(rows), encoding="utf-8")
+        queue.update_job_fields(
+            session, job_id=job_id, data_hash=snapshot.data_hash, metrics=job_metrics, output_path=str(out_dir.parent)
+        )
+    state.wait_for_everyone()
+    rows = json.loads(rows_file.read_text(encoding="utf-8"))
+
+    if config.job == "sft":
+        from training.sft import run_sft
+
+        outcome = run_sft(config, model_path=model_path, train_examples=rows, output_dir=out_dir, reporter=reporter)
+    else:
+        from training.grpo import run_grpo
+
+        outcome = run_grpo(config, model_path=model_path, train_rows=rows, output_dir=out_dir, reporter=reporter)
+    if outcome.stopped_early or outcome.model_dir is None:
+        reporter.log(f"stopped at step {outcome.steps} because cancel was requested", "warning")
+        return EXIT_CANCELLED
+    if not state.is_main_process:
+        return 0
+
+    job_metrics["train"] = outcome.metrics
+    queue.update_job_fields(session, job_id=job_id, metrics=job_metrics)
+    version = registry.register_candidate(
+        session,
+        job_id=job_id,
+        path=str(outcome.model_dir),
+        base_model=model_path,
+        parent_id=parent_id,
+        data_hash=snapshot.data_hash,
+        config=config.model_dump(mode="json"),
+        metrics={"train": outcome.metrics, "data": snapshot.counts},
+    )
+    reporter.log(f"registered model version {version.id} ({version.name}) as candidate")
+    if config.evaluate:
+        _evaluate_and_gate(session, reporter, config, version.id, model_path, snapshot.validation)
+    return 0
+
+
+def _evaluate_and_gate(
+    session: Any, reporter: DatabaseReporter, config: Any, version_id: int, base_path: str, held_out: list[Any]
+) -> None:
+    from core.types import SolutionItem
+    from training import registry
+
+    items = [
+        SolutionItem(id=i.source_id, problem=i.problem, steps=list(i.steps), first_error_step=i.first_error_step)
+        for i in held_out[: config.eval_max_items]
+    ]
+    if not items:
+        reporter.log("no held-out items: the candidate is not evaluated and stays a candidate", "warning")
+        registry.apply_gate(
+            session,
+            version_id=version_id,
+            decision=registry.GateDecision(False, "no held-out items to evaluate on", None, None, "none", {}),
+        )
+        return
+    candidate = registry.get_version(session, version_id=version_id)
+    active = registry.active_model(session)
+    reporter.log(f"evaluating the candidate on {len(items)} held-out items")
+    cand_scores = registry.evaluate_model(candidate.path, items, max_new_tokens=config.eval_max_new_tokens)
+    # The active model (or the base model when none is active) scored on the same items, so the gate is fair.
+    reference = active.path if active is not None else base_path
+    reporter.log(f"evaluating the {'active' if active else 'base'} model on the same items")
+    ref_scores = registry.evaluate_model(reference, items, max_new_tokens=config.eval_max_new_tokens)
+    decision = registry.decide(
+        cand_scores,
+        ref_scores if active is not None else None,
+        min_delta=config.promote_min_delta,
+        auto_promote=config.auto_promote,
+    )
+    registry.apply_gate(session, version_id=version_id, decision=decision)
+    reporter.metric(0, "eval/" + decision.metric, decision.candidate_score or 0.0)
+    verb = "promoted to active" if decision.promoted else "kept as candidate"
+    reporter.log(f"model version {version_id} {verb}: {decision.reason}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training.job", description=__doc__)
+    parser.add_argument("job_id", type=int)
+    parser.add_argument("--worker-id", required=True)
+    parser.add_argument("--attempt", type=int, required=True)
+    parser.add_argument("--watch-stdin", action="store_true", help="exit when stdin closes (the worker died)")
+    args = parser.parse_args(argv)
+    if args.watch_stdin:
+        _exit_when_parent_dies()
+    try:
+        return run_job(args.job_id, worker_id=args.worker_id, attempt=args.attempt)
+    except Exception as exc:
+        traceback.print_exc()
+        try:
+            from db.session import get_sessionmaker
+            from training.queue import add_log
+
+            with get_sessionmaker()() as session:
+                add_log(session, job_id=args.job_id, message=f"{exc.__class__.__name__}: {exc}", level="error")
+        except Exception:
+            pass
+        print(f"JOB FAILED: {exc.__class__.__name__}: {exc}", file=sys.stderr, flush=True)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
