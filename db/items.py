@@ -76,7 +76,9 @@ def existing_hashes(session: Session, hashes: Iterable[str]) -> dict[str, int]:
     found: dict[str, int] = {}
     for start in range(0, len(wanted), 500):  # keep the IN list well under parameter limits
         chunk = wanted[start : start + 500]
-        found.update(session.execute(select(Item.content_hash, Item.id).where(Item.content_hash.in_(chunk))).tuples())
+        found.update(
+            session.execute(select(Item.content_hash, Item.id).where(Item.content_hash.in_(chunk))).tuples().all()
+        )
     return found
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from core.settings import get_settings
 from tests.db.fixtures import (  # noqa: F401  (database fixtures and the loud PostgreSQL-skip summary)
+    _fast_password_hashing,
     _sqlite_template,
     db_session,
     db_url,

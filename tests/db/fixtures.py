@@ -61,6 +61,15 @@ def _truncate_postgres(url: str) -> None:
         conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2 with its cheapest parameters in tests: still a real hash, ~1000x faster than production's."""
+    from argon2 import PasswordHasher
+    from argon2.profiles import CHEAPEST
+
+    monkeypatch.setattr("db.users._hasher", PasswordHasher.from_parameters(CHEAPEST))
+
+
 @pytest.fixture(scope="session")
 def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An SQLite file migrated to head once per session; each test gets a copy (much faster than migrating)."""

@@ -1,0 +1,55 @@
+"""`critic import` and `critic export`: move items and annotations between files and the database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from cli.main import app
+
+_URL_HELP = "SQLAlchemy URL; default CRITIC_DATABASE_URL or the SQLite file under CRITIC_HOME."
+
+
+@app.command("import")
+def import_(
+    file: Path = typer.Argument(..., help="File to import (JSON array, JSON Lines, or PRM800K JSONL)."),
+    format: str = typer.Option(..., "--format", "-f", help="processbench, prm800k, mr-gsm8k or jsonl."),
+    campaign: str | None = typer.Option(None, help="Add the items to this campaign (created if missing)."),
+    batch_size: int = typer.Option(500, help="Records per transaction; an interrupted import keeps whole batches."),
+    database_url: str | None = typer.Option(None, help=_URL_HELP),
+) -> None:
+    """Import items (and PRM800K ratings as annotations); re-running adds nothing already stored."""
+    from db.importer import import_file
+    from db.session import init_db
+
+    init_db(database_url)
+
+    def report(message: str) -> None:
+        typer.secho(f"rejected {message}", err=True, fg=typer.colors.YELLOW)
+
+    def progress(summary) -> None:  # type: ignore[no-untyped-def]
+        typer.echo(f"... {summary.imported + summary.duplicates + summary.rejected} records read", err=True)
+
+    summary = import_file(
+        file, fmt=format, campaign=campaign, url=database_url, batch_size=batch_size, on_error=report, on_batch=progress
+    )
+    typer.echo(summary.line())
+
+
+@app.command("export")
+def export(
+    format: str = typer.Option(..., "--format", "-f", help="prm800k, processbench, hf or csv."),
+    output: Path = typer.Option(..., "--output", "-o", help="File to write (a directory for hf)."),
+    campaign: str | None = typer.Option(None, help="Only this campaign's items and annotations."),
+    status: list[str] = typer.Option([], help="Only annotations with this status (repeatable): submitted, approved..."),
+    database_url: str | None = typer.Option(None, help=_URL_HELP),
+) -> None:
+    """Export annotations (prm800k: one line per annotation) or items with their labels (processbench, hf, csv)."""
+    from db.exporter import export as run_export
+
+    from db.session import init_db
+
+    init_db(database_url)
+    count = run_export(output, fmt=format, campaign=campaign, statuses=status or None, url=database_url)
+    typer.echo(f"exported {count} records to {output}")

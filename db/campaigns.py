@@ -1,0 +1,146 @@
+"""Campaigns: create and edit, add items, and progress (annotations per status, items fully covered)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from core.errors import BadInputError, ConflictError, NotFoundError
+from db.items import link_items
+from db.models import CAMPAIGN_STATUSES, Annotation, Campaign, CampaignItem
+from db.session import begin_write
+
+
+def _check(overlap: int, status: str) -> None:
+    if overlap < 1:
+        raise BadInputError(f"overlap must be at least 1 annotator per item, got {overlap}")
+    if status not in CAMPAIGN_STATUSES:
+        raise BadInputError(f"campaign status {status!r} is not one of {', '.join(CAMPAIGN_STATUSES)}")
+
+
+def create_campaign(
+    session: Session,
+    *,
+    name: str,
+    description: str = "",
+    guidelines: str = "",
+    overlap: int = 1,
+    status: str = "active",
+    created_by_id: int | None = None,
+) -> Campaign:
+    name = name.strip()
+    if not name:
+        raise BadInputError("campaign name must not be empty")
+    _check(overlap, status)
+    begin_write(session)
+    campaign = Campaign(
+        name=name,
+        description=description,
+        guidelines=guidelines,
+        overlap=overlap,
+        status=status,
+        created_by_id=created_by_id,
+    )
+    session.add(campaign)
+    try:
+        session.commit()
+    except IntegrityError as exc:
+        session.rollback()
+        raise ConflictError(f"a campaign named {name!r} already exists") from exc
+    return campaign
+
+
+def get_campaign(session: Session, *, name: str | None = None, campaign_id: int | None = None) -> Campaign:
+    if campaign_id is not None:
+        campaign = session.get(Campaign, campaign_id)
+    else:
+        campaign = session.scalar(select(Campaign).where(Campaign.name == name))
+    if campaign is None:
+        raise NotFoundError(f"no campaign {name if name is not None else campaign_id!r}")
+    return campaign
+
+
+def get_or_create_campaign(session: Session, *, name: str, created_by_id: int | None = None) -> Campaign:
+    try:
+        return get_campaign(session, name=name)
+    except NotFoundError:
+        pass
+    try:
+        return create_campaign(session, name=name, created_by_id=created_by_id)
+    except ConflictError:  # created concurrently
+        return get_campaign(session, name=name)
+
+
+def list_campaigns(session: Session, *, status: str | None = None) -> list[Campaign]:
+    query = select(Campaign).order_by(Campaign.id)
+    if status is not None:
+        query = query.where(Campaign.status == status)
+    return list(session.scalars(query))
+
+
+def update_campaign(
+    session: Session,
+    *,
+    campaign_id: int,
+    description: str | None = None,
+    guidelines: str | None = None,
+    overlap: int | None = None,
+    status: str | None = None,
+) -> Campaign:
+    begin_write(session)
+    campaign = get_campaign(session, campaign_id=campaign_id)
+    _check(overlap if overlap is not None else campaign.overlap, status or campaign.status)
+    if description is not None:
+        campaign.description = description
+    if guidelines is not None:
+        campaign.guidelines = guidelines
+    if overlap is not None:
+        campaign.overlap = overlap
+    if status is not None:
+        campaign.status = status
+    session.commit()
+    return campaign
+
+
+def add_items_to_campaign(session: Session, *, campaign_id: int, item_ids: Iterable[int]) -> int:
+    """Add items to a campaign in one transaction; returns how many were not in it yet."""
+    begin_write(session)
+    get_campaign(session, campaign_id=campaign_id)
+    added = link_items(session, campaign_id=campaign_id, item_ids=item_ids)
+    session.commit()
+    return added
+
+
+@dataclass(frozen=True)
+class CampaignProgress:
+    items: int
+    annotations_by_status: dict[str, int]
+    items_fully_covered: int
+    """Items with at least `overlap` submitted or approved annotations."""
+
+
+def campaign_progress(session: Session, *, campaign_id: int) -> CampaignProgress:
+    campaign = get_campaign(session, campaign_id=campaign_id)
+    items = session.scalar(select(func.count()).where(CampaignItem.campaign_id == campaign_id)) or 0
+    by_status = dict(
+        session.execute(
+            select(Annotation.status, func.count())
+            .where(Annotation.campaign_id == campaign_id)
+            .group_by(Annotation.status)
+        )
+        .tuples()
+        .all()
+    )
+    per_item = (
+        select(Annotation.item_id)
+        .where(Annotation.campaign_id == campaign_id, Annotation.status.in_(("submitted", "approved")))
+        .group_by(Annotation.item_id)
+        .having(func.count(func.distinct(Annotation.annotator_id)) >= campaign.overlap)
+        .subquery()
+    )
+    covered = session.scalar(select(func.count()).select_from(per_item)) or 0
+    return CampaignProgress(items=int(items), annotations_by_status=by_status, items_fully_covered=int(covered))

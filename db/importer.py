@@ -1,0 +1,226 @@
+"""Bulk import (ProcessBench, MR-GSM8K, JSONL, PRM800K): streaming, one transaction per batch, re-runs add nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
+from typing import Any, Literal
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from core.errors import BadInputError
+from core.prm800k import BadLine, PRM800KRecord, read_prm800k
+from core.types import SolutionItem
+from db.annotations import snapshot
+from db.campaigns import get_or_create_campaign
+from db.items import content_hash, existing_hashes, item_row, link_items
+from db.models import Annotation, AnnotationEvent, Item, utcnow
+from db.session import begin_write, get_sessionmaker
+from db.users import labeler_user_ids
+
+ImportFormat = Literal["processbench", "prm800k", "mr-gsm8k", "jsonl"]
+IMPORT_FORMATS: tuple[str, ...] = ("processbench", "prm800k", "mr-gsm8k", "jsonl")
+_SOURCES = {"processbench": "processbench", "mr-gsm8k": "mr-gsm8k", "jsonl": "upload", "prm800k": "prm800k"}
+MAX_KEPT_ERRORS = 1000
+# The audit snapshot of a freshly imported annotation: the same keys as db.annotations.snapshot.
+_SNAPSHOT_KEYS = tuple(snapshot(Annotation(ratings=[], flagged_steps=[], accepted_steps=[])))
+
+
+@dataclass
+class ImportSummary:
+    """What an import did, per input record (line or array element)."""
+
+    imported: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    new_items: int = 0
+    new_annotations: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        return (
+            f"imported {self.imported}, skipped as duplicate {self.duplicates}, rejected {self.rejected} "
+            f"({self.new_items} new items, {self.new_annotations} new annotations)"
+        )
+
+
+def _batches(records: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    iterator = iter(records)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def _item_records(path: Path, fmt: str) -> Iterator[SolutionItem | BadInputError]:
+    from core.items_io import read_items
+
+    source = _SOURCES[fmt]
+    for record in read_items(path):
+        if isinstance(record, SolutionItem) and fmt != "jsonl":  # JSONL items may name their own source
+            record = record.model_copy(update={"source": source})
+        yield record
+
+
+def _store_items(session: Session, items: list[SolutionItem]) -> tuple[dict[str, int], set[str]]:
+    """Insert the items not stored yet; returns hash -> id for all of them, and the hashes that were new."""
+    hashes = [content_hash(item.problem, item.steps) for item in items]
+    ids = existing_hashes(session, hashes)
+    rows: dict[str, dict[str, Any]] = {}
+    for digest, item in zip(hashes, items, strict=True):
+        if digest not in ids and digest not in rows:
+            row = item_row(item)
+            rows[digest] = {
+                "content_hash": digest,
+                "problem": row.problem,
+                "steps": row.steps,
+                "source": row.source,
+                "source_id": row.source_id,
+                "answer": row.answer,
+                "first_error_step": row.first_error_step,
+                "meta": row.meta,
+                "is_gold": row.is_gold,
+                "created_at": utcnow(),
+            }
+    if rows:
+        result = session.execute(insert(Item).returning(Item.content_hash, Item.id), list(rows.values()))
+        ids.update(result.tuples().all())
+    return ids, set(rows)
+
+
+def _import_key(record: PRM800KRecord, digest: str) -> str:
+    payload = json.dumps([record.labeler, record.timestamp, digest, record.ratings, record.finish_reason])
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def _store_annotations(
+    session: Session, records: list[PRM800KRecord], item_ids: dict[str, int], campaign_id: int | None
+) -> set[int]:
+    """Insert one submitted annotation (+ its `import` event) per new record; returns the new records' line numbers."""
+    keyed = {}
+    for record in records:
+        digest = content_hash(record.item.problem, record.item.steps)
+        keyed.setdefault(_import_key(record, digest), (record, item_ids[digest]))
+    known = set(session.scalars(select(Annotation.import_key).where(Annotation.import_key.in_(list(keyed)))))
+    labelers = labeler_user_ids(session, {record.labeler or "prm800k-unknown" for record, _ in keyed.values()})
+    taken: set[tuple[int, int]] = set()
+    if campaign_id is not None:  # one annotation per annotator, item and campaign
+        query = select(Annotation.item_id, Annotation.annotator_id).where(
+            Annotation.campaign_id == campaign_id, Annotation.item_id.in_({item for _, item in keyed.values()})
+        )
+        taken = set(session.execute(query).tuples().all())
+    rows, lines = [], set()
+    now = utcnow()
+    for key, (record, item_id) in keyed.items():
+        annotator = labelers[record.labeler or "prm800k-unknown"]
+        if key in known or (item_id, annotator) in taken:
+            continue
+        taken.add((item_id, annotator))
+        rows.append(
+            {
+                "item_id": item_id,
+                "annotator_id": annotator,
+                "campaign_id": campaign_id,
+                "ratings": record.ratings,
+                "first_error_step": record.first_error_step,
+                "finish_reason": record.finish_reason,
+                "flagged_steps": record.flagged_steps,
+                "comment": "",
+                "accepted_steps": [],
+                "status": "submitted",
+                "version": 1,
+                "time_spent_ms": record.total_time_ms,
+                "review_comment": "",
+                "import_key": key,
+                "created_at": now,
+                "updated_at": now,
+                "submitted_at": now,
+            }
+        )
+        lines.add(record.line_number)
+    if not rows:
+        return lines
+    ids = dict(session.execute(insert(Annotation).returning(Annotation.import_key, Annotation.id), rows).tuples().all())
+    events = []
+    for row in rows:
+        after = {key: row.get(key) for key in _SNAPSHOT_KEYS}
+        events.append(
+            {
+                "annotation_id": ids[row["import_key"]],
+                "actor_id": row["annotator_id"],
+                "action": "import",
+                "version": 1,
+                "before": None,
+                "after": after,
+                "created_at": now,
+            }
+        )
+    session.execute(insert(AnnotationEvent), events)
+    return lines
+
+
+def _import_batch(
+    session: Session, batch: list[Any], fmt: str, campaign_id: int | None, summary: ImportSummary
+) -> None:
+    good = [record for record in batch if not isinstance(record, BadLine | BadInputError)]
+    begin_write(session)
+    if fmt == "prm800k":
+        item_ids, new_hashes = _store_items(session, [record.item for record in good])
+        new_lines = _store_annotations(session, good, item_ids, campaign_id)
+        stored = sum(1 for record in good if record.line_number in new_lines)
+        summary.new_annotations += len(new_lines)
+    else:
+        item_ids, new_hashes = _store_items(session, good)
+        stored = len(new_hashes)
+    if campaign_id is not None:
+        link_items(session, campaign_id=campaign_id, item_ids=item_ids.values())
+    session.commit()
+    # Counted only after the commit, so a failed batch never shows up as imported.
+    summary.new_items += len(new_hashes)
+    summary.imported += stored
+    summary.duplicates += len(good) - stored
+
+
+def import_file(
+    path: str | Path,
+    *,
+    fmt: str,
+    campaign: str | None = None,
+    url: str | None = None,
+    batch_size: int = 500,
+    on_error: Callable[[str], None] | None = None,
+    on_batch: Callable[[ImportSummary], None] | None = None,
+) -> ImportSummary:
+    """Import a file; each batch is one transaction, so an interrupted import keeps whole batches and a re-run
+    skips what is stored (content hash for items, source record for annotations) and adds the rest."""
+    if fmt not in IMPORT_FORMATS:
+        raise BadInputError(f"unknown import format {fmt!r}; use one of {', '.join(IMPORT_FORMATS)}")
+    path = Path(path)
+    if not path.is_file():
+        raise BadInputError(f"input file {path} does not exist")
+    if batch_size < 1:
+        raise BadInputError(f"batch size must be at least 1, got {batch_size}")
+    factory = get_sessionmaker(url)
+    campaign_id = None
+    if campaign:
+        with factory() as session:
+            campaign_id = get_or_create_campaign(session, name=campaign).id
+    records: Iterable[Any] = read_prm800k(path) if fmt == "prm800k" else _item_records(path, fmt)
+    summary = ImportSummary()
+    for batch in _batches(records, batch_size):
+        for record in batch:
+            if isinstance(record, BadLine | BadInputError):
+                message = f"line {record.line_number}: {record.error}" if isinstance(record, BadLine) else str(record)
+                summary.rejected += 1
+                if len(summary.errors) < MAX_KEPT_ERRORS:
+                    summary.errors.append(message)
+                if on_error is not None:
+                    on_error(message)
+        with factory() as session:
+            _import_batch(session, batch, fmt, campaign_id, summary)
+        if on_batch is not None:
+            on_batch(summary)
+    return summary
