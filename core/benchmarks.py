@@ -38,7 +38,7 @@ class Benchmark:
 
 
 def load_benchmark(spec: str, *, limit: int | None = None, settings: Settings | None = None) -> Benchmark:
-    """Load a benchmark by spec (see BENCHMARK_HELP); `limit` keeps the first N items of each subset."""
+    """Load a benchmark by spec (see BENCHMARK_HELP); `limit` keeps N items of each subset, spread evenly."""
     settings = settings or get_settings()
     spec = spec.strip()
     if limit is not None and limit < 1:
@@ -63,9 +63,18 @@ def load_benchmark(spec: str, *, limit: int | None = None, settings: Settings | 
 
 
 def _limited(benchmark: Benchmark, limit: int | None) -> Benchmark:
+    # ProcessBench files list erroneous solutions first, so the first N would have no correct ones:
+    # take N items spread evenly over each subset instead (deterministic, in file order).
     if limit is not None:
-        benchmark.subsets = {name: items[:limit] for name, items in benchmark.subsets.items()}
+        benchmark.subsets = {name: spread(items, limit) for name, items in benchmark.subsets.items()}
     return benchmark
+
+
+def spread(items: list[SolutionItem], limit: int) -> list[SolutionItem]:
+    """`limit` items spaced evenly over `items`, first item included, order kept."""
+    if limit >= len(items):
+        return list(items)
+    return [items[i * len(items) // limit] for i in range(limit)]
 
 
 def _processbench(directory: Path, argument: str) -> dict[str, list[SolutionItem]]:

@@ -27,6 +27,8 @@ def test_subsets_can_be_chosen_and_limited() -> None:
     benchmark = load_benchmark("processbench:math", limit=5)
     assert list(benchmark.subsets) == ["math"]
     assert len(benchmark) == 5
+    labels = [item.first_error_step for item in benchmark.subsets["math"]]
+    assert -1 in labels and any(label > 0 for label in labels)  # spread over the file, not just its head
 
 
 def test_unknown_subset_names_what_is_available() -> None:

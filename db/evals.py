@@ -1,0 +1,110 @@
+"""Evaluation runs: record a `critic eval` run (config, progress, metrics, predictions path) and read runs back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.errors import NotFoundError
+from db.models import EvalRun, utcnow
+from db.session import begin_write
+
+
+def start_eval_run(
+    session: Session,
+    *,
+    model: str,
+    dataset: str,
+    config: dict[str, Any],
+    predictions_path: str,
+    n_items: int,
+    model_version_id: int | None = None,
+    created_by_id: int | None = None,
+) -> EvalRun:
+    """Mark a run as running; a rerun into the same output directory (a resume) reuses its row."""
+    begin_write(session)
+    run = session.scalar(
+        select(EvalRun)
+        .where(EvalRun.predictions_path == predictions_path, EvalRun.dataset == dataset)
+        .order_by(EvalRun.id.desc())
+        .limit(1)
+    )
+    if run is None:
+        run = EvalRun(predictions_path=predictions_path, dataset=dataset, created_by_id=created_by_id)
+        session.add(run)
+    run.model = model
+    run.config = dict(config)
+    run.n_items = n_items
+    run.model_version_id = model_version_id if model_version_id is not None else run.model_version_id
+    run.status = "running"
+    run.error = None
+    run.attempts = (run.attempts or 0) + 1
+    run.started_at = utcnow()
+    run.finished_at = None
+    session.commit()
+    return run
+
+
+def update_eval_progress(session: Session, *, run_id: int, progress: float) -> None:
+    begin_write(session)
+    run = get_eval_run(session, run_id=run_id)
+    run.progress = max(0.0, min(1.0, progress))
+    run.heartbeat_at = utcnow()
+    session.commit()
+
+
+def finish_eval_run(
+    session: Session, *, run_id: int, metrics: dict[str, Any], n_items: int, error: str | None = None
+) -> EvalRun:
+    """Store the final metrics (the summary.json content), or the error that stopped the run."""
+    begin_write(session)
+    run = get_eval_run(session, run_id=run_id)
+    run.n_items = n_items
+    run.finished_at = utcnow()
+    if error is None:
+        run.metrics = dict(metrics)
+        run.status = "finished"
+        run.progress = 1.0
+    else:
+        run.status = "failed"
+        run.error = error
+    session.commit()
+    return run
+
+
+def get_eval_run(session: Session, *, run_id: int) -> EvalRun:
+    run = session.get(EvalRun, run_id)
+    if run is None:
+        raise NotFoundError(f"no eval run with id {run_id}")
+    return run
+
+
+def list_eval_runs(
+    session: Session,
+    *,
+    dataset: str | None = None,
+    model: str | None = None,
+    model_version_id: int | None = None,
+    status: str | None = None,
+    limit: int = 100,
+) -> list[EvalRun]:
+    """Newest first, optionally filtered (the dashboard's run list)."""
+    query = select(EvalRun).order_by(EvalRun.created_at.desc(), EvalRun.id.desc()).limit(limit)
+    if dataset is not None:
+        query = query.where(EvalRun.dataset == dataset)
+    if model is not None:
+        query = query.where(EvalRun.model == model)
+    if model_version_id is not None:
+        query = query.where(EvalRun.model_version_id == model_version_id)
+    if status is not None:
+        query = query.where(EvalRun.status == status)
+    return list(session.scalars(query))
+
+
+def eval_run_f1(run: EvalRun) -> float | None:
+    """The run's average F1 (mean over subsets), read from its stored metrics."""
+    average = (run.metrics or {}).get("average") or {}
+    value = average.get("f1")
+    return float(value) if isinstance(value, int | float) else None

@@ -1,0 +1,483 @@
+"""Evaluate a critic (LLM, symbolic checker, or both combined) on a benchmark: resumable, per-item JSONL, summary."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from core.benchmarks import BENCHMARK_HELP, Benchmark, load_benchmark
+from core.errors import ConfigError
+from core.metrics import Report, format_report, score_subsets
+from core.symbolic import SolutionCheck, check_solution
+from core.types import NO_ERROR, Mode, SolutionItem
+
+CriticKind = Literal["llm", "symbolic", "combined"]
+CombineMode = Literal["override", "prompt", "both"]
+
+PREDICTIONS_FILE = "predictions.jsonl"
+SUMMARY_FILE = "summary.json"
+CONFIG_FILE = "config.json"
+# Settings that change predictions: a rerun into the same directory must use the same values to resume.
+_FINGERPRINT_FIELDS = (
+    "benchmark",
+    "critic",
+    "combine",
+    "model",
+    "backend",
+    "mode",
+    "samples",
+    "temperature",
+    "max_new_tokens",
+    "seed",
+)
+
+
+class EvalConfig(BaseModel):
+    """One evaluation run: what to evaluate, with which critic, and where its results go."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    benchmark: str = Field("processbench", description=f"What to evaluate on: {BENCHMARK_HELP}.")
+    critic: CriticKind = Field(
+        "llm",
+        description="llm: the critic model; symbolic: the sympy step checker alone (no model); "
+        "combined: the model plus the checker's definite errors (see combine).",
+    )
+    combine: CombineMode = Field(
+        "override",
+        description="How 'combined' uses the checker: override (a step the checker proves wrong wins when it comes "
+        "before the model's answer), prompt (the checker's findings are written into the model's prompt), both.",
+    )
+    output: Path = Field(description="Directory for predictions.jsonl, summary.json and config.json; reused to resume.")
+    model: str | None = Field(None, description="Critic model (default: CRITIC_MODEL); ignored by 'symbolic'.")
+    backend: str | None = Field(None, description="Generation backend (default: CRITIC_BACKEND).")
+    mode: Mode = Field("single", description="single: one generation per sample; deliberate: three calls per step.")
+    samples: int = Field(1, ge=1, le=64, description="Samples per item; K > 1 reports Maj@K (majority vote).")
+    temperature: float | None = Field(
+        None, ge=0.0, le=2.0, description="Sampling temperature; default greedy for 1 sample, 0.7 for several."
+    )
+    max_new_tokens: int | None = Field(None, gt=0, description="Generation budget per sample (default from settings).")
+    seed: int | None = Field(None, description="Sampling seed, for reproducible Maj@K runs.")
+    limit: int | None = Field(
+        None, gt=0, description="Evaluate only N items of each subset, spread evenly (both erroneous and correct)."
+    )
+    batch_size: int = Field(8, gt=0, le=1024, description="Items per backend call; results are saved after each.")
+    record: bool = Field(True, description="Store the run as an EvalRun row in the database.")
+    model_version_id: int | None = Field(None, description="Model version the run belongs to (database link).")
+
+    @classmethod
+    def build(cls, **values: Any) -> EvalConfig:
+        """Validate values; a bad one raises ConfigError naming the field and what is allowed."""
+        try:
+            return cls(**{k: v for k, v in values.items() if v is not None})
+        except ValidationError as exc:
+            details = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg']}" for e in exc.errors())
+            raise ConfigError(f"invalid eval setting: {details}") from exc
+
+    def fingerprint(self) -> dict[str, Any]:
+        values = self.model_dump(mode="json")
+        uses_model = self.critic != "symbolic"
+        return {k: values[k] for k in _FINGERPRINT_FIELDS if uses_model or k in {"benchmark", "critic"}}
+
+
+@dataclass
+class EvalOutcome:
+    """What a run produced: the scores over every finished item and how many items this call evaluated."""
+
+    report: Report
+    output: Path
+    evaluated: int
+    skipped: int
+    seconds: float
+    eval_run_id: int | None = None
+
+
+# ---------------------------------------------------------------- predictions file
+
+
+def read_predictions(output: Path) -> list[dict[str, Any]]:
+    """Finished item records of a run directory; a torn last line (interrupted write) is dropped from the file."""
+    path = Path(output) / PREDICTIONS_FILE
+    if not path.exists():
+        return []
+    records: list[dict[str, Any]] = []
+    good_bytes = 0
+    with path.open("rb") as handle:
+        for raw in handle:
+            try:
+                record = json.loads(raw)
+                if not raw.endswith(b"\n") or not isinstance(record, dict):
+                    raise ValueError
+            except ValueError:
+                break
+            records.append(record)
+            good_bytes += len(raw)
+    if good_bytes != path.stat().st_size:
+        with path.open("r+b") as handle:
+            handle.truncate(good_bytes)
+    return records
+
+
+def report_from_records(records: Sequence[dict[str, Any]]) -> Report:
+    return score_subsets((r["subset"], int(r["label"]), r["prediction"]) for r in records)
+
+
+def _check_resumable(config: EvalConfig) -> None:
+    path = config.output / CONFIG_FILE
+    if not path.exists():
+        return
+    try:
+        saved = json.loads(path.read_text()).get("fingerprint", {})
+    except (ValueError, AttributeError):
+        raise ConfigError(f"{path} is not readable JSON: remove it or choose another --output") from None
+    mine = config.fingerprint()
+    changed = [
+        f"{k}: {saved.get(k)!r} -> {mine.get(k)!r}"
+        for k in sorted(set(saved) | set(mine))
+        if saved.get(k) != mine.get(k)
+    ]
+    if changed:
+        raise ConfigError(
+            f"{config.output} holds results of a different run ({'; '.join(changed)}): "
+            "rerun with the same settings to resume, or choose another --output"
+        )
+
+
+# ---------------------------------------------------------------- critics
+
+
+def _checker_note(check: SolutionCheck, index: int) -> str:
+    step = check.steps[index]
+    return f"\n[Calculator check: {step.detail}]" if step.status == "wrong" else ""
+
+
+def _with_checker_notes(item: SolutionItem, check: SolutionCheck) -> SolutionItem:
+    """The item as the model should see it in 'prompt' mode: each step the checker proved wrong carries its finding."""
+    if check.first_error_step == NO_ERROR:
+        return item
+    steps = [step + _checker_note(check, i) for i, step in enumerate(item.steps)]
+    return item.model_copy(update={"steps": steps})
+
+
+def combine_predictions(llm: int | None, checker: int) -> int | None:
+    """Override: a step the checker proved wrong wins unless the model found an earlier error."""
+    if checker == NO_ERROR:
+        return llm
+    if llm is None or llm == NO_ERROR or llm > checker:
+        return checker
+    return llm
+
+
+class _Runner:
+    """Turns a batch of items into prediction records with the configured critic."""
+
+    def __init__(self, config: EvalConfig, critic: Any | None) -> None:
+        self.config = config
+        self.critic = critic
+        if config.critic != "symbolic" and self.critic is None:
+            from core.critic import Critic
+
+            options = {
+                "mode": config.mode,
+                "samples": config.samples,
+                "temperature": config.temperature,
+                "max_new_tokens": config.max_new_tokens,
+                "seed": config.seed,
+            }
+            self.critic = Critic.create(
+                model=config.model, backend=config.backend, **{k: v for k, v in options.items() if v is not None}
+            )
+
+    @property
+    def model_name(self) -> str:
+        return "symbolic" if self.critic is None else str(self.critic.model_name)
+
+    def run(self, batch: Sequence[tuple[str, SolutionItem]]) -> list[dict[str, Any]]:
+        started = time.perf_counter()
+        checks = [check_solution(item.steps, item.answer) for _, item in batch]
+        records = []
+        if self.config.critic == "symbolic":
+            for (subset, item), check in zip(batch, checks, strict=True):
+                records.append(
+                    self._record(subset, item, check.first_error_step, [check.first_error_step], "ok", check)
+                )
+        else:
+            use_prompt = self.config.critic == "combined" and self.config.combine in {"prompt", "both"}
+            items = [
+                _with_checker_notes(item, c) if use_prompt else item for (_, item), c in zip(batch, checks, strict=True)
+            ]
+            results = self.critic.critique_many(items)  # type: ignore[union-attr]
+            for (subset, item), check, result in zip(batch, checks, results, strict=True):
+                prediction = result.first_error_step
+                extra: dict[str, Any] = {}
+                if self.config.critic == "combined":
+                    extra = {"llm_prediction": prediction}
+                    if self.config.combine in {"override", "both"}:
+                        prediction = combine_predictions(prediction, check.first_error_step)
+                record = self._record(subset, item, prediction, list(result.votes), result.parse_status, check)
+                record.update(extra)
+                record["raw_outputs"] = list(result.raw_outputs)
+                records.append(record)
+        seconds = (time.perf_counter() - started) / max(1, len(batch))
+        for record in records:
+            record["seconds"] = round(seconds, 4)
+        return records
+
+    def _record(
+        self,
+        subset: str,
+        item: SolutionItem,
+        prediction: int | None,
+        votes: list[int | None],
+        parse_status: str,
+        check: SolutionCheck,
+    ) -> dict[str, Any]:
+        label = item.first_error_step if item.first_error_step is not None else NO_ERROR
+        hit = prediction is not None and (prediction < 0 if label < 0 else prediction == label)
+        record: dict[str, Any] = {
+            "subset": subset,
+            "id": item.id,
+            "label": label,
+            "prediction": prediction,
+            "correct": hit,
+            "votes": votes,
+            "parse_status": parse_status,
+            "checker_prediction": check.first_error_step,
+            "checker_findings": {str(i): s.detail for i, s in enumerate(check.steps, start=1) if s.status == "wrong"},
+        }
+        if check.final_answer_correct is not None:
+            record["final_answer_correct"] = check.final_answer_correct
+        return record
+
+
+# ---------------------------------------------------------------- the run
+
+
+def run_eval(
+    config: EvalConfig,
+    *,
+    critic: Any | None = None,
+    benchmark: Benchmark | None = None,
+    show_progress: bool = True,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> EvalOutcome:
+    """Evaluate, appending one JSON line per item to DIR/predictions.jsonl; items already there are skipped.
+
+    `critic` (a core.critic.Critic) is built from the config when not given; `on_progress(done, total)` is
+    called after every batch. The summary (scores over every finished item) is rewritten at the end.
+    """
+    started = time.perf_counter()
+    output = Path(config.output)
+    _check_resumable(config)
+    benchmark = benchmark or load_benchmark(config.benchmark, limit=config.limit)
+    output.mkdir(parents=True, exist_ok=True)
+    done = {(r["subset"], r["id"]) for r in read_predictions(output)}
+    todo = [(subset, item) for subset, item in benchmark.items() if (subset, item.id) not in done]
+    skipped = len(benchmark) - len(todo)
+    runner = _Runner(config, critic) if todo else None
+    model_name = runner.model_name if runner else (config.model or "")
+    (output / CONFIG_FILE).write_text(
+        json.dumps({"fingerprint": config.fingerprint(), "config": config.model_dump(mode="json")}, indent=2)
+    )
+    eval_run_id = _db_start(config, model_name, len(benchmark)) if config.record else None
+
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(todo), desc=f"eval {config.critic}", unit="item", disable=not show_progress)
+    try:
+        with (output / PREDICTIONS_FILE).open("a", encoding="utf-8") as handle:
+            for start in range(0, len(todo), config.batch_size):
+                batch = todo[start : start + config.batch_size]
+                for record in runner.run(batch):  # type: ignore[union-attr]
+                    handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+                handle.flush()
+                bar.update(len(batch))
+                finished = skipped + start + len(batch)
+                if on_progress:
+                    on_progress(finished, len(benchmark))
+                if eval_run_id is not None:
+                    _db_progress(eval_run_id, finished, len(benchmark))
+    except BaseException as exc:
+        if eval_run_id is not None:
+            _db_finish(eval_run_id, None, len(benchmark), error=f"{type(exc).__name__}: {exc}")
+        raise
+    finally:
+        bar.close()
+    records = read_predictions(output)
+    wanted = {(subset, item.id) for subset, item in benchmark.items()}
+    report = report_from_records([r for r in records if (r["subset"], r["id"]) in wanted])
+    seconds = time.perf_counter() - started
+    summary = {
+        "benchmark": config.benchmark,
+        "critic": config.critic,
+        "combine": config.combine if config.critic == "combined" else None,
+        "model": model_name,
+        "samples": config.samples,
+        "items": len(wanted),
+        "evaluated_now": len(todo),
+        "skipped_finished": skipped,
+        "seconds": round(seconds, 3),
+        "items_per_s": round(len(todo) / seconds, 3) if todo and seconds else None,
+        "finished_at": datetime.now(UTC).isoformat(),
+        **report.to_dict(),
+    }
+    (output / SUMMARY_FILE).write_text(json.dumps(summary, indent=2))
+    if eval_run_id is not None:
+        _db_finish(eval_run_id, summary, len(benchmark))
+    return EvalOutcome(report, output, len(todo), skipped, seconds, eval_run_id)
+
+
+def title_for(config: EvalConfig, model_name: str = "") -> str:
+    who = "symbolic checker" if config.critic == "symbolic" else model_name or config.model or "default model"
+    extra = f" ({config.combine})" if config.critic == "combined" else ""
+    voting = f", Maj@{config.samples}" if config.samples > 1 and config.critic != "symbolic" else ""
+    return f"{config.benchmark}: {config.critic}{extra} critic, {who}{voting}"
+
+
+def format_outcome(outcome: EvalOutcome, config: EvalConfig) -> str:
+    note = f"\n{outcome.evaluated} evaluated, {outcome.skipped} already finished (resumed)" if outcome.skipped else ""
+    return format_report(outcome.report, title_for(config)) + note + f"\nresults: {outcome.output}"
+
+
+# ---------------------------------------------------------------- database (optional: the run works without it)
+
+
+def _db_start(config: EvalConfig, model_name: str, n_items: int) -> int | None:
+    from db.evals import start_eval_run
+    from db.session import init_db, session_scope
+
+    init_db()
+    with session_scope() as session:
+        run = start_eval_run(
+            session,
+            model=model_name,
+            dataset=config.benchmark,
+            config=config.model_dump(mode="json"),
+            predictions_path=str(Path(config.output).resolve()),
+            n_items=n_items,
+            model_version_id=config.model_version_id,
+        )
+        return run.id
+
+
+def _db_progress(run_id: int, done: int, total: int) -> None:
+    from db.evals import update_eval_progress
+    from db.session import session_scope
+
+    with session_scope() as session:
+        update_eval_progress(session, run_id=run_id, progress=done / total if total else 1.0)
+
+
+def _db_finish(run_id: int, summary: dict[str, Any] | None, n_items: int, error: str | None = None) -> None:
+    from db.evals import finish_eval_run
+    from db.session import session_scope
+
+    with session_scope() as session:
+        finish_eval_run(session, run_id=run_id, metrics=summary or {}, n_items=n_items, error=error)
+
+
+# ---------------------------------------------------------------- comparing two runs
+
+
+@dataclass
+class Comparison:
+    """Two runs scored on the items both finished, and every item whose prediction differs."""
+
+    report_a: Report
+    report_b: Report
+    changed: list[dict[str, Any]]
+    only_a: int
+    only_b: int
+
+
+def compare_runs(dir_a: Path, dir_b: Path) -> Comparison:
+    """Compare two run directories per subset (on their common items) and per item."""
+    runs = []
+    for directory in (Path(dir_a), Path(dir_b)):
+        if not (directory / PREDICTIONS_FILE).exists():
+            raise ConfigError(f"{directory} has no {PREDICTIONS_FILE}: is it an eval output directory?")
+        runs.append({(r["subset"], r["id"]): r for r in read_predictions(directory)})
+    a, b = runs
+    common = [key for key in a if key in b]
+    changed = []
+    for key in common:
+        ra, rb = a[key], b[key]
+        if ra["prediction"] == rb["prediction"]:
+            continue
+        status = "fixed" if rb["correct"] and not ra["correct"] else "broken" if ra["correct"] else "changed"
+        changed.append(
+            {
+                "subset": key[0],
+                "id": key[1],
+                "label": ra["label"],
+                "a": ra["prediction"],
+                "b": rb["prediction"],
+                "status": status,
+            }
+        )
+    return Comparison(
+        report_from_records([a[k] for k in common]),
+        report_from_records([b[k] for k in common]),
+        changed,
+        only_a=len(a) - len(common),
+        only_b=len(b) - len(common),
+    )
+
+
+def format_comparison(comparison: Comparison, *, max_items: int = 40) -> str:
+    """A per-subset table of A, B and B - A, then the items whose prediction changed."""
+
+    def pct(value: float | None) -> str:
+        return "-" if value is None else f"{100 * value:.1f}"
+
+    def delta(a: float | None, b: float | None) -> str:
+        return "-" if a is None or b is None else f"{100 * (b - a):+.1f}"
+
+    rows = [("subset", "n", "F1 A", "F1 B", "dF1", "err A", "err B", "corr A", "corr B")]
+    names = list(comparison.report_a.subsets)
+    for name in names:
+        sa, sb = comparison.report_a.subsets[name], comparison.report_b.subsets[name]
+        rows.append(
+            (
+                name,
+                str(sa.total),
+                pct(sa.f1),
+                pct(sb.f1),
+                delta(sa.f1, sb.f1),
+                pct(sa.error_acc),
+                pct(sb.error_acc),
+                pct(sa.correct_acc),
+                pct(sb.correct_acc),
+            )
+        )
+    if len(names) > 1:
+        fa, fb = comparison.report_a.average_f1, comparison.report_b.average_f1
+        rows.append(("average", "", pct(fa), pct(fb), delta(fa, fb), "", "", "", ""))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = [
+        "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
+        for r in rows
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    counts = {s: sum(c["status"] == s for c in comparison.changed) for s in ("fixed", "broken", "changed")}
+    lines.append(
+        f"\n{len(comparison.changed)} items changed: {counts['fixed']} fixed, {counts['broken']} broken, "
+        f"{counts['changed']} still wrong but different"
+    )
+    if comparison.only_a or comparison.only_b:
+        lines.append(f"not compared: {comparison.only_a} items only in A, {comparison.only_b} only in B")
+    for change in comparison.changed[:max_items]:
+        lines.append(
+            f"  {change['status']:<7} {change['subset']}/{change['id']}: label {change['label']}, "
+            f"A {change['a']}, B {change['b']}"
+        )
+    if len(comparison.changed) > max_items:
+        lines.append(f"  ... and {len(comparison.changed) - max_items} more")
+    return "\n".join(lines)
