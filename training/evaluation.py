@@ -58,6 +58,7 @@ class EvalConfig(BaseModel):
     output: Path = Field(description="Directory for predictions.jsonl, summary.json and config.json; reused to resume.")
     model: str | None = Field(None, description="Critic model (default: CRITIC_MODEL); ignored by 'symbolic'.")
     backend: str | None = Field(None, description="Generation backend (default: CRITIC_BACKEND).")
+    base_url: str | None = Field(None, description="OpenAI-compatible server URL for the openai backend.")
     mode: Mode = Field("single", description="single: one generation per sample; deliberate: three calls per step.")
     samples: int = Field(1, ge=1, le=64, description="Samples per item; K > 1 reports Maj@K (majority vote).")
     temperature: float | None = Field(
@@ -190,6 +191,7 @@ class _Runner:
                 "temperature": config.temperature,
                 "max_new_tokens": config.max_new_tokens,
                 "seed": config.seed,
+                "base_url": config.base_url,
             }
             self.critic = Critic.create(
                 model=config.model, backend=config.backend, **{k: v for k, v in options.items() if v is not None}

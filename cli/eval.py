@@ -1,0 +1,145 @@
+"""`critic eval`: evaluate a critic on a benchmark (resumable), `critic eval compare A B`, `critic eval runs`."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import typer
+
+from cli.main import app
+
+eval_app = typer.Typer(
+    help="Evaluate critics on ProcessBench-style benchmarks (error accuracy, correct accuracy, F1) and compare runs. "
+    "Without a subcommand, runs an evaluation.",
+    invoke_without_command=True,
+)
+app.add_typer(eval_app, name="eval")
+
+
+def _default_output(benchmark: str, critic: str, combine: str, model: str | None, samples: int) -> Path:
+    from core.settings import get_settings
+
+    parts = [benchmark, critic]
+    if critic == "combined":
+        parts.append(combine)
+    if critic != "symbolic":
+        parts += [model or get_settings().model, f"k{samples}"]
+    slug = re.sub(r"[^A-Za-z0-9.,_-]+", "_", "-".join(parts)).strip("_")[:150]
+    return get_settings().home / "evals" / slug
+
+
+@eval_app.callback()
+def evaluate(
+    ctx: typer.Context,
+    benchmark: str = typer.Option(
+        "processbench",
+        "--benchmark",
+        "-B",
+        help="processbench | processbench:gsm8k,math | mr-gsm8k[:FILE] | prm800k:FILE | FILE (ProcessBench schema).",
+    ),
+    critic: str = typer.Option(
+        "llm", "--critic", "-c", help="llm (the model), symbolic (sympy step checker, no model) or combined."
+    ),
+    combine: str = typer.Option(
+        "override",
+        "--combine",
+        help="For --critic combined: override (the checker's proven errors win when earlier), prompt (its findings "
+        "go into the model's prompt) or both.",
+    ),
+    model: str | None = typer.Option(None, "--model", "-m", help="Critic model. Default: CRITIC_MODEL."),
+    backend: str | None = typer.Option(
+        None, "--backend", "-b", help="transformers, openai or vllm. Default: CRITIC_BACKEND."
+    ),
+    base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible server URL (--backend openai)."),
+    mode: str = typer.Option("single", "--mode", help="single or deliberate (three calls per step)."),
+    samples: int = typer.Option(1, "--samples", "-k", min=1, help="Samples per item; K > 1 reports Maj@K."),
+    temperature: float | None = typer.Option(None, "--temperature", help="Default: 0 for K=1, 0.7 for K>1."),
+    max_new_tokens: int | None = typer.Option(None, "--max-new-tokens", min=1, help="Generation budget per sample."),
+    seed: int | None = typer.Option(None, "--seed", help="Sampling seed."),
+    limit: int | None = typer.Option(None, "--limit", "-n", min=1, help="N items per subset, spread evenly."),
+    batch_size: int = typer.Option(8, "--batch-size", min=1, help="Items per backend call (saved after each)."),
+    output: Path | None = typer.Option(
+        None,
+        "--output",
+        "-o",
+        help="Directory for predictions.jsonl + summary.json. Rerunning with the same directory resumes. "
+        "Default: CRITIC_HOME/evals/<benchmark>-<critic>-<model>-k<K>.",
+    ),
+    no_db: bool = typer.Option(False, "--no-db", help="Do not record the run in the database."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Evaluate a critic and print per-subset error accuracy, correct accuracy and F1."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from training.evaluation import EvalConfig, format_outcome, run_eval
+
+    config = EvalConfig.build(
+        benchmark=benchmark,
+        critic=critic,
+        combine=combine,
+        model=model,
+        backend=backend,
+        base_url=base_url,
+        mode=mode,
+        samples=samples,
+        temperature=temperature,
+        max_new_tokens=max_new_tokens,
+        seed=seed,
+        limit=limit,
+        batch_size=batch_size,
+        output=output or _default_output(benchmark, critic, combine, model, samples),
+        record=not no_db,
+    )
+    outcome = run_eval(config, show_progress=not quiet)
+    typer.echo(format_outcome(outcome, config))
+
+
+@eval_app.command()
+def compare(
+    dir_a: Path = typer.Argument(..., help="Output directory of the first (baseline) run."),
+    dir_b: Path = typer.Argument(..., help="Output directory of the second run."),
+    max_items: int = typer.Option(40, "--max-items", min=0, help="Changed items to list."),
+    as_json: bool = typer.Option(False, "--json", help="Print the comparison as JSON."),
+) -> None:
+    """Show the difference between two eval runs per subset, and which items changed (fixed / broken)."""
+    from training.evaluation import compare_runs, format_comparison
+
+    comparison = compare_runs(dir_a, dir_b)
+    if as_json:
+        payload = {
+            "a": comparison.report_a.to_dict(),
+            "b": comparison.report_b.to_dict(),
+            "changed": comparison.changed,
+            "only_a": comparison.only_a,
+            "only_b": comparison.only_b,
+        }
+        typer.echo(json.dumps(payload, indent=2))
+        return
+    typer.echo(f"A: {dir_a}\nB: {dir_b}\n")
+    typer.echo(format_comparison(comparison, max_items=max_items))
+
+
+@eval_app.command("runs")
+def list_runs(
+    dataset: str | None = typer.Option(None, "--benchmark", "-B", help="Only runs on this benchmark spec."),
+    limit: int = typer.Option(20, "--limit", "-n", min=1, help="Newest N runs."),
+) -> None:
+    """List recorded evaluation runs (newest first) with their average F1."""
+    from db.evals import eval_run_f1, list_eval_runs
+    from db.session import init_db, session_scope
+
+    init_db()
+    with session_scope() as session:
+        runs = list_eval_runs(session, dataset=dataset, limit=limit)
+        if not runs:
+            typer.echo("no evaluation runs recorded")
+            return
+        for run in runs:
+            f1 = eval_run_f1(run)
+            critic = (run.config or {}).get("critic", "?")
+            typer.echo(
+                f"#{run.id}  {run.status:<8} {run.dataset:<24} {critic:<9} {run.model:<30} "
+                f"F1 {'-' if f1 is None else f'{100 * f1:.1f}'}  n={run.n_items}  {run.predictions_path}"
+            )
