@@ -1,14 +1,15 @@
-"""The annotation queue of a campaign: which item an annotator should label next."""
+"""The annotation queue of a campaign: who is assigned to it, and which item an annotator should label next."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from core.errors import NotFoundError
-from db.models import Annotation, Campaign, CampaignItem
+from core.errors import BadInputError, NotFoundError, PermissionDeniedError
+from db.models import Annotation, Campaign, CampaignAssignment, CampaignItem, User
+from db.session import begin_write
 
 
 def next_item_id(session: Session, *, campaign_id: int, annotator_id: int, exclude: Sequence[int] = ()) -> int | None:
@@ -21,6 +22,8 @@ def next_item_id(session: Session, *, campaign_id: int, annotator_id: int, exclu
     campaign = session.get(Campaign, campaign_id)
     if campaign is None:
         raise NotFoundError(f"no campaign with id {campaign_id}")
+    if not may_annotate(session, campaign_id=campaign_id, user_id=annotator_id):
+        raise PermissionDeniedError(f"you are not assigned to campaign {campaign.name!r}")
     excluded = set(exclude)
     draft = session.scalars(
         select(Annotation.item_id)
@@ -53,3 +56,31 @@ def next_item_id(session: Session, *, campaign_id: int, annotator_id: int, exclu
     if excluded:
         query = query.where(CampaignItem.item_id.not_in(excluded))
     return session.scalars(query.limit(1)).first()
+
+
+def assigned_user_ids(session: Session, *, campaign_id: int) -> list[int]:
+    """Users assigned to the campaign (empty: open to every annotator)."""
+    query = select(CampaignAssignment.user_id).where(CampaignAssignment.campaign_id == campaign_id)
+    return list(session.scalars(query.order_by(CampaignAssignment.user_id)))
+
+
+def may_annotate(session: Session, *, campaign_id: int, user_id: int) -> bool:
+    assigned = assigned_user_ids(session, campaign_id=campaign_id)
+    return not assigned or user_id in assigned
+
+
+def set_assignments(session: Session, *, campaign_id: int, user_ids: Sequence[int]) -> list[int]:
+    """Replace the campaign's assigned annotators in one transaction; returns the new list."""
+    begin_write(session)
+    if session.get(Campaign, campaign_id) is None:
+        session.rollback()
+        raise NotFoundError(f"no campaign with id {campaign_id}")
+    wanted = sorted(set(int(u) for u in user_ids))
+    missing = set(wanted) - set(session.scalars(select(User.id).where(User.id.in_(wanted))))
+    if missing:
+        session.rollback()
+        raise BadInputError(f"no users with ids {sorted(missing)}")
+    session.execute(delete(CampaignAssignment).where(CampaignAssignment.campaign_id == campaign_id))
+    session.add_all(CampaignAssignment(campaign_id=campaign_id, user_id=u) for u in wanted)
+    session.commit()
+    return wanted

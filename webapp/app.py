@@ -37,10 +37,12 @@ def build_app(ctx: AppContext) -> gr.Blocks:
             whoami = gr.Markdown(elem_id="whoami")
             gr.Button("Log out", link="/logout", size="sm", scale=0, elem_id="logout")
         tabs: list[gr.Tab] = []
+        loaders: list[tuple[Any, list[Any]]] = []
         with gr.Tabs():
             for label, module, _action in TABS:
-                with gr.Tab(label, elem_id=f"tab-{label.lower()}") as tab:
-                    module.build(ctx)
+                # Hidden until the page load reveals what the user's role allows (showing works; hiding can lag).
+                with gr.Tab(label, elem_id=f"tab-{label.lower()}", visible=label == "Critique") as tab:
+                    loaders.extend(module.build(ctx) or [])
                 tabs.append(tab)
         api.register(ctx)
 
@@ -48,11 +50,13 @@ def build_app(ctx: AppContext) -> gr.Blocks:
             try:
                 actor = current_actor(ctx, request)
             except Exception:
-                return ["Not logged in.", *[gr.update(visible=False) for _ in tabs]]
-            visible = [gr.update(visible=actor.can(action)) for _label, _module, action in TABS]
+                return ["Not logged in.", *[gr.Tab(visible=False) for _ in tabs]]
+            visible = [gr.Tab(visible=actor.can(action)) for _label, _module, action in TABS]
             return [f"Logged in as **{actor.username}** ({actor.role})", *visible]
 
         demo.load(on_load, None, [whoami, *tabs], api_visibility="private")
+        for fn, outputs in loaders:  # fill dropdowns and tables for the user who just logged in
+            demo.load(fn, None, outputs, api_visibility="private")
     return demo
 
 

@@ -170,6 +170,75 @@ def many_results_html(results: Sequence[CritiqueResult]) -> str:
     )
 
 
+RATING_LABELS = {1: "you: +1 good", 0: "you: 0 neutral", -1: "you: −1 wrong"}
+
+
+def annotation_html(
+    problem: str,
+    steps: Sequence[str],
+    *,
+    critique: CritiqueResult | None,
+    ratings: Sequence[int | None],
+    flagged: Sequence[int] = (),
+    current: int | None = None,
+    first_error: int | None = None,
+) -> str:
+    """Step cards for labelling: the critic's verdict and critique, the person's rating, flags, the current step."""
+    frag = _Fragment()
+    critic_steps = {s.index: s for s in critique.steps} if critique else {}
+    cards = []
+    for index, text in enumerate(steps, start=1):
+        suggestion = critic_steps.get(index)
+        rating = ratings[index - 1] if index - 1 < len(ratings) else None
+        classes = ["step-card", f"verdict-{suggestion.verdict}" if suggestion else "verdict-unchecked"]
+        if index == current:
+            classes.append("current-step")
+        if first_error is not None and index == first_error:
+            classes.append("first-error")
+        badges = []
+        if suggestion is not None:
+            badges.append(f'<span class="badge badge-{suggestion.verdict}">critic: {suggestion.verdict}</span>')
+        if rating is not None:
+            badges.append(f'<span class="badge badge-rating-{rating}">{RATING_LABELS[rating]}</span>')
+        if index in flagged:
+            badges.append('<span class="badge badge-flag">⚑ flagged</span>')
+        if first_error is not None and index == first_error:
+            badges.append('<span class="badge badge-first-error">first wrong step</span>')
+        parts = [
+            f'<div class="{" ".join(classes)}" id="ann-step-{index}">',
+            f'<div class="step-head"><span class="step-num">Step {index}</span> {" ".join(badges)}</div>',
+            f'<div class="step-text">{frag.text(text)}</div>',
+        ]
+        if suggestion is not None and suggestion.critique:
+            parts.append(f'<div class="step-critique"><b>Critic.</b> {frag.text(suggestion.critique)}</div>')
+        if suggestion is not None and suggestion.meta_critique:
+            parts.append(
+                '<details class="step-meta"><summary>Meta-critique</summary>'
+                f'<div class="step-meta-text">{frag.text(suggestion.meta_critique)}</div></details>'
+            )
+        parts.append("</div>")
+        cards.append("".join(parts))
+    markup = (
+        f'<div class="critic-result"><div class="critic-problem"><b>Problem.</b> {frag.text(problem)}</div>'
+        f"{''.join(cards)}</div>"
+    )
+    return frag.finish(markup)
+
+
+def markdown_html(text: str) -> str:
+    """Admin-written markdown (campaign guidelines) as sanitised HTML: http(s) links only, no raw HTML."""
+    from markdown_it import MarkdownIt
+
+    rendered = MarkdownIt("commonmark", {"html": False}).render(text or "")
+    return bleach.clean(
+        rendered,
+        tags=ALLOWED_TAGS | {"a", "ul", "ol", "li", "code", "pre", "h1", "h2", "blockquote", "hr"},
+        attributes={"a": ["href", "title"]},
+        protocols=["http", "https", "mailto"],
+        strip=True,
+    )
+
+
 def message_html(message: str, *, kind: str = "info") -> str:
     """A plain status or error message box."""
     kind = kind if kind in {"info", "error", "ok", "warn"} else "info"
@@ -196,5 +265,10 @@ PAGE_CSS = """
 .critic-summary.error, .critic-message.error { color: #cf222e; }
 .critic-message.ok { color: #1a7f37; }
 .muted { color: #8c959f; font-size: 0.85em; }
+.step-card.current-step { outline: 3px solid #0969da; }
+.badge-rating-1 { background: #dafbe1; color: #1a7f37; }
+.badge-rating-0 { background: #eaeef2; }
+.badge-rating--1 { background: #ffebe9; color: #cf222e; }
+.badge-flag { background: #fff8c5; color: #9a6700; }
 .kbd-help { font-size: 0.85em; color: #57606a; }
 """

@@ -234,3 +234,50 @@ def save(
         saved = {**snapshot(row), "annotation_id": row.id, "item_id": row.item_id}
     verb = "Submitted" if submit else "Draft saved"
     return SaveOutcome(saved=saved, message=f"{verb} (version {saved['version']}).")
+
+
+# ---- editing the task in the page (pure: no database until save) ---------------------------------------------
+
+
+def rate_step(task: Task, step: int, rating: StepRating) -> Task:
+    """Set one step's rating; the step is no longer an accepted critic verdict."""
+    _check_step(task, step)
+    task.ratings[step - 1] = rating
+    task.accepted_steps = [s for s in task.accepted_steps if s != step]
+    return task
+
+
+def accept_step(task: Task, step: int) -> Task:
+    """Take the critic's verdict for one step as the rating (+1 correct, -1 incorrect)."""
+    _check_step(task, step)
+    if task.critique is None:
+        raise BadInputError("this item has no critic suggestion to accept; rate the step yourself")
+    suggested = critic_verdict_ratings(task.critique, len(task.steps))[step - 1]
+    if suggested is None:
+        raise BadInputError(f"the critic did not judge step {step}; rate it yourself")
+    task.ratings[step - 1] = suggested
+    task.accepted_steps = sorted(set(task.accepted_steps) | {step})
+    return task
+
+
+def accept_all(task: Task) -> Task:
+    """Take every verdict the critic gave (steps it left unchecked stay as they are)."""
+    if task.critique is None:
+        raise BadInputError("this item has no critic suggestion to accept")
+    for step, suggested in enumerate(critic_verdict_ratings(task.critique, len(task.steps)), start=1):
+        if suggested is not None:
+            task.ratings[step - 1] = suggested
+            task.accepted_steps = sorted(set(task.accepted_steps) | {step})
+    return task
+
+
+def toggle_flag(task: Task, step: int) -> Task:
+    _check_step(task, step)
+    flagged = set(task.flagged_steps)
+    task.flagged_steps = sorted(flagged ^ {step})
+    return task
+
+
+def _check_step(task: Task, step: int) -> None:
+    if not 1 <= step <= len(task.steps):
+        raise BadInputError(f"step {step} is not between 1 and {len(task.steps)}")

@@ -54,7 +54,7 @@ def critique_stream(
     actor = require(actor, Action.CRITIQUE)
     k = _check_samples(samples)
     item = make_item(problem or "", solution=solution or "", settings=ctx.settings, where="pasted solution")
-    model = model or ctx.default_model
+    model = model or serving_model_name(ctx)
     backend = backend or ctx.default_backend
     yield pending_result(item, model=model, backend=backend, mode=mode, samples=k), False
     critic = ctx.critic(model, backend, mode)
@@ -89,12 +89,21 @@ def critique_file(
     errors = [str(x) for x in parsed if isinstance(x, BadInputError)]
     if not items:
         return [], errors or ["the file holds no items"]
-    critic = ctx.critic(model, backend, mode)
+    critic = ctx.critic(model or serving_model_name(ctx), backend, mode)
     with ctx.generation_lock:
         results = list(critic.critique_many(items, samples=k))
     for item, result in zip(items, results, strict=True):
         _store_run(ctx, actor, item, result)
     return results, errors
+
+
+def serving_model_name(ctx: AppContext) -> str:
+    """The promoted model version's path when there is one (promotion applies without a restart), else the default."""
+    from db.session import session_scope
+    from training.registry import serving_model
+
+    with session_scope(ctx.database_url) as session:
+        return serving_model(session, ctx.default_model)
 
 
 def _store_run(ctx: AppContext, actor: Actor, item: SolutionItem, result: CritiqueResult) -> None:

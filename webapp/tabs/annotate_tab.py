@@ -1,11 +1,271 @@
-"""The annotate tab."""
+"""The Annotate tab: a campaign's queue, per-step ratings with keyboard shortcuts, drafts, submit, conflicts."""
 
 from __future__ import annotations
 
+import json
+import time
+from typing import Any
+
 import gradio as gr
 
+from core.errors import BadInputError
+from core.prm800k import FINISH_REASONS
 from webapp.context import AppContext
+from webapp.handlers import admin as admin_handlers
+from webapp.handlers import annotate as h
+from webapp.permissions import Action
+from webapp.render import LATEX_DELIMITERS, annotation_html, markdown_html, message_html
+from webapp.shortcuts import shortcuts_markdown
+from webapp.ui import current_actor, shows_errors
+
+EMPTY = {"task": None, "step": 1, "skipped": [], "opened": 0.0}
 
 
-def build(ctx: AppContext) -> None:
-    gr.Markdown("Coming soon.")
+def campaign_choices(ctx: AppContext, actor: Any) -> list[tuple[str, int]]:
+    rows = admin_handlers.campaigns_table(ctx, actor)
+    return [
+        (f"{r['name']} ({r['complete']}/{r['items']} done)", r["id"])
+        for r in rows
+        if not r["name"].startswith("class: ")
+    ]
+
+
+def _view(state: dict[str, Any]) -> tuple[str, str]:
+    task_data = state.get("task")
+    if not task_data:
+        return "", "Choose a campaign and press **Next item**."
+    task = h.Task.from_dict(task_data)
+    first = h.derived_first_error(task.ratings, task.finish_reason or h.default_finish_reason(task.ratings))
+    cards = annotation_html(
+        task.problem,
+        task.steps,
+        critique=task.critique,
+        ratings=task.ratings,
+        flagged=task.flagged_steps,
+        current=state["step"],
+        first_error=first if first not in (None, -1) else None,
+    )
+    first_text = "none (all correct)" if first == -1 else "unknown yet" if first is None else f"step {first}"
+    info = (
+        f"Item {task.item_id} · status **{task.status}**"
+        + (f" · version {task.version}" if task.version else "")
+        + f" · current step **{state['step']}** of {len(task.steps)} · first wrong step: **{first_text}**"
+    )
+    return cards, info
+
+
+def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
+    state = gr.State(dict(EMPTY))
+    with gr.Row():
+        campaign = gr.Dropdown(label="Campaign", choices=[], interactive=True, elem_id="ann-campaign", scale=3)
+        refresh = gr.Button("↻ Campaigns", size="sm", scale=0)
+        next_item = gr.Button("Next item (n)", variant="primary", elem_id="ann-next-item", scale=1)
+        skip = gr.Button("Skip (x)", elem_id="ann-skip", scale=1)
+    with gr.Accordion("Guidelines", open=False):
+        guidelines = gr.HTML()
+    gr.Markdown(shortcuts_markdown(), elem_classes=["kbd-help"])
+    info = gr.Markdown(elem_id="ann-info")
+    with gr.Row():
+        prev_step = gr.Button("◀ Step (k)", elem_id="ann-prev-step", size="sm")
+        next_step = gr.Button("Step ▶ (j)", elem_id="ann-next-step", size="sm")
+        accept = gr.Button("Accept critic (a)", elem_id="ann-accept", size="sm")
+        accept_all = gr.Button("Accept all (A)", elem_id="ann-accept-all", size="sm")
+        good = gr.Button("+1 good (+)", elem_id="ann-good", size="sm")
+        neutral = gr.Button("0 neutral (0)", elem_id="ann-neutral", size="sm")
+        bad = gr.Button("−1 wrong (-)", elem_id="ann-bad", size="sm")
+        flag = gr.Button("⚑ Flag (f)", elem_id="ann-flag", size="sm")
+    cards = gr.Markdown(latex_delimiters=LATEX_DELIMITERS, sanitize_html=True, elem_id="ann-cards")
+    with gr.Row():
+        finish = gr.Radio(
+            [("from the ratings", ""), *[(r.replace("_", " "), r) for r in FINISH_REASONS]],
+            value="",
+            label="Finish reason",
+            elem_id="ann-finish",
+        )
+        comment = gr.Textbox(label="Comment", lines=2, elem_id="ann-comment")
+    with gr.Row():
+        save_draft = gr.Button("Save draft (d)", elem_id="ann-save-draft")
+        submit = gr.Button("Submit (s)", variant="primary", elem_id="ann-submit")
+    status = gr.HTML(elem_id="ann-status")
+    with gr.Group(visible=False, elem_id="ann-conflict") as conflict_box:
+        gr.Markdown("### Someone else saved this annotation first\nBoth versions are below; nothing was lost.")
+        with gr.Row():
+            mine_json = gr.Code(label="Your version (not saved yet)", language="json")
+            theirs_json = gr.Code(label="Stored version", language="json")
+        with gr.Row():
+            keep_mine = gr.Button("Save mine over theirs", elem_id="ann-keep-mine")
+            take_theirs = gr.Button("Load theirs", elem_id="ann-take-theirs")
+    conflict_state = gr.State(None)
+
+    outputs = [state, cards, info]
+
+    def render(st: dict[str, Any]) -> list[Any]:
+        c, i = _view(st)
+        return [st, c, i]
+
+    @shows_errors
+    def on_refresh(request: gr.Request) -> Any:
+        actor = current_actor(ctx, request)
+        if not actor.can(Action.ANNOTATE):
+            return gr.update(choices=[])
+        return gr.update(choices=campaign_choices(ctx, actor))
+
+    def _load(st: dict[str, Any], task: h.Task | None) -> list[Any]:
+        st = {**st, "task": task.to_dict() if task else None, "step": 1, "opened": time.time()}
+        if task is None:
+            return [*render(st), "", message_html("Nothing left for you in this campaign.", kind="ok"), "", ""]
+        reason = task.finish_reason or ""
+        return [*render(st), markdown_html(task.guidelines), "", reason, task.comment]
+
+    load_outputs = [*outputs, guidelines, status, finish, comment]
+
+    @shows_errors
+    def on_next(campaign_id: int | None, st: dict[str, Any], request: gr.Request) -> list[Any]:
+        actor = current_actor(ctx, request)
+        if campaign_id is None:
+            raise BadInputError("choose a campaign first")
+        task = h.next_task(ctx, actor, campaign_id=int(campaign_id), skipped=st.get("skipped", []))
+        return _load(st, task)
+
+    @shows_errors
+    def on_skip(campaign_id: int | None, st: dict[str, Any], request: gr.Request) -> list[Any]:
+        actor = current_actor(ctx, request)
+        if campaign_id is None:
+            raise BadInputError("choose a campaign first")
+        skipped = list(st.get("skipped", []))
+        if st.get("task"):
+            skipped.append(st["task"]["item_id"])
+        st = {**st, "skipped": skipped}
+        task = h.next_task(ctx, actor, campaign_id=int(campaign_id), skipped=skipped)
+        return _load(st, task)
+
+    def _edit(fn: Any) -> Any:
+        @shows_errors
+        def handler(st: dict[str, Any], request: gr.Request) -> list[Any]:
+            current_actor(ctx, request)  # the page only edits local state, but only for a logged-in user
+            if not st.get("task"):
+                raise BadInputError("load an item first (Next item)")
+            task = h.Task.from_dict(st["task"])
+            step = fn(task, st["step"])
+            return render({**st, "task": task.to_dict(), "step": step})
+
+        return handler
+
+    def advance(task: h.Task, step: int) -> int:
+        return min(step + 1, len(task.steps))
+
+    def rate(value: int | None) -> Any:
+        return _edit(lambda task, step: (h.rate_step(task, step, value), advance(task, step))[1])
+
+    prev_step.click(_edit(lambda task, step: max(step - 1, 1)), [state], outputs, api_visibility="private")
+    next_step.click(_edit(advance), [state], outputs, api_visibility="private")
+    good.click(rate(1), [state], outputs, api_visibility="private")
+    neutral.click(rate(0), [state], outputs, api_visibility="private")
+    bad.click(rate(-1), [state], outputs, api_visibility="private")
+    accept.click(
+        _edit(lambda task, step: (h.accept_step(task, step), advance(task, step))[1]),
+        [state],
+        outputs,
+        api_visibility="private",
+    )
+    accept_all.click(
+        _edit(lambda task, step: (h.accept_all(task), step)[1]), [state], outputs, api_visibility="private"
+    )
+    flag.click(
+        _edit(lambda task, step: (h.toggle_flag(task, step), step)[1]), [state], outputs, api_visibility="private"
+    )
+
+    def _save(submit_it: bool, force_version: int | None = None) -> Any:
+        @shows_errors
+        def handler(st: dict[str, Any], reason: str, text: str, request: gr.Request) -> list[Any]:
+            actor = current_actor(ctx, request)
+            if not st.get("task"):
+                raise BadInputError("load an item first (Next item)")
+            task = h.Task.from_dict(st["task"])
+            spent = int((time.time() - st.get("opened", time.time())) * 1000)
+            outcome = h.save(
+                ctx,
+                actor,
+                item_id=task.item_id,
+                campaign_id=task.campaign_id,
+                ratings=task.ratings,
+                finish_reason=reason or None,
+                flagged_steps=task.flagged_steps,
+                accepted_steps=task.accepted_steps,
+                comment=text,
+                annotation_id=task.annotation_id,
+                version=task.version,
+                submit=submit_it,
+                critique_run_id=task.critique_run_id,
+                time_spent_ms=spent,
+            )
+            if outcome.conflict:
+                return [
+                    *render(st),
+                    message_html(outcome.message, kind="error"),
+                    gr.update(visible=True),
+                    json.dumps(outcome.mine, indent=1),
+                    json.dumps(outcome.theirs, indent=1),
+                    {"submit": submit_it, "theirs": outcome.theirs},
+                ]
+            saved = outcome.saved or {}
+            task.annotation_id = saved.get("annotation_id")
+            task.version = saved.get("version")
+            task.status = saved.get("status", task.status)
+            task.finish_reason = saved.get("finish_reason")
+            st = {**st, "task": task.to_dict(), "opened": time.time()}
+            return [*render(st), message_html(outcome.message, kind="ok"), gr.update(visible=False), "", "", None]
+
+        return handler
+
+    save_outputs = [*outputs, status, conflict_box, mine_json, theirs_json, conflict_state]
+    save_draft.click(_save(False), [state, finish, comment], save_outputs, api_visibility="private")
+    submit.click(_save(True), [state, finish, comment], save_outputs, api_visibility="private")
+
+    @shows_errors
+    def on_keep_mine(
+        st: dict[str, Any], conflict: dict[str, Any] | None, reason: str, text: str, request: gr.Request
+    ) -> Any:
+        if not conflict or not st.get("task"):
+            raise BadInputError("there is no conflict to resolve")
+        theirs = conflict["theirs"]
+        task = h.Task.from_dict(st["task"])
+        task.annotation_id = theirs["annotation_id"]
+        task.version = theirs["version"]
+        st = {**st, "task": task.to_dict()}
+        return _save(bool(conflict["submit"]))(st, reason, text, request)
+
+    @shows_errors
+    def on_take_theirs(st: dict[str, Any], conflict: dict[str, Any] | None) -> Any:
+        if not conflict or not st.get("task"):
+            raise BadInputError("there is no conflict to resolve")
+        theirs = conflict["theirs"]
+        task = h.Task.from_dict(st["task"])
+        task.annotation_id = theirs["annotation_id"]
+        task.version = theirs["version"]
+        task.ratings = list(theirs["ratings"])
+        task.flagged_steps = list(theirs["flagged_steps"])
+        task.accepted_steps = list(theirs.get("accepted_steps", []))
+        task.finish_reason = theirs["finish_reason"]
+        task.comment = theirs["comment"]
+        task.status = theirs["status"]
+        st = {**st, "task": task.to_dict()}
+        return [
+            *render(st),
+            message_html("Loaded the stored version.", kind="ok"),
+            gr.update(visible=False),
+            "",
+            "",
+            None,
+            task.finish_reason or "",
+            task.comment,
+        ]
+
+    keep_mine.click(on_keep_mine, [state, conflict_state, finish, comment], save_outputs, api_visibility="private")
+    take_theirs.click(
+        on_take_theirs, [state, conflict_state], [*save_outputs, finish, comment], api_visibility="private"
+    )
+    next_item.click(on_next, [campaign, state], load_outputs, api_visibility="private")
+    skip.click(on_skip, [campaign, state], load_outputs, api_visibility="private")
+    refresh.click(on_refresh, None, campaign, api_visibility="private")
+    return [(on_refresh, [campaign])]

@@ -18,7 +18,7 @@ EXAMPLE_SOLUTION = (
 )
 
 
-def build(ctx: AppContext) -> None:
+def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
     with gr.Row():
         with gr.Column(scale=2):
             problem = gr.Textbox(label="Problem", lines=4, placeholder=EXAMPLE_PROBLEM, elem_id="critique-problem")
@@ -29,7 +29,9 @@ def build(ctx: AppContext) -> None:
                 elem_id="critique-solution",
             )
         with gr.Column(scale=1):
-            model = gr.Textbox(label="Model", value=ctx.default_model, elem_id="critique-model")
+            model = gr.Textbox(
+                label="Model (empty: the serving model)", placeholder=ctx.default_model, elem_id="critique-model"
+            )
             backend = gr.Dropdown(
                 ["transformers", "openai", "vllm"],
                 value=ctx.default_backend,
@@ -93,3 +95,4 @@ def build(ctx: AppContext) -> None:
         api_visibility="private",
         concurrency_id="generation",
     )
+    return []

@@ -1,0 +1,242 @@
+"""Admin handlers: users, campaigns (guidelines, data upload, overlap, progress), training jobs, model versions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from core.errors import BadInputError
+from db.campaigns import campaign_progress, create_campaign, list_campaigns, update_campaign
+from db.session import session_scope
+from db.users import create_user, list_users, set_password, set_role
+from webapp.context import AppContext
+from webapp.permissions import Action, Actor, require
+
+# ---- users ---------------------------------------------------------------------------------------------------
+
+
+def users_table(ctx: AppContext, actor: Actor | None) -> list[dict[str, Any]]:
+    require(actor, Action.MANAGE_USERS)
+    with session_scope(ctx.database_url) as session:
+        return [
+            {
+                "id": u.id,
+                "username": u.username,
+                "role": u.role,
+                "active": u.active,
+                "can_log_in": bool(u.password_hash),
+            }
+            for u in list_users(session)
+        ]
+
+
+def add_user(ctx: AppContext, actor: Actor | None, *, username: str, password: str, role: str) -> str:
+    require(actor, Action.MANAGE_USERS)
+    if not password:
+        raise BadInputError("give the new user a password")
+    with session_scope(ctx.database_url) as session:
+        user = create_user(session, username=username, password=password, role=role)
+        return f"Created {user.username} ({user.role})."
+
+
+def change_user(
+    ctx: AppContext,
+    actor: Actor | None,
+    *,
+    username: str,
+    role: str,
+    active: bool = True,
+    password: str = "",
+) -> str:
+    actor = require(actor, Action.MANAGE_USERS)
+    if username == actor.username and (role != "admin" or not active):
+        raise BadInputError("you cannot remove your own admin role or deactivate yourself")
+    with session_scope(ctx.database_url) as session:
+        user = set_role(session, username=username, role=role, active=active)
+        if password:
+            set_password(session, username=username, password=password)
+        return f"Updated {user.username}: role {user.role}, {'active' if user.active else 'inactive'}."
+
+
+# ---- campaigns -----------------------------------------------------------------------------------------------
+
+
+def campaigns_table(ctx: AppContext, actor: Actor | None) -> list[dict[str, Any]]:
+    """Every campaign with its progress (any logged-in role may list them to pick one)."""
+    require(actor, Action.VIEW_DASHBOARD)
+    with session_scope(ctx.database_url) as session:
+        rows = []
+        for c in list_campaigns(session):
+            progress = campaign_progress(session, campaign_id=c.id)
+            rows.append(
+                {
+                    "id": c.id,
+                    "name": c.name,
+                    "status": c.status,
+                    "overlap": c.overlap,
+                    "items": progress.items,
+                    "complete": progress.items_fully_covered,
+                    "submitted": progress.annotations_by_status.get("submitted", 0)
+                    + progress.annotations_by_status.get("approved", 0),
+                    "drafts": progress.annotations_by_status.get("draft", 0),
+                    "guidelines": c.guidelines,
+                }
+            )
+        return rows
+
+
+def new_campaign(
+    ctx: AppContext,
+    actor: Actor | None,
+    *,
+    name: str,
+    guidelines: str = "",
+    overlap: int = 1,
+    description: str = "",
+) -> int:
+    actor = require(actor, Action.MANAGE_CAMPAIGNS)
+    with session_scope(ctx.database_url) as session:
+        campaign = create_campaign(
+            session,
+            name=name,
+            description=description,
+            guidelines=guidelines,
+            overlap=int(overlap),
+            created_by_id=actor.id,
+        )
+        return campaign.id
+
+
+def edit_campaign(
+    ctx: AppContext,
+    actor: Actor | None,
+    *,
+    campaign_id: int,
+    guidelines: str | None = None,
+    overlap: int | None = None,
+    status: str | None = None,
+) -> str:
+    require(actor, Action.MANAGE_CAMPAIGNS)
+    with session_scope(ctx.database_url) as session:
+        campaign = update_campaign(
+            session,
+            campaign_id=campaign_id,
+            guidelines=guidelines,
+            overlap=int(overlap) if overlap is not None else None,
+            status=status,
+        )
+        return f"Saved campaign {campaign.name}."
+
+
+def upload_campaign_data(
+    ctx: AppContext, actor: Actor | None, *, campaign_id: int, path: str | Path, fmt: str = "processbench"
+) -> str:
+    """Import a file into a campaign through the database importer (duplicates are skipped, bad lines listed)."""
+    from db.campaigns import get_campaign
+    from db.importer import import_file
+
+    require(actor, Action.MANAGE_CAMPAIGNS)
+    with session_scope(ctx.database_url) as session:
+        name = get_campaign(session, campaign_id=campaign_id).name
+    summary = import_file(path, fmt=fmt, campaign=name, url=ctx.database_url)
+    lines = [f"Imported {summary.imported} record(s) into {name}: {summary.new_items} new item(s)."]
+    if summary.duplicates:
+        lines.append(f"{summary.duplicates} already stored.")
+    if summary.rejected:
+        lines.append(f"{summary.rejected} rejected:")
+        lines.extend(summary.errors)
+    return "\n".join(lines)
+
+
+def assign_annotators(ctx: AppContext, actor: Actor | None, *, campaign_id: int, usernames: list[str]) -> str:
+    """Replace the campaign's assigned annotators (an empty list opens it to every annotator)."""
+    from db.annotation_queue import set_assignments
+    from db.users import get_user
+
+    require(actor, Action.MANAGE_CAMPAIGNS)
+    with session_scope(ctx.database_url) as session:
+        ids = [get_user(session, username=name.strip()).id for name in usernames if name.strip()]
+        set_assignments(session, campaign_id=campaign_id, user_ids=ids)
+    if not ids:
+        return "Campaign is open to every annotator."
+    return f"Assigned {len(ids)} annotator(s): {', '.join(n.strip() for n in usernames if n.strip())}."
+
+
+# ---- training and models -------------------------------------------------------------------------------------
+
+
+def start_training(ctx: AppContext, actor: Actor | None, *, kind: str, values: dict[str, Any]) -> int:
+    """Validate a job config (SFT or GRPO) and queue it for the worker; returns the job id."""
+    from training.config import build_config
+    from training.queue import enqueue_job
+
+    actor = require(actor, Action.START_TRAINING)
+    config = build_config(kind, {k: v for k, v in values.items() if v not in (None, "")})
+    with session_scope(ctx.database_url) as session:
+        return enqueue_job(session, config=config, created_by_id=actor.id).id
+
+
+def cancel_training(ctx: AppContext, actor: Actor | None, *, job_id: int) -> str:
+    from training.queue import request_cancel
+
+    require(actor, Action.START_TRAINING)
+    with session_scope(ctx.database_url) as session:
+        job = request_cancel(session, job_id=job_id)
+        return f"Job {job.id}: {job.status}" + (" (cancel requested)" if job.cancel_requested else "")
+
+
+def jobs_table(ctx: AppContext, actor: Actor | None) -> list[dict[str, Any]]:
+    from training.queue import list_jobs
+
+    require(actor, Action.VIEW_DASHBOARD)
+    with session_scope(ctx.database_url) as session:
+        return [
+            {
+                "id": j.id,
+                "kind": j.kind,
+                "status": j.status,
+                "progress": round(float(j.progress or 0.0), 3),
+                "error": (j.error or "")[:200],
+                "created_at": str(j.created_at)[:19],
+            }
+            for j in list_jobs(session, limit=50)
+        ]
+
+
+def models_table(ctx: AppContext, actor: Actor | None) -> list[dict[str, Any]]:
+    from training.registry import list_versions
+
+    require(actor, Action.VIEW_DASHBOARD)
+    with session_scope(ctx.database_url) as session:
+        return [
+            {
+                "id": v.id,
+                "name": v.name,
+                "status": v.status,
+                "f1": (v.metrics or {}).get("f1"),
+                "path": v.path,
+                "promoted_at": str(v.promoted_at)[:19] if v.promoted_at else "",
+                "notes": v.notes,
+            }
+            for v in list_versions(session)
+        ]
+
+
+def promote_model(ctx: AppContext, actor: Actor | None, *, version_id: int) -> str:
+    from training.registry import promote
+
+    actor = require(actor, Action.PROMOTE_MODEL)
+    with session_scope(ctx.database_url) as session:
+        version = promote(session, version_id=version_id, reason=f"promoted by {actor.username}")
+        return f"Model version {version.id} ({version.name}) now serves."
+
+
+def rollback_model(ctx: AppContext, actor: Actor | None) -> str:
+    from training.registry import rollback
+
+    actor = require(actor, Action.PROMOTE_MODEL)
+    with session_scope(ctx.database_url) as session:
+        previous = rollback(session, reason=f"rolled back by {actor.username}")
+        if previous is None:
+            return "Rolled back: the default model serves again."
+        return f"Rolled back: model version {previous.id} ({previous.name}) serves again."

@@ -1,0 +1,135 @@
+"""Dashboard handler: the numbers (db aggregations + core agreement statistics) and their plotly figures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import plotly.graph_objects as go
+
+from core.agreement import agreement_rate, cohen_kappa_pairwise, fleiss_kappa_first_error, krippendorff_alpha_ratings
+from db import queries_dashboard as q
+from db.session import session_scope
+from webapp.context import AppContext
+from webapp.permissions import Action, Actor, require
+
+
+@dataclass
+class Dashboard:
+    """Everything the dashboard tab shows."""
+
+    summary: dict[str, Any]
+    figures: dict[str, go.Figure] = field(default_factory=dict)
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def _bar(x: list[Any], y: list[Any], title: str, x_title: str, y_title: str) -> go.Figure:
+    fig = go.Figure(go.Bar(x=x, y=y))
+    fig.update_layout(title=title, xaxis_title=x_title, yaxis_title=y_title, height=320, margin={"t": 50, "b": 40})
+    return fig
+
+
+def _empty(title: str) -> go.Figure:
+    fig = go.Figure()
+    fig.update_layout(
+        title=title,
+        height=320,
+        annotations=[{"text": "no data yet", "showarrow": False, "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.5}],
+    )
+    return fig
+
+
+def build_dashboard(ctx: AppContext, actor: Actor | None, *, campaign_id: int | None = None) -> Dashboard:
+    require(actor, Action.VIEW_DASHBOARD)
+    with session_scope(ctx.database_url) as session:
+        counts = q.annotation_counts(session, campaign_id=campaign_id)
+        agree = q.agreement_inputs(session, campaign_id=campaign_id)
+        versus = q.critic_vs_human(session, campaign_id=campaign_id)
+        gold = q.gold_accuracy(session, campaign_id=campaign_id)
+        evals = q.eval_history(session)
+        losses = q.loss_curves(session)
+    cohen = cohen_kappa_pairwise(agree["first_error"])
+    fleiss = fleiss_kappa_first_error(agree["per_item"])
+    alpha = krippendorff_alpha_ratings(agree["step_ratings"])
+    summary = {
+        "annotations": counts["total"],
+        "cohen_kappa_first_error": cohen,
+        "fleiss_kappa_first_error": fleiss,
+        "krippendorff_alpha_ratings": alpha,
+        "critic_vs_human": {m: agreement_rate(p) for m, p in versus.items()},
+        "gold_accuracy": {n: (c / t if t else None) for n, (c, t) in gold.items()},
+    }
+    figs: dict[str, go.Figure] = {}
+    if counts["per_day"]:
+        days, n = zip(*counts["per_day"], strict=True)
+        figs["per_day"] = _bar([str(d) for d in days], list(n), "Annotations per day", "day", "annotations")
+        figs["per_day"].update_xaxes(type="category")
+    else:
+        figs["per_day"] = _empty("Annotations per day")
+    if counts["per_annotator"]:
+        names, n = zip(*counts["per_annotator"], strict=True)
+        figs["per_annotator"] = _bar(list(names), list(n), "Annotations per annotator", "annotator", "annotations")
+    else:
+        figs["per_annotator"] = _empty("Annotations per annotator")
+    labels = counts["ratings"]
+    order = [k for k in ("+1", "0", "-1", "unrated") if k in labels]
+    figs["labels"] = (
+        _bar(order, [labels[k] for k in order], "Step rating distribution", "rating", "steps")
+        if labels
+        else _empty("Step rating distribution")
+    )
+    times = counts["seconds_per_item"]
+    if times:
+        fig = go.Figure([go.Box(y=v, name=name, boxpoints="all") for name, v in sorted(times.items())])
+        fig.update_layout(title="Time per item (s)", yaxis_title="seconds", height=320)
+        figs["time"] = fig
+    else:
+        figs["time"] = _empty("Time per item (s)")
+    rates = {m: r for m, r in summary["critic_vs_human"].items() if r is not None}
+    figs["critic_vs_human"] = (
+        _bar(list(rates), list(rates.values()), "Critic vs human first-error agreement", "model", "agreement")
+        if rates
+        else _empty("Critic vs human first-error agreement")
+    )
+    if evals:
+        fig = go.Figure()
+        for model in dict.fromkeys(e["model"] for e in evals):
+            points = [e for e in evals if e["model"] == model]
+            fig.add_trace(
+                go.Scatter(x=[p["when"] for p in points], y=[p["f1"] for p in points], name=model, mode="lines+markers")
+            )
+        fig.update_layout(title="Evaluation F1 over time", yaxis_title="F1", height=320)
+        figs["eval_f1"] = fig
+    else:
+        figs["eval_f1"] = _empty("Evaluation F1 over time")
+    if losses:
+        fig = go.Figure(
+            [
+                go.Scatter(x=[s for s, _ in pts], y=[v for _, v in pts], name=job, mode="lines")
+                for job, pts in losses.items()
+            ]
+        )
+        fig.update_layout(title="Training loss", xaxis_title="step", yaxis_title="loss", height=320)
+        figs["loss"] = fig
+    else:
+        figs["loss"] = _empty("Training loss")
+    return Dashboard(summary=summary, figures=figs)
+
+
+def summary_markdown(board: Dashboard) -> str:
+    s = board.summary
+    lines = [
+        f"**Finished annotations:** <span id='dash-total'>{s['annotations']}</span>",
+        f"**Cohen's kappa** (first-error step, mean over annotator pairs): {_fmt(s['cohen_kappa_first_error'])} · "
+        f"**Fleiss' kappa** (first-error step): {_fmt(s['fleiss_kappa_first_error'])} · "
+        f"**Krippendorff's alpha** (step ratings, ordinal): {_fmt(s['krippendorff_alpha_ratings'])}",
+    ]
+    if s["gold_accuracy"]:
+        lines.append(
+            "**Gold accuracy:** "
+            + ", ".join(f"{name}: {_fmt(acc)}" for name, acc in sorted(s["gold_accuracy"].items()))
+        )
+    return "\n\n".join(lines)

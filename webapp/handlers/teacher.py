@@ -1,0 +1,220 @@
+"""Teacher handlers: upload a class, critique every solution in the background, correct, export a report."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from core.errors import BadInputError, NotFoundError
+from core.items_csv import read_upload
+from core.types import CritiqueResult, SolutionItem, StepRating
+from db.annotations import create_annotation, find_annotation, save_annotation
+from db.classes import class_submissions, create_class, list_classes
+from db.critique_runs import latest_critique_run, save_critique_run, to_critique_result
+from db.items import to_solution_item
+from db.models import Campaign, CritiqueRun, Item
+from db.session import session_scope
+from webapp.context import AppContext
+from webapp.permissions import Action, Actor, require
+
+log = logging.getLogger(__name__)
+BATCH = 8
+
+
+@dataclass
+class ReportRow:
+    """One student's solution in the grading report."""
+
+    student: str
+    item_id: int
+    problem: str
+    steps: list[str]
+    first_wrong_step: int | None
+    comment: str
+    corrected: bool
+    critique: CritiqueResult | None
+
+
+def classes(ctx: AppContext, actor: Actor | None) -> list[tuple[str, int]]:
+    """(label, campaign id) of every class, newest first."""
+    require(actor, Action.GRADE_CLASS)
+    with session_scope(ctx.database_url) as session:
+        return [(c.name, c.id) for c in list_classes(session)]
+
+
+def upload_class(
+    ctx: AppContext, actor: Actor | None, *, name: str, path: str | Path, start: bool = True
+) -> tuple[int, list[str]]:
+    """Store a class from a CSV/JSONL with a student column; start critiquing it. Returns (class id, bad rows)."""
+    actor = require(actor, Action.GRADE_CLASS)
+    if not name.strip():
+        raise BadInputError("give the class a name")
+    parsed = read_upload(path, settings=ctx.settings)
+    errors = [str(x) for x in parsed if not isinstance(x, SolutionItem)]
+    items = [x for x in parsed if isinstance(x, SolutionItem)]
+    unnamed = [i for i, item in enumerate(items, start=1) if not item.metadata.get("student")]
+    if unnamed:
+        raise BadInputError(
+            f"{len(unnamed)} solution(s) have no student name (first: item {unnamed[0]}); "
+            "add a 'student' column (CSV) or field (JSONL)"
+        )
+    with session_scope(ctx.database_url) as session:
+        campaign = create_class(
+            session,
+            name=name,
+            submissions=[(str(i.metadata["student"]), i) for i in items],
+            created_by_id=actor.id,
+        )
+        class_id = campaign.id
+    if start:
+        start_critiques(ctx, actor, class_id=class_id)
+    return class_id, errors
+
+
+def _uncritiqued(ctx: AppContext, class_id: int) -> list[tuple[int, SolutionItem]]:
+    with session_scope(ctx.database_url) as session:
+        item_ids = sorted({s.item_id for s in class_submissions(session, campaign_id=class_id)})
+        done = set(session.scalars(select(CritiqueRun.item_id).where(CritiqueRun.item_id.in_(item_ids))))
+        return [(i, to_solution_item(session.get(Item, i))) for i in item_ids if i not in done]
+
+
+def critique_class(ctx: AppContext, actor: Actor, *, class_id: int) -> int:
+    """Critique every solution of the class that has no critique yet, in batches; returns how many were done."""
+    todo = _uncritiqued(ctx, class_id)
+    from webapp.handlers.critique import serving_model_name
+
+    critic = ctx.critic(serving_model_name(ctx))
+    done = 0
+    for start in range(0, len(todo), BATCH):
+        chunk = todo[start : start + BATCH]
+        with ctx.generation_lock:
+            results = critic.critique_many([item for _, item in chunk])
+        with session_scope(ctx.database_url) as session:
+            for (item_id, _), result in zip(chunk, results, strict=True):
+                save_critique_run(session, item_id=item_id, result=result, created_by_id=actor.id)
+        done += len(chunk)
+    return done
+
+
+def start_critiques(ctx: AppContext, actor: Actor | None, *, class_id: int) -> threading.Thread:
+    """Critique the class in a background thread; progress is read from the database (`class_progress`)."""
+    actor = require(actor, Action.GRADE_CLASS)
+
+    def run() -> None:
+        try:
+            critique_class(ctx, actor, class_id=class_id)
+        except Exception:  # shown as stalled progress; the log has the cause
+            log.exception("critiquing class %s failed", class_id)
+
+    thread = threading.Thread(target=run, name=f"class-{class_id}", daemon=True)
+    thread.start()
+    return thread
+
+
+def class_progress(ctx: AppContext, actor: Actor | None, *, class_id: int) -> tuple[int, int]:
+    """(solutions critiqued, solutions in the class)."""
+    require(actor, Action.GRADE_CLASS)
+    with session_scope(ctx.database_url) as session:
+        subs = class_submissions(session, campaign_id=class_id)
+        item_ids = {s.item_id for s in subs}
+        critiqued = set(
+            session.scalars(
+                select(CritiqueRun.item_id).where(CritiqueRun.item_id.in_(item_ids)).group_by(CritiqueRun.item_id)
+            )
+        )
+        return sum(1 for s in subs if s.item_id in critiqued), len(subs)
+
+
+def _first_wrong_comment(critique: CritiqueResult | None) -> tuple[int | None, str]:
+    if critique is None or critique.first_error_step is None:
+        return None, ""
+    if critique.first_error_step == -1:
+        return -1, "No mistake found."
+    step = next((s for s in critique.steps if s.index == critique.first_error_step), None)
+    return critique.first_error_step, (step.critique if step else "")
+
+
+def report_rows(ctx: AppContext, actor: Actor | None, *, class_id: int) -> list[ReportRow]:
+    """One row per student: the teacher's correction where there is one, else the critic's verdict."""
+    actor = require(actor, Action.GRADE_CLASS)
+    with session_scope(ctx.database_url) as session:
+        if session.get(Campaign, class_id) is None:
+            raise NotFoundError(f"no class with id {class_id}")
+        rows = []
+        for sub in class_submissions(session, campaign_id=class_id):
+            item = session.get(Item, sub.item_id)
+            run = latest_critique_run(session, item_id=sub.item_id)
+            critique = to_critique_result(run) if run is not None else None
+            first, comment = _first_wrong_comment(critique)
+            mine = find_annotation(session, item_id=sub.item_id, annotator_id=actor.id, campaign_id=class_id)
+            corrected = mine is not None
+            if mine is not None:
+                first, comment = mine.first_error_step, mine.comment
+            rows.append(
+                ReportRow(
+                    student=sub.student,
+                    item_id=sub.item_id,
+                    problem=item.problem,
+                    steps=list(item.steps),
+                    first_wrong_step=first,
+                    comment=comment,
+                    corrected=corrected,
+                    critique=critique,
+                )
+            )
+        return rows
+
+
+def ratings_for_first_wrong(first_wrong_step: int, n_steps: int) -> tuple[list[StepRating], str]:
+    """PRM800K-style ratings and finish reason meaning 'step k is the first wrong one' (-1: none is wrong)."""
+    if first_wrong_step == -1:
+        return [1] * n_steps, "solution"
+    if not 1 <= first_wrong_step <= n_steps:
+        raise BadInputError(f"first wrong step must be -1 or between 1 and {n_steps}, got {first_wrong_step}")
+    ratings: list[StepRating] = [1] * (first_wrong_step - 1) + [-1] + [None] * (n_steps - first_wrong_step)
+    return ratings, "found_error"
+
+
+def correct(
+    ctx: AppContext, actor: Actor | None, *, class_id: int, item_id: int, first_wrong_step: int, comment: str = ""
+) -> dict[str, Any]:
+    """Record the teacher's verdict on a solution (kept as their annotation in the class campaign)."""
+    actor = require(actor, Action.GRADE_CLASS)
+    with session_scope(ctx.database_url) as session:
+        item = session.get(Item, item_id)
+        if item is None:
+            raise NotFoundError(f"no item with id {item_id}")
+        in_class = item_id in {s.item_id for s in class_submissions(session, campaign_id=class_id)}
+        if not in_class:
+            raise NotFoundError(f"solution {item_id} is not in class {class_id}")
+        ratings, finish = ratings_for_first_wrong(int(first_wrong_step), len(item.steps))
+        existing = find_annotation(session, item_id=item_id, annotator_id=actor.id, campaign_id=class_id)
+        if existing is None:
+            row = create_annotation(
+                session,
+                item_id=item_id,
+                annotator_id=actor.id,
+                campaign_id=class_id,
+                ratings=ratings,
+                finish_reason=finish,
+                comment=comment,
+                status="submitted",
+                actor_id=actor.id,
+            )
+        else:
+            row = save_annotation(
+                session,
+                annotation_id=existing.id,
+                expected_version=existing.version,
+                actor_id=actor.id,
+                ratings=ratings,
+                finish_reason=finish,
+                comment=comment,
+                status="submitted",
+            )
+        return {"item_id": item_id, "first_wrong_step": row.first_error_step, "comment": row.comment}

@@ -1,0 +1,90 @@
+"""Teacher grading reports: a CSV (student, problem, first wrong step, comment) and printable HTML per student."""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import re
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from webapp.handlers.teacher import ReportRow
+
+CSV_COLUMNS = ("student", "problem", "first_wrong_step", "comment")
+
+
+def _csv_safe(value: str) -> str:
+    # A cell starting with = + - @ is a formula in spreadsheet apps; a leading quote keeps it text.
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def report_csv(rows: Sequence[ReportRow]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for row in rows:
+        first = "" if row.first_wrong_step is None else str(row.first_wrong_step)
+        writer.writerow([_csv_safe(row.student), _csv_safe(row.problem), first, _csv_safe(row.comment)])
+    return out.getvalue()
+
+
+def _verdict_line(row: ReportRow) -> str:
+    if row.first_wrong_step is None:
+        return "Not graded yet."
+    if row.first_wrong_step == -1:
+        return "All steps are correct."
+    return f"First wrong step: step {row.first_wrong_step}."
+
+
+def student_page(student: str, rows: Sequence[ReportRow]) -> str:
+    """A standalone printable HTML page of one student's solutions (every value escaped)."""
+    e = html.escape
+    sections = []
+    for row in rows:
+        steps = "".join(
+            f'<li class="{"wrong" if row.first_wrong_step == i else ""}">{e(text)}</li>'
+            for i, text in enumerate(row.steps, start=1)
+        )
+        comment = f'<p class="comment"><b>Comment:</b> {e(row.comment)}</p>' if row.comment else ""
+        sections.append(
+            f'<section><h2>Problem</h2><p class="problem">{e(row.problem)}</p><ol>{steps}</ol>'
+            f'<p class="verdict">{e(_verdict_line(row))}</p>{comment}</section>'
+        )
+    body = "".join(sections)
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        f"<title>{e(student)}: grading report</title>"
+        "<style>body{font-family:serif;max-width:46em;margin:2em auto}li{margin:.3em 0}"
+        "li.wrong{background:#ffebe9;font-weight:bold}.verdict{font-weight:bold}"
+        "@media print{section{page-break-inside:avoid}}</style></head>"
+        f"<body><h1>{e(student)}</h1>{body}</body></html>"
+    )
+
+
+def _file_name(student: str, used: set[str]) -> str:
+    base = re.sub(r"[^A-Za-z0-9_.-]+", "_", student).strip("._") or "student"
+    name, n = base, 1
+    while name in used:
+        n += 1
+        name = f"{base}_{n}"
+    used.add(name)
+    return f"{name}.html"
+
+
+def write_reports(rows: Sequence[ReportRow], out_dir: Path, *, class_name: str) -> tuple[Path, Path]:
+    """Write `report.csv` and a zip of one HTML page per student; return both paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", class_name).strip("._") or "class"
+    csv_path = out_dir / f"{safe}-report.csv"
+    csv_path.write_text(report_csv(rows), encoding="utf-8")
+    by_student: dict[str, list[ReportRow]] = {}
+    for row in rows:
+        by_student.setdefault(row.student, []).append(row)
+    zip_path = out_dir / f"{safe}-students.zip"
+    used: set[str] = set()
+    with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for student, student_rows in by_student.items():
+            archive.writestr(_file_name(student, used), student_page(student, student_rows))
+    return csv_path, zip_path
