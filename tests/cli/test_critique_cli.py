@@ -1,0 +1,151 @@
+"""`critic critique` as a user runs it: files, stdin, bad items, exit codes and help (tiny model, few tokens)."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from cli.main import main
+from core.types import CritiqueResult
+
+
+def run_cli(monkeypatch: pytest.MonkeyPatch, *args: str, stdin: str | None = None) -> int:
+    monkeypatch.setattr(sys, "argv", ["critic", *args])
+    if stdin is not None:
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+    try:
+        main()
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+def test_good_file_writes_one_jsonl_line_per_item(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, tiny_model_dir: Path, processbench_dir: Path
+) -> None:
+    items = json.loads((processbench_dir / "gsm8k.json").read_text())[:3]
+    source = tmp_path / "items.json"
+    source.write_text(json.dumps(items))
+    out = tmp_path / "out" / "results.jsonl"
+    code = run_cli(
+        monkeypatch,
+        "critique",
+        "-i",
+        str(source),
+        "-m",
+        str(tiny_model_dir),
+        "--max-new-tokens",
+        "4",
+        "--batch-size",
+        "2",
+        "-o",
+        str(out),
+    )
+    assert code == 0
+    results = [CritiqueResult.model_validate_json(line) for line in out.read_text().splitlines()]
+    assert [r.id for r in results] == ["gsm8k-0", "gsm8k-1", "gsm8k-2"]
+    assert [len(r.steps) for r in results] == [len(i["steps"]) for i in items]
+    assert all(r.backend == "transformers" and r.samples == 1 for r in results)
+
+
+def test_bad_items_are_reported_and_the_rest_still_written(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    lines = [
+        '{"id": "good-1", "problem": "What is 2+2?", "steps": ["2+2=4", "So 4."], "label": -1}',
+        '{"id": "oops", "problem": "What is 3+3?", ',
+        '{"id": "no-problem", "steps": ["a"]}',
+        '{"id": "good-2", "problem": "What is 5*2?", "solution": "Step 1: 5*2=10\\nStep 2: So 10."}',
+    ]
+    source = tmp_path / "items.jsonl"
+    source.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "results.jsonl"
+    code = run_cli(
+        monkeypatch,
+        "critique",
+        "--input",
+        str(source),
+        "--model",
+        str(tiny_model_dir),
+        "--max-new-tokens",
+        "3",
+        "--samples",
+        "2",
+        "--output",
+        str(out),
+    )
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "item 2 (line 2): invalid JSON" in err
+    assert "item 3 (line 3) id='no-problem': field 'problem' is missing" in err
+    assert "2 of 4 item(s) rejected" in err
+    results = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["id"] for r in results] == ["good-1", "good-2"]
+    assert results[1]["steps"][0]["text"] == "5*2=10" and len(results[1]["votes"]) == 2
+
+
+def test_problem_and_solution_file_write_one_json_object_to_stdout(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    solution = tmp_path / "solution.txt"
+    solution.write_text("He buys 3*4 = <<3*4=12>>12 eggs.\n\nHe has 12-2 = <<12-2=10>>10 left.")
+    code = run_cli(
+        monkeypatch,
+        "critique",
+        "--problem",
+        "Eggs?",
+        "--solution-file",
+        str(solution),
+        "-m",
+        str(tiny_model_dir),
+        "--max-new-tokens",
+        "3",
+    )
+    assert code == 0
+    result = json.loads(capsys.readouterr().out)
+    assert [s["text"] for s in result["steps"]] == [
+        "He buys 3*4 = <<3*4=12>>12 eggs.",
+        "He has 12-2 = <<12-2=10>>10 left.",
+    ]
+    assert result["problem"] == "Eggs?" and result["mode"] == "single"
+
+
+def test_stdin_input_and_usage_errors(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tiny_model_dir: Path
+) -> None:
+    item = json.dumps({"problem": "1+1?", "steps": ["1+1=2"]})
+    assert (
+        run_cli(monkeypatch, "critique", "-i", "-", "-m", str(tiny_model_dir), "--max-new-tokens", "2", stdin=item) == 0
+    )
+    assert json.loads(capsys.readouterr().out)["steps"][0]["text"] == "1+1=2"
+    assert run_cli(monkeypatch, "critique", "-i", "-", "--mode", "fast", stdin=item) == 2
+    assert "choose single or deliberate" in capsys.readouterr().err
+    assert run_cli(monkeypatch, "critique", "--problem", "p") == 2
+    assert "--solution-file" in capsys.readouterr().err
+    assert run_cli(monkeypatch, "critique", "-i", "-", "--samples", "3", "--temperature", "0", stdin=item) == 2
+    assert "temperature > 0" in capsys.readouterr().err
+
+
+def test_help_texts_describe_every_option(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_cli(monkeypatch, "--help") == 0
+    assert "critique" in capsys.readouterr().out
+    assert run_cli(monkeypatch, "critique", "--help") == 0
+    text = capsys.readouterr().out
+    for option in (
+        "--input",
+        "--problem",
+        "--solution-file",
+        "--model",
+        "--backend",
+        "--base-url",
+        "--mode",
+        "--samples",
+        "--max-new-tokens",
+        "--output",
+    ):
+        assert option in text
+    assert "JSONL" in text and "first wrong step" in text
