@@ -293,10 +293,15 @@ def _close(left: sympy.Expr, right: sympy.Expr, right_places: int | None, slack:
     difference = left - right
     if difference == 0:
         return True
-    gap = abs(float(sympy.N(difference, 30)))
-    if gap < 1e-12 * max(1.0, abs(float(sympy.N(left, 20)))):
-        return True
-    allowed = float(slack) * max(abs(float(sympy.N(left, 20))), abs(float(sympy.N(right, 20))))
+    if left.is_Rational and right.is_Rational:
+        gap = abs(float(difference))
+        magnitude = max(abs(float(left)), abs(float(right)))
+    else:
+        gap = abs(float(sympy.N(difference, 30)))
+        if gap < 1e-12 * max(1.0, abs(float(sympy.N(left, 20)))):
+            return True
+        magnitude = max(abs(float(sympy.N(left, 20))), abs(float(sympy.N(right, 20))))
+    allowed = float(slack) * magnitude
     if right_places is not None and gap < allowed + 10.0**-right_places * (1 - 1e-9):
         return True  # rounded or truncated to the written places (the boundary itself is a real difference)
     return gap <= allowed * (1 + 1e-9)
@@ -400,11 +405,24 @@ def _run_on(left: _Side, right_tokens: Sequence[Token]) -> bool:
 def find_claims(text: str) -> list[Claim]:
     """Every checkable equality claimed in a step's text, each judged true, false or unknown."""
     claims: list[Claim] = []
+    if "=" not in text:
+        return claims  # fast path: most prose claims nothing
     body = text
     for match in _ANNOTATION.finditer(text):
         claims.append(_check_pair(match.group(1), match.group(2)))
     body = _ANNOTATION.sub(" ", body)
-    tokens = tokenise(normalise(body))
+    for sentence in _SENTENCE_END.split(normalise(body)):
+        if "=" in sentence:
+            claims.extend(_sentence_claims(tokenise(sentence)))
+    return claims
+
+
+# A claim never crosses a sentence end, a newline or ';': only sentences with '=' are tokenised.
+_SENTENCE_END = re.compile(r"(?<=[.?])\s+|\n|;")
+
+
+def _sentence_claims(tokens: list[Token]) -> list[Claim]:
+    claims: list[Claim] = []
     for index, token in enumerate(tokens):
         if token.kind != "eq":
             continue

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Token:
+class Token(NamedTuple):
     """One token of normalised step text.
 
     kind: num, op, lp, rp, func, const, pct, bang, sep (function-argument separator), eq, approx,
@@ -122,10 +121,18 @@ def _expand(text: str, depth: int = 0) -> str:
     out: list[str] = []
     index = 0
     while index < len(text):
-        char = text[index]
-        if char != "\\":
-            out.append(char)
-            index += 1
+        if text[index] != "\\":
+            # copy up to the next command; digits go one by one so a following \frac can see a mixed number
+            following = text.find("\\", index)
+            following = len(text) if following < 0 else following
+            plain = text[index:following]
+            if plain and plain[-1].isdigit():
+                head = plain.rstrip("0123456789")
+                out.append(head)
+                out.extend(plain[len(head) :])
+            else:
+                out.append(plain)
+            index = following
             continue
         match = re.match(r"\\([A-Za-z]+|.)", text[index:])
         if match is None:
@@ -138,9 +145,9 @@ def _expand(text: str, depth: int = 0) -> str:
             bottom, index = _group(text, index)
             top, bottom = _expand(top, depth + 1), _expand(bottom, depth + 1)
             whole = ""
-            if name in _FRACTIONS and out and out[-1].isdigit():
+            if name in _FRACTIONS and out and len(out[-1]) == 1 and out[-1].isdigit():
                 # "2\frac{1}{2}" is a mixed number (or a product): the ⊕ token is read both ways
-                while out and out[-1].isdigit():
+                while out and len(out[-1]) == 1 and out[-1].isdigit():
                     whole = out.pop() + whole
             if whole:
                 out.append(f"({whole}⊕(({top})/({bottom})))")
