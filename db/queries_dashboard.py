@@ -24,7 +24,7 @@ def _done_annotations(session: Session, campaign_id: int | None) -> list[tuple[A
     )
     if campaign_id is not None:
         query = query.where(Annotation.campaign_id == campaign_id)
-    return [(a, name) for a, name in session.execute(query).tuples()]
+    return [(a, name) for a, name in session.execute(query)]
 
 
 def annotation_counts(session: Session, *, campaign_id: int | None = None) -> dict[str, Any]:
@@ -81,7 +81,7 @@ def critic_vs_human(session: Session, *, campaign_id: int | None = None) -> dict
         .outerjoin(ModelVersion, ModelVersion.id == CritiqueRun.model_version_id)
         .where(CritiqueRun.item_id.in_(item_ids))
         .order_by(CritiqueRun.id)
-    ).tuples()
+    )
     latest: dict[tuple[str, int], int | None] = {}
     for item_id, model, first_error, version_name in runs:
         latest[(version_name or model, item_id)] = first_error  # later runs overwrite earlier ones
@@ -104,7 +104,7 @@ def gold_accuracy(session: Session, *, campaign_id: int | None = None) -> dict[s
     if campaign_id is not None:
         query = query.where(Annotation.campaign_id == campaign_id)
     out: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for name, given, truth in session.execute(query).tuples():
+    for name, given, truth in session.execute(query):
         out[name][1] += 1
         out[name][0] += int(given == truth)
     return {name: (v[0], v[1]) for name, v in out.items()}
@@ -117,7 +117,7 @@ def eval_history(session: Session) -> list[dict[str, Any]]:
         .outerjoin(ModelVersion, ModelVersion.id == EvalRun.model_version_id)
         .where(EvalRun.status == "succeeded")
         .order_by(EvalRun.finished_at, EvalRun.id)
-    ).tuples()
+    )
     out = []
     for run, version_name in rows:
         metrics = run.metrics or {}
@@ -144,7 +144,7 @@ def loss_curves(
         .join(TrainingJob, TrainingJob.id == TrainingMetricPoint.job_id)
         .where(TrainingMetricPoint.name.in_(names))
         .order_by(TrainingMetricPoint.job_id, TrainingMetricPoint.step)
-    ).tuples()
+    )
     curves: dict[str, list[tuple[int, float]]] = defaultdict(list)
     for job_id, kind, step, value in rows:
         curves[f"#{job_id} {kind}"].append((int(step), float(value)))

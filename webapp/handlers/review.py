@@ -48,7 +48,7 @@ def _row(annotation: Any, names: dict[int, str]) -> dict[str, Any]:
 
 
 def _names(session: Any) -> dict[int, str]:
-    return dict(session.execute(select(User.id, User.username)).tuples())
+    return {uid: name for uid, name in session.execute(select(User.id, User.username))}
 
 
 def pending_reviews(

@@ -1,0 +1,159 @@
+"""Admin, teacher and dashboard handlers, each called as every role."""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from core.errors import BadInputError, ConflictError, NotFoundError, PermissionDeniedError
+from webapp.auth import check_login, ensure_admin
+from webapp.handlers import admin, annotate, dashboard, teacher
+from webapp.reports import write_reports
+
+NOT_ADMIN = ("viewer", "annotator", "teacher", "reviewer")
+
+
+@pytest.mark.parametrize("role", NOT_ADMIN)
+def test_only_admins_manage_users_campaigns_training_and_models(web, role: str, campaign_file: Path) -> None:
+    actor = web[role]
+    calls = [
+        lambda: admin.users_table(web.ctx, actor),
+        lambda: admin.add_user(web.ctx, actor, username="x", password="pw", role="admin"),
+        lambda: admin.change_user(web.ctx, actor, username=role, role="admin"),
+        lambda: admin.new_campaign(web.ctx, actor, name="mine"),
+        lambda: admin.edit_campaign(web.ctx, actor, campaign_id=1, overlap=3),
+        lambda: admin.upload_campaign_data(web.ctx, actor, campaign_id=1, path=campaign_file),
+        lambda: admin.assign_annotators(web.ctx, actor, campaign_id=1, usernames=[role]),
+        lambda: admin.start_training(web.ctx, actor, kind="sft", values={"base_model": "embedded"}),
+        lambda: admin.cancel_training(web.ctx, actor, job_id=1),
+        lambda: admin.promote_model(web.ctx, actor, version_id=1),
+        lambda: admin.rollback_model(web.ctx, actor),
+    ]
+    for call in calls:
+        with pytest.raises(PermissionDeniedError):
+            call()
+
+
+def test_admin_creates_users_campaigns_and_assigns_annotators(web, campaign_file: Path) -> None:
+    boss = web["admin"]
+    admin.add_user(web.ctx, boss, username="dora", password="secret", role="annotator")
+    assert check_login(web.url, "dora", "secret").role == "annotator"
+    assert check_login(web.url, "dora", "wrong") is None
+    admin.change_user(web.ctx, boss, username="dora", role="reviewer", active=False)
+    assert check_login(web.url, "dora", "secret") is None  # deactivated
+    with pytest.raises(BadInputError):
+        admin.change_user(web.ctx, boss, username="admin", role="viewer")
+    cid = admin.new_campaign(web.ctx, boss, name="gold run", guidelines="# Read me", overlap=1)
+    with pytest.raises(ConflictError):
+        admin.new_campaign(web.ctx, boss, name="gold run")
+    assert "4 new item(s)" in admin.upload_campaign_data(web.ctx, boss, campaign_id=cid, path=campaign_file)
+    admin.edit_campaign(web.ctx, boss, campaign_id=cid, overlap=2, status="active")
+    row = next(r for r in admin.campaigns_table(web.ctx, web["viewer"]) if r["id"] == cid)
+    assert row["items"] == 4 and row["overlap"] == 2
+    assert "1 annotator" in admin.assign_annotators(web.ctx, boss, campaign_id=cid, usernames=["annotator"])
+    assert annotate.next_task(web.ctx, web["annotator"], campaign_id=cid) is not None
+    with pytest.raises(PermissionDeniedError, match="not assigned"):
+        annotate.next_task(web.ctx, web["reviewer"], campaign_id=cid)
+
+
+def test_admin_queues_training_and_manages_models(web) -> None:
+    boss = web["admin"]
+    job_id = admin.start_training(web.ctx, boss, kind="sft", values={"base_model": "embedded", "max_steps": 2})
+    jobs = admin.jobs_table(web.ctx, web["viewer"])
+    assert [(j["id"], j["kind"], j["status"]) for j in jobs] == [(job_id, "sft", "queued")]
+    assert "cancel" in admin.cancel_training(web.ctx, boss, job_id=job_id)
+    with pytest.raises(BadInputError):
+        admin.start_training(web.ctx, boss, kind="sft", values={"max_steps": -1})
+    with pytest.raises(NotFoundError):
+        admin.promote_model(web.ctx, boss, version_id=999)
+    with pytest.raises(ConflictError):
+        admin.rollback_model(web.ctx, boss)
+
+
+def test_first_start_creates_one_admin_with_the_configured_password(sqlite_db_url: str) -> None:
+    assert ensure_admin(sqlite_db_url, password="first-pw") == "first-pw"
+    assert ensure_admin(sqlite_db_url, password="other") is None
+    assert check_login(sqlite_db_url, "admin", "first-pw").role == "admin"
+
+
+CLASS_CSV = (
+    "student,problem,solution\n"
+    'Ann,"What is 2+3?","2+3 = 5.\n\nSo the answer is 5."\n'
+    'Ben,"What is 2+3?","2+3 = 6.\n\nSo the answer is 6."\n'
+    'Cy <script>,"What is 2+3?","2+3 = 5.\n\nSo the answer is 5."\n'
+)
+
+
+def test_teacher_grades_a_class_and_exports_the_report(web, tmp_path: Path) -> None:
+    path = tmp_path / "class.csv"
+    path.write_text(CLASS_CSV)
+    t = web["teacher"]
+    class_id, errors = teacher.upload_class(web.ctx, t, name="7B", path=path, start=False)
+    assert errors == [] and teacher.class_progress(web.ctx, t, class_id=class_id) == (0, 3)
+    assert teacher.critique_class(web.ctx, t, class_id=class_id) == 2  # Ann and Cy wrote the same solution
+    assert teacher.class_progress(web.ctx, t, class_id=class_id) == (3, 3)
+    rows = teacher.report_rows(web.ctx, t, class_id=class_id)
+    assert [r.student for r in rows] == ["Ann", "Ben", "Cy <script>"]
+    assert all(r.first_wrong_step == 2 and not r.corrected for r in rows)  # the scripted critic blames step 2
+    teacher.correct(web.ctx, t, class_id=class_id, item_id=rows[0].item_id, first_wrong_step=-1, comment="All good")
+    teacher.correct(web.ctx, t, class_id=class_id, item_id=rows[1].item_id, first_wrong_step=1, comment="2+3 is 5")
+    with pytest.raises(BadInputError):
+        teacher.correct(web.ctx, t, class_id=class_id, item_id=rows[1].item_id, first_wrong_step=7)
+    csv_path, zip_path = write_reports(
+        teacher.report_rows(web.ctx, t, class_id=class_id), tmp_path / "out", class_name="7B"
+    )
+    table = list(csv.DictReader(io.StringIO(csv_path.read_text())))
+    assert [(r["student"], r["first_wrong_step"], r["comment"]) for r in table] == [
+        ("Ann", "-1", "All good"),
+        ("Ben", "1", "2+3 is 5"),
+        ("Cy <script>", "-1", "All good"),
+    ]
+    with zipfile.ZipFile(zip_path) as archive:
+        names = sorted(archive.namelist())
+        assert names == ["Ann.html", "Ben.html", "Cy_script.html"]
+        page = archive.read("Cy_script.html").decode()
+        assert "<script>" not in page and "All steps are correct." in page
+
+
+def test_teacher_needs_student_names_and_the_right_role(web, tmp_path: Path) -> None:
+    path = tmp_path / "nostudent.csv"
+    path.write_text('problem,solution\n"1+1?","2"\n')
+    with pytest.raises(BadInputError, match="student"):
+        teacher.upload_class(web.ctx, web["teacher"], name="x", path=path, start=False)
+    with pytest.raises(PermissionDeniedError):
+        teacher.upload_class(web.ctx, web["viewer"], name="x", path=path, start=False)
+    with pytest.raises(PermissionDeniedError):
+        teacher.classes(web.ctx, web["viewer"])
+
+
+def test_dashboard_counts_submissions_agreement_and_gold_accuracy(web, campaign_file: Path) -> None:
+    from webapp.permissions import Actor
+
+    boss = web["admin"]
+    cid = admin.new_campaign(web.ctx, boss, name="dash", overlap=2)
+    admin.upload_campaign_data(web.ctx, boss, campaign_id=cid, path=campaign_file)
+    admin.add_user(web.ctx, boss, username="bob", password="pw", role="annotator")
+    bob_id = next(u["id"] for u in admin.users_table(web.ctx, boss) if u["username"] == "bob")
+    people = [web["annotator"], Actor(id=bob_id, username="bob", role="annotator")]
+    for person in people:
+        while (task := annotate.next_task(web.ctx, person, campaign_id=cid)) is not None:
+            n = len(task.steps)
+            ratings = [1] * n if task.item_id % 2 else [1, -1] + [None] * (n - 2)
+            annotate.save(
+                web.ctx, person, item_id=task.item_id, campaign_id=cid, ratings=ratings, submit=True, time_spent_ms=5000
+            )
+    board = dashboard.build_dashboard(web.ctx, web["viewer"], campaign_id=cid)
+    s = board.summary
+    assert s["annotations"] == 8
+    assert s["cohen_kappa_first_error"] == pytest.approx(1.0)  # both labelled every item the same way
+    assert s["fleiss_kappa_first_error"] == pytest.approx(1.0)
+    assert s["krippendorff_alpha_ratings"] == pytest.approx(1.0)
+    assert set(s["gold_accuracy"]) == {"annotator", "bob"}
+    assert set(board.figures) >= {"per_day", "per_annotator", "labels", "time", "critic_vs_human", "eval_f1", "loss"}
+    assert "Finished annotations:** <span id='dash-total'>8</span>" in dashboard.summary_markdown(board)
+    with pytest.raises(PermissionDeniedError):
+        dashboard.build_dashboard(web.ctx, None)
