@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.orm.attributes import set_committed_value
 
 from core.errors import BadInputError, ConflictError, NotFoundError, PermissionDeniedError
 from core.prm800k import FINISH_REASONS, first_error_from_ratings
@@ -76,20 +76,74 @@ def _validate_finish_reason(finish_reason: str | None) -> str | None:
     return finish_reason
 
 
-def _event(
-    session: Session, annotation: Annotation, *, action: str, actor_id: int | None, before: dict[str, Any] | None
-) -> None:
-    after = snapshot(annotation)
-    session.add(
-        AnnotationEvent(
+def _load_for_write(session: Session, annotation_id: int, expected_version: int) -> tuple[Annotation, int]:
+    """The annotation and its item's step count, read before the write transaction (which stays short).
+
+    Versions are unique per state, so the row read at `expected_version` is exactly the state the
+    conditional UPDATE in `_write_change` replaces: it is the audit event's `before`.
+    """
+    row = session.execute(
+        select(Annotation, Item.steps)
+        .join(Item, Item.id == Annotation.item_id)
+        .where(Annotation.id == annotation_id)
+        .execution_options(populate_existing=True)
+    ).first()
+    if row is None:
+        session.rollback()
+        raise NotFoundError(f"no annotation with id {annotation_id}")
+    annotation, steps = row
+    _check_version(session, annotation, expected_version)
+    return annotation, len(steps)
+
+
+def _check_version(session: Session, annotation: Annotation, expected_version: int) -> None:
+    if annotation.version != expected_version:
+        error = AnnotationConflictError(
+            annotation_id=annotation.id, expected_version=expected_version, current=annotation
+        )
+        session.rollback()
+        raise error
+
+
+def _write_change(
+    session: Session,
+    annotation: Annotation,
+    *,
+    expected_version: int,
+    values: dict[str, Any],
+    action: str,
+    actor_id: int,
+) -> Annotation:
+    """One short write transaction: UPDATE ... WHERE version = expected, plus the audit event; or a conflict."""
+    before = snapshot(annotation)
+    session.commit()  # end the read transaction; the write below takes the write lock only for itself
+    values = {**values, "version": expected_version + 1, "updated_at": utcnow()}
+    after = {key: values.get(key, value) for key, value in before.items()}
+    table = Annotation.__table__
+    begin_write(session)
+    result = session.execute(
+        update(table).where(table.c.id == annotation.id, table.c.version == expected_version).values(**values)
+    )
+    if result.rowcount != 1:  # someone saved in between
+        session.rollback()
+        current = get_annotation(session, annotation_id=annotation.id)
+        _check_version(session, current, expected_version)
+        raise AssertionError("the conditional update failed although the version matches")
+    session.execute(
+        insert(AnnotationEvent.__table__).values(
             annotation_id=annotation.id,
             actor_id=actor_id,
             action=action,
-            version=annotation.version,
+            version=expected_version + 1,
             before=before,
             after=after,
+            created_at=values["updated_at"],
         )
     )
+    session.commit()
+    for key, value in values.items():
+        set_committed_value(annotation, key, value)
+    return annotation
 
 
 def create_annotation(
@@ -111,11 +165,10 @@ def create_annotation(
     """Store a new annotation and its `create` event in one transaction."""
     if status not in EDITABLE_STATUSES:
         raise BadInputError(f"a new annotation's status must be one of {', '.join(EDITABLE_STATUSES)}")
-    begin_write(session)
-    item = session.get(Item, item_id)
-    if item is None:
+    steps = session.scalar(select(Item.steps).where(Item.id == item_id))
+    if steps is None:
         raise NotFoundError(f"no item with id {item_id}")
-    n_steps = len(item.steps)
+    n_steps = len(steps)
     annotation = Annotation(
         item_id=item_id,
         annotator_id=annotator_id,
@@ -131,10 +184,22 @@ def create_annotation(
         submitted_at=utcnow() if status == "submitted" else None,
     )
     annotation.first_error_step = first_error_from_ratings(annotation.ratings, annotation.finish_reason)
+    session.commit()  # end the read transaction
+    begin_write(session)
     session.add(annotation)
     try:
         session.flush()
-        _event(session, annotation, action="create", actor_id=actor_id or annotator_id, before=None)
+        session.execute(
+            insert(AnnotationEvent.__table__).values(
+                annotation_id=annotation.id,
+                actor_id=actor_id or annotator_id,
+                action="create",
+                version=annotation.version,
+                before=None,
+                after=snapshot(annotation),
+                created_at=annotation.created_at,
+            )
+        )
         session.commit()
     except IntegrityError as exc:
         session.rollback()
@@ -142,33 +207,6 @@ def create_annotation(
             f"user {annotator_id} already has an annotation of item {item_id} in this campaign; load and edit it"
         ) from exc
     return annotation
-
-
-def _locked(session: Session, annotation_id: int) -> Annotation:
-    # PostgreSQL: row lock until commit; SQLite: the write transaction (BEGIN IMMEDIATE) already serialises.
-    query = select(Annotation).where(Annotation.id == annotation_id).with_for_update()
-    annotation = session.scalar(query.execution_options(populate_existing=True))
-    if annotation is None:
-        raise NotFoundError(f"no annotation with id {annotation_id}")
-    return annotation
-
-
-def _check_version(session: Session, annotation: Annotation, expected_version: int) -> None:
-    if annotation.version != expected_version:
-        error = AnnotationConflictError(
-            annotation_id=annotation.id, expected_version=expected_version, current=annotation
-        )
-        session.rollback()
-        raise error
-
-
-def _commit_change(session: Session, annotation: Annotation, *, expected_version: int) -> None:
-    try:
-        session.commit()
-    except StaleDataError:
-        session.rollback()
-        _check_version(session, _locked(session, annotation.id), expected_version)
-        raise
 
 
 def save_annotation(
@@ -193,39 +231,37 @@ def save_annotation(
     """
     if status is not None and status not in EDITABLE_STATUSES:
         raise BadInputError(f"status must be one of {', '.join(EDITABLE_STATUSES)} (reviews use review_annotation)")
-    begin_write(session)
-    annotation = _locked(session, annotation_id)
-    _check_version(session, annotation, expected_version)
+    annotation, n_steps = _load_for_write(session, annotation_id, expected_version)
     actor = session.get(User, actor_id)
     if actor is None or (actor.id != annotation.annotator_id and actor.role not in ("admin", "reviewer")):
         session.rollback()
         raise PermissionDeniedError(f"user {actor_id} may not edit annotation {annotation_id} of another annotator")
-    before = snapshot(annotation)
-    n_steps = len(annotation.item.steps)
+    values: dict[str, Any] = {}
     if ratings is not _UNSET:
-        annotation.ratings = validate_ratings(ratings, n_steps)
+        values["ratings"] = validate_ratings(ratings, n_steps)
     if finish_reason is not _UNSET:
-        annotation.finish_reason = _validate_finish_reason(finish_reason)
+        values["finish_reason"] = _validate_finish_reason(finish_reason)
     if flagged_steps is not _UNSET:
-        annotation.flagged_steps = _validate_steps("flagged_steps", flagged_steps, n_steps)
+        values["flagged_steps"] = _validate_steps("flagged_steps", flagged_steps, n_steps)
     if comment is not _UNSET:
-        annotation.comment = comment
+        values["comment"] = comment
     if critique_run_id is not _UNSET:
-        annotation.critique_run_id = critique_run_id
+        values["critique_run_id"] = critique_run_id
     if accepted_steps is not _UNSET:
-        annotation.accepted_steps = _validate_steps("accepted_steps", accepted_steps, n_steps)
+        values["accepted_steps"] = _validate_steps("accepted_steps", accepted_steps, n_steps)
     action = "update"
     if status is not None and status != annotation.status:
-        annotation.status = status
+        values["status"] = status
         if status == "submitted":
-            annotation.submitted_at = utcnow()
+            values["submitted_at"] = utcnow()
             action = "submit"
-    annotation.time_spent_ms += max(0, int(add_time_ms))
-    annotation.first_error_step = first_error_from_ratings(annotation.ratings, annotation.finish_reason)
-    session.flush()  # the ORM bumps `version` here (version_id_col) with "WHERE version = <loaded>"
-    _event(session, annotation, action=action, actor_id=actor_id, before=before)
-    _commit_change(session, annotation, expected_version=expected_version)
-    return annotation
+    values["time_spent_ms"] = annotation.time_spent_ms + max(0, int(add_time_ms))
+    values["first_error_step"] = first_error_from_ratings(
+        values.get("ratings", annotation.ratings), values.get("finish_reason", annotation.finish_reason)
+    )
+    return _write_change(
+        session, annotation, expected_version=expected_version, values=values, action=action, actor_id=actor_id
+    )
 
 
 def review_annotation(
@@ -238,25 +274,24 @@ def review_annotation(
     comment: str = "",
 ) -> Annotation:
     """Approve or reject a submitted annotation (reviewers and admins only), audited like any change."""
-    begin_write(session)
     reviewer = session.get(User, reviewer_id)
     if reviewer is None or reviewer.role not in ("admin", "reviewer"):
         session.rollback()
         raise PermissionDeniedError("only reviewers and admins can approve or reject annotations")
-    annotation = _locked(session, annotation_id)
-    _check_version(session, annotation, expected_version)
+    annotation, _ = _load_for_write(session, annotation_id, expected_version)
     if annotation.status == "draft":
         session.rollback()
         raise BadInputError(f"annotation {annotation_id} is a draft; it can be reviewed once submitted")
-    before = snapshot(annotation)
-    annotation.status = "approved" if approve else "rejected"
-    annotation.reviewer_id = reviewer_id
-    annotation.review_comment = comment
-    annotation.reviewed_at = utcnow()
-    session.flush()
-    _event(session, annotation, action="approve" if approve else "reject", actor_id=reviewer_id, before=before)
-    _commit_change(session, annotation, expected_version=expected_version)
-    return annotation
+    values = {
+        "status": "approved" if approve else "rejected",
+        "reviewer_id": reviewer_id,
+        "review_comment": comment,
+        "reviewed_at": utcnow(),
+    }
+    action = "approve" if approve else "reject"
+    return _write_change(
+        session, annotation, expected_version=expected_version, values=values, action=action, actor_id=reviewer_id
+    )
 
 
 def get_annotation(session: Session, *, annotation_id: int) -> Annotation:

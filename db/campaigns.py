@@ -131,9 +131,7 @@ def campaign_progress(session: Session, *, campaign_id: int) -> CampaignProgress
             select(Annotation.status, func.count())
             .where(Annotation.campaign_id == campaign_id)
             .group_by(Annotation.status)
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     per_item = (
         select(Annotation.item_id)

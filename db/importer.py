@@ -6,11 +6,12 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from itertools import islice
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.errors import BadInputError
@@ -18,7 +19,7 @@ from core.prm800k import BadLine, PRM800KRecord, read_prm800k
 from core.types import SolutionItem
 from db.annotations import snapshot
 from db.campaigns import get_or_create_campaign
-from db.items import content_hash, existing_hashes, item_row, link_items
+from db.items import content_hash, existing_hashes, link_items
 from db.models import Annotation, AnnotationEvent, Item, utcnow
 from db.session import begin_write, get_sessionmaker
 from db.users import labeler_user_ids
@@ -27,6 +28,7 @@ ImportFormat = Literal["processbench", "prm800k", "mr-gsm8k", "jsonl"]
 IMPORT_FORMATS: tuple[str, ...] = ("processbench", "prm800k", "mr-gsm8k", "jsonl")
 _SOURCES = {"processbench": "processbench", "mr-gsm8k": "mr-gsm8k", "jsonl": "upload", "prm800k": "prm800k"}
 MAX_KEPT_ERRORS = 1000
+UNKNOWN_LABELER = "prm800k-unknown"
 # The audit snapshot of a freshly imported annotation: the same keys as db.annotations.snapshot.
 _SNAPSHOT_KEYS = tuple(snapshot(Annotation(ratings=[], flagged_steps=[], accepted_steps=[])))
 
@@ -65,29 +67,36 @@ def _item_records(path: Path, fmt: str) -> Iterator[SolutionItem | BadInputError
         yield record
 
 
-def _store_items(session: Session, items: list[SolutionItem]) -> tuple[dict[str, int], set[str]]:
-    """Insert the items not stored yet; returns hash -> id for all of them, and the hashes that were new."""
-    hashes = [content_hash(item.problem, item.steps) for item in items]
-    ids = existing_hashes(session, hashes)
+def _item_values(item: SolutionItem, digest: str, now: datetime) -> dict[str, Any]:
+    # Plain column values for a Core executemany: several times faster than ORM objects on big imports.
+    return {
+        "content_hash": digest,
+        "problem": item.problem,
+        "steps": list(item.steps),
+        "source": item.source,
+        "source_id": item.id,
+        "answer": item.answer,
+        "first_error_step": item.first_error_step,
+        "metadata": dict(item.metadata),
+        "is_gold": bool(item.metadata.get("is_gold", False)),
+        "created_at": now,
+    }
+
+
+def _store_items(session: Session, items: list[tuple[SolutionItem, str]]) -> tuple[dict[str, int], set[str]]:
+    """Insert the (item, content hash) pairs not stored yet; returns hash -> id for all, and the new hashes."""
+    ids = existing_hashes(session, [digest for _, digest in items])
+    now = utcnow()
     rows: dict[str, dict[str, Any]] = {}
-    for digest, item in zip(hashes, items, strict=True):
+    for item, digest in items:
         if digest not in ids and digest not in rows:
-            row = item_row(item)
-            rows[digest] = {
-                "content_hash": digest,
-                "problem": row.problem,
-                "steps": row.steps,
-                "source": row.source,
-                "source_id": row.source_id,
-                "answer": row.answer,
-                "first_error_step": row.first_error_step,
-                "meta": row.meta,
-                "is_gold": row.is_gold,
-                "created_at": utcnow(),
-            }
+            rows[digest] = _item_values(item, digest, now)
     if rows:
-        result = session.execute(insert(Item).returning(Item.content_hash, Item.id), list(rows.values()))
-        ids.update(result.tuples().all())
+        table = Item.__table__
+        result = session.connection().execute(
+            table.insert().returning(table.c.content_hash, table.c.id), list(rows.values())
+        )
+        ids.update(result.all())
     return ids, set(rows)
 
 
@@ -97,25 +106,24 @@ def _import_key(record: PRM800KRecord, digest: str) -> str:
 
 
 def _store_annotations(
-    session: Session, records: list[PRM800KRecord], item_ids: dict[str, int], campaign_id: int | None
+    session: Session, records: list[tuple[PRM800KRecord, str]], item_ids: dict[str, int], campaign_id: int | None
 ) -> set[int]:
     """Insert one submitted annotation (+ its `import` event) per new record; returns the new records' line numbers."""
-    keyed = {}
-    for record in records:
-        digest = content_hash(record.item.problem, record.item.steps)
+    keyed: dict[str, tuple[PRM800KRecord, int]] = {}
+    for record, digest in records:
         keyed.setdefault(_import_key(record, digest), (record, item_ids[digest]))
     known = set(session.scalars(select(Annotation.import_key).where(Annotation.import_key.in_(list(keyed)))))
-    labelers = labeler_user_ids(session, {record.labeler or "prm800k-unknown" for record, _ in keyed.values()})
+    labelers = labeler_user_ids(session, {record.labeler or UNKNOWN_LABELER for record, _ in keyed.values()})
     taken: set[tuple[int, int]] = set()
     if campaign_id is not None:  # one annotation per annotator, item and campaign
         query = select(Annotation.item_id, Annotation.annotator_id).where(
             Annotation.campaign_id == campaign_id, Annotation.item_id.in_({item for _, item in keyed.values()})
         )
-        taken = set(session.execute(query).tuples().all())
+        taken = {(item_id, annotator_id) for item_id, annotator_id in session.execute(query)}
     rows, lines = [], set()
     now = utcnow()
     for key, (record, item_id) in keyed.items():
-        annotator = labelers[record.labeler or "prm800k-unknown"]
+        annotator = labelers[record.labeler or UNKNOWN_LABELER]
         if key in known or (item_id, annotator) in taken:
             continue
         taken.add((item_id, annotator))
@@ -129,10 +137,12 @@ def _store_annotations(
                 "finish_reason": record.finish_reason,
                 "flagged_steps": record.flagged_steps,
                 "comment": "",
+                "critique_run_id": None,
                 "accepted_steps": [],
                 "status": "submitted",
                 "version": 1,
                 "time_spent_ms": record.total_time_ms,
+                "reviewer_id": None,
                 "review_comment": "",
                 "import_key": key,
                 "created_at": now,
@@ -143,22 +153,24 @@ def _store_annotations(
         lines.add(record.line_number)
     if not rows:
         return lines
-    ids = dict(session.execute(insert(Annotation).returning(Annotation.import_key, Annotation.id), rows).tuples().all())
-    events = []
-    for row in rows:
-        after = {key: row.get(key) for key in _SNAPSHOT_KEYS}
-        events.append(
+    table, events = Annotation.__table__, AnnotationEvent.__table__
+    connection = session.connection()
+    ids = dict(connection.execute(table.insert().returning(table.c.import_key, table.c.id), rows).all())
+    connection.execute(
+        events.insert(),
+        [
             {
                 "annotation_id": ids[row["import_key"]],
                 "actor_id": row["annotator_id"],
                 "action": "import",
                 "version": 1,
                 "before": None,
-                "after": after,
+                "after": {key: row[key] for key in _SNAPSHOT_KEYS},
                 "created_at": now,
             }
-        )
-    session.execute(insert(AnnotationEvent), events)
+            for row in rows
+        ],
+    )
     return lines
 
 
@@ -166,20 +178,21 @@ def _import_batch(
     session: Session, batch: list[Any], fmt: str, campaign_id: int | None, summary: ImportSummary
 ) -> None:
     good = [record for record in batch if not isinstance(record, BadLine | BadInputError)]
+    items = [record.item if fmt == "prm800k" else record for record in good]
+    digests = [content_hash(item.problem, item.steps) for item in items]
     begin_write(session)
+    item_ids, new_hashes = _store_items(session, list(zip(items, digests, strict=True)))
     if fmt == "prm800k":
-        item_ids, new_hashes = _store_items(session, [record.item for record in good])
-        new_lines = _store_annotations(session, good, item_ids, campaign_id)
-        stored = sum(1 for record in good if record.line_number in new_lines)
-        summary.new_annotations += len(new_lines)
+        new_lines = _store_annotations(session, list(zip(good, digests, strict=True)), item_ids, campaign_id)
+        stored = len(new_lines)
     else:
-        item_ids, new_hashes = _store_items(session, good)
         stored = len(new_hashes)
     if campaign_id is not None:
         link_items(session, campaign_id=campaign_id, item_ids=item_ids.values())
     session.commit()
     # Counted only after the commit, so a failed batch never shows up as imported.
     summary.new_items += len(new_hashes)
+    summary.new_annotations += stored if fmt == "prm800k" else 0
     summary.imported += stored
     summary.duplicates += len(good) - stored
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,6 +28,8 @@ _lock = threading.Lock()
 _engines: dict[str, Engine] = {}
 _factories: dict[str, sessionmaker[Session]] = {}
 _initialized: set[str] = set()
+# Threads that hold an SQLite write file lock (see _configure_sqlite).
+_lock_holders: dict[int, bool] = {}
 
 
 def database_url(url: str | None = None) -> str:
@@ -47,10 +51,43 @@ def _configure_sqlite(engine: Engine) -> None:
             cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
+    lock_path = None if engine.url.database in (None, "", ":memory:") else f"{engine.url.database}.write-lock"
+
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        immediate = conn.get_execution_options().get(WRITE_OPTION)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        if not conn.get_execution_options().get(WRITE_OPTION):
+            conn.exec_driver_sql("BEGIN")
+            return
+        thread = threading.get_ident()
+        # A second write transaction opened by a thread that holds one already would wait for itself
+        # forever on the file lock: it falls back to SQLite's own busy timeout (an error after 30 s).
+        if lock_path is not None and not _lock_holders.get(thread):
+            # SQLite's busy handler polls with growing sleeps, so under many writers some wait for seconds.
+            # Queue writers on an OS file lock instead (threads and processes alike; released if a process dies).
+            fd = conn.info.get("write_lock_fd")
+            if fd is None:
+                fd = conn.info["write_lock_fd"] = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            conn.info["write_locked_by"] = thread
+            _lock_holders[thread] = True
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    def _release(dbapi_connection: Any, record: Any, *_args: Any) -> None:
+        thread = record.info.pop("write_locked_by", None)
+        if thread is not None:
+            _lock_holders.pop(thread, None)
+            fcntl.flock(record.info["write_lock_fd"], fcntl.LOCK_UN)
+
+    def _close(dbapi_connection: Any, record: Any, *_args: Any) -> None:
+        _release(dbapi_connection, record)
+        fd = record.info.pop("write_lock_fd", None)
+        if fd is not None:
+            os.close(fd)
+
+    # The transaction has ended (commit or rollback) when its connection goes back to the pool.
+    event.listen(engine, "checkin", _release)
+    event.listen(engine, "close", _close)
+    event.listen(engine, "invalidate", _close)
 
 
 def _create_engine(url: str) -> Engine:
@@ -129,12 +166,15 @@ def init_db(url: str | None = None) -> Engine:
     return get_engine(key)
 
 
-def dispose_engines() -> None:
-    """Close every pooled connection (tests, and forked worker processes before they connect)."""
+def dispose_engines(*, close: bool = True) -> None:
+    """Forget every engine and close its pooled connections (tests).
+
+    In a forked child call it with `close=False` first: the parent's connections are left to the parent.
+    """
     with _lock:
         engines = list(_engines.values())
         _engines.clear()
         _factories.clear()
         _initialized.clear()
     for engine in engines:
-        engine.dispose()
+        engine.dispose(close=close)

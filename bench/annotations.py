@@ -1,0 +1,110 @@
+"""Benchmark: 20 concurrent annotation writers (threads + processes) on SQLite and PostgreSQL; import memory.
+
+    .venv/bin/python bench/annotations.py                         # SQLite (+ PostgreSQL if CRITIC_TEST_POSTGRES_URL)
+    .venv/bin/python bench/annotations.py --import-lines 1000000  # also: peak RSS of a PRM800K import
+
+Prints p50/p99 save latency and saves/s per backend (same load, same run), and the import's peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def _fresh_postgres(url: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+def bench_saves(url: str, *, writers: int, saves: int, processes: int) -> dict[str, float]:
+    from db.loadtest import latency_summary, prepare, run_load, verify
+    from db.session import dispose_engines, init_db
+
+    init_db(url)
+    plan = prepare(url, writers=writers, saves=saves)
+    result = run_load(plan, processes=processes)
+    problems = verify(plan, result.outcomes)
+    dispose_engines()
+    summary = latency_summary(result.outcomes, result.wall_s)
+    summary["problems"] = len(problems)
+    return summary
+
+
+def write_prm800k(path: Path, lines: int) -> None:
+    from tests.db.prm800k_lines import phase2_line
+
+    with path.open("w") as handle:
+        for i in range(lines):
+            steps = (f"Step one of problem {i}: compute {i} + 1.", f"So the answer is {i + 1}.")
+            handle.write(phase2_line(f"What is {i} + 1?", steps, (1, 1), labeler=f"labeler-{i % 50}") + "\n")
+
+
+def bench_import(lines: int, workdir: Path) -> None:
+    path = workdir / "prm800k.jsonl"
+    write_prm800k(path, lines)
+    db = workdir / "import.db"
+    code = (
+        "import resource, sys, time\n"
+        "from db.session import init_db\nfrom db.importer import import_file\n"
+        f"url = 'sqlite:///{db}'\ninit_db(url)\nstart = time.perf_counter()\n"
+        f"summary = import_file({str(path)!r}, fmt='prm800k', url=url, batch_size=1000)\n"
+        "elapsed = time.perf_counter() - start\n"
+        "print(summary.line())\n"
+        "print(f'lines/s {summary.imported / elapsed:.0f}  wall {elapsed:.0f} s  '"
+        " f'peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB')\n"
+    )
+    size_mb = path.stat().st_size / 1e6
+    print(f"PRM800K import of {lines} lines ({size_mb:.0f} MB), SQLite, batches of 1000:")
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--writers", type=int, default=20)
+    parser.add_argument("--saves", type=int, default=50, help="saves per writer")
+    parser.add_argument("--processes", type=int, default=10, help="writers in separate processes (rest: threads)")
+    parser.add_argument("--import-lines", type=int, default=0, help="also measure a PRM800K import of this many lines")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="critic-bench-") as tmp:
+        workdir = Path(tmp)
+        backends = {"sqlite": ""}
+        # The bench harness's own variable (set by scripts/postgres.sh), as in the tests.
+        if os.environ.get("CRITIC_TEST_POSTGRES_URL"):
+            backends["postgresql"] = os.environ["CRITIC_TEST_POSTGRES_URL"]
+        else:
+            print("PostgreSQL skipped: CRITIC_TEST_POSTGRES_URL is unset (scripts/postgres.sh: start_test_postgres)")
+        mix = f"{args.processes} processes, {args.writers - args.processes} threads"
+        print(f"{args.writers} writers ({mix}) x {args.saves} saves each, {os.cpu_count()} CPUs")
+        columns = ("saves", "stored", "conflicts", "errors", "p50_ms", "p99_ms", "saves_per_s", "problems")
+        print(f"{'backend':<11} {'writers':>7} " + " ".join(f"{c:>11}" for c in columns))
+        for name, url in backends.items():
+            # One writer alone first (the service time of a save), then all writers at once.
+            for writers, processes in ((1, 0), (args.writers, args.processes)):
+                if name == "postgresql":
+                    _fresh_postgres(url)
+                else:
+                    url = f"sqlite:///{workdir / f'bench-{writers}.db'}"
+                s = bench_saves(url, writers=writers, saves=args.saves, processes=processes)
+                print(f"{name:<11} {writers:>7} " + " ".join(f"{s[c]:>11.1f}" for c in columns))
+        if args.import_lines:
+            bench_import(args.import_lines, workdir)
+    print(f"bench peak RSS (this process): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

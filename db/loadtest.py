@@ -1,0 +1,206 @@
+"""Concurrent annotation writers (threads and processes) and the check that nothing was lost: test + bench."""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+
+from core.errors import ConflictError
+from core.types import SolutionItem
+from db.annotations import create_annotation, get_annotation, save_annotation
+from db.items import add_item
+from db.models import Annotation, AnnotationEvent
+from db.session import dispose_engines, get_sessionmaker
+from db.users import create_user
+
+
+@dataclass(frozen=True)
+class LoadPlan:
+    """What the writers share: the database, the contested annotations, and each writer's own items."""
+
+    url: str
+    writer_ids: list[int]
+    shared_annotation_ids: list[int]
+    own_item_ids: list[list[int]]
+    saves_per_writer: int
+
+
+@dataclass(frozen=True)
+class SaveOutcome:
+    writer: int
+    annotation_id: int | None
+    action: str  # "create" or "update"
+    stored: bool
+    version: int | None
+    comment: str
+    latency_s: float
+    error: str | None = None
+
+
+@dataclass
+class LoadResult:
+    outcomes: list[SaveOutcome] = field(default_factory=list)
+    wall_s: float = 0.0
+
+
+def prepare(url: str, *, writers: int = 20, shared: int = 4, own_items: int = 5, saves: int = 50) -> LoadPlan:
+    """Users, items and the shared annotations the writers will fight over (in an already migrated database)."""
+    factory = get_sessionmaker(url)
+    with factory() as session:
+        # Reviewers may edit anyone's annotation: the shared ones are edited by all writers.
+        users = [create_user(session, username=f"writer-{i}", password=None, role="reviewer") for i in range(writers)]
+        owner = users[0]
+        shared_ids = []
+        for i in range(shared):
+            item = add_item(session, item=SolutionItem(problem=f"shared {i}", steps=["a", "b", "c"]))
+            annotation = create_annotation(session, item_id=item.id, annotator_id=owner.id, ratings=[None] * 3)
+            shared_ids.append(annotation.id)
+        own = [
+            [
+                add_item(session, item=SolutionItem(problem=f"own {w}-{j}", steps=["a", "b", "c"])).id
+                for j in range(own_items)
+            ]
+            for w in range(writers)
+        ]
+    return LoadPlan(url, [u.id for u in users], shared_ids, own, saves)
+
+
+def _ratings(writer: int, save: int) -> list[int | None]:
+    pattern = [[1, 1, 1], [1, -1, None], [1, 0, -1], [-1, None, None]]
+    return list(pattern[(writer + save) % len(pattern)])
+
+
+def run_writer(plan: LoadPlan, writer: int) -> list[SaveOutcome]:
+    """One writer: every third save edits a shared annotation it just loaded, the others its own annotations."""
+    factory = get_sessionmaker(plan.url)
+    user_id = plan.writer_ids[writer]
+    own_versions: dict[int, tuple[int, int]] = {}  # item id -> (annotation id, version)
+    outcomes = []
+    for save in range(plan.saves_per_writer):
+        comment = f"w{writer}-s{save}"
+        if save % 3 == 0:
+            annotation_id = plan.shared_annotation_ids[(writer + save) % len(plan.shared_annotation_ids)]
+            with factory() as session:
+                loaded = get_annotation(session, annotation_id=annotation_id).version
+            action, item_id = "update", None
+        else:
+            item_id = plan.own_item_ids[writer][save % len(plan.own_item_ids[writer])]
+            annotation_id, loaded = own_versions.get(item_id, (None, 0))
+            action = "update" if annotation_id else "create"
+        start = time.perf_counter()
+        try:
+            with factory() as session:
+                if annotation_id is None:
+                    row = create_annotation(
+                        session, item_id=item_id, annotator_id=user_id, ratings=_ratings(writer, save), comment=comment
+                    )
+                else:
+                    row = save_annotation(
+                        session,
+                        annotation_id=annotation_id,
+                        expected_version=loaded,
+                        actor_id=user_id,
+                        ratings=_ratings(writer, save),
+                        comment=comment,
+                    )
+                annotation_id, version = row.id, row.version
+            outcome = SaveOutcome(writer, annotation_id, action, True, version, comment, time.perf_counter() - start)
+            if item_id is not None:
+                own_versions[item_id] = (annotation_id, version)
+        except ConflictError:
+            outcome = SaveOutcome(writer, annotation_id, action, False, None, comment, time.perf_counter() - start)
+        except Exception as exc:  # anything else is a failure the check reports
+            error = f"{type(exc).__name__}: {exc}"
+            outcome = SaveOutcome(
+                writer, annotation_id, action, False, None, comment, time.perf_counter() - start, error
+            )
+        outcomes.append(outcome)
+    return outcomes
+
+
+def _process_writer(plan: LoadPlan, writer: int) -> list[SaveOutcome]:
+    dispose_engines(close=False)  # never reuse the parent's pooled connections after fork
+    return run_writer(plan, writer)
+
+
+def run_load(plan: LoadPlan, *, processes: int = 10) -> LoadResult:
+    """All writers at once: `processes` of them in forked processes, the rest as threads of this process."""
+    writers = list(range(len(plan.writer_ids)))
+    in_processes, in_threads = writers[:processes], writers[processes:]
+    dispose_engines()  # children must not inherit open connections
+    start = time.perf_counter()
+    result = LoadResult()
+    context = multiprocessing.get_context("fork")
+    with context.Pool(max(1, len(in_processes))) as pool, ThreadPoolExecutor(max(1, len(in_threads))) as threads:
+        process_jobs = [pool.apply_async(_process_writer, (plan, w)) for w in in_processes]
+        thread_jobs = [threads.submit(run_writer, plan, w) for w in in_threads]
+        for job in thread_jobs:
+            result.outcomes.extend(job.result())
+        for process_job in process_jobs:
+            result.outcomes.extend(process_job.get(timeout=600))
+    result.wall_s = time.perf_counter() - start
+    return result
+
+
+def verify(plan: LoadPlan, outcomes: list[SaveOutcome]) -> list[str]:
+    """Problems found: every stored save is in the database exactly once with one audit event, nothing else is."""
+    problems = [f"writer {o.writer} {o.comment}: {o.error}" for o in outcomes if o.error]
+    stored = [o for o in outcomes if o.stored]
+    by_annotation: dict[int, list[SaveOutcome]] = defaultdict(list)
+    for outcome in stored:
+        by_annotation[outcome.annotation_id].append(outcome)
+    with get_sessionmaker(plan.url)() as session:
+        annotations = {a.id: a for a in session.scalars(select(Annotation))}
+        events: dict[int, list[AnnotationEvent]] = defaultdict(list)
+        for event in session.scalars(select(AnnotationEvent).order_by(AnnotationEvent.id)):
+            events[event.annotation_id].append(event)
+    created = Counter(o.annotation_id for o in stored if o.action == "create")
+    if len(annotations) != len(plan.shared_annotation_ids) + len(created):
+        problems.append(
+            f"{len(annotations)} annotations stored, expected {len(plan.shared_annotation_ids)} + {len(created)}"
+        )
+    for annotation_id, saves in by_annotation.items():
+        annotation = annotations.get(annotation_id)
+        if annotation is None:
+            problems.append(f"annotation {annotation_id} was saved but is missing")
+            continue
+        shared = annotation_id in plan.shared_annotation_ids
+        versions = sorted(o.version for o in saves)
+        expected_versions = list(range(2 if shared else 1, annotation.version + 1))
+        if versions != expected_versions:
+            problems.append(f"annotation {annotation_id}: stored versions {versions}, expected {expected_versions}")
+        # One audit event per stored change (+ the setup `create` of each shared annotation), in version order.
+        trail = [(e.version, e.after["comment"]) for e in events[annotation_id]][1 if shared else 0 :]
+        if trail != sorted((o.version, o.comment) for o in saves):
+            problems.append(f"annotation {annotation_id}: audit trail does not match the stored saves")
+        last = max(saves, key=lambda o: o.version or 0)
+        if annotation.comment != last.comment:
+            problems.append(f"annotation {annotation_id}: holds {annotation.comment!r}, last stored {last.comment!r}")
+    for annotation_id in plan.shared_annotation_ids:
+        if annotation_id not in by_annotation and annotations[annotation_id].version != 1:
+            problems.append(f"shared annotation {annotation_id} changed without a stored save")
+    return problems
+
+
+def latency_summary(outcomes: list[SaveOutcome], wall_s: float) -> dict[str, float]:
+    latencies = sorted(o.latency_s for o in outcomes)
+    if not latencies:
+        return {}
+
+    def pct(p: float) -> float:
+        return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000
+
+    return {
+        "saves": len(latencies),
+        "stored": sum(o.stored for o in outcomes),
+        "conflicts": sum(not o.stored and not o.error for o in outcomes),
+        "errors": sum(bool(o.error) for o in outcomes),
+        "p50_ms": pct(0.50),
+        "p99_ms": pct(0.99),
+        "saves_per_s": len(latencies) / wall_s if wall_s else 0.0,
+    }
