@@ -281,8 +281,13 @@ def run_refine_eval(
     batch_size: int = 4,
     limit: int | None = None,
     progress: Progress | None = None,
+    record: bool = False,
+    critic_model: str = "",
 ) -> JobReport:
-    """w->c and c->w with and without critiques; per-item rows in DIR/items.jsonl, the summary in DIR/summary.json."""
+    """w->c and c->w with and without critiques; per-item rows in DIR/items.jsonl, the summary in DIR/summary.json.
+
+    With `record`, the run is also stored as an EvalRun (dataset `refine:<input file name>`) like other evaluations.
+    """
     items_file, summary_file = out_dir / "items.jsonl", out_dir / "summary.json"
     report = JobReport(output=out_dir)
     all_items = load_items(source, report.errors)
@@ -295,6 +300,40 @@ def run_refine_eval(
     finished = done_ids(items_file)
     todo = [item for item in selected if item.id not in finished]
     report.skipped = len(selected) - len(todo)
+    run_id = _start_eval_record(source, out_dir, critic_model, config, len(selected)) if record else None
+    try:
+        _refine_eval_batches(todo, items_file, generator, critique, config, batch_size, report, progress)
+    except Exception as exc:
+        if run_id is not None:
+            _finish_eval_record(run_id, {}, len(selected), error=f"{type(exc).__name__}: {exc}")
+        raise
+    rows = read_jsonl(items_file)
+    report.summary = {
+        "benchmark": "refine",
+        "input": str(source),
+        "generator": generator.model_name,
+        "critic": critic_model,
+        "rounds": config.rounds,
+        "with_critique": transition_rates([RefineOutcome.model_validate(r["with_critique"]) for r in rows]),
+        "without_critique": transition_rates([RefineOutcome.model_validate(r["without_critique"]) for r in rows]),
+    }
+    summary_file.parent.mkdir(parents=True, exist_ok=True)
+    summary_file.write_text(json.dumps(report.summary, indent=2) + "\n", encoding="utf-8")
+    if run_id is not None:
+        _finish_eval_record(run_id, report.summary, len(rows))
+    return report
+
+
+def _refine_eval_batches(
+    todo: Sequence[SolutionItem],
+    items_file: Path,
+    generator: Backend,
+    critique: CritiqueFn,
+    config: RefineConfig,
+    batch_size: int,
+    report: JobReport,
+    progress: Progress | None,
+) -> None:
     without_config = config.model_copy(update={"use_critique": False, "rounds": 1})
     for batch in batches(todo, batch_size):
         guided = refine(generator, critique, batch, config)
@@ -317,15 +356,28 @@ def run_refine_eval(
         report.written += append_jsonl(items_file, rows)
         if progress:
             progress(len(batch))
-    rows = read_jsonl(items_file)
-    report.summary = {
-        "benchmark": "refine",
-        "input": str(source),
-        "generator": generator.model_name,
-        "rounds": config.rounds,
-        "with_critique": transition_rates([RefineOutcome.model_validate(r["with_critique"]) for r in rows]),
-        "without_critique": transition_rates([RefineOutcome.model_validate(r["without_critique"]) for r in rows]),
-    }
-    summary_file.parent.mkdir(parents=True, exist_ok=True)
-    summary_file.write_text(json.dumps(report.summary, indent=2) + "\n", encoding="utf-8")
-    return report
+
+
+def _start_eval_record(source: Path, out_dir: Path, critic_model: str, config: RefineConfig, n_items: int) -> int:
+    from db.evals import start_eval_run
+    from db.session import init_db, session_scope
+
+    init_db()
+    with session_scope() as session:
+        run = start_eval_run(
+            session,
+            model=critic_model,
+            dataset=f"refine:{source.name}",
+            config={"kind": "refine", "input": str(source), **config.model_dump(mode="json")},
+            predictions_path=str(out_dir.resolve()),
+            n_items=n_items,
+        )
+        return run.id
+
+
+def _finish_eval_record(run_id: int, summary: dict[str, Any], n_items: int, error: str | None = None) -> None:
+    from db.evals import finish_eval_run
+    from db.session import session_scope
+
+    with session_scope() as session:
+        finish_eval_run(session, run_id=run_id, metrics=summary, n_items=n_items, error=error)

@@ -1,0 +1,159 @@
+"""`critic refine` and `critic eval refine`: critique-guided revision of solutions, and how often it fixes them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from cli.generate import INPUT_HELP, SPEC_HELP, default_output, finish, open_backends, progress_bar
+from cli.main import app
+
+if TYPE_CHECKING:
+    from cli.generate import Backends
+    from core.refine import CritiqueFn
+
+
+def critic_function(backends: Backends, spec: str | None, mode: str, samples: int, max_new_tokens: int) -> CritiqueFn:
+    """The critic's batch method, on a backend shared with the generator when both name the same model."""
+    from core.critic import Critic, CriticConfig
+    from core.errors import ConfigError
+
+    if mode not in ("single", "deliberate"):
+        raise ConfigError(f"--critic-mode {mode!r}: choose single or deliberate")
+    config = CriticConfig.build(mode=mode, samples=samples, max_new_tokens=max_new_tokens)
+    return Critic(backends.get(spec), config).critique_many
+
+
+@app.command("refine", no_args_is_help=True)
+def refine_command(
+    input: Path = typer.Option(..., "--input", "-i", help=INPUT_HELP),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="JSONL of refinements (appended; a rerun skips done ids). Default INPUT.refined"
+    ),
+    rounds: int = typer.Option(1, "--rounds", "-r", min=1, max=10, help="Most critique -> revision rounds (CTRL)."),
+    generator: str | None = typer.Option(None, "--generator", "-g", help="Model that revises. " + SPEC_HELP),
+    critic: str | None = typer.Option(None, "--critic", "-c", help="Critic model. " + SPEC_HELP),
+    critic_mode: str = typer.Option("single", "--critic-mode", help="Critic mode: single or deliberate."),
+    critic_samples: int = typer.Option(1, "--critic-samples", min=1, help="Critic samples for Maj@k voting."),
+    without_critique: bool = typer.Option(
+        False, "--without-critique", help="Revise without showing a critique (the self-revision baseline)."
+    ),
+    max_new_tokens: int = typer.Option(512, "--max-new-tokens", min=16, help="Budget of each model call."),
+    temperature: float = typer.Option(0.0, "--temperature", min=0.0, help="Revision temperature (0 = greedy)."),
+    base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible server URL for openai:MODEL."),
+    batch_size: int = typer.Option(4, "--batch-size", min=1, help="Solutions refined together."),
+    limit: int | None = typer.Option(None, "--limit", min=1, help="Only the first N items."),
+) -> None:
+    """Revise solutions with their critiques: keep the steps before the first wrong one, rewrite from there.
+
+    Each round critiques the current solution and, unless the critic accepts it, revises it; rounds stop when
+    the critic finds no error or after --rounds. Each output row has every round's critique and revision and a
+    step diff (kept / changed / added / removed) of the final solution against the original.
+    """
+    from core.refine import RefineConfig
+    from training.generation_jobs import run_refine
+
+    config = RefineConfig.build(
+        rounds=rounds, use_critique=not without_critique, max_new_tokens=max_new_tokens, temperature=temperature
+    )
+    target = output or default_output(input, "refined")
+    with open_backends(base_url) as backends, progress_bar("refine") as bar:
+        critique = None
+        if not without_critique:
+            critique = critic_function(backends, critic, critic_mode, critic_samples, max_new_tokens)
+        report = run_refine(
+            input,
+            target,
+            backends.get(generator),
+            critique,
+            config,
+            batch_size=batch_size,
+            limit=limit,
+            progress=bar.update,
+        )
+    counts = report.counts
+    finish(
+        report,
+        f"refined {sum(counts[k] for k in ('accepted', 'max_rounds', 'critique_unreadable'))}: "
+        f"{counts['changed']} changed, {counts['accepted']} accepted by the critic "
+        f"(written now {report.written}, already done {report.skipped}) -> {target}",
+    )
+
+
+def refine_eval_command(
+    input: Path = typer.Option(
+        ...,
+        "--input",
+        "-i",
+        help=INPUT_HELP + " Items need a ground-truth 'answer'; on ProcessBench files it comes from solutions with "
+        "'final_answer_correct': true and their same-problem siblings.",
+    ),
+    output: Path = typer.Option(..., "--output", "-o", help="Directory for items.jsonl and summary.json (resumable)."),
+    rounds: int = typer.Option(1, "--rounds", "-r", min=1, max=10, help="Most critique -> revision rounds (CTRL)."),
+    generator: str | None = typer.Option(None, "--generator", "-g", help="Model that revises. " + SPEC_HELP),
+    critic: str | None = typer.Option(None, "--critic", "-c", help="Critic model. " + SPEC_HELP),
+    critic_mode: str = typer.Option("single", "--critic-mode", help="Critic mode: single or deliberate."),
+    critic_samples: int = typer.Option(1, "--critic-samples", min=1, help="Critic samples for Maj@k voting."),
+    max_new_tokens: int = typer.Option(512, "--max-new-tokens", min=16, help="Budget of each model call."),
+    base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible server URL for openai:MODEL."),
+    batch_size: int = typer.Option(4, "--batch-size", min=1, help="Solutions refined together."),
+    limit: int | None = typer.Option(
+        None, "--limit", min=1, help="Only N items, alternating wrong and right original answers."
+    ),
+    no_db: bool = typer.Option(False, "--no-db", help="Do not record the run in the database (as an EvalRun)."),
+) -> None:
+    """Does refinement fix solutions? Share of wrong answers turned right (w->c) and right turned wrong (c->w).
+
+    Every item is revised twice, with the critic's critiques and without (self-revision), and the final answers
+    are checked against the ground truth with math-verify.
+    """
+    from cli.generate import parse_backend_spec
+    from core.refine import RefineConfig
+    from training.generation_jobs import run_refine_eval
+
+    config = RefineConfig.build(rounds=rounds, max_new_tokens=max_new_tokens)
+    with open_backends(base_url) as backends, progress_bar("eval refine") as bar:
+        critique = critic_function(backends, critic, critic_mode, critic_samples, max_new_tokens)
+        report = run_refine_eval(
+            input,
+            output,
+            backends.get(generator),
+            critique,
+            config,
+            batch_size=batch_size,
+            limit=limit,
+            progress=bar.update,
+            record=not no_db,
+            critic_model=parse_backend_spec(critic)[1],
+        )
+    typer.echo(format_refine_summary(report.summary))
+    finish(report, f"per-item rows: {output / 'items.jsonl'}; summary: {output / 'summary.json'}")
+
+
+def format_refine_summary(summary: dict[str, Any]) -> str:
+    """A small table: w->c and c->w with and without critiques."""
+
+    def pct(value: Any) -> str:
+        return "  n/a" if value is None else f"{100 * value:5.1f}%"
+
+    lines = [f"{'':18} {'w->c':>8} {'c->w':>8} {'acc before':>11} {'acc after':>10} {'items':>6}"]
+    for key, title in (("with_critique", "with critique"), ("without_critique", "without critique")):
+        row = summary[key]
+        lines.append(
+            f"{title:18} {pct(row['w_to_c_rate']):>8} {pct(row['c_to_w_rate']):>8} "
+            f"{pct(row['accuracy_before']):>11} {pct(row['accuracy_after']):>10} {row['items']:>6}"
+        )
+    return "\n".join(lines)
+
+
+def _register_eval_refine() -> None:
+    try:
+        from cli.eval import eval_app  # type: ignore[attr-defined]
+    except ImportError:
+        return
+    eval_app.command("refine", no_args_is_help=True)(refine_eval_command)
+
+
+_register_eval_refine()
