@@ -38,7 +38,7 @@ _RIGHT_GUARD = frozenset(
     "times squared cubed mod modulo pmod bmod remainder r rem with to or percent minus plus "
     "over divided multiplied".split()
 )
-_ARITH = frozenset({"num", "op", "lp", "rp", "func", "const", "pct", "bang", "sep", "mix"})
+_ARITH = frozenset({"num", "var", "op", "lp", "rp", "func", "const", "pct", "bang", "sep", "mix"})
 _MAX_EXPONENT = 400
 _MAX_FACTORIAL = 300
 _MAX_READINGS = 16
@@ -105,6 +105,8 @@ class _Side:
     bare: bool  # a single number (maybe signed / percent): no calculation on this side
     places: int | None  # decimal places when the side is one written number
     input_slack: sympy.Rational  # relative error the side's rounded decimal inputs could carry
+    symbols: frozenset[sympy.Symbol] = frozenset()
+    lone_variable: bool = False  # "x" or "-x": a definition or a solution, never an identity
 
 
 def _decimal_places(text: str) -> int:
@@ -123,6 +125,8 @@ def _readings(tokens: Sequence[Token]) -> list[list[str]]:
             options.append(["pi", "_pi314", "_pi227"])
         elif token.kind == "mix":
             options.append(["+", "*"])
+        elif token.kind == "var":
+            options.append([f"_v_{token.text}"])
         else:
             options.append([token.code])
     variants = []
@@ -137,11 +141,21 @@ def _with_implicit_multiplication(parts: list[str], tokens: Sequence[Token]) -> 
     """Join code parts, inserting '*' where juxtaposition means multiplication; None for '3 4' (two bare numbers)."""
     out: list[str] = []
     previous: Token | None = None
+    exponent_groups: list[bool] = []  # for each open '(': does it open an exponent ("^(")?
+    closed_exponent = False
     for code, token in zip(parts, tokens, strict=True):
         if previous is not None:
-            left_value = previous.kind in {"num", "rp", "const", "pct", "bang"}
-            right_value = token.kind in {"num", "lp", "func", "const"}
-            if left_value and right_value:
+            if previous.kind == "rp" and closed_exponent and token.kind == "lp" and not token.space_before:
+                return None  # "f^(-1)(x)", "f^2(x)": function notation
+            left_value = previous.kind in {"num", "rp", "const", "pct", "bang", "var"}
+            right_value = token.kind in {"num", "lp", "func", "const", "var"}
+            if previous.kind == "var" and token.kind == "lp" and not token.space_before:
+                return None  # "f(x)" or "x(x+1)": a function or a product, cannot tell
+            if previous.kind == "var" and token.kind == "num":
+                return None
+            if left_value and right_value and "var" in (previous.kind, token.kind):
+                out.append("*")
+            elif left_value and right_value:
                 # "2(3)", "2 \\pi", "3\\sqrt{2}" multiply; "441 (-20)", "47! 5!", "3 4" are two separate things
                 spaced_ok = token.kind in {"func", "const"} or previous.kind == "const"
                 if previous.kind in {"num", "pct", "bang"} and token.kind == "num":
@@ -161,6 +175,10 @@ def _with_implicit_multiplication(parts: list[str], tokens: Sequence[Token]) -> 
             out.append(f"factorial({operand})")
         elif code:
             out.append(code)
+        if token.kind == "lp":
+            exponent_groups.append(previous is not None and previous.kind == "op" and previous.text == "^")
+        elif token.kind == "rp":
+            closed_exponent = exponent_groups.pop() if exponent_groups else False
         previous = token
     return "".join(out)
 
@@ -194,6 +212,8 @@ def _to_sympy(node: ast.AST, numbers: dict[str, sympy.Rational]) -> sympy.Expr:
             return constants[node.id]
         if node.id == "_pct":
             return sympy.Rational(1, 100)
+        if node.id.startswith("_v_"):
+            return sympy.Symbol(node.id[3:])
         raise ValueError(node.id)
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
         operand = _to_sympy(node.operand, numbers)
@@ -239,7 +259,11 @@ def _evaluate(code: str, number_table: tuple[tuple[str, str], ...]) -> sympy.Exp
         tree = ast.parse(code, mode="eval")
         with _time_limit(EXPRESSION_TIMEOUT_S):
             value = _to_sympy(tree, numbers)
-            if not value.is_number or value.has(sympy.zoo, sympy.nan, sympy.I):
+            if value.has(sympy.zoo, sympy.nan, sympy.I, sympy.oo, -sympy.oo):
+                return None
+            if value.free_symbols:
+                return value  # an expression in unknowns: only checked as an identity inside a chain
+            if not value.is_number:
                 return None
             if value.is_real is False:
                 return None
@@ -285,7 +309,9 @@ def _side(tokens: Sequence[Token]) -> _Side | None:
         number = next(t for t in tokens if t.kind == "num")
         places = _decimal_places(number.value) + (2 if any(t.kind == "pct" for t in tokens) else 0)
     text = "".join((" " if t.space_before and i else "") + t.text for i, t in enumerate(tokens))
-    return _Side(text, tuple(values), bare, places, slack)
+    symbols = frozenset().union(*(v.free_symbols for v in values))
+    lone = [t.kind for t in tokens if not (t.kind == "op" and t.text == "-")] == ["var"]
+    return _Side(text, tuple(values), bare, places, slack, symbols, lone)
 
 
 def _close(left: sympy.Expr, right: sympy.Expr, right_places: int | None, slack: sympy.Expr) -> bool:
@@ -307,8 +333,50 @@ def _close(left: sympy.Expr, right: sympy.Expr, right_places: int | None, slack:
     return gap <= allowed * (1 + 1e-9)
 
 
-def _judge(left: _Side, right: _Side) -> str:
-    """'true' if some reading makes the sides agree, 'false' if none does, 'unknown' when nothing is claimed."""
+_PROBES = (
+    (sympy.Rational(3, 7), sympy.Rational(11, 5), sympy.Rational(17, 3), sympy.Rational(5, 13)),
+    (sympy.Rational(13, 4), sympy.Rational(2, 9), sympy.Rational(7, 6), sympy.Rational(19, 8)),
+    (sympy.Rational(5, 2), sympy.Rational(23, 7), sympy.Rational(4, 15), sympy.Rational(9, 5)),
+)
+
+
+def _same_function(left: sympy.Expr, right: sympy.Expr, slack: sympy.Expr) -> bool | None:
+    """Whether two expressions in unknowns agree at a few exact rational points (None: could not evaluate)."""
+    symbols = sorted(left.free_symbols | right.free_symbols, key=str)
+    if len(symbols) > 4:
+        return None
+    agreed = 0
+    for probe in _PROBES:
+        point = dict(zip(symbols, probe, strict=False))
+        try:
+            lv, rv = complex(sympy.N(left.xreplace(point), 30)), complex(sympy.N(right.xreplace(point), 30))
+        except (TypeError, ValueError, ZeroDivisionError):
+            continue
+        if any(map(math.isnan, (lv.real, rv.real))) or any(map(math.isinf, (lv.real, rv.real))):
+            continue
+        scale = max(abs(lv), abs(rv), 1e-12)
+        if abs(lv - rv) > scale * (1e-9 + 2 * float(slack)):
+            return False
+        agreed += 1
+    return True if agreed >= 2 else None
+
+
+def _judge(left: _Side, right: _Side, identity: bool = False) -> str:
+    """'true' if some reading makes the sides agree, 'false' if none does, 'unknown' when nothing is claimed.
+
+    Sides with unknowns are compared only when `identity` (a chain of equalities rewriting one expression,
+    "A = B = C") and neither side is a lone variable; otherwise they are equations, not claims.
+    """
+    if left.symbols or right.symbols:
+        if not identity or left.symbols != right.symbols or left.lone_variable or right.lone_variable:
+            return "unknown"  # "36a = 4b = 4c", "c + d = c + (c + 4)": relations and substitutions, not rewrites
+        verdicts = [
+            _same_function(lv, rv, left.input_slack + right.input_slack)
+            for lv, rv in product(left.values, right.values)
+        ]
+        if any(v is True for v in verdicts):
+            return "true"
+        return "false" if verdicts and all(v is False for v in verdicts) else "unknown"
     if left.bare and right.bare:
         return "unknown"  # "1 hour = 60 minutes", "20% = $10": conversions and restatements, not calculations
     slack = left.input_slack + right.input_slack
@@ -399,7 +467,7 @@ def _run_on(left: _Side, right_tokens: Sequence[Token]) -> bool:
     if len(right_tokens) < 3 or right_tokens[0].kind != "num" or right_tokens[1].kind != "op":
         return False
     head = sympy.Rational(right_tokens[0].value)
-    return any(abs(float(sympy.N(value - head, 20))) < 1e-9 for value in left.values)
+    return any(not value.free_symbols and abs(float(sympy.N(value - head, 20))) < 1e-9 for value in left.values)
 
 
 def find_claims(text: str) -> list[Claim]:
@@ -411,9 +479,18 @@ def find_claims(text: str) -> list[Claim]:
     for match in _ANNOTATION.finditer(text):
         claims.append(_check_pair(match.group(1), match.group(2)))
     body = _ANNOTATION.sub(" ", body)
+    sentences: list[str] = []
     for sentence in _SENTENCE_END.split(normalise(body)):
+        if sentences and sentence.lstrip().startswith("="):
+            sentences[-1] += " " + sentence  # "\\[ A \\] \\[ = B \\]": a display line continuing the chain
+        else:
+            sentences.append(sentence)
+    for sentence in sentences:
         if "=" in sentence:
-            claims.extend(_sentence_claims(tokenise(sentence)))
+            try:
+                claims.extend(_sentence_claims(tokenise(sentence)))
+            except Exception:  # noqa: BLE001 - text is data: an input we cannot handle is unchecked, never a crash
+                continue
     return claims
 
 
@@ -421,8 +498,24 @@ def find_claims(text: str) -> list[Claim]:
 _SENTENCE_END = re.compile(r"(?<=[.?])\s+|\n|;")
 
 
+def _chain_lengths(tokens: Sequence[Token]) -> dict[int, int]:
+    """For each '=' token, how many '=' its chain has ("a = b = c" has 2): links share arithmetic-only runs."""
+    equals = [i for i, t in enumerate(tokens) if t.kind == "eq"]
+    lengths: dict[int, int] = {}
+    chain: list[int] = []
+    for position, index in enumerate(equals):
+        if chain and not all(t.kind in _ARITH for t in tokens[chain[-1] + 1 : index]):
+            chain = []
+        chain.append(index)
+        if position == len(equals) - 1 or not all(t.kind in _ARITH for t in tokens[index + 1 : equals[position + 1]]):
+            for member in chain:
+                lengths[member] = len(chain)
+    return lengths
+
+
 def _sentence_claims(tokens: list[Token]) -> list[Claim]:
     claims: list[Claim] = []
+    chains = _chain_lengths(tokens)
     for index, token in enumerate(tokens):
         if token.kind != "eq":
             continue
@@ -433,7 +526,7 @@ def _sentence_claims(tokens: list[Token]) -> list[Claim]:
         left, right = _side(left_tokens), _side(right_tokens)
         if left is None or right is None:
             continue
-        status = _judge(left, right)
+        status = _judge(left, right, identity=chains.get(index, 1) >= 2)
         if status == "false" and _run_on(left, right_tokens):
             status = "unknown"
         value = _format_value(left.values[0]) if status == "false" else ""
@@ -461,6 +554,8 @@ def _check_pair(left_text: str, right_text: str) -> Claim:
 
 
 def _format_value(value: sympy.Expr) -> str:
+    if value.free_symbols:
+        return str(sympy.expand(value)).replace("**", "^")
     if value.is_Integer:
         return str(value)
     if value.is_Rational and value.q in {2, 4, 5, 8, 10, 20, 25, 50, 100}:

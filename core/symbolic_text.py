@@ -9,9 +9,9 @@ from typing import NamedTuple
 class Token(NamedTuple):
     """One token of normalised step text.
 
-    kind: num, op, lp, rp, func, const, pct, bang, sep (function-argument separator), eq, approx,
-    break (ends any claim: newline, ';', inequalities, implications), word, cmd (an unknown LaTeX
-    command: a function the checker does not model), punct.
+    kind: num, var (a one-letter unknown), op, lp, rp, func, const, pct, bang, sep (function-argument
+    separator), eq, approx, break (ends any claim: newline, ';', inequalities, implications), word,
+    cmd (an unknown LaTeX command: a function the checker does not model), punct.
     """
 
     kind: str
@@ -233,6 +233,8 @@ _TOKEN = re.compile(
     re.VERBOSE,
 )
 _FUNCS = {"sqrt", "root", "binomial"}
+# Single letters that are constants or words rather than unknowns.
+_NOT_VARIABLES = {"e", "i", "I"}
 _CODES = {"^": "**", "#": ","}
 
 
@@ -253,6 +255,8 @@ def tokenise(text: str) -> list[Token]:
                 kind = "func"
             elif lower in {"percent", "pct"} and tokens and tokens[-1].kind in {"num", "rp"}:
                 kind = "pct"
+            elif len(raw) == 1 and raw.isascii() and raw not in _NOT_VARIABLES:
+                kind = "var"
             elif raw.startswith("_") and tokens and tokens[-1].kind == "cmd" and not space:
                 kind = "cmd"  # "\\log_2": the subscript belongs to the function
         if kind == "num":

@@ -104,6 +104,29 @@ def test_unreadable_or_unknowable_claims_are_never_wrong(text: str) -> None:
     assert check_step(text).status in {"unchecked", "verified"}, find_claims(text)
 
 
+def test_algebraic_rewrites_in_a_chain_are_checked_as_identities() -> None:
+    assert check_step("\\[ (x+1)^2 = (x+1)(x+1) = x^2 + 2x + 1 \\]").status == "verified"
+    wrong = check_step("\\[ (t + 2)(t - 1) = t^2 + t - 2t - 2 = t^2 - t - 2 \\]")
+    assert wrong.status == "wrong"
+    assert "(t + 2)(t - 1) = t^2 + t - 2t - 2 is false" in wrong.detail
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Solving 2x + 3 = 7 gives x = 2.",  # an equation, not an identity
+        "\\[ 4a + 3 = 7a - 12 \\]",
+        "\\[ 36a = 4b = 4c = 3d \\]",  # relations between different unknowns
+        "\\[ c + d = c + (c + 4) = 2c + 4 \\]",  # a substitution (d = c + 4)
+        "\\[ f(x) = f(2) = 5 \\]",
+        "\\[ f^{-1}(x + 4) = 2f^{-1}(x) + 1 = 3 \\]",
+        "\\[ y = 2x + 3 = 2(4) + 3 = 11 \\]",
+    ],
+)
+def test_equations_and_substitutions_with_unknowns_are_not_accused(text: str) -> None:
+    assert check_step(text).status != "wrong", find_claims(text)
+
+
 def test_text_without_calculations_is_unchecked() -> None:
     check = check_step("First, we need to understand what the problem asks.")
     assert check.status == "unchecked"
