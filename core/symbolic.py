@@ -104,7 +104,7 @@ class _Side:
     values: tuple[sympy.Expr, ...]
     bare: bool  # a single number (maybe signed / percent): no calculation on this side
     places: int | None  # decimal places when the side is one written number
-    input_slack: sympy.Rational  # relative error the side's rounded decimal inputs could carry
+    input_slack: float  # relative error the side's rounded decimal inputs could carry
     symbols: frozenset[sympy.Symbol] = frozenset()
     lone_variable: bool = False  # "x" or "-x": a definition or a solution, never an identity
 
@@ -276,20 +276,20 @@ def _side(tokens: Sequence[Token]) -> _Side | None:
     """Evaluate one side under every reading; None when no reading can be evaluated."""
     numbers: list[tuple[str, str]] = []
     coded: list[Token] = []
-    slack = sympy.Rational(0)
+    slack = 0.0
     for token in tokens:
         if token.kind == "num":
             name = f"_n{len(numbers)}"
             numbers.append((name, token.value))
             places = _decimal_places(token.value)
-            magnitude = sympy.Rational(token.value)
-            if places and magnitude != 0:
-                slack += sympy.Rational(1, 10**places) / abs(magnitude)
+            if places:
+                magnitude = abs(float(token.value))
+                slack += 10.0**-places / magnitude if magnitude else 0.0
             coded.append(Token("num", token.text, token.space_before, code=name, value=token.value))
         else:
             coded.append(token)
     if any(t.kind == "const" for t in tokens):
-        slack += sympy.Rational(1, 1000)  # pi rounded to 3.142 or similar
+        slack += 1e-3  # pi rounded to 3.142 or similar
     values: list[sympy.Expr] = []
     for parts in _readings(coded):
         code = _with_implicit_multiplication(parts, coded)
@@ -314,7 +314,7 @@ def _side(tokens: Sequence[Token]) -> _Side | None:
     return _Side(text, tuple(values), bare, places, slack, symbols, lone)
 
 
-def _close(left: sympy.Expr, right: sympy.Expr, right_places: int | None, slack: sympy.Expr) -> bool:
+def _close(left: sympy.Expr, right: sympy.Expr, right_places: int | None, slack: float) -> bool:
     """Whether `right` is `left` exactly, rounded/truncated to its written decimal places, or within input slack."""
     difference = left - right
     if difference == 0:
@@ -327,7 +327,7 @@ def _close(left: sympy.Expr, right: sympy.Expr, right_places: int | None, slack:
         if gap < 1e-12 * max(1.0, abs(float(sympy.N(left, 20)))):
             return True
         magnitude = max(abs(float(sympy.N(left, 20))), abs(float(sympy.N(right, 20))))
-    allowed = float(slack) * magnitude
+    allowed = slack * magnitude
     if right_places is not None and gap < allowed + 10.0**-right_places * (1 - 1e-9):
         return True  # rounded or truncated to the written places (the boundary itself is a real difference)
     return gap <= allowed * (1 + 1e-9)
@@ -340,7 +340,7 @@ _PROBES = (
 )
 
 
-def _same_function(left: sympy.Expr, right: sympy.Expr, slack: sympy.Expr) -> bool | None:
+def _same_function(left: sympy.Expr, right: sympy.Expr, slack: float) -> bool | None:
     """Whether two expressions in unknowns agree at a few exact rational points (None: could not evaluate)."""
     symbols = sorted(left.free_symbols | right.free_symbols, key=str)
     if len(symbols) > 4:
@@ -355,7 +355,7 @@ def _same_function(left: sympy.Expr, right: sympy.Expr, slack: sympy.Expr) -> bo
         if any(map(math.isnan, (lv.real, rv.real))) or any(map(math.isinf, (lv.real, rv.real))):
             continue
         scale = max(abs(lv), abs(rv), 1e-12)
-        if abs(lv - rv) > scale * (1e-9 + 2 * float(slack)):
+        if abs(lv - rv) > scale * (1e-9 + 2 * slack):
             return False
         agreed += 1
     return True if agreed >= 2 else None
@@ -522,11 +522,14 @@ def _sentence_claims(tokens: list[Token]) -> list[Claim]:
         left_tokens, right_tokens = _left_run(tokens, index), _right_run(tokens, index)
         if left_tokens is None or right_tokens is None or _question_sentence(tokens, index):
             continue
+        identity = chains.get(index, 1) >= 2
+        if not identity and any(t.kind == "var" for t in (*left_tokens, *right_tokens)):
+            continue  # an equation in unknowns: nothing to verify
         started = time.perf_counter()
         left, right = _side(left_tokens), _side(right_tokens)
         if left is None or right is None:
             continue
-        status = _judge(left, right, identity=chains.get(index, 1) >= 2)
+        status = _judge(left, right, identity=identity)
         if status == "false" and _run_on(left, right_tokens):
             status = "unknown"
         value = _format_value(left.values[0]) if status == "false" else ""
