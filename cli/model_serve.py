@@ -176,8 +176,9 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-@model_app.command("serve")
+@model_app.command("serve", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def serve_model(
+    ctx: typer.Context,
     model: str | None = typer.Option(None, help="Critic model: 'embedded', a checkpoint directory or a hub id."),
     port: int = typer.Option(8000, help="TCP port of the OpenAI-compatible server."),
     host: str = typer.Option("127.0.0.1", help="Interface to listen on (0.0.0.0 to serve other machines)."),
@@ -187,11 +188,15 @@ def serve_model(
     tensor_parallel_size: int = typer.Option(1, help="GPUs to split the model across (tensor parallelism)."),
     vllm_python: Path | None = typer.Option(None, help="Python of the vLLM env; default CRITIC_VLLM_PYTHON."),
     startup_timeout: float = typer.Option(900.0, help="Seconds to wait for the server to answer."),
+    enforce_eager: bool = typer.Option(
+        False, help="Skip vLLM's torch.compile: starts in seconds instead of minutes, generates more slowly."
+    ),
 ) -> None:
     """Start vLLM's OpenAI-compatible server for a critic model and print the --backend openai line to use it.
 
     Runs in the foreground until Ctrl-C. For more traffic start replicas on other ports/GPUs, or pass
-    --tensor-parallel-size N to split one model over N GPUs (see the README).
+    --tensor-parallel-size N to split one model over N GPUs (see the README). Options this command does not
+    know are passed to vLLM unchanged (e.g. --max-num-seqs 128 --gpu-memory-utilization 0.9).
     """
     settings = get_settings()
     name = model or settings.model
@@ -204,6 +209,7 @@ def serve_model(
         dtype=dtype,
         tensor_parallel_size=tensor_parallel_size,
         vllm_python=vllm_python,
+        extra_args=(["--enforce-eager"] if enforce_eager else []) + list(ctx.args),
         settings=settings,
     )
     # SIGTERM (e.g. from a supervisor or a test) must stop the server too, like Ctrl-C does.
