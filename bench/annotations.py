@@ -78,6 +78,7 @@ def main() -> None:
     parser.add_argument("--saves", type=int, default=50, help="saves per writer")
     parser.add_argument("--processes", type=int, default=10, help="writers in separate processes (rest: threads)")
     parser.add_argument("--import-lines", type=int, default=0, help="also measure a PRM800K import of this many lines")
+    parser.add_argument("--no-saves", action="store_true", help="skip the concurrent-save benchmark")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="critic-bench-") as tmp:
@@ -91,8 +92,9 @@ def main() -> None:
         mix = f"{args.processes} processes, {args.writers - args.processes} threads"
         print(f"{args.writers} writers ({mix}) x {args.saves} saves each, {os.cpu_count()} CPUs")
         columns = ("saves", "stored", "conflicts", "errors", "p50_ms", "p99_ms", "saves_per_s", "problems")
-        print(f"{'backend':<11} {'writers':>7} " + " ".join(f"{c:>11}" for c in columns))
-        for name, url in backends.items():
+        if not args.no_saves:
+            print(f"{'backend':<11} {'writers':>7} " + " ".join(f"{c:>11}" for c in columns))
+        for name, url in backends.items() if not args.no_saves else ():
             # One writer alone first (the service time of a save), then all writers at once.
             for writers, processes in ((1, 0), (args.writers, args.processes)):
                 if name == "postgresql":

@@ -7,6 +7,7 @@ import time
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import select
 
@@ -14,7 +15,7 @@ from core.errors import ConflictError
 from core.types import SolutionItem
 from db.annotations import create_annotation, get_annotation, save_annotation
 from db.items import add_item
-from db.models import Annotation, AnnotationEvent
+from db.models import Annotation, AnnotationEvent, User
 from db.session import dispose_engines, get_sessionmaker
 from db.users import create_user
 
@@ -75,10 +76,18 @@ def _ratings(writer: int, save: int) -> list[int | None]:
     return list(pattern[(writer + save) % len(pattern)])
 
 
-def run_writer(plan: LoadPlan, writer: int) -> list[SaveOutcome]:
-    """One writer: every third save edits a shared annotation it just loaded, the others its own annotations."""
+def run_writer(plan: LoadPlan, writer: int, *, ready: Any = None, go: Any = None) -> list[SaveOutcome]:
+    """One writer: every third save edits a shared annotation it just loaded, the others its own annotations.
+
+    With `ready` (a semaphore) and `go` (an event) it connects first, reports ready, and waits for the start.
+    """
     factory = get_sessionmaker(plan.url)
     user_id = plan.writer_ids[writer]
+    with factory() as session:  # open the connection before the clock starts
+        session.get(User, user_id)
+    if ready is not None:
+        ready.release()
+        go.wait()
     own_versions: dict[int, tuple[int, int]] = {}  # item id -> (annotation id, version)
     outcomes = []
     for save in range(plan.saves_per_writer):
@@ -123,27 +132,40 @@ def run_writer(plan: LoadPlan, writer: int) -> list[SaveOutcome]:
     return outcomes
 
 
-def _process_writer(plan: LoadPlan, writer: int) -> list[SaveOutcome]:
+def _process_writer(plan: LoadPlan, writer: int, ready: Any, go: Any, results: Any) -> None:
     dispose_engines(close=False)  # never reuse the parent's pooled connections after fork
-    return run_writer(plan, writer)
+    results.put(run_writer(plan, writer, ready=ready, go=go))
 
 
 def run_load(plan: LoadPlan, *, processes: int = 10) -> LoadResult:
-    """All writers at once: `processes` of them in forked processes, the rest as threads of this process."""
+    """All writers at once: `processes` of them in forked processes, the rest as threads of this process.
+
+    Every writer connects first; the clock starts when all are ready, so it times saves, not start-up.
+    """
     writers = list(range(len(plan.writer_ids)))
     in_processes, in_threads = writers[:processes], writers[processes:]
     dispose_engines()  # children must not inherit open connections
-    start = time.perf_counter()
-    result = LoadResult()
     context = multiprocessing.get_context("fork")
-    with context.Pool(max(1, len(in_processes))) as pool, ThreadPoolExecutor(max(1, len(in_threads))) as threads:
-        process_jobs = [pool.apply_async(_process_writer, (plan, w)) for w in in_processes]
-        thread_jobs = [threads.submit(run_writer, plan, w) for w in in_threads]
+    ready, go, results = context.Semaphore(0), context.Event(), context.Queue()
+    children = [context.Process(target=_process_writer, args=(plan, w, ready, go, results)) for w in in_processes]
+    for child in children:
+        child.start()
+    result = LoadResult()
+    with ThreadPoolExecutor(max(1, len(in_threads))) as threads:
+        thread_jobs = [threads.submit(run_writer, plan, w, ready=ready, go=go) for w in in_threads]
+        for _ in writers:
+            if not ready.acquire(timeout=120):
+                go.set()
+                raise RuntimeError("a writer did not start within 120 s")
+        start = time.perf_counter()
+        go.set()
+        for _ in children:
+            result.outcomes.extend(results.get(timeout=600))
         for job in thread_jobs:
             result.outcomes.extend(job.result())
-        for process_job in process_jobs:
-            result.outcomes.extend(process_job.get(timeout=600))
     result.wall_s = time.perf_counter() - start
+    for child in children:
+        child.join(timeout=60)
     return result
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,6 +38,21 @@ def database_url(url: str | None = None) -> str:
     return url or get_settings().resolved_database_url
 
 
+def _acquire_file_lock(fd: int, timeout_s: float) -> bool:
+    """Take an exclusive flock, checking every few milliseconds (SQLite's own busy handler sleeps up to 100 ms)."""
+    deadline = time.monotonic() + timeout_s
+    delay = 0.0002
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(delay)
+            delay = min(delay * 2, 0.004)
+
+
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -67,9 +83,10 @@ def _configure_sqlite(engine: Engine) -> None:
             fd = conn.info.get("write_lock_fd")
             if fd is None:
                 fd = conn.info["write_lock_fd"] = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            conn.info["write_locked_by"] = thread
-            _lock_holders[thread] = True
+            if _acquire_file_lock(fd, SQLITE_BUSY_TIMEOUT_MS / 1000):
+                conn.info["write_locked_by"] = thread
+                _lock_holders[thread] = True
+            # On timeout (a writer holding its transaction open for long) SQLite's busy timeout decides.
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     def _release(dbapi_connection: Any, record: Any, *_args: Any) -> None:
