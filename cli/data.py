@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import typer
@@ -20,20 +21,29 @@ def import_(
     database_url: str | None = typer.Option(None, help=_URL_HELP),
 ) -> None:
     """Import items (and PRM800K ratings as annotations); re-running adds nothing already stored."""
-    from db.importer import import_file
+    from tqdm import tqdm
+
+    from db.importer import ImportSummary, import_file
     from db.session import init_db
 
     init_db(database_url)
+    with tqdm(desc="import", unit=" records", disable=None) as bar:  # disable=None: only on a terminal
 
-    def report(message: str) -> None:
-        typer.secho(f"rejected {message}", err=True, fg=typer.colors.YELLOW)
+        def report(message: str) -> None:
+            bar.write(f"rejected {message}", file=sys.stderr)
 
-    def progress(summary) -> None:  # type: ignore[no-untyped-def]
-        typer.echo(f"... {summary.imported + summary.duplicates + summary.rejected} records read", err=True)
+        def progress(summary: ImportSummary) -> None:
+            bar.update(summary.imported + summary.duplicates + summary.rejected - bar.n)
 
-    summary = import_file(
-        file, fmt=format, campaign=campaign, url=database_url, batch_size=batch_size, on_error=report, on_batch=progress
-    )
+        summary = import_file(
+            file,
+            fmt=format,
+            campaign=campaign,
+            url=database_url,
+            batch_size=batch_size,
+            on_error=report,
+            on_batch=progress,
+        )
     typer.echo(summary.line())
 
 
@@ -47,7 +57,6 @@ def export(
 ) -> None:
     """Export annotations (prm800k: one line per annotation) or items with their labels (processbench, hf, csv)."""
     from db.exporter import export as run_export
-
     from db.session import init_db
 
     init_db(database_url)
