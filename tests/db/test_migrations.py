@@ -45,3 +45,12 @@ def test_audit_rows_cannot_be_changed_even_with_raw_sql(db_url: str, db_session,
     with pytest.raises(Exception, match="never updated or deleted"):
         with get_engine(db_url).begin() as conn:
             conn.execute(text("DELETE FROM annotation_events"))
+
+
+def test_an_older_database_is_upgraded_on_start(sqlite_db_url: str) -> None:
+    downgrade(sqlite_db_url, "0001")
+    assert current_revision(sqlite_db_url) == "0001"
+    dispose_engines()  # a new process: nothing initialised yet
+    init_db(sqlite_db_url)
+    assert current_revision(sqlite_db_url) == head_revision()
+    assert schema_drift(sqlite_db_url) == []
