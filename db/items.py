@@ -76,9 +76,7 @@ def existing_hashes(session: Session, hashes: Iterable[str]) -> dict[str, int]:
     found: dict[str, int] = {}
     for start in range(0, len(wanted), 500):  # keep the IN list well under parameter limits
         chunk = wanted[start : start + 500]
-        found.update(
-            session.execute(select(Item.content_hash, Item.id).where(Item.content_hash.in_(chunk))).tuples().all()
-        )
+        found.update(session.execute(select(Item.content_hash, Item.id).where(Item.content_hash.in_(chunk))).all())
     return found
 
 
@@ -126,3 +124,19 @@ def count_items(session: Session, *, campaign_id: int | None = None) -> int:
     if campaign_id is not None:
         query = query.join(CampaignItem, CampaignItem.item_id == Item.id).where(CampaignItem.campaign_id == campaign_id)
     return int(session.scalar(query) or 0)
+
+
+def set_gold(session: Session, *, item_ids: Iterable[int], gold: bool = True) -> int:
+    """Mark items as gold (quality-control items with a known label) or unmark them; returns how many changed."""
+    from sqlalchemy import update
+
+    ids = list(set(item_ids))
+    begin_write(session)
+    labelled = set(session.scalars(select(Item.id).where(Item.id.in_(ids), Item.first_error_step.is_not(None))))
+    if gold and len(labelled) != len(ids):
+        session.rollback()
+        missing = sorted(set(ids) - labelled)
+        raise NotFoundError(f"items {missing[:10]} do not exist or have no reference label, so cannot be gold")
+    result = session.execute(update(Item).where(Item.id.in_(ids), Item.is_gold.is_not(gold)).values(is_gold=gold))
+    session.commit()
+    return int(result.rowcount or 0)

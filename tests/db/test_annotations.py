@@ -159,3 +159,17 @@ def test_critique_runs_are_stored_as_suggestions_and_annotations_can_start_from_
         accepted_steps=[1, 2],
     )
     assert annotation.critique_run_id == run.id and annotation.accepted_steps == [1, 2]
+
+
+def test_only_items_with_a_reference_label_can_be_gold(db_session, make_item) -> None:
+    from core.errors import NotFoundError
+    from db.items import set_gold
+
+    labelled = make_item(db_session, "L?", ["x"], first_error_step=-1)
+    unlabelled = make_item(db_session, "U?", ["y"])
+    assert set_gold(db_session, item_ids=[labelled.id]) == 1
+    assert set_gold(db_session, item_ids=[labelled.id]) == 0
+    with pytest.raises(NotFoundError, match="no reference label"):
+        set_gold(db_session, item_ids=[unlabelled.id])
+    db_session.refresh(labelled)
+    assert labelled.is_gold
