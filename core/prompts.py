@@ -9,26 +9,20 @@ from core.backends.base import Messages
 SYSTEM_PROMPT = "You are a meticulous math teacher who checks solutions step by step."
 
 ANSWER_INSTRUCTION = (
-    "Put the number of the first incorrect step in \\boxed{} (for example \\boxed{2}); "
-    "if every step is correct, put \\boxed{-1}."
+    "Finish with **Answer**: \\boxed{k}, where k is the number of the first incorrect step, "
+    "or \\boxed{-1} if every step is correct."
 )
 
+# Kept short on purpose: every prompt token is prefilled and cached once per item and sample.
 _SINGLE_TASK = (
-    """Review the solution step by step. For each step, first analyse whether its reasoning and \
-calculations are correct. Then pause and re-verify that analysis: check the step again in a different way \
-(recompute, substitute back, or estimate) or question whether your first analysis was right. Stop at the \
-first incorrect step.
+    """Critique the solution step by step. For each step, analyse its reasoning and calculations, then \
+re-verify that analysis in a different way (recompute, substitute back, or question the analysis). Stop at \
+the first incorrect step. Format each step as:
 
-Write one block per step you check, in this format:
-
-**Critique of Step 1**: <your analysis of the step> <your re-verification of that analysis>
+**Critique of Step 1**: <analysis> <re-verification>
 **Judgement**: The correctness of Step 1 is: \\boxed{1}
 
-Use \\boxed{1} for a correct step and \\boxed{-1} for an incorrect one. After the last block write:
-
-**Answer**: \\boxed{k}
-
-"""
+(\\boxed{1} for a correct step, \\boxed{-1} for an incorrect one.) """
     + ANSWER_INSTRUCTION
 )
 
