@@ -22,7 +22,7 @@ from itertools import product
 import sympy
 
 from core.symbolic_text import Token, normalise, tokenise
-from core.types import NO_ERROR, StepCheck
+from core.types import NO_ERROR, CritiqueResult, StepCheck
 
 EXPRESSION_TIMEOUT_S = 0.5
 """Wall-clock limit for evaluating one expression (enforced on the main thread; static guards apply everywhere)."""
@@ -597,3 +597,10 @@ def check_solution(steps: Sequence[str], answer: str | None = None) -> SolutionC
         stated = extract_final_answer("\n".join(steps))
         final_correct = answers_match(stated, answer) if stated is not None else None
     return SolutionCheck(checks, first_error, final_correct, claims)
+
+
+def with_checks(result: CritiqueResult, answer: str | None = None) -> CritiqueResult:
+    """A copy of a critique result whose steps carry the checker's view (`StepResult.check`), for badges."""
+    checked = check_solution([step.text for step in result.steps], answer)
+    steps = [step.model_copy(update={"check": check}) for step, check in zip(result.steps, checked.steps, strict=True)]
+    return result.model_copy(update={"steps": steps})

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from core.symbolic import check_solution, check_step, find_claims
+from core.symbolic import check_solution, check_step, find_claims, with_checks
+from core.types import CritiqueResult, StepResult
 
 
 @pytest.mark.parametrize(
@@ -170,3 +171,19 @@ def test_no_false_accusations_on_correct_processbench_steps(processbench_dir: Pa
     assert len(accused) <= 3, accused
     verified = sum(check_step(step).status == "verified" for step in sample)
     assert verified > 100  # and it does check a good share of them
+
+
+def test_critique_results_get_a_check_per_step_for_the_app() -> None:
+    result = CritiqueResult(
+        problem="p",
+        steps=[
+            StepResult(index=1, text="2 + 2 = 5", verdict="correct"),
+            StepResult(index=2, text="So 5.", verdict="correct"),
+        ],
+        first_error_step=-1,
+        model="m",
+        backend="b",
+    )
+    checked = with_checks(result)
+    assert [s.check.status for s in checked.steps] == ["wrong", "unchecked"]
+    assert result.steps[0].check is None  # the original is left as it was
