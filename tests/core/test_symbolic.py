@@ -167,9 +167,10 @@ def test_no_false_accusations_on_correct_processbench_steps(processbench_dir: Pa
     # false intermediate equalities that the labellers let pass, so a small rate is allowed, not zero.
     steps = _correct_steps(processbench_dir / f"{subset}.json")
     sample = random.Random(0).sample(steps, 600)
-    accused = [step for step in sample if check_step(step).status == "wrong"]
+    statuses = [(check_step(step).status, step) for step in sample]
+    accused = [step for status, step in statuses if status == "wrong"]
     assert len(accused) <= 3, accused
-    verified = sum(check_step(step).status == "verified" for step in sample)
+    verified = sum(status == "verified" for status, _ in statuses)
     assert verified > 100  # and it does check a good share of them
 
 
