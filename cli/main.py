@@ -32,8 +32,11 @@ def _register_commands() -> None:
     from cli import model_serve as _model_serve  # noqa: F401
     from cli import rank as _rank  # noqa: F401
     from cli import refine as _refine  # noqa: F401
+    from cli import registry as _registry  # noqa: F401
     from cli import serve as _serve  # noqa: F401
+    from cli import train as _train  # noqa: F401
     from cli import user as _user  # noqa: F401
+    from cli import worker as _worker  # noqa: F401
 
 
 def main() -> None:

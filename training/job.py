@@ -68,8 +68,8 @@ def _exit_when_parent_dies() -> None:
     # The worker holds our stdin pipe open; EOF means it died (even by kill -9), so stop at once
     # instead of training on as an orphan that nobody heartbeats.
     def watch() -> None:
-        try:
-            while sys.stdin.buffer.read(1024):
+        try:  # os.read, not sys.stdin: a buffered read would block interpreter shutdown on its lock
+            while os.read(0, 1024):
                 pass
         except Exception:  # a closed or odd stdin also means nobody is watching over us
             pass
@@ -183,13 +183,15 @@ def run_job(job_id: int, *, worker_id: str, attempt: int) -> int:
     )
     reporter.log(f"registered model version {version.id} ({version.name}) as candidate")
     if config.evaluate:
-        _evaluate_and_gate(session, reporter, config, version.id, model_path, snapshot.validation)
+        _evaluate_and_gate(session, reporter, config, version.id, snapshot.validation)
     return 0
 
 
 def _evaluate_and_gate(
-    session: Any, reporter: DatabaseReporter, config: Any, version_id: int, base_path: str, held_out: list[Any]
+    session: Any, reporter: DatabaseReporter, config: Any, version_id: int, held_out: list[Any]
 ) -> None:
+    from core.models import resolve_model
+    from core.settings import get_settings
     from core.types import SolutionItem
     from training import registry
 
@@ -208,14 +210,25 @@ def _evaluate_and_gate(
     candidate = registry.get_version(session, version_id=version_id)
     active = registry.active_model(session)
     reporter.log(f"evaluating the candidate on {len(items)} held-out items")
-    cand_scores = registry.evaluate_model(candidate.path, items, max_new_tokens=config.eval_max_new_tokens)
+    budget = config.eval_max_new_tokens
+    eval_dir = Path(candidate.path).parent / "eval"
+    cand_scores = registry.evaluate_model(
+        candidate.path, items, output=eval_dir / "candidate", max_new_tokens=budget, model_version_id=version_id
+    )
     # The active model (or the base model when none is active) scored on the same items, so the gate is fair.
-    reference = active.path if active is not None else base_path
-    reporter.log(f"evaluating the {'active' if active else 'base'} model on the same items")
-    ref_scores = registry.evaluate_model(reference, items, max_new_tokens=config.eval_max_new_tokens)
+    # Compared with what serves now: the active version, or the configured default model when none is active.
+    reference = active.path if active is not None else str(resolve_model(get_settings().model))
+    reporter.log(f"evaluating the {'active' if active else 'default'} model on the same items")
+    ref_scores = registry.evaluate_model(
+        reference,
+        items,
+        output=eval_dir / "reference",
+        max_new_tokens=budget,
+        model_version_id=active.id if active is not None else None,
+    )
     decision = registry.decide(
         cand_scores,
-        ref_scores if active is not None else None,
+        ref_scores,
         min_delta=config.promote_min_delta,
         auto_promote=config.auto_promote,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, update
@@ -155,23 +156,37 @@ class GateDecision:
     details: dict[str, Any]
 
 
-def evaluate_model(model: str, items: Sequence[SolutionItem], *, max_new_tokens: int) -> dict[str, Any]:
-    """ProcessBench scores of `model` on labelled items (greedy, one sample) via the evaluation harness."""
-    try:
-        from training.evaluation import EvalConfig, run_eval
-    except ImportError:  # the harness is not in this checkout yet: score with the critic directly
-        from core.critic import Critic
-        from core.metrics import score
+HELD_OUT_SUBSET = "held-out"
 
-        critic = Critic.create(model=str(model), backend="transformers", max_new_tokens=max_new_tokens)
-        try:
-            results = critic.critique_many(list(items))
-        finally:
-            critic.close()
-        labels = [int(i.first_error_step) for i in items]
-        return score(labels, [r.first_error_step for r in results]).to_dict()
-    report = run_eval(EvalConfig(model=str(model), max_new_tokens=max_new_tokens), items)
-    return dict(report) if isinstance(report, dict) else report.to_dict()
+
+def evaluate_model(
+    model: str,
+    items: Sequence[SolutionItem],
+    *,
+    output: Path,
+    max_new_tokens: int,
+    model_version_id: int | None = None,
+) -> dict[str, Any]:
+    """ProcessBench scores of `model` on labelled items (greedy, one sample) through the evaluation harness.
+
+    The run is recorded as an EvalRun (linked to `model_version_id`) and its predictions kept under `output`.
+    """
+    from core.benchmarks import Benchmark
+    from training.evaluation import EvalConfig, run_eval
+
+    config = EvalConfig.build(
+        benchmark=HELD_OUT_SUBSET,
+        output=output,
+        model=str(model),
+        backend="transformers",
+        max_new_tokens=max_new_tokens,
+        model_version_id=model_version_id,
+    )
+    outcome = run_eval(
+        config, benchmark=Benchmark(name=HELD_OUT_SUBSET, subsets={HELD_OUT_SUBSET: list(items)}), show_progress=False
+    )
+    scores = outcome.report.subsets[HELD_OUT_SUBSET].to_dict()
+    return {**scores, "eval_run_id": outcome.eval_run_id}
 
 
 def _gate_score(scores: dict[str, Any]) -> tuple[float | None, str]:

@@ -79,6 +79,13 @@ def run_sft(
         peft_config=lora_config(config),
         callbacks=[ReporterCallback(reporter, is_main_process=True), *extra_callbacks],
     )
+    if len(trainer.train_dataset) == 0:
+        from core.errors import ConfigError
+
+        raise ConfigError(
+            f"every SFT example lost its critique to truncation at max_length={config.max_length}; "
+            "raise max_length (prompts of the critic format are ~300+ tokens)"
+        )
     result = trainer.train()
     stopped = reporter.should_stop()
     model_dir = None if stopped else save_trained_model(trainer, tokenizer, output_dir)

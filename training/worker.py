@@ -37,6 +37,8 @@ class WorkerOptions:
     exit_when_idle: bool = False
     """Return as soon as the queue is empty (tests, `critic worker --once`)."""
     worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}")
+    database_url: str | None = None
+    """Database of the queue (default: the configured one); job processes get it as CRITIC_DATABASE_URL."""
 
     @property
     def timeout_s(self) -> float:
@@ -90,8 +92,8 @@ class Worker:
         from db.session import get_sessionmaker, init_db
 
         self.options = options or WorkerOptions()
-        init_db()
-        self._session = get_sessionmaker()()
+        init_db(self.options.database_url)
+        self._session = get_sessionmaker(self.options.database_url)()
         self._stop = threading.Event()
         self.current_job: int | None = None
 
@@ -136,8 +138,16 @@ class Worker:
         cmd = job_command(job_id, worker_id=self.worker_id, attempt=attempt, accelerate_config=accelerate_config)
         self.current_job = job_id
         with open(log_path, "ab") as log_file:
+            env = dict(os.environ)
+            if self.options.database_url:
+                env["CRITIC_DATABASE_URL"] = self.options.database_url
             proc = subprocess.Popen(
-                cmd, stdin=subprocess.PIPE, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
+                cmd,
+                stdin=subprocess.PIPE,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                env=env,
             )
         add_log(self._session, job_id=job_id, message=f"started process {proc.pid} (attempt {attempt})")
         finish = lambda status, error=None: finish_job(  # noqa: E731
@@ -195,9 +205,15 @@ class BackgroundWorker:
 
 
 def run_worker_in_background(
-    options: WorkerOptions | None = None, on_error: Callable[[BaseException], None] | None = None
+    options: WorkerOptions | None = None,
+    *,
+    database_url: str | None = None,
+    on_error: Callable[[BaseException], None] | None = None,
 ) -> BackgroundWorker:
     """Start a worker thread next to the app so the single-machine setup trains without another command."""
+    options = options or WorkerOptions()
+    if database_url is not None:
+        options.database_url = database_url
     worker = Worker(options)
 
     def loop() -> None:
