@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Callable
 
 import typer
 
@@ -22,18 +24,23 @@ def serve(
     warm_up: bool = typer.Option(True, "--warm-up/--no-warm-up", help="Load the model at start, not on first use."),
 ) -> None:
     """Start Critic Studio in the browser: critique, annotation campaigns, teacher grading, dashboard."""
+    from core.errors import ConfigError
     from core.settings import get_settings
+
+    if backend is not None and backend not in ("transformers", "openai", "vllm"):
+        raise ConfigError(f"--backend {backend!r}: choose transformers, openai or vllm")
+
     from db.session import init_db
     from webapp.app import launch
     from webapp.auth import ADMIN_USERNAME, ensure_admin
     from webapp.context import AppContext
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if database_url:
+        # The training worker and the job processes it starts read the database URL from Settings.
+        os.environ["CRITIC_DATABASE_URL"] = database_url
+        get_settings.cache_clear()
     settings = get_settings()
-    if backend is not None and backend not in ("transformers", "openai", "vllm"):
-        from core.errors import ConfigError
-
-        raise ConfigError(f"--backend {backend!r}: choose transformers, openai or vllm")
     init_db(database_url)
     password = ensure_admin(database_url)
     if password is not None:
@@ -41,7 +48,7 @@ def serve(
             f"Created the first account: user {ADMIN_USERNAME!r}, password {password!r} (shown once; change it).",
             fg=typer.colors.YELLOW,
         )
-    stop_worker = _start_worker(database_url) if worker else None
+    stop_worker = _start_worker() if worker else None
     ctx = AppContext(
         database_url=database_url, settings=settings, default_model=model or "", default_backend=backend or ""
     )
@@ -56,13 +63,10 @@ def serve(
         ctx.close()
 
 
-def _start_worker(database_url: str | None):  # type: ignore[no-untyped-def]
-    """Start the training worker in the background; returns a function that stops it (None if unavailable)."""
-    try:
-        from training.queue import run_worker_in_background
-    except ImportError as exc:
-        typer.secho(f"training worker not started: {exc}", err=True, fg=typer.colors.YELLOW)
-        return None
-    handle = run_worker_in_background(database_url=database_url)
-    stop = getattr(handle, "stop", None) or handle
-    return stop if callable(stop) else None
+def _start_worker() -> Callable[[], None]:
+    """Start one training worker in a background thread; returns the function that stops it."""
+    from training.worker import run_worker_in_background
+
+    handle = run_worker_in_background()
+    typer.echo("Training worker started (--no-worker to run without one).")
+    return handle.stop
