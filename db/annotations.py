@@ -76,14 +76,15 @@ def _validate_finish_reason(finish_reason: str | None) -> str | None:
     return finish_reason
 
 
-def _load_for_write(session: Session, annotation_id: int, expected_version: int) -> tuple[Annotation, int]:
-    """The annotation and its item's step count, read before the write transaction (which stays short).
+def _load_for_write(session: Session, annotation_id: int, actor_id: int) -> tuple[Annotation, int, str | None]:
+    """The annotation, its item's step count and the actor's role, in one query before the write transaction.
 
-    Versions are unique per state, so the row read at `expected_version` is exactly the state the
+    Versions are unique per state, so the row read at the expected version is exactly the state the
     conditional UPDATE in `_write_change` replaces: it is the audit event's `before`.
     """
+    actor_role = select(User.role).where(User.id == actor_id, User.active.is_(True)).scalar_subquery()
     row = session.execute(
-        select(Annotation, Item.steps)
+        select(Annotation, Item.steps, actor_role)
         .join(Item, Item.id == Annotation.item_id)
         .where(Annotation.id == annotation_id)
         .execution_options(populate_existing=True)
@@ -91,9 +92,15 @@ def _load_for_write(session: Session, annotation_id: int, expected_version: int)
     if row is None:
         session.rollback()
         raise NotFoundError(f"no annotation with id {annotation_id}")
-    annotation, steps = row
-    _check_version(session, annotation, expected_version)
-    return annotation, len(steps)
+    annotation, steps, role = row
+    return annotation, len(steps), role
+
+
+def _end_read(session: Session) -> None:
+    # SQLite must start the write as a new BEGIN IMMEDIATE transaction; PostgreSQL (READ COMMITTED) keeps
+    # the connection and saves the round trips: its UPDATE ... WHERE version = n sees the latest commit.
+    if session.get_bind().dialect.name == "sqlite":
+        session.commit()
 
 
 def _check_version(session: Session, annotation: Annotation, expected_version: int) -> None:
@@ -116,7 +123,7 @@ def _write_change(
 ) -> Annotation:
     """One short write transaction: UPDATE ... WHERE version = expected, plus the audit event; or a conflict."""
     before = snapshot(annotation)
-    session.commit()  # end the read transaction; the write below takes the write lock only for itself
+    _end_read(session)  # the write below holds the write lock only for itself
     values = {**values, "version": expected_version + 1, "updated_at": utcnow()}
     after = {key: values.get(key, value) for key, value in before.items()}
     table = Annotation.__table__
@@ -184,7 +191,7 @@ def create_annotation(
         submitted_at=utcnow() if status == "submitted" else None,
     )
     annotation.first_error_step = first_error_from_ratings(annotation.ratings, annotation.finish_reason)
-    session.commit()  # end the read transaction
+    _end_read(session)
     begin_write(session)
     session.add(annotation)
     try:
@@ -231,11 +238,11 @@ def save_annotation(
     """
     if status is not None and status not in EDITABLE_STATUSES:
         raise BadInputError(f"status must be one of {', '.join(EDITABLE_STATUSES)} (reviews use review_annotation)")
-    annotation, n_steps = _load_for_write(session, annotation_id, expected_version)
-    actor = session.get(User, actor_id)
-    if actor is None or (actor.id != annotation.annotator_id and actor.role not in ("admin", "reviewer")):
+    annotation, n_steps, role = _load_for_write(session, annotation_id, actor_id)
+    if role is None or (actor_id != annotation.annotator_id and role not in ("admin", "reviewer")):
         session.rollback()
         raise PermissionDeniedError(f"user {actor_id} may not edit annotation {annotation_id} of another annotator")
+    _check_version(session, annotation, expected_version)
     values: dict[str, Any] = {}
     if ratings is not _UNSET:
         values["ratings"] = validate_ratings(ratings, n_steps)
@@ -274,11 +281,11 @@ def review_annotation(
     comment: str = "",
 ) -> Annotation:
     """Approve or reject a submitted annotation (reviewers and admins only), audited like any change."""
-    reviewer = session.get(User, reviewer_id)
-    if reviewer is None or reviewer.role not in ("admin", "reviewer"):
+    annotation, _, role = _load_for_write(session, annotation_id, reviewer_id)
+    if role not in ("admin", "reviewer"):
         session.rollback()
         raise PermissionDeniedError("only reviewers and admins can approve or reject annotations")
-    annotation, _ = _load_for_write(session, annotation_id, expected_version)
+    _check_version(session, annotation, expected_version)
     if annotation.status == "draft":
         session.rollback()
         raise BadInputError(f"annotation {annotation_id} is a draft; it can be reviewed once submitted")
