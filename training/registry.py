@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,7 +74,7 @@ def register_candidate(
     start_write(session)
     job = session.get(TrainingJob, job_id)
     version = ModelVersion(
-        name=f"{job.kind if job else 'job'}-{job_id}-{utcnow():%Y%m%d-%H%M%S}",
+        name=f"pending-{uuid.uuid4().hex}",
         path=path,
         base_model=base_model,
         parent_id=parent_id,
@@ -85,6 +86,7 @@ def register_candidate(
     )
     session.add(version)
     session.flush()
+    version.name = f"v{version.id}-{job.kind if job else 'job'}-job{job_id}"
     if job is not None:
         job.result_model_version_id = version.id
     session.commit()
