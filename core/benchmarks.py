@@ -126,7 +126,7 @@ def _read_processbench_file(path: Path, subset: str) -> list[SolutionItem]:
         items.append(result)
     if not items:
         raise BadInputError(f"{path}: no items")
-    return _unique_ids(items, subset)
+    return unique_ids(items, subset)
 
 
 def _read_prm800k(path: Path) -> tuple[list[SolutionItem], int]:
@@ -144,10 +144,10 @@ def _read_prm800k(path: Path) -> tuple[list[SolutionItem], int]:
         items.append(item)
     if not items:
         raise BadInputError(f"{path}: no labelled solutions")
-    return _unique_ids(items, "prm800k"), skipped
+    return unique_ids(items, "prm800k"), skipped
 
 
-def _unique_ids(items: list[SolutionItem], subset: str) -> list[SolutionItem]:
+def unique_ids(items: list[SolutionItem], subset: str) -> list[SolutionItem]:
     """Give id-less items `<subset>-<n>` and repeated ids a `#n` suffix, so results can be keyed by id."""
     seen: dict[str, int] = {}
     out = []

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from core.benchmarks import BENCHMARK_HELP, Benchmark, load_benchmark
+from core.benchmarks import BENCHMARK_HELP, Benchmark, load_benchmark, unique_ids
 from core.errors import ConfigError
 from core.metrics import Report, format_report, score_subsets
 from core.symbolic import SolutionCheck, check_solution
@@ -278,7 +278,10 @@ def run_eval(
     started = time.perf_counter()
     output = Path(config.output)
     _check_resumable(config)
-    benchmark = benchmark or load_benchmark(config.benchmark, limit=config.limit)
+    if benchmark is None:
+        benchmark = load_benchmark(config.benchmark, limit=config.limit)
+    else:  # items built in code may lack ids; results are keyed by (subset, id)
+        benchmark = Benchmark(benchmark.name, {n: unique_ids(i, n) for n, i in benchmark.subsets.items()})
     output.mkdir(parents=True, exist_ok=True)
     done = {(r["subset"], r["id"]) for r in read_predictions(output)}
     todo = [(subset, item) for subset, item in benchmark.items() if (subset, item.id) not in done]

@@ -192,3 +192,13 @@ def test_llm_eval_with_a_real_tiny_model(bench_file: Path, tmp_path: Path, tiny_
         assert record["parse_status"] in {"ok", "partial", "failed"}
         assert len(record["raw_outputs"]) == 1
     assert outcome.report.subsets["toy"].total == 2
+
+
+def test_items_without_ids_are_all_evaluated(tmp_path: Path) -> None:
+    from core.benchmarks import Benchmark
+    from core.types import SolutionItem
+
+    items = [SolutionItem(problem=f"p{i}", steps=[f"{i} + 1 = {i + 1}"], first_error_step=-1) for i in range(3)]
+    config = EvalConfig.build(benchmark="held-out", output=tmp_path / "out", critic="symbolic", record=False)
+    outcome = run_eval(config, benchmark=Benchmark("held-out", {"held-out": items}), show_progress=False)
+    assert outcome.evaluated == 3 and outcome.report.subsets["held-out"].correct_acc == 1.0
