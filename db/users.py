@@ -102,7 +102,7 @@ def labeler_user_ids(session: Session, usernames: set[str]) -> dict[str, int]:
     """
     if not usernames:
         return {}
-    found = dict(session.execute(select(User.username, User.id).where(User.username.in_(usernames))).tuples().all())
+    found = dict(session.execute(select(User.username, User.id).where(User.username.in_(usernames))).all())
     for name in sorted(usernames - found.keys()):
         user = User(username=name, password_hash=None, role="annotator", active=False)
         session.add(user)
