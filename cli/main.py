@@ -16,6 +16,27 @@ app = typer.Typer(
     add_completion=False,
 )
 
+
+def _show_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"critic-studio {version('critic-studio')}")
+        except PackageNotFoundError:
+            typer.echo("critic-studio (not installed)")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    show_version: bool = typer.Option(
+        False, "--version", callback=_show_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Critic Studio: step-level critique of math solutions, annotation, evaluation and retraining."""
+
+
 # Command groups shared by several modules are created here so each module can add to them.
 model_app = typer.Typer(help="Critic models: serve with vLLM, list, promote, roll back.", no_args_is_help=True)
 app.add_typer(model_app, name="model")
