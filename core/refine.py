@@ -62,7 +62,7 @@ class RefinementRound(BaseModel):
     """One round: the critique of the current solution, then its revision (none once the critic accepts)."""
 
     round: int
-    critique: CritiqueResult
+    critique: CritiqueResult | None = Field(None, description="None in the self-revision baseline (no critic).")
     revision: Revision | None = None
 
 
@@ -213,7 +213,7 @@ def refine(
                 final_answer=rev.final_answer,
                 stop_reason="max_rounds",
                 used_critique=False,
-                rounds=[RefinementRound(round=1, critique=_no_critique(item), revision=rev)],
+                rounds=[RefinementRound(round=1, revision=rev)],
             )
             for item, rev in zip(items, revisions, strict=True)
         ]
@@ -250,20 +250,6 @@ def refine(
         )
         for p, item in enumerate(items)
     ]
-
-
-def _no_critique(item: SolutionItem) -> CritiqueResult:
-    # The baseline round records that no critic was consulted, in the same result shape.
-    return CritiqueResult(
-        id=item.id,
-        problem=item.problem,
-        steps=[],
-        first_error_step=None,
-        model="",
-        backend="none",
-        parse_status="failed",
-        error="no critique (self-revision baseline)",
-    )
 
 
 class RefineOutcome(BaseModel):

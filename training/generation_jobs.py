@@ -346,7 +346,7 @@ def _refine_eval_batches(
                     "truth": item.answer,
                     "with_critique": outcome(item, str(item.answer), with_c).model_dump(),
                     "without_critique": outcome(item, str(item.answer), without_c).model_dump(),
-                    "critic_first_error": [r.critique.first_error_step for r in with_c.rounds],
+                    "critic_first_error": [r.critique.first_error_step for r in with_c.rounds if r.critique],
                     "human_first_error": item.first_error_step,
                     "stop_reason": with_c.stop_reason,
                     "answer_with_critique": with_c.final_answer,

@@ -113,6 +113,7 @@ def test_transition_rates_count_wrong_to_right_and_right_to_wrong() -> None:
     generator = ScriptedBackend(_fixing_generator)
     with_critique = refine(generator, _looking_critic, [WRONG, RIGHT], RefineConfig())
     without = refine(generator, None, [WRONG, RIGHT], RefineConfig(use_critique=False))
+    assert not without[0].used_critique and without[0].rounds[0].critique is None
     rates = transition_rates([outcome(i, "7", r) for i, r in zip([WRONG, RIGHT], with_critique, strict=True)])
     assert rates["w_to_c_rate"] == 1.0 and rates["c_to_w_rate"] == 0.0 and rates["accuracy_after"] == 1.0
     baseline = transition_rates([outcome(i, "7", r) for i, r in zip([WRONG, RIGHT], without, strict=True)])
