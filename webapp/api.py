@@ -1,7 +1,8 @@
-"""Named API endpoints for gradio_client (`/critique`, `/save_annotation`); same handlers and checks as the UI."""
+"""Named API endpoints for gradio_client (`/critique`, `/critique_stream`, `/save_annotation`), checked like the UI."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import gradio as gr
@@ -41,6 +42,30 @@ def register(ctx: AppContext) -> None:
             if done:
                 final = result.model_dump(mode="json")
         return final
+
+    @shows_errors
+    def critique_stream(
+        problem: str,
+        solution: str,
+        model: str = "",
+        backend: str = "",
+        mode: str = "single",
+        samples: int = 1,
+        request: gr.Request = None,  # type: ignore[assignment]
+    ) -> Iterator[dict[str, Any]]:
+        """Like `critique`, but yields partial results while the critic writes (`finished` false until the end)."""
+        actor = current_actor(ctx, request)
+        for result, done in critique_handlers.critique_stream(
+            ctx,
+            actor,
+            problem=problem,
+            solution=solution,
+            model=model or None,
+            backend=backend or None,
+            mode=mode or "single",
+            samples=int(samples),
+        ):
+            yield {**result.model_dump(mode="json"), "finished": done}
 
     @shows_errors
     def save_annotation(
@@ -83,4 +108,5 @@ def register(ctx: AppContext) -> None:
         }
 
     gr.api(critique, api_name="critique", concurrency_id="generation")
+    gr.api(critique_stream, api_name="critique_stream", concurrency_id="generation")
     gr.api(save_annotation, api_name="save_annotation", concurrency_limit=32)

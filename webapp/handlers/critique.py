@@ -36,6 +36,7 @@ def pending_result(item: SolutionItem, *, model: str, backend: str, mode: str, s
         mode=mode,  # type: ignore[arg-type]
         samples=samples,
         parse_status="partial",
+        finished=False,
     )
 
 
