@@ -65,3 +65,12 @@ def test_streamed_cards_never_carry_markup_from_the_user_or_the_model(web) -> No
     html = critique_html(final)
     assert_inert(html)
     assert "&lt;script&gt;" in html and "first wrong step" in html
+
+
+def test_symbolic_check_badges_arrive_with_the_cards(web) -> None:
+    updates = list(critique_stream(web.ctx, web["viewer"], problem=PROBLEM, solution=SOLUTION))
+    checked, _ = updates[1]
+    assert [s.check.status for s in checked.steps] == ["verified", "wrong"]  # 5 * 2 is not 12
+    final, _ = updates[-1]
+    assert [s.check.status for s in final.steps] == ["verified", "wrong"]
+    assert "symbolic ✗" in critique_html(final)

@@ -9,7 +9,8 @@ from pathlib import Path
 from core.errors import BadInputError
 from core.items_csv import read_upload
 from core.items_io import make_item
-from core.types import CritiqueResult, SolutionItem, StepResult
+from core.symbolic import with_checks
+from core.types import CritiqueResult, SolutionItem, StepCheck, StepResult
 from webapp.context import AppContext
 from webapp.permissions import Action, Actor, require
 
@@ -57,16 +58,21 @@ def critique_stream(
     item = make_item(problem or "", solution=solution or "", settings=ctx.settings, where="pasted solution")
     model = model or serving_model_name(ctx)
     backend = backend or ctx.default_backend
-    yield pending_result(item, model=model, backend=backend, mode=mode, samples=k), False
+    pending = pending_result(item, model=model, backend=backend, mode=mode, samples=k)
+    yield pending, False
+    # The symbolic checker's badges come right after the first cards, before the model has written anything.
+    checks = [s.check for s in with_checks(pending, item.answer).steps]
+    yield _with(pending, checks), False
     critic = ctx.critic(model, backend, mode)
     started = time.perf_counter()
     final: CritiqueResult | None = None
     with ctx.generation_lock:
         for partial in critic.stream(item, samples=k):
             final = partial
-            yield partial, False
+            yield _with(partial, checks), False
     if final is None:  # a critic that streamed nothing still owes one result
         final = critic.critique_many([item], samples=k)[0]
+    final = _with(final, checks)
     final.timings.setdefault("web_total_s", time.perf_counter() - started)
     _store_run(ctx, actor, item, final)
     yield final, True
@@ -93,9 +99,15 @@ def critique_file(
     critic = ctx.critic(model or serving_model_name(ctx), backend, mode)
     with ctx.generation_lock:
         results = list(critic.critique_many(items, samples=k))
+    results = [with_checks(r, item.answer) for item, r in zip(items, results, strict=True)]
     for item, result in zip(items, results, strict=True):
         _store_run(ctx, actor, item, result)
     return results, errors
+
+
+def _with(result: CritiqueResult, checks: list[StepCheck | None]) -> CritiqueResult:
+    steps = [s.model_copy(update={"check": c}) for s, c in zip(result.steps, checks, strict=False)]
+    return result.model_copy(update={"steps": steps + result.steps[len(steps) :]})
 
 
 def serving_model_name(ctx: AppContext) -> str:
