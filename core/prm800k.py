@@ -131,6 +131,10 @@ def parse_record(obj: Any, *, line_number: int = 0) -> PRM800KRecord:
     }
     if obj.get("is_quality_control_question"):
         metadata["is_gold"] = True
+    if obj.get("is_initial_screening_question"):
+        metadata["is_initial_screening_question"] = True
+    if obj.get("generation") is not None:
+        metadata["generation"] = obj["generation"]
     try:
         total_time = int(label.get("total_time") or 0)
     except (TypeError, ValueError):
