@@ -1,0 +1,252 @@
+"""vLLM for real on CPU: one OpenAI-compatible server (started by `critic model serve`) and the in-process backend."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.backends import GenerationParams
+from core.backends.openai_backend import OpenAIBackend
+from core.critic import Critic
+from core.errors import BackendUnavailableError
+from core.settings import Settings, get_settings
+from core.types import CritiqueResult, SolutionItem
+from tests.conftest import MODEL_CACHE, REPO_ROOT
+
+SAMPLES = 3
+MAX_NEW_TOKENS = 48  # enough to see real critique text; keeps the CPU time of the tests small
+# Tests care about a quick start, not peak speed: no torch.compile, and the model runs in the engine process.
+FAST_START_SERVER = ["--enforce-eager", "--distributed-executor-backend", "uni"]
+CRITIC = [sys.executable, "-c", "from cli.main import main; main()"]  # the `critic` command of this environment
+
+
+def vllm_python() -> Path:
+    python = Settings().vllm_python
+    if not python.exists():
+        pytest.skip(f"no vLLM environment at {python}: run `bash scripts/vllm_env.sh` (scripts/test does)")
+    return python
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def subprocess_env(home: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "CRITIC_HOME": str(home),
+        "CRITIC_MODELS_DIR": str(MODEL_CACHE),
+        "PYTHONPATH": str(REPO_ROOT),
+    }
+
+
+@dataclass
+class ServedModel:
+    base_url: str
+    model: str
+    printed_line: str
+    log: Path
+
+
+@pytest.fixture(scope="module")
+def vllm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedModel]:
+    """ONE real vLLM server for every test here, started the way a user does: `critic model serve`."""
+    python = vllm_python()
+    home = tmp_path_factory.mktemp("vllm-server")
+    log = home / "server.log"
+    port = free_port()
+    command = [*CRITIC, "model", "serve", "--model", "embedded", "--port", str(port)]
+    command += ["--vllm-python", str(python), "--startup-timeout", "540", *FAST_START_SERVER]
+    with open(log, "wb") as log_file:
+        process = subprocess.Popen(
+            command, cwd=REPO_ROOT, env=subprocess_env(home), stdout=subprocess.PIPE, stderr=log_file, text=True
+        )
+    printed: list[str] = []
+    ready = threading.Event()
+
+    def read_stdout() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            printed.append(line.strip())
+            if "--backend openai" in line:
+                ready.set()
+        ready.set()  # the process ended without the line
+
+    threading.Thread(target=read_stdout, daemon=True).start()
+    try:
+        ready.wait(600)
+        line = next((p for p in printed if "--backend openai" in p), None)
+        if line is None:
+            tail = "\n".join(printed[-30:]) + "\n" + log.read_text(errors="replace")[-2000:]
+            pytest.fail(f"`critic model serve` did not print the --backend openai line; its log ends:\n{tail}")
+        words = line.split()
+        yield ServedModel(words[words.index("--base-url") + 1], words[words.index("--model") + 1], line, log)
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)  # `critic model serve` stops vLLM and its workers
+            try:
+                process.wait(60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@pytest.fixture(scope="module")
+def processbench_item(processbench_dir: Path) -> dict[str, Any]:
+    return json.loads((processbench_dir / "gsm8k.json").read_text())[0]
+
+
+def check_result(result: CritiqueResult, item: dict[str, Any], backend: str) -> None:
+    assert result.backend == backend
+    assert result.samples == SAMPLES and len(result.votes) == SAMPLES
+    assert [step.index for step in result.steps] == list(range(1, len(item["steps"]) + 1))
+    assert [step.text for step in result.steps] == item["steps"]
+    for step in result.steps:
+        assert step.verdict in ("correct", "incorrect", "unchecked")
+        assert isinstance(step.critique, str) and isinstance(step.meta_critique, str)
+        assert step.vote_share is None or 0.0 <= step.vote_share <= 1.0
+    # With 48 tokens the small model rarely reaches its verdict: null (no sample parsed) is a valid answer.
+    first = result.first_error_step
+    assert first is None or first == -1 or 1 <= first <= len(item["steps"])
+    assert len(result.raw_outputs) == SAMPLES and all(output.strip() for output in result.raw_outputs)
+    assert result.completion_tokens > 0
+    CritiqueResult.model_validate_json(result.model_dump_json())  # the public JSON schema round-trips
+
+
+@pytest.mark.vllm
+@pytest.mark.slow
+def test_serve_prints_the_openai_backend_line(vllm_server: ServedModel) -> None:
+    assert vllm_server.base_url.startswith("http://127.0.0.1:") and vllm_server.base_url.endswith("/v1")
+    assert vllm_server.model == "embedded"
+    backend = OpenAIBackend(vllm_server.model, base_url=vllm_server.base_url)
+    assert backend.served_models() == ["embedded"]
+
+
+@pytest.mark.vllm
+@pytest.mark.slow
+def test_openai_backend_critiques_a_processbench_item_with_n_k(
+    vllm_server: ServedModel, processbench_item: dict[str, Any]
+) -> None:
+    backend = OpenAIBackend(vllm_server.model, base_url=vllm_server.base_url)
+    sent: list[dict[str, Any]] = []
+    create = backend.client.chat.completions.create
+
+    def recording_create(**kwargs: Any) -> Any:
+        sent.append(kwargs)
+        return create(**kwargs)
+
+    backend.client.chat.completions.create = recording_create  # type: ignore[method-assign]
+    critic = Critic(backend, samples=SAMPLES, max_new_tokens=MAX_NEW_TOKENS, seed=1)
+    result = critic.critique(SolutionItem.from_processbench(processbench_item))
+    check_result(result, processbench_item, "openai")
+    assert [request["n"] for request in sent] == [SAMPLES], "k samples go as one request with n=k"
+    assert backend.supports_n is True
+
+
+@pytest.mark.vllm
+@pytest.mark.slow
+def test_streaming_and_clear_errors_against_the_real_server(vllm_server: ServedModel) -> None:
+    backend = OpenAIBackend(vllm_server.model, base_url=vllm_server.base_url)
+    chunks = list(backend.stream([{"role": "user", "content": "Count from 1 to 20."}], GenerationParams(32)))
+    assert len(chunks) > 1 and "".join(chunks).strip()
+    wrong = OpenAIBackend("no-such-critic", base_url=vllm_server.base_url)
+    with pytest.raises(BackendUnavailableError, match="'no-such-critic' is not served .*served models: embedded"):
+        wrong.generate([[{"role": "user", "content": "hi"}]], GenerationParams(max_new_tokens=4))
+
+
+@pytest.mark.vllm
+@pytest.mark.slow
+def test_cli_critique_through_the_server(vllm_server: ServedModel, processbench_item: dict, tmp_path: Path) -> None:
+    source = tmp_path / "item.json"
+    source.write_text(json.dumps(processbench_item))
+    out = tmp_path / "result.json"
+    command = [*CRITIC, "critique", "--input", str(source), *vllm_server.printed_line.split()]
+    command += ["--samples", str(SAMPLES), "--max-new-tokens", str(MAX_NEW_TOKENS), "--output", str(out)]
+    done = subprocess.run(command, cwd=REPO_ROOT, env=subprocess_env(tmp_path), capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    check_result(CritiqueResult.model_validate_json(out.read_text().strip()), processbench_item, "openai")
+
+
+IN_PROCESS_SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    from core.backends import create_backend
+    from core.critic import Critic
+    from core.types import SolutionItem
+
+    def main() -> None:
+        item = SolutionItem.from_processbench(json.loads(open(sys.argv[1]).read()))
+        backend = create_backend("vllm", "embedded", enforce_eager=True, distributed_executor_backend="uni")
+        engine_calls = []
+        chat = backend.llm.chat
+
+        def recording_chat(prompts, sampling, **kwargs):
+            engine_calls.append([len(prompts), sampling.n])
+            return chat(prompts, sampling, **kwargs)
+
+        backend.llm.chat = recording_chat
+        critic = Critic(backend, samples=int(sys.argv[2]), max_new_tokens=int(sys.argv[3]), seed=1)
+        try:
+            result = critic.critique(item)
+        finally:
+            critic.close()
+        print("ENGINE_CALLS " + json.dumps(engine_calls))
+        print("RESULT " + result.model_dump_json())
+
+    if __name__ == "__main__":  # vLLM starts worker processes that re-import the main module
+        main()
+    """
+)
+
+
+@pytest.mark.vllm
+@pytest.mark.slow
+def test_in_process_vllm_backend_critiques_the_same_item(processbench_item: dict, tmp_path: Path) -> None:
+    python = vllm_python()
+    script = tmp_path / "critique_in_process.py"
+    script.write_text(IN_PROCESS_SCRIPT)
+    source = tmp_path / "item.json"
+    source.write_text(json.dumps(processbench_item))
+    command = [str(python), str(script), str(source), str(SAMPLES), str(MAX_NEW_TOKENS)]
+    done = subprocess.run(
+        command, cwd=tmp_path, env=subprocess_env(tmp_path), capture_output=True, text=True, timeout=540
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = {line.split(" ", 1)[0]: line.split(" ", 1)[1] for line in done.stdout.splitlines() if " " in line}
+    assert json.loads(lines["ENGINE_CALLS"]) == [[1, SAMPLES]], "one engine call with n=k"
+    check_result(CritiqueResult.model_validate_json(lines["RESULT"]), processbench_item, "vllm")
+
+
+def test_without_vllm_the_backend_and_serve_say_where_to_get_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from cli.main import _register_commands, app
+    from core.backends.vllm_backend import VLLMBackend
+
+    if importlib.util.find_spec("vllm") is not None:
+        pytest.skip("this environment has vLLM installed (the gpu extra)")
+    with pytest.raises(BackendUnavailableError, match="scripts/vllm_env.sh"):
+        VLLMBackend("embedded")  # the project's own environment has no vLLM, by design
+    monkeypatch.setenv("CRITIC_VLLM_PYTHON", str(tmp_path / "missing" / "python"))
+    get_settings.cache_clear()
+    _register_commands()
+    result = CliRunner().invoke(app, ["model", "serve", "--port", "8123"])
+    assert isinstance(result.exception, BackendUnavailableError)
+    assert "scripts/vllm_env.sh" in str(result.exception)
