@@ -170,7 +170,7 @@ def many_results_html(results: Sequence[CritiqueResult]) -> str:
     )
 
 
-RATING_LABELS = {1: "you: +1 good", 0: "you: 0 neutral", -1: "you: −1 wrong"}
+RATING_LABELS = {1: "+1 good", 0: "0 neutral", -1: "−1 wrong"}
 
 
 def annotation_html(
@@ -182,6 +182,7 @@ def annotation_html(
     flagged: Sequence[int] = (),
     current: int | None = None,
     first_error: int | None = None,
+    rater: str = "you",
 ) -> str:
     """Step cards for labelling: the critic's verdict and critique, the person's rating, flags, the current step."""
     frag = _Fragment()
@@ -199,7 +200,8 @@ def annotation_html(
         if suggestion is not None:
             badges.append(f'<span class="badge badge-{suggestion.verdict}">critic: {suggestion.verdict}</span>')
         if rating is not None:
-            badges.append(f'<span class="badge badge-rating-{rating}">{RATING_LABELS[rating]}</span>')
+            label = f"{html.escape(rater)}: {RATING_LABELS[rating]}"
+            badges.append(f'<span class="badge badge-rating-{rating}">{label}</span>')
         if index in flagged:
             badges.append('<span class="badge badge-flag">⚑ flagged</span>')
         if first_error is not None and index == first_error:

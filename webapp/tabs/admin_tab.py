@@ -16,7 +16,7 @@ from webapp.permissions import Action
 from webapp.render import message_html
 from webapp.ui import current_actor, shows_errors
 
-USER_COLUMNS = ["id", "username", "role", "active", "login"]
+USER_COLUMNS = ["id", "username", "role", "active", "can_log_in"]
 CAMPAIGN_COLUMNS = ["id", "name", "status", "overlap", "items", "complete", "submitted", "drafts"]
 JOB_COLUMNS = ["id", "kind", "status", "progress", "error", "created_at"]
 MODEL_COLUMNS = ["id", "name", "status", "f1", "promoted_at", "notes", "path"]

@@ -69,17 +69,22 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
             ratings=a["ratings"],
             flagged=a["flagged_steps"],
             first_error=a["first_error_step"] if a["first_error_step"] not in (None, -1) else None,
+            rater=a["annotator"],
         )
-        critic_first = view.critique.first_error_step if view.critique else None
+        critic = (
+            f"the critic ({view.critique.model}) says {view.critique.first_error_step}"
+            if view.critique
+            else "no critique of this item yet"
+        )
         note = (
-            f"Annotator **{a['annotator']}** says first wrong step = {a['first_error_step']}; "
-            f"critic says {critic_first}. Status: {a['status']} (version {a['version']})."
+            f"Annotator {a['annotator']} says first wrong step = {a['first_error_step']}; {critic}. "
+            f"Status: {a['status']} (version {a['version']})."
         )
         return [
             html,
             [[o[c] for c in COLUMNS] for o in view.others],
             a["version"],
-            message_html(note.replace("**", "")),
+            message_html(note),
         ]
 
     def on_select(evt: gr.SelectData, data: Any) -> Any:
