@@ -115,7 +115,7 @@ def _mr_gsm8k_path(argument: str, settings: Settings) -> Path:
 def _read_processbench_file(path: Path, subset: str) -> list[SolutionItem]:
     """Every item of a ProcessBench-schema file; the first bad item stops the load with its position and field."""
     items: list[SolutionItem] = []
-    for position, result in enumerate(read_items(path), start=1):
+    for position, result in enumerate(read_items(path, strip_step_prefixes=subset == "mr-gsm8k"), start=1):
         if isinstance(result, BadInputError):
             raise BadInputError(f"{path}: {result}") from None
         if result.first_error_step is None:

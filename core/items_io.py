@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -53,7 +54,8 @@ def _item_from_obj(obj: Any, where: str, settings: Settings) -> SolutionItem:
         raw_steps = obj["steps"]
         if not isinstance(raw_steps, list) or not all(isinstance(s, str) for s in raw_steps):
             raise BadInputError(f"{where}: field 'steps' must be a list of strings")
-        steps = [strip_step_prefix(s) for s in raw_steps]
+        # Given steps are kept verbatim (exports round-trip exactly); the prompt strips redundant `Step i:` prefixes.
+        steps = list(raw_steps)
         field = "steps"
     elif obj.get("solution") is not None:
         if not isinstance(obj["solution"], str):
@@ -94,48 +96,90 @@ def _item_from_obj(obj: Any, where: str, settings: Settings) -> SolutionItem:
     return item
 
 
-def _read_text(source: str | Path | IO[str]) -> str:
-    if isinstance(source, str | Path):
-        path = Path(source)
-        try:
-            return path.read_text(encoding="utf-8")
-        except FileNotFoundError as exc:
-            raise BadInputError(f"input file {path} does not exist") from exc
-        except UnicodeDecodeError as exc:
-            raise BadInputError(f"input file {path} is not UTF-8 text: {exc}") from exc
-    return source.read()
+def _open_text(source: str | Path | IO[str]) -> IO[str]:
+    if not isinstance(source, str | Path):
+        return source
+    path = Path(source)
+    try:
+        return path.open(encoding="utf-8-sig")
+    except FileNotFoundError as exc:
+        raise BadInputError(f"input file {path} does not exist") from exc
+    except IsADirectoryError as exc:
+        raise BadInputError(f"input {path} is a directory, not a file") from exc
 
 
-def read_items(source: str | Path | IO[str], *, settings: Settings | None = None) -> Iterator[ItemOrError]:
+def _first_char(stream: IO[str]) -> tuple[str, str]:
+    """Skip leading whitespace; return (first non-space char, the text read so far)."""
+    consumed = []
+    while True:
+        char = stream.read(1)
+        if not char:
+            return "", "".join(consumed)
+        if char == "\ufeff":  # a byte-order mark from a stream that was not opened as utf-8-sig
+            continue
+        consumed.append(char)
+        if not char.isspace():
+            return char, "".join(consumed)
+
+
+def read_items(
+    source: str | Path | IO[str], *, settings: Settings | None = None, strip_step_prefixes: bool = False
+) -> Iterator[ItemOrError]:
     """Yield one SolutionItem or BadInputError per item, in input order; a bad item never stops the others.
 
-    Accepts one JSON object, a JSON array of objects, or JSON Lines. Each object has `problem` and either
-    a `steps` list or `solution` text (split with `split_steps`); a ProcessBench `label` (0-based, -1 for
-    none) becomes the 1-based `first_error_step`. Errors name the item (position, line, id) and the field.
+    Accepts one JSON object, a JSON array of objects, or JSON Lines (read line by line, so a large JSONL file
+    streams in bounded memory). Each object has `problem` and either a `steps` list (kept verbatim) or
+    `solution` text (split with `split_steps`); a ProcessBench `label` (0-based, -1 for none) becomes the
+    1-based `first_error_step`. Errors name the item (position, line, id) and the field.
+    `strip_step_prefixes` drops a leading `Step i:` from given steps, for formats where it is an artefact of
+    the file (MR-GSM8K) rather than part of the solution.
     Raises BadInputError only when the input as a whole is unreadable (missing file, broken JSON array).
     """
     settings = settings or get_settings()
-    text = _read_text(source).lstrip("\ufeff")
-    stripped = text.strip()
-    if not stripped:
+    stream = _open_text(source)
+    try:
+        for record in _read_stream(stream, settings):
+            if strip_step_prefixes and isinstance(record, SolutionItem):
+                record.steps = [strip_step_prefix(step) for step in record.steps]
+            yield record
+    except UnicodeDecodeError as exc:
+        raise BadInputError(f"input is not UTF-8 text: {exc}") from exc
+    finally:
+        if stream is not source:
+            stream.close()
+
+
+def _read_stream(stream: IO[str], settings: Settings) -> Iterator[ItemOrError]:
+    first, head = _first_char(stream)
+    if not first:
         raise BadInputError("input is empty: expected a JSON object, a JSON array or JSON Lines")
-    if stripped.startswith("["):
+    if first == "[":
+        text = head + stream.read()
         try:
-            objs = json.loads(stripped)
+            objs = json.loads(text)
         except json.JSONDecodeError as exc:
             raise BadInputError(f"input is not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}") from exc
         for position, obj in enumerate(objs, start=1):
             yield _checked(obj, _describe(position, obj), settings)
         return
+    # JSON Lines, unless the first line alone is not JSON: then the input is one (pretty-printed) object.
+    first_line = head + stream.readline()
     try:
-        whole = json.loads(stripped)
+        json.loads(first_line)
     except json.JSONDecodeError:
-        whole = None
-    if isinstance(whole, dict):
-        yield _checked(whole, _describe(1, whole), settings)
-        return
+        rest = stream.read()
+        try:
+            whole = json.loads(first_line + rest)
+        except json.JSONDecodeError:
+            whole = None
+        if isinstance(whole, dict):
+            yield _checked(whole, _describe(1, whole), settings)
+            return
+        lines = iter((first_line + rest).splitlines(keepends=True))
+    else:
+        lines = itertools.chain(first_line.splitlines(keepends=True), stream)
     position = 0
-    for line_number, line in enumerate(text.splitlines(), start=1):
+    for line_number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         position += 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from core.backends.base import Messages
+from core.steps import strip_step_prefix
 
 SYSTEM_PROMPT = "You are a meticulous math teacher who checks solutions step by step."
 
@@ -33,8 +34,8 @@ _JUDGEMENT_FORMAT = (
 
 
 def format_steps(steps: Sequence[str]) -> str:
-    """Number the steps `Step 1: ...` (1-based), one per paragraph."""
-    return "\n\n".join(f"Step {i}: {step.strip()}" for i, step in enumerate(steps, start=1))
+    """Number the steps `Step 1: ...` (1-based), one per paragraph; a step's own `Step i:` prefix is dropped."""
+    return "\n\n".join(f"Step {i}: {strip_step_prefix(step)}" for i, step in enumerate(steps, start=1))
 
 
 def _problem_and_solution(problem: str, steps: Sequence[str]) -> str:

@@ -61,7 +61,7 @@ def _item_records(path: Path, fmt: str) -> Iterator[SolutionItem | BadInputError
     from core.items_io import read_items
 
     source = _SOURCES[fmt]
-    for record in read_items(path):
+    for record in read_items(path, strip_step_prefixes=fmt == "mr-gsm8k"):
         if isinstance(record, SolutionItem) and fmt != "jsonl":  # JSONL items may name their own source
             record = record.model_copy(update={"source": source})
         yield record

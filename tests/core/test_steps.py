@@ -63,7 +63,8 @@ def test_read_items_accepts_object_array_and_jsonl_and_converts_the_label(tmp_pa
     single.write_text(json.dumps(obj))
     (item,) = list(read_items(single))
     assert isinstance(item, SolutionItem)
-    assert item.first_error_step == 2 and item.steps == ["a", "b"] and item.metadata["generator"] == "g"
+    # Given steps stay verbatim (exports round-trip); only the prompt drops the redundant "Step 2:".
+    assert item.first_error_step == 2 and item.steps == ["a", "Step 2: b"] and item.metadata["generator"] == "g"
     array = list(read_items(io.StringIO(json.dumps([obj, {**obj, "id": "x", "label": -1}]))))
     assert [i.first_error_step for i in array] == [2, -1]
     lines = io.StringIO(json.dumps({"problem": "q", "solution": "1. a\n2. b"}) + "\n\n" + json.dumps(obj) + "\n")
@@ -112,3 +113,31 @@ def test_make_item_splits_pasted_text_and_reports_the_field() -> None:
     assert item.steps == ["2+3=6", "So 6."]
     with pytest.raises(BadInputError, match="pasted solution: field 'solution' has no steps"):
         make_item("p", solution="", where="pasted solution")
+
+
+class _EndlessJsonLines(io.TextIOBase):
+    """A JSONL stream that never ends: reading it whole would hang, reading it line by line does not."""
+
+    _line = json.dumps({"problem": "p", "steps": ["a"]}) + "\n"
+
+    def __init__(self) -> None:
+        self._pending = self._line
+
+    def read(self, size: int | None = -1) -> str:
+        if size is None or size < 0:
+            raise AssertionError("the reader tried to load the whole stream into memory")
+        chunk, self._pending = self._pending[:size], self._pending[size:] or self._line
+        return chunk
+
+    def readline(self, size: int | None = -1) -> str:
+        line, self._pending = self._pending, self._line
+        return line
+
+    def __next__(self) -> str:
+        return self.readline()
+
+
+def test_jsonl_streams_item_by_item_without_reading_the_whole_input() -> None:
+    records = read_items(_EndlessJsonLines())
+    first_three = [next(records) for _ in range(3)]
+    assert all(isinstance(r, SolutionItem) and r.steps == ["a"] for r in first_three)

@@ -15,7 +15,6 @@ import pytest
 from sqlalchemy import func, select
 
 from core.prm800k import PRM800KRecord, read_prm800k
-from core.steps import strip_step_prefix
 from db.campaigns import campaign_progress, get_campaign
 from db.exporter import export
 from db.importer import import_file
@@ -49,8 +48,7 @@ def test_processbench_round_trip_gives_back_the_same_problems_steps_and_labels(
     for key, obj in original.items():
         back = exported[key]
         assert back["problem"] == obj["problem"]
-        # The reader normalises steps the way the critic sees them (a leading "Step i:" removed).
-        assert back["steps"] == [strip_step_prefix(step) for step in obj["steps"]]
+        assert back["steps"] == obj["steps"]
         assert back["label"] == obj["label"]
         assert back["generator"] == obj["generator"]
         assert back["final_answer_correct"] == obj["final_answer_correct"]
