@@ -54,20 +54,31 @@ class Web:
         return self.actors[role]
 
 
-@pytest.fixture
-def web(sqlite_db_url: str) -> Web:
+def _web(url: str) -> Web:
     from db.session import session_scope
     from db.users import create_user
 
     actors = {}
-    with session_scope(sqlite_db_url) as session:
+    with session_scope(url) as session:
         for role in ROLES:
             user = create_user(session, username=role, password=f"pw-{role}", role=role)
             actors[role] = Actor(id=user.id, username=user.username, role=user.role)
-    ctx = AppContext(database_url=sqlite_db_url, default_model="scripted", default_backend="scripted")
+    ctx = AppContext(database_url=url, default_model="scripted", default_backend="scripted")
     critic = Critic(ScriptedBackend(scripted_critique))
     ctx._critics[("scripted", "scripted", "single")] = critic
-    return Web(ctx=ctx, actors=actors, url=sqlite_db_url)
+    return Web(ctx=ctx, actors=actors, url=url)
+
+
+@pytest.fixture
+def web(sqlite_db_url: str) -> Web:
+    """The test app on SQLite."""
+    return _web(sqlite_db_url)
+
+
+@pytest.fixture
+def web_any(db_url: str) -> Web:
+    """The test app once on SQLite and once on PostgreSQL (skipped loudly when PostgreSQL is unavailable)."""
+    return _web(db_url)
 
 
 @pytest.fixture

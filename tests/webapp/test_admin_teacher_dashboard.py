@@ -88,7 +88,8 @@ CLASS_CSV = (
 )
 
 
-def test_teacher_grades_a_class_and_exports_the_report(web, tmp_path: Path) -> None:
+def test_teacher_grades_a_class_and_exports_the_report(web_any, tmp_path: Path) -> None:
+    web = web_any
     path = tmp_path / "class.csv"
     path.write_text(CLASS_CSV)
     t = web["teacher"]
@@ -130,9 +131,10 @@ def test_teacher_needs_student_names_and_the_right_role(web, tmp_path: Path) -> 
         teacher.classes(web.ctx, web["viewer"])
 
 
-def test_dashboard_counts_submissions_agreement_and_gold_accuracy(web, campaign_file: Path) -> None:
+def test_dashboard_counts_submissions_agreement_and_gold_accuracy(web_any, campaign_file: Path) -> None:
     from webapp.permissions import Actor
 
+    web = web_any
     boss = web["admin"]
     cid = admin.new_campaign(web.ctx, boss, name="dash", overlap=2)
     admin.upload_campaign_data(web.ctx, boss, campaign_id=cid, path=campaign_file)

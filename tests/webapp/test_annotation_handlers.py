@@ -11,6 +11,12 @@ from webapp.handlers import admin, annotate, review
 
 
 @pytest.fixture
+def web(web_any):
+    """These tests run on SQLite and on PostgreSQL."""
+    return web_any
+
+
+@pytest.fixture
 def campaign(web, campaign_file: Path) -> int:
     cid = admin.new_campaign(web.ctx, web["admin"], name="c1", guidelines="Be **careful**", overlap=2)
     message = admin.upload_campaign_data(web.ctx, web["admin"], campaign_id=cid, path=campaign_file)
