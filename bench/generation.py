@@ -1,0 +1,93 @@
+"""Benchmark: critique ProcessBench GSM8K items with the embedded model one at a time vs batched (tokens/s, RSS)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "processbench" / "gsm8k.json"
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--items", type=int, default=32, help="How many GSM8K items to critique (from the start).")
+    parser.add_argument("--max-new-tokens", type=int, default=256, help="Generation budget per critique.")
+    parser.add_argument("--batch-size", type=int, default=16, help="Rows per generate() call in the batched run.")
+    parser.add_argument("--model", default="embedded", help="Critic model (default: the embedded SmolLM2-135M).")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="ProcessBench JSON file.")
+    parser.add_argument("--cache", default=None, help="transformers cache_implementation (static); default dynamic.")
+    parser.add_argument("--skip-single", action="store_true", help="Only run the batched pass.")
+    parser.add_argument(
+        "--single-items", type=int, default=None, help="Time one-at-a-time on only the first N items (a rate sample)."
+    )
+    args = parser.parse_args(argv)
+
+    import torch
+
+    from core.backends.transformers_backend import TransformersBackend
+    from core.critic import Critic
+    from core.items_io import read_items
+    from core.types import SolutionItem
+
+    items = [i for i in read_items(args.data) if isinstance(i, SolutionItem)][: args.items]
+    load_start = time.perf_counter()
+    backend = TransformersBackend(
+        args.model, device="cpu", max_batch_size=args.batch_size, cache_implementation=args.cache
+    )
+    critic = Critic(backend, max_new_tokens=args.max_new_tokens)
+    print(
+        f"model {args.model} loaded in {time.perf_counter() - load_start:.1f}s, {torch.get_num_threads()} threads; "
+        f"{len(items)} items, max_new_tokens {args.max_new_tokens}, batch size {args.batch_size}, "
+        f"cache {args.cache or 'dynamic'}",
+        flush=True,
+    )
+    critic.critique(items[0], max_new_tokens=4)  # warm-up: first-call allocations are not generation speed
+
+    rows = []
+    if not args.skip_single:
+        start, cpu_start = time.perf_counter(), time.process_time()
+        single = [critic.critique(item) for item in items[: args.single_items or len(items)]]
+        rows.append(("one at a time", single, time.perf_counter() - start, time.process_time() - cpu_start))
+        print(f"one at a time done: {rows[-1][2]:.1f}s", flush=True)
+    start, cpu_start = time.perf_counter(), time.process_time()
+    batched = critic.critique_many(items)
+    rows.append(("batched", batched, time.perf_counter() - start, time.process_time() - cpu_start))
+
+    # CPU seconds are printed beside wall seconds: on a shared machine they show how much of the wall time
+    # the process actually ran.
+    speeds: dict[str, float] = {}
+    cpu_speeds: dict[str, float] = {}
+    for name, results, seconds, cpu_seconds in rows:
+        tokens = sum(r.completion_tokens for r in results)
+        speeds[name] = tokens / seconds
+        cpu_speeds[name] = tokens / cpu_seconds
+        statuses = Counter(r.parse_status for r in results)
+        at_limit = sum(r.completion_tokens >= args.max_new_tokens for r in results)
+        print(
+            f"{name:>14}: {len(results)} items, {tokens:6d} generated tokens in {seconds:7.1f}s wall = "
+            f"{speeds[name]:7.1f} tokens/s; {cpu_seconds:7.1f} CPU s = {cpu_speeds[name]:6.1f} tokens/CPU-s "
+            f"({at_limit} hit max_new_tokens; parse status {dict(statuses)})"
+        )
+    if "one at a time" in speeds:
+        print(
+            f"{'ratio':>14}: batched / one at a time = {speeds['batched'] / speeds['one at a time']:.1f}x wall, "
+            f"{cpu_speeds['batched'] / cpu_speeds['one at a time']:.1f}x per CPU second"
+        )
+    print(f"{'peak RSS':>14}: {_peak_rss_mb():.0f} MB")
+    print(json.dumps({"tokens_per_s": speeds, "tokens_per_cpu_s": cpu_speeds, "peak_rss_mb": round(_peak_rss_mb())}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(REPO_ROOT))
+    sys.exit(main())
