@@ -74,3 +74,25 @@ def test_symbolic_check_badges_arrive_with_the_cards(web) -> None:
     final, _ = updates[-1]
     assert [s.check.status for s in final.steps] == ["verified", "wrong"]
     assert "symbolic ✗" in critique_html(final)
+
+
+def test_after_promotion_the_promoted_version_critiques_and_is_credited(web) -> None:
+    from sqlalchemy import select
+
+    from db.models import CritiqueRun, ModelVersion
+    from db.session import session_scope
+    from webapp.handlers import admin
+
+    with session_scope(web.url) as session:
+        version = ModelVersion(name="critic-v2", path="scripted-v2", status="candidate")
+        session.add(version)
+        session.commit()
+        version_id = version.id
+    # The promoted model is a path the context has not loaded: give it the scripted critic too.
+    web.ctx._critics[("scripted-v2", "scripted", "single")] = web.ctx._critics[("scripted", "scripted", "single")]
+    assert "now serves" in admin.promote_model(web.ctx, web["admin"], version_id=version_id)
+    *_, (final, _) = critique_stream(web.ctx, web["viewer"], problem=PROBLEM, solution=SOLUTION)
+    with session_scope(web.url) as session:
+        run = session.scalars(select(CritiqueRun)).one()
+        assert run.model_version_id == version_id
+    assert "Rolled back" in admin.rollback_model(web.ctx, web["admin"])

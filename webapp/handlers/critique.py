@@ -74,7 +74,7 @@ def critique_stream(
         final = critic.critique_many([item], samples=k)[0]
     final = _with(final, checks)
     final.timings.setdefault("web_total_s", time.perf_counter() - started)
-    _store_run(ctx, actor, item, final)
+    _store_run(ctx, actor, item, final, model)
     yield final, True
 
 
@@ -96,12 +96,13 @@ def critique_file(
     errors = [str(x) for x in parsed if isinstance(x, BadInputError)]
     if not items:
         return [], errors or ["the file holds no items"]
-    critic = ctx.critic(model or serving_model_name(ctx), backend, mode)
+    model = model or serving_model_name(ctx)
+    critic = ctx.critic(model, backend, mode)
     with ctx.generation_lock:
         results = list(critic.critique_many(items, samples=k))
     results = [with_checks(r, item.answer) for item, r in zip(items, results, strict=True)]
     for item, result in zip(items, results, strict=True):
-        _store_run(ctx, actor, item, result)
+        _store_run(ctx, actor, item, result, model)
     return results, errors
 
 
@@ -119,14 +120,18 @@ def serving_model_name(ctx: AppContext) -> str:
         return serving_model(session, ctx.default_model)
 
 
-def _store_run(ctx: AppContext, actor: Actor, item: SolutionItem, result: CritiqueResult) -> None:
+def _store_run(ctx: AppContext, actor: Actor, item: SolutionItem, result: CritiqueResult, model: str) -> None:
     """Keep the critique in the database so reviewers and annotators can reuse it."""
     from db.critique_runs import save_critique_run
     from db.items import add_item
     from db.session import session_scope
+    from training.registry import active_model
 
     if result.error:
         return
     with session_scope(ctx.database_url) as session:
+        serving = active_model(session)
+        # Runs by the promoted version are attributed to it, so the dashboard compares versions with people.
+        version_id = serving.id if serving is not None and serving.path == model else None
         row = add_item(session, item=item.model_copy(update={"source": "web"}))
-        save_critique_run(session, item_id=row.id, result=result, created_by_id=actor.id)
+        save_critique_run(session, item_id=row.id, result=result, created_by_id=actor.id, model_version_id=version_id)
