@@ -69,8 +69,9 @@ def critique(
 ) -> None:
     """Critique math solutions step by step and name the first wrong step (-1 when all are correct).
 
-    Bad items get a one-line error on stderr naming the item and field; the other items are still critiqued
-    and written, and the command exits non-zero at the end.
+    Bad items get a one-line error on stderr naming the item and field.
+
+    The other items are still critiqued and written; the command then exits with code 2.
     """
     from tqdm import tqdm
 
