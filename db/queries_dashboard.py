@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from db.evals import eval_run_f1
 from db.models import Annotation, CritiqueRun, EvalRun, Item, ModelVersion, TrainingJob, TrainingMetricPoint, User
 
 DONE = ("submitted", "approved")
@@ -120,8 +121,7 @@ def eval_history(session: Session) -> list[dict[str, Any]]:
     )
     out = []
     for run, version_name in rows:
-        metrics = run.metrics or {}
-        f1 = metrics.get("f1", metrics.get("average_f1"))
+        f1 = eval_run_f1(run)
         if f1 is None:
             continue
         out.append(

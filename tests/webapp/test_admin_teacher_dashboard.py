@@ -159,3 +159,34 @@ def test_dashboard_counts_submissions_agreement_and_gold_accuracy(web_any, campa
     assert "Finished annotations:** <span id='dash-total'>8</span>" in dashboard.summary_markdown(board)
     with pytest.raises(PermissionDeniedError):
         dashboard.build_dashboard(web.ctx, None)
+
+
+def test_dashboard_plots_eval_f1_over_time_and_training_loss(web) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from db.models import EvalRun, ModelVersion, TrainingJob, TrainingMetricPoint
+    from db.session import session_scope
+
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    with session_scope(web.url) as session:
+        version = ModelVersion(name="critic-v1", path="/m/v1")
+        job = TrainingJob(kind="sft", status="succeeded")
+        session.add_all([version, job])
+        session.flush()
+        for day, f1 in enumerate([0.2, 0.35]):
+            session.add(
+                EvalRun(
+                    model_version_id=version.id,
+                    dataset="processbench",
+                    status="succeeded",
+                    metrics={"average": {"f1": f1}},
+                    finished_at=start + timedelta(days=day),
+                )
+            )
+        session.add_all(TrainingMetricPoint(job_id=job.id, step=s, name="loss", value=2.0 / s) for s in range(1, 6))
+        session.commit()
+    board = dashboard.build_dashboard(web.ctx, web["viewer"])
+    (f1_trace,) = board.figures["eval_f1"].data
+    assert f1_trace.name == "critic-v1" and list(f1_trace.y) == [0.2, 0.35]
+    (loss_trace,) = board.figures["loss"].data
+    assert list(loss_trace.x) == [1, 2, 3, 4, 5] and loss_trace.y[0] == 2.0
