@@ -11,7 +11,7 @@ from webapp import api
 from webapp.auth import make_auth
 from webapp.context import AppContext
 from webapp.permissions import Action
-from webapp.render import PAGE_CSS
+from webapp.render import PAGE_CSS, md_escape
 from webapp.shortcuts import SHORTCUTS_JS
 from webapp.tabs import admin_tab, annotate_tab, critique_tab, dashboard_tab, review_tab, teacher_tab
 from webapp.ui import current_actor
@@ -52,7 +52,7 @@ def build_app(ctx: AppContext) -> gr.Blocks:
             except Exception:
                 return ["Not logged in.", *[gr.Tab(visible=False) for _ in tabs]]
             visible = [gr.Tab(visible=actor.can(action)) for _label, _module, action in TABS]
-            return [f"Logged in as **{actor.username}** ({actor.role})", *visible]
+            return [f"Logged in as **{md_escape(actor.username)}** ({actor.role})", *visible]
 
         demo.load(on_load, None, [whoami, *tabs], api_visibility="private")
         for fn, outputs in loaders:  # fill dropdowns and tables for the user who just logged in

@@ -241,6 +241,14 @@ def markdown_html(text: str) -> str:
     )
 
 
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$])")
+
+
+def md_escape(text: str) -> str:
+    """User text inside a markdown string (a username in a heading): no markup, no HTML, no math."""
+    return _MD_SPECIAL.sub(r"\\\1", html.escape(str(text), quote=True))
+
+
 def message_html(message: str, *, kind: str = "info") -> str:
     """A plain status or error message box."""
     kind = kind if kind in {"info", "error", "ok", "warn"} else "info"

@@ -77,3 +77,13 @@ def test_teacher_report_is_escaped_and_spreadsheet_safe() -> None:
     csv_text = report_csv([row])
     assert csv_text.splitlines()[0] == "student,problem,first_wrong_step,comment"
     assert "'=HYPERLINK" in csv_text
+
+
+def test_names_inside_markdown_lose_their_markup() -> None:
+    from markdown_it import MarkdownIt
+
+    from webapp.render import md_escape
+
+    rendered = MarkdownIt("commonmark", {"html": True}).render(f"Logged in as **{md_escape(INJECTIONS[1] + ' *x*')}**")
+    assert_inert(rendered)
+    assert "<em>" not in rendered and "onerror=alert(2)" in rendered  # shown as text

@@ -12,6 +12,7 @@ from db import queries_dashboard as q
 from db.session import session_scope
 from webapp.context import AppContext
 from webapp.permissions import Action, Actor, require
+from webapp.render import md_escape
 
 
 @dataclass
@@ -130,6 +131,6 @@ def summary_markdown(board: Dashboard) -> str:
     if s["gold_accuracy"]:
         lines.append(
             "**Gold accuracy:** "
-            + ", ".join(f"{name}: {_fmt(acc)}" for name, acc in sorted(s["gold_accuracy"].items()))
+            + ", ".join(f"{md_escape(name)}: {_fmt(acc)}" for name, acc in sorted(s["gold_accuracy"].items()))
         )
     return "\n\n".join(lines)
