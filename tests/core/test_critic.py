@@ -107,6 +107,15 @@ def test_stream_fills_step_cards_in_then_ends_with_the_voted_result() -> None:
     assert final.steps[1].vote_share == 1.0
 
 
+def test_stream_on_a_real_model_ends_with_the_full_text(tiny_model_dir: Path) -> None:
+    critic = Critic.create(model=str(tiny_model_dir), backend="transformers", max_new_tokens=6)
+    results = list(critic.stream(ITEM))
+    assert len(results) >= 2 and not results[0].finished and results[-1].finished
+    assert results[-1].raw_outputs[0] == results[-2].raw_outputs[0]  # the final result holds everything streamed
+    assert results[-1].raw_outputs[0].startswith(results[0].raw_outputs[0])
+    assert 0 < results[-1].completion_tokens <= 7 and results[-1].model == str(tiny_model_dir)
+
+
 def test_bad_settings_raise_config_errors_that_say_what_to_change() -> None:
     backend = ScriptedBackend(lambda prompt, i: "")
     with pytest.raises(ConfigError, match="temperature > 0"):
