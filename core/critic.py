@@ -303,11 +303,10 @@ class Critic:
         def run(round_name: str, prompts: list[Messages], n: int, owners: list[tuple[int, int, int]]) -> None:
             round_start = time.perf_counter()
             outputs = self.backend.generate(prompts, config.generation_params(n))
-            flat = [(owner, g) for owner, gens in zip(owners, outputs, strict=True) for g in gens]
-            for offset, (owner, generation) in enumerate(flat):
-                key = (owner[0], owner[1], owner[2] if n == 1 else offset % n)
-                texts[round_name][key] = generation.text
-                tokens[owner[0]] += generation.completion_tokens
+            for (item_no, step, sample), generations in zip(owners, outputs, strict=True):
+                for offset, generation in enumerate(generations[:n]):
+                    texts[round_name][(item_no, step, sample + offset)] = generation.text
+                    tokens[item_no] += generation.completion_tokens
             timings[f"{round_name}_s"] = time.perf_counter() - round_start
 
         def snapshot(finished: bool) -> list[CritiqueResult]:
