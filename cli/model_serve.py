@@ -213,7 +213,7 @@ def serve_model(
         settings=settings,
     )
     # SIGTERM (e.g. from a supervisor or a test) must stop the server too, like Ctrl-C does.
-    signal.signal(signal.SIGTERM, _interrupt)
+    previous_handler = signal.signal(signal.SIGTERM, _interrupt)
     try:
         typer.echo(f"starting vLLM for {name!r} (first start on a CPU compiles for ~2 min)...", err=True)
         models = server.wait_until_serving(startup_timeout)
@@ -227,3 +227,4 @@ def serve_model(
         typer.echo("stopping the vLLM server", err=True)
     finally:
         server.stop()
+        signal.signal(signal.SIGTERM, previous_handler)

@@ -250,3 +250,32 @@ def test_without_vllm_the_backend_and_serve_say_where_to_get_it(
     result = CliRunner().invoke(app, ["model", "serve", "--port", "8123"])
     assert isinstance(result.exception, BackendUnavailableError)
     assert "scripts/vllm_env.sh" in str(result.exception)
+
+
+def test_serve_reports_a_server_that_dies_at_start(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from cli.main import _register_commands, app
+
+    checkpoint = tmp_path / "checkpoint"
+    checkpoint.mkdir()
+    (checkpoint / "config.json").write_text("{}")
+    argv_file = tmp_path / "argv.txt"
+    fake_python = tmp_path / "python"  # answers the "has vllm" probe, then fails to start like a broken install
+    fake_python.write_text(
+        f'#!/bin/sh\n[ "$1" = -c ] && exit 0\necho "$@" > {argv_file}\necho "vllm: CUDA out of memory" >&2\nexit 1\n'
+    )
+    fake_python.chmod(0o755)
+    _register_commands()
+    result = CliRunner().invoke(
+        app,
+        ["model", "serve", "--model", str(checkpoint), "--vllm-python", str(fake_python), "--port", "8124"]
+        + ["--dtype", "float32", "--enforce-eager", "--max-num-seqs", "4"],
+    )
+    assert isinstance(result.exception, BackendUnavailableError)
+    assert "exited with code 1 before answering" in str(result.exception)
+    argv = argv_file.read_text().split()
+    assert argv[:2] == ["-m", "vllm.entrypoints.openai.api_server"]
+    assert argv[argv.index("--served-model-name") + 1] == str(checkpoint)
+    assert argv[argv.index("--port") + 1] == "8124"
+    assert "--enforce-eager" in argv and argv[argv.index("--max-num-seqs") + 1] == "4", "unknown options pass through"
