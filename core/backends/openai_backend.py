@@ -114,10 +114,11 @@ class OpenAIBackend(Backend):
     def stream(self, prompt: Messages, params: GenerationParams) -> Iterator[str]:
         request = self._request_args(prompt, params, n=1, seed=params.seed)
         try:
-            chunks = self.client.chat.completions.create(**request, stream=True)
-            for chunk in chunks:
-                if chunk.choices and chunk.choices[0].delta.content:
-                    yield chunk.choices[0].delta.content
+            # The context closes the HTTP stream when the consumer stops early (e.g. the UI cancels).
+            with self.client.chat.completions.create(**request, stream=True) as chunks:
+                for chunk in chunks:
+                    if chunk.choices and chunk.choices[0].delta.content:
+                        yield chunk.choices[0].delta.content
         except openai.APIError as exc:
             raise self._translate(exc, prompt_index=0) from exc
 
