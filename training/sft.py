@@ -61,8 +61,9 @@ def run_sft(
     output_dir: Path,
     reporter: Reporter,
     extra_callbacks: Sequence[Any] = (),
+    save: bool = True,
 ) -> TrainOutcome:
-    """Fine-tune `model_path` on the examples and save the result under `output_dir/model`."""
+    """Fine-tune `model_path` on the examples and save the result under `output_dir/model` (unless save=False)."""
     from trl import SFTTrainer
 
     if not train_examples:
@@ -88,7 +89,7 @@ def run_sft(
         )
     result = trainer.train()
     stopped = reporter.should_stop()
-    model_dir = None if stopped else save_trained_model(trainer, tokenizer, output_dir)
+    model_dir = None if stopped or not save else save_trained_model(trainer, tokenizer, output_dir)
     return TrainOutcome(
         model_dir=model_dir, steps=trainer.state.global_step, stopped_early=stopped, metrics=dict(result.metrics)
     )
