@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.webapp.server import running_app
@@ -32,6 +33,8 @@ def test_critique_and_save_annotation_endpoints_with_logins(web, tiny_ctx: AppCo
     with running_app(tiny_ctx) as url:
         with pytest.raises(Exception):  # noqa: B017 - gradio_client raises a plain ValueError on a failed login
             Client(url, auth=("viewer", "wrong"), verbose=False)
+        anonymous = httpx.post(f"{url}gradio_api/call/critique", json={"data": ["1+1?", "2"]}, timeout=30)
+        assert anonymous.status_code in (401, 403)
         viewer = Client(url, auth=("viewer", "pw-viewer"), verbose=False)
         assert {"/critique", "/save_annotation"} <= set(viewer.view_api(return_format="dict")["named_endpoints"])
         result = viewer.predict("What is 2+3?", "Step 1: 2+3=5.\nStep 2: So 5.", api_name="/critique")

@@ -66,7 +66,7 @@ def _log_in(page, url: str, user: str, password: str) -> None:
     _wait_text(page, "#whoami", "Logged in as", 30_000)
 
 
-def _wait_text(page, selector: str, text: str, timeout: int = 10_000) -> None:
+def _wait_text(page, selector: str, text: str, timeout: int = 30_000) -> None:
     page.wait_for_function(
         "([sel, text]) => { const el = document.querySelector(sel); return el && el.innerText.includes(text); }",
         arg=[selector, text],
