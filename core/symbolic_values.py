@@ -233,9 +233,10 @@ def evaluate_side(tokens: Sequence[Token]) -> Side | None:
             name = f"_n{len(numbers)}"
             numbers.append((name, token.value))
             places = _decimal_places(token.value)
-            if places:
+            if places >= 2:
+                # "0.33", "3.14", "33.33": likely rounded from an earlier result; "0.5", "12.5" are taken as exact
                 magnitude = abs(float(token.value))
-                slack += 10.0**-places / magnitude if magnitude else 0.0
+                slack += 0.5 * 10.0**-places / magnitude if magnitude else 0.0
             coded.append(Token("num", token.text, token.space_before, code=name, value=token.value))
         else:
             coded.append(token)
