@@ -24,19 +24,27 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="CRITIC_", env_file=".env", extra="ignore", populate_by_name=True)
 
-    home: Path = Field(default_factory=_default_home, description="Data directory: database, converted models, job outputs.")
+    home: Path = Field(
+        default_factory=_default_home, description="Data directory: database, converted models, job outputs."
+    )
     database_url: str | None = Field(None, description="SQLAlchemy URL; default an SQLite file under home.")
-    model: str = Field("embedded", description="Critic model: 'embedded', a local path, a hub id, or a served model name.")
+    model: str = Field(
+        "embedded", description="Critic model: 'embedded', a local path, a hub id, or a served model name."
+    )
     backend: BackendName = Field("transformers", description="Generation backend: transformers, openai or vllm.")
     base_url: str | None = Field(None, description="Base URL of an OpenAI-compatible server (openai backend).")
     api_key: str = Field("EMPTY", description="API key for the OpenAI-compatible server.")
     request_timeout_s: float = Field(120.0, gt=0, description="Timeout of one request to a generation server.")
     max_steps: int = Field(100, gt=0, description="Largest number of steps accepted in one solution.")
-    max_item_bytes: int = Field(65536, gt=0, description="Largest accepted size of one item (problem + steps), in bytes.")
+    max_item_bytes: int = Field(
+        65536, gt=0, description="Largest accepted size of one item (problem + steps), in bytes."
+    )
     max_new_tokens: int = Field(512, gt=0, description="Default generation budget per critique sample.")
     device: str = Field("auto", description="Torch device for the transformers backend: auto, cpu, cuda, cuda:N.")
     admin_password: str | None = Field(None, description="Password of the first admin account; random when unset.")
-    heartbeat_timeout_s: float = Field(60.0, gt=0, description="A running job whose heartbeat is older than this is requeued or failed.")
+    heartbeat_timeout_s: float = Field(
+        60.0, gt=0, description="A running job whose heartbeat is older than this is requeued or failed."
+    )
     offline: bool = Field(True, description="Never download weights or data at run time.")
     vllm_python: Path = Field(
         default_factory=lambda: Path.home() / ".cache" / "critic-studio" / "vllm-venv" / "bin" / "python",

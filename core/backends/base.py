@@ -46,5 +46,5 @@ class Backend(ABC):
         """Yield text chunks of one greedy/sampled completion as they are produced."""
         yield self.generate([prompt], GenerationParams(**{**params.__dict__, "n": 1}))[0][0].text
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook: most backends hold nothing to release
         """Release resources (servers, worker processes)."""
