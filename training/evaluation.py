@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -291,7 +292,12 @@ def run_eval(
     (output / CONFIG_FILE).write_text(
         json.dumps({"fingerprint": config.fingerprint(), "config": config.model_dump(mode="json")}, indent=2)
     )
-    eval_run_id = _db_start(config, model_name, len(benchmark)) if config.record else None
+    eval_run_id = None
+    if config.record:
+        try:
+            eval_run_id = _db_start(config, model_name, len(benchmark))
+        except Exception as exc:  # noqa: BLE001 - the evaluation is worth more than its database row
+            warnings.warn(f"not recording the run in the database: {type(exc).__name__}: {exc}", stacklevel=2)
 
     from tqdm import tqdm
 
@@ -308,10 +314,10 @@ def run_eval(
                 if on_progress:
                     on_progress(finished, len(benchmark))
                 if eval_run_id is not None:
-                    _db_progress(eval_run_id, finished, len(benchmark))
+                    eval_run_id = _quietly(_db_progress, eval_run_id, finished, len(benchmark))
     except BaseException as exc:
         if eval_run_id is not None:
-            _db_finish(eval_run_id, None, len(benchmark), error=f"{type(exc).__name__}: {exc}")
+            _quietly(_db_finish, eval_run_id, None, len(benchmark), error=f"{type(exc).__name__}: {exc}")
         raise
     finally:
         bar.close()
@@ -335,7 +341,7 @@ def run_eval(
     }
     (output / SUMMARY_FILE).write_text(json.dumps(summary, indent=2))
     if eval_run_id is not None:
-        _db_finish(eval_run_id, summary, len(benchmark))
+        eval_run_id = _quietly(_db_finish, eval_run_id, summary, len(benchmark))
     return EvalOutcome(report, output, len(todo), skipped, seconds, eval_run_id)
 
 
@@ -352,6 +358,16 @@ def format_outcome(outcome: EvalOutcome, config: EvalConfig) -> str:
 
 
 # ---------------------------------------------------------------- database (optional: the run works without it)
+
+
+def _quietly(update: Callable[..., None], run_id: int, *args: Any, **kwargs: Any) -> int | None:
+    """Run a database update; on failure warn once and stop recording (the files stay complete)."""
+    try:
+        update(run_id, *args, **kwargs)
+        return run_id
+    except Exception as exc:  # noqa: BLE001
+        warnings.warn(f"stopped recording eval run #{run_id}: {type(exc).__name__}: {exc}", stacklevel=2)
+        return None
 
 
 def _db_start(config: EvalConfig, model_name: str, n_items: int) -> int | None:

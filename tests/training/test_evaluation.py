@@ -202,3 +202,17 @@ def test_items_without_ids_are_all_evaluated(tmp_path: Path) -> None:
     config = EvalConfig.build(benchmark="held-out", output=tmp_path / "out", critic="symbolic", record=False)
     outcome = run_eval(config, benchmark=Benchmark("held-out", {"held-out": items}), show_progress=False)
     assert outcome.evaluated == 3 and outcome.report.subsets["held-out"].correct_acc == 1.0
+
+
+def test_an_unreachable_database_does_not_stop_the_evaluation(
+    bench_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from core.settings import get_settings
+
+    monkeypatch.setenv("CRITIC_DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2")
+    get_settings.cache_clear()
+    config = EvalConfig.build(benchmark=str(bench_file), output=tmp_path / "out", critic="symbolic")
+    with pytest.warns(UserWarning, match="not recording the run"):
+        outcome = run_eval(config, show_progress=False)
+    assert outcome.eval_run_id is None and outcome.evaluated == 4
+    assert (tmp_path / "out" / "summary.json").exists()
