@@ -190,6 +190,7 @@ def run_job(job_id: int, *, worker_id: str, attempt: int) -> int:
 def _evaluate_and_gate(
     session: Any, reporter: DatabaseReporter, config: Any, version_id: int, held_out: list[Any]
 ) -> None:
+    from core.errors import CriticError
     from core.models import resolve_model
     from core.settings import get_settings
     from core.types import SolutionItem
@@ -217,15 +218,21 @@ def _evaluate_and_gate(
     )
     # The active model (or the base model when none is active) scored on the same items, so the gate is fair.
     # Compared with what serves now: the active version, or the configured default model when none is active.
-    reference = active.path if active is not None else str(resolve_model(get_settings().model))
-    reporter.log(f"evaluating the {'active' if active else 'default'} model on the same items")
-    ref_scores = registry.evaluate_model(
-        reference,
-        items,
-        output=eval_dir / "reference",
-        max_new_tokens=budget,
-        model_version_id=active.id if active is not None else None,
-    )
+    try:
+        reference: str | None = active.path if active is not None else str(resolve_model(get_settings().model))
+    except CriticError as exc:  # e.g. a served model name: not loadable here, so there is nothing to compare with
+        reporter.log(f"the default model cannot be evaluated here ({exc}); gating on the candidate alone", "warning")
+        reference = None
+    ref_scores = None
+    if reference is not None:
+        reporter.log(f"evaluating the {'active' if active else 'default'} model on the same items")
+        ref_scores = registry.evaluate_model(
+            reference,
+            items,
+            output=eval_dir / "reference",
+            max_new_tokens=budget,
+            model_version_id=active.id if active is not None else None,
+        )
     decision = registry.decide(
         cand_scores,
         ref_scores,
