@@ -1,0 +1,187 @@
+"""Aggregate generated tokens/s of the transformers, in-process vLLM and vLLM-server backends, side by side.
+
+The same ProcessBench GSM8K critique prompts go through (a) the transformers backend, (b) the in-process vLLM
+backend (run with the vLLM environment's python, see scripts/vllm_env.sh) and (c) vLLM's OpenAI-compatible
+server through the openai backend, at several concurrencies; every rate is also printed as a ratio against
+(a) at concurrency 1. "Concurrency c" means: transformers generates in batches of c rows, the in-process vLLM
+engine gets the prompts c at a time, and the openai backend keeps c requests in flight.
+
+    .venv/bin/python bench/backends.py [--items 64] [--max-new-tokens 128] [--concurrency 1,8,32,64]
+
+Concurrency 1 runs only the first --c1-items prompts (default 8): one at a time, all 64 would take most of an
+hour on 2 cores, and the rate of 8 sequential critiques is the same measurement.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+if str(REPO_ROOT) not in sys.path:  # run as a script, from either environment
+    sys.path.insert(0, str(REPO_ROOT))
+
+from core.backends.base import Backend, GenerationParams, Messages  # noqa: E402
+from core.prompts import critique_messages  # noqa: E402
+
+DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "processbench" / "gsm8k.json"
+
+
+def critique_prompts(data: Path, count: int) -> list[Messages]:
+    items = json.loads(data.read_text())[:count]
+    if len(items) < count:
+        raise SystemExit(f"{data} has only {len(items)} items, {count} requested")
+    return [critique_messages(item["problem"], item["steps"]) for item in items]
+
+
+def measure(backend: Backend, prompts: list[Messages], params: GenerationParams, chunk: int | None) -> dict[str, Any]:
+    """Generate for all prompts (in chunks of `chunk` calls when given) and return the aggregate rate."""
+    started = time.perf_counter()
+    generations = []
+    step = chunk or len(prompts)
+    for start in range(0, len(prompts), step):
+        generations += backend.generate(prompts[start : start + step], params)
+    seconds = time.perf_counter() - started
+    tokens = sum(g.completion_tokens for samples in generations for g in samples)
+    return {"prompts": len(prompts), "tokens": tokens, "seconds": round(seconds, 2), "tps": tokens / seconds}
+
+
+def prompts_for(prompts: list[Messages], concurrency: int, c1_items: int) -> list[Messages]:
+    return prompts[:c1_items] if concurrency == 1 else prompts
+
+
+def warm_up(backend: Backend, prompts: list[Messages]) -> None:
+    # First calls compile / allocate; they are not part of any rate.
+    backend.generate(prompts[:2], GenerationParams(max_new_tokens=8))
+
+
+def run_transformers(args: argparse.Namespace, prompts: list[Messages]) -> dict[int, dict[str, Any]]:
+    from core.backends.transformers_backend import TransformersBackend
+
+    backend = TransformersBackend(args.model, device="cpu")
+    warm_up(backend, prompts)
+    params = GenerationParams(max_new_tokens=args.max_new_tokens)
+    results = {}
+    for c in args.concurrency:
+        backend.max_batch_size = c
+        results[c] = measure(backend, prompts_for(prompts, c, args.c1_items), params, chunk=None)
+        print(f"  transformers c={c}: {results[c]}", file=sys.stderr, flush=True)
+    backend.close()
+    return results
+
+
+def run_vllm_in_process(args: argparse.Namespace, prompts: list[Messages]) -> dict[int, dict[str, Any]]:
+    """In this process when vLLM is importable, else in a subprocess of the vLLM environment's python."""
+    from core.backends.vllm_backend import VLLMBackend
+
+    backend = VLLMBackend(args.model)
+    warm_up(backend, prompts)
+    params = GenerationParams(max_new_tokens=args.max_new_tokens)
+    results = {}
+    for c in args.concurrency:
+        results[c] = measure(backend, prompts_for(prompts, c, args.c1_items), params, chunk=c)
+        print(f"  vllm c={c}: {results[c]}", file=sys.stderr, flush=True)
+    backend.close()
+    return results
+
+
+def run_vllm_subprocess(args: argparse.Namespace) -> dict[int, dict[str, Any]]:
+    from core.settings import get_settings
+
+    python = args.vllm_python or get_settings().vllm_python
+    command = [str(python), str(Path(__file__).resolve()), "--worker", "vllm", *args.forward]
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    done = subprocess.run(command, env=env, stdout=subprocess.PIPE, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"the in-process vLLM run failed (exit {done.returncode}); see its output above")
+    # vLLM logs to stdout as well: the results are the last line that is a JSON object.
+    last = next(line for line in reversed(done.stdout.splitlines()) if line.startswith("{"))
+    return {int(c): r for c, r in json.loads(last).items()}
+
+
+def run_openai_server(args: argparse.Namespace, prompts: list[Messages]) -> dict[int, dict[str, Any]]:
+    from cli.model_serve import start_vllm_server
+    from core.backends.openai_backend import OpenAIBackend
+
+    log = Path(args.server_log)
+    server = start_vllm_server(args.model, port=args.port, vllm_python=args.vllm_python, log_file=log)
+    try:
+        server.wait_until_serving(900)
+        params = GenerationParams(max_new_tokens=args.max_new_tokens)
+        backend = OpenAIBackend(server.served_name, base_url=server.base_url, timeout_s=600)
+        warm_up(backend, prompts)
+        results = {}
+        for c in args.concurrency:
+            backend.max_concurrency = c
+            results[c] = measure(backend, prompts_for(prompts, c, args.c1_items), params, chunk=None)
+            print(f"  openai->vllm server c={c}: {results[c]}", file=sys.stderr, flush=True)
+        backend.close()
+        return results
+    finally:
+        server.stop()
+
+
+def print_table(all_results: dict[str, dict[int, dict[str, Any]]], concurrency: list[int]) -> None:
+    base = all_results.get("transformers", {}).get(1, {}).get("tps")
+    print(f"\n{'backend':<24}" + "".join(f"{'c=' + str(c):>18}" for c in concurrency))
+    for name, results in all_results.items():
+        cells = []
+        for c in concurrency:
+            tps = results.get(c, {}).get("tps")
+            ratio = f" ({tps / base:4.1f}x)" if tps and base else ""
+            cells.append(f"{tps:8.1f}{ratio}" if tps else "-")
+        print(f"{name:<24}" + "".join(f"{cell:>18}" for cell in cells))
+    print("\naggregate generated tokens/s; (Nx) = ratio against transformers at c=1")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--items", type=int, default=64, help="ProcessBench GSM8K items to critique.")
+    parser.add_argument("--c1-items", type=int, default=8, help="Items used at concurrency 1 (sequential).")
+    parser.add_argument("--concurrency", default="1,8,32,64", help="Comma-separated concurrency levels.")
+    parser.add_argument("--max-new-tokens", type=int, default=128, help="Generated tokens per critique (at most).")
+    parser.add_argument("--model", default="embedded", help="Critic model for every backend.")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="ProcessBench gsm8k.json.")
+    parser.add_argument("--backends", default="transformers,vllm,openai", help="Which of the three to run.")
+    parser.add_argument("--port", type=int, default=8011, help="Loopback port of the vLLM server.")
+    parser.add_argument("--vllm-python", type=Path, default=None, help="Python of the vLLM env (CRITIC_VLLM_PYTHON).")
+    parser.add_argument("--server-log", default="/tmp/critic-bench-vllm-server.log", help="vLLM server output.")
+    parser.add_argument("--output", type=Path, default=None, help="Also write the results as JSON here.")
+    parser.add_argument("--worker", choices=["vllm"], help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    args.forward = list(argv if argv is not None else sys.argv[1:])
+    args.concurrency = [int(c) for c in args.concurrency.split(",")]
+    args.backends = args.backends.split(",")
+    return args
+
+
+def main() -> None:
+    args = parse_args()
+    prompts = critique_prompts(args.data, args.items)
+    if args.worker == "vllm":  # inside the vLLM environment: print the results as the last line
+        results = run_vllm_in_process(args, prompts)
+        print(json.dumps(results))
+        return
+    all_results: dict[str, dict[int, dict[str, Any]]] = {}
+    if "transformers" in args.backends:
+        print("(a) transformers backend", file=sys.stderr, flush=True)
+        all_results["transformers"] = run_transformers(args, prompts)
+    if "vllm" in args.backends:
+        print("(b) in-process vLLM backend", file=sys.stderr, flush=True)
+        all_results["vllm (in-process)"] = run_vllm_subprocess(args)
+    if "openai" in args.backends:
+        print("(c) vLLM OpenAI server via the openai backend", file=sys.stderr, flush=True)
+        all_results["openai -> vllm server"] = run_openai_server(args, prompts)
+    print_table(all_results, args.concurrency)
+    if args.output:
+        args.output.write_text(json.dumps(all_results, indent=2))
+
+
+if __name__ == "__main__":  # vLLM starts worker processes that re-import the main module
+    main()
