@@ -47,7 +47,7 @@ def browser_page():
 def embedded_ctx(web, embedded_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> AppContext:
     from core.settings import get_settings
 
-    monkeypatch.setenv("CRITIC_MAX_NEW_TOKENS", "40")  # enough for a few streamed words; keeps the test short
+    monkeypatch.setenv("CRITIC_MAX_NEW_TOKENS", "24")  # enough for a few streamed words; keeps the test short
     get_settings.cache_clear()
     return AppContext(database_url=web.url, default_model=str(embedded_model_dir), default_backend="transformers")
 
@@ -91,7 +91,7 @@ def test_critique_label_and_dashboard_in_the_browser(web, embedded_ctx, campaign
         page.wait_for_function(
             "() => !document.querySelector('#critique-cards .critic-summary.running')"
             " && document.querySelector('#critique-cards .critic-summary')",
-            timeout=120_000,
+            timeout=300_000,
         )
         cards = page.inner_text("#critique-cards")
         assert INJECTIONS[0] in cards and INJECTIONS[1] in cards and INJECTIONS[2] in cards

@@ -18,7 +18,7 @@ from webapp.render import LATEX_DELIMITERS, annotation_html, markdown_html, mess
 from webapp.shortcuts import shortcuts_markdown
 from webapp.ui import current_actor, shows_errors
 
-EMPTY = {"task": None, "step": 1, "skipped": [], "opened": 0.0}
+EMPTY = {"task": None, "step": 1, "skipped": [], "opened": 0.0, "dirty": False}
 
 
 def campaign_choices(ctx: AppContext, actor: Any) -> list[tuple[str, int]]:
@@ -111,7 +111,7 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
         return gr.update(choices=campaign_choices(ctx, actor))
 
     def _load(st: dict[str, Any], task: h.Task | None) -> list[Any]:
-        st = {**st, "task": task.to_dict() if task else None, "step": 1, "opened": time.time()}
+        st = {**st, "task": task.to_dict() if task else None, "step": 1, "opened": time.time(), "dirty": False}
         if task is None:
             return [*render(st), "", message_html("Nothing left for you in this campaign.", kind="ok"), "", ""]
         reason = task.finish_reason or ""
@@ -119,19 +119,44 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
 
     load_outputs = [*outputs, guidelines, status, finish, comment]
 
+    def _keep_edits(actor: Any, st: dict[str, Any], reason: str, text: str) -> None:
+        """Before leaving an item with unsaved edits, save them (as a draft unless already submitted)."""
+        if not st.get("dirty") or not st.get("task"):
+            return
+        task = h.Task.from_dict(st["task"])
+        outcome = h.save(
+            ctx,
+            actor,
+            item_id=task.item_id,
+            campaign_id=task.campaign_id,
+            ratings=task.ratings,
+            finish_reason=reason or None,
+            flagged_steps=task.flagged_steps,
+            accepted_steps=task.accepted_steps,
+            comment=text,
+            annotation_id=task.annotation_id,
+            version=task.version,
+            submit=task.status == "submitted",
+            critique_run_id=task.critique_run_id,
+        )
+        if outcome.conflict:
+            raise BadInputError(f"{outcome.message} Save this item (and see both versions) before moving on.")
+
     @shows_errors
-    def on_next(campaign_id: int | None, st: dict[str, Any], request: gr.Request) -> list[Any]:
+    def on_next(campaign_id: int | None, st: dict[str, Any], reason: str, text: str, request: gr.Request) -> list[Any]:
         actor = current_actor(ctx, request)
         if campaign_id is None:
             raise BadInputError("choose a campaign first")
+        _keep_edits(actor, st, reason, text)
         task = h.next_task(ctx, actor, campaign_id=int(campaign_id), skipped=st.get("skipped", []))
         return _load(st, task)
 
     @shows_errors
-    def on_skip(campaign_id: int | None, st: dict[str, Any], request: gr.Request) -> list[Any]:
+    def on_skip(campaign_id: int | None, st: dict[str, Any], reason: str, text: str, request: gr.Request) -> list[Any]:
         actor = current_actor(ctx, request)
         if campaign_id is None:
             raise BadInputError("choose a campaign first")
+        _keep_edits(actor, st, reason, text)
         skipped = list(st.get("skipped", []))
         if st.get("task"):
             skipped.append(st["task"]["item_id"])
@@ -139,7 +164,7 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
         task = h.next_task(ctx, actor, campaign_id=int(campaign_id), skipped=skipped)
         return _load(st, task)
 
-    def _edit(fn: Any) -> Any:
+    def _edit(fn: Any, changes: bool = True) -> Any:
         @shows_errors
         def handler(st: dict[str, Any], request: gr.Request) -> list[Any]:
             current_actor(ctx, request)  # the page only edits local state, but only for a logged-in user
@@ -147,7 +172,7 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
                 raise BadInputError("load an item first (Next item)")
             task = h.Task.from_dict(st["task"])
             step = fn(task, st["step"])
-            return render({**st, "task": task.to_dict(), "step": step})
+            return render({**st, "task": task.to_dict(), "step": step, "dirty": st.get("dirty") or changes})
 
         return handler
 
@@ -157,25 +182,21 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
     def rate(value: int | None) -> Any:
         return _edit(lambda task, step: (h.rate_step(task, step, value), advance(task, step))[1])
 
-    prev_step.click(_edit(lambda task, step: max(step - 1, 1)), [state], outputs, api_visibility="private")
-    next_step.click(_edit(advance), [state], outputs, api_visibility="private")
-    good.click(rate(1), [state], outputs, api_visibility="private")
-    neutral.click(rate(0), [state], outputs, api_visibility="private")
-    bad.click(rate(-1), [state], outputs, api_visibility="private")
-    accept.click(
-        _edit(lambda task, step: (h.accept_step(task, step), advance(task, step))[1]),
-        [state],
-        outputs,
-        api_visibility="private",
-    )
-    accept_all.click(
-        _edit(lambda task, step: (h.accept_all(task), step)[1]), [state], outputs, api_visibility="private"
-    )
-    flag.click(
-        _edit(lambda task, step: (h.toggle_flag(task, step), step)[1]), [state], outputs, api_visibility="private"
-    )
+    # Edits change only the page's state: answered without the queue so quick key presses see fresh state.
+    edits = [
+        (prev_step, _edit(lambda task, step: max(step - 1, 1), changes=False)),
+        (next_step, _edit(advance, changes=False)),
+        (good, rate(1)),
+        (neutral, rate(0)),
+        (bad, rate(-1)),
+        (accept, _edit(lambda task, step: (h.accept_step(task, step), advance(task, step))[1])),
+        (accept_all, _edit(lambda task, step: (h.accept_all(task), step)[1])),
+        (flag, _edit(lambda task, step: (h.toggle_flag(task, step), step)[1])),
+    ]
+    for button, fn in edits:
+        button.click(fn, [state], outputs, api_visibility="private", queue=False, show_progress="hidden")
 
-    def _save(submit_it: bool, force_version: int | None = None) -> Any:
+    def _save(submit_it: bool) -> Any:
         @shows_errors
         def handler(st: dict[str, Any], reason: str, text: str, request: gr.Request) -> list[Any]:
             actor = current_actor(ctx, request)
@@ -213,7 +234,7 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
             task.version = saved.get("version")
             task.status = saved.get("status", task.status)
             task.finish_reason = saved.get("finish_reason")
-            st = {**st, "task": task.to_dict(), "opened": time.time()}
+            st = {**st, "task": task.to_dict(), "opened": time.time(), "dirty": False}
             return [*render(st), message_html(outcome.message, kind="ok"), gr.update(visible=False), "", "", None]
 
         return handler
@@ -249,7 +270,7 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
         task.finish_reason = theirs["finish_reason"]
         task.comment = theirs["comment"]
         task.status = theirs["status"]
-        st = {**st, "task": task.to_dict()}
+        st = {**st, "task": task.to_dict(), "dirty": False}
         return [
             *render(st),
             message_html("Loaded the stored version.", kind="ok"),
@@ -265,7 +286,7 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
     take_theirs.click(
         on_take_theirs, [state, conflict_state], [*save_outputs, finish, comment], api_visibility="private"
     )
-    next_item.click(on_next, [campaign, state], load_outputs, api_visibility="private")
-    skip.click(on_skip, [campaign, state], load_outputs, api_visibility="private")
+    next_item.click(on_next, [campaign, state, finish, comment], load_outputs, api_visibility="private")
+    skip.click(on_skip, [campaign, state, finish, comment], load_outputs, api_visibility="private")
     refresh.click(on_refresh, None, campaign, api_visibility="private")
     return [(on_refresh, [campaign])]
