@@ -148,7 +148,12 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
         if campaign_id is None:
             raise BadInputError("choose a campaign first")
         _keep_edits(actor, st, reason, text)
-        task = h.next_task(ctx, actor, campaign_id=int(campaign_id), skipped=st.get("skipped", []))
+        skipped = list(st.get("skipped", []))
+        if st.get("task") and st["task"]["status"] != "submitted":
+            # Moving on from unfinished work: it stays a draft, offered first again in a later session.
+            skipped.append(st["task"]["item_id"])
+        st = {**st, "skipped": skipped}
+        task = h.next_task(ctx, actor, campaign_id=int(campaign_id), skipped=skipped)
         return _load(st, task)
 
     @shows_errors
