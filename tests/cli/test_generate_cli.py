@@ -231,7 +231,7 @@ def test_mc_labels_on_a_processbench_item_with_the_embedded_model(
         "--output",
         str(output),
         "--max-new-tokens",
-        "32",
+        "16",
         "--seed",
         "0",
     )
