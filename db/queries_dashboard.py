@@ -135,6 +135,26 @@ def eval_history(session: Session) -> list[dict[str, Any]]:
     return out
 
 
+def refine_history(session: Session) -> list[dict[str, Any]]:
+    """Finished `critic eval refine` runs (datasets `refine:<file>`) in time order, with their w->c / c->w rates."""
+    rows = session.scalars(
+        select(EvalRun)
+        .where(EvalRun.dataset.startswith("refine:"), EvalRun.status == "finished")
+        .order_by(EvalRun.finished_at, EvalRun.id)
+    )
+    out = []
+    for run in rows:
+        metrics = run.metrics or {}
+        rates = {}
+        for setting in ("with_critique", "without_critique"):
+            part = metrics.get(setting) or {}
+            for key in ("w_to_c_rate", "c_to_w_rate"):
+                value = part.get(key)
+                rates[f"{setting}.{key}"] = float(value) if isinstance(value, int | float) else None
+        out.append({"run": f"#{run.id} {run.dataset} ({run.model or 'critic ?'})", **rates})
+    return out
+
+
 def loss_curves(
     session: Session, *, names: tuple[str, ...] = ("loss", "train_loss")
 ) -> dict[str, list[tuple[int, float]]]:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 import bleach
 
+from core.refine import StepChange
 from core.types import CritiqueResult, StepResult
 
 # Display delimiters first so `$$x$$` is not read as two inline segments (the browser uses this order too).
@@ -170,6 +171,36 @@ def many_results_html(results: Sequence[CritiqueResult]) -> str:
     )
 
 
+DIFF_LABELS = {"kept": "= kept", "changed": "~ changed", "added": "+ added", "removed": "− removed"}
+
+
+def revision_html(diff: Sequence[StepChange], *, kept_steps: int, final_answer: str | None) -> str:
+    """A revision as a step diff: kept, changed (old text struck under the new), added and removed steps."""
+    frag = _Fragment()
+    if not any(row.status != "kept" for row in diff):
+        summary = "The revision left the solution unchanged."
+    else:
+        summary = f"Kept the first {kept_steps} step(s); rewrote from step {kept_steps + 1} on."
+    if final_answer:
+        summary += f" Final answer: {frag.text(final_answer)}."
+    cards = []
+    for row in diff:
+        index = row.after_index if row.after_index is not None else row.before_index
+        parts = [
+            f'<div class="step-card diff-{row.status}">',
+            f'<div class="step-head"><span class="step-num">Step {index}</span> '
+            f'<span class="badge badge-diff-{row.status}">{DIFF_LABELS[row.status]}</span></div>',
+        ]
+        if row.status in ("changed", "removed"):
+            parts.append(f'<div class="step-before"><b>Before.</b> {frag.text(row.before)}</div>')
+        if row.status != "removed":
+            parts.append(f'<div class="step-text">{frag.text(row.after)}</div>')
+        parts.append("</div>")
+        cards.append("".join(parts))
+    markup = f'<div class="critic-revision"><div class="critic-summary">{summary}</div>{"".join(cards)}</div>'
+    return frag.finish(markup)
+
+
 RATING_LABELS = {1: "+1 good", 0: "0 neutral", -1: "−1 wrong"}
 
 
@@ -280,5 +311,9 @@ PAGE_CSS = """
 .badge-rating-0 { background: #eaeef2; }
 .badge-rating--1 { background: #ffebe9; color: #cf222e; }
 .badge-flag { background: #fff8c5; color: #9a6700; }
+.step-card.diff-changed { border-left-color: #9a6700; }
+.step-card.diff-added { border-left-color: #1a7f37; }
+.step-card.diff-removed { border-left-color: #cf222e; opacity: 0.7; }
+.step-before { color: #8c959f; text-decoration: line-through; }
 .kbd-help { font-size: 0.85em; color: #57606a; }
 """

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from core.errors import BadInputError
 from core.items_csv import read_upload
 from core.items_io import make_item
+from core.prompts import format_steps
+from core.refine import RefineConfig, Revision, StepChange, revise, step_diff
 from core.symbolic import with_checks
 from core.types import CritiqueResult, SolutionItem, StepCheck, StepResult
 from webapp.context import AppContext
@@ -104,6 +108,41 @@ def critique_file(
     for item, result in zip(items, results, strict=True):
         _store_run(ctx, actor, item, result, model)
     return results, errors
+
+
+@dataclass
+class RevisedSolution:
+    """A solution rewritten from the critique's first wrong step, with its step diff and its text for re-critiquing."""
+
+    revision: Revision
+    diff: list[StepChange]
+    solution_text: str
+
+
+def revise_with_critique(
+    ctx: AppContext,
+    actor: Actor | None,
+    *,
+    critique: CritiqueResult | dict[str, Any],
+    model: str | None = None,
+    backend: str | None = None,
+    mode: str = "single",
+) -> RevisedSolution:
+    """Rewrite the critiqued solution from its first wrong step (correct prefix kept) with the critique tab's model."""
+    actor = require(actor, Action.CRITIQUE)  # whoever may critique may revise
+    if not critique:
+        raise BadInputError("critique a solution first: there is no critique to revise with")
+    result = critique if isinstance(critique, CritiqueResult) else CritiqueResult.model_validate(critique)
+    if not result.steps:
+        raise BadInputError("the critique shown has no steps to revise")
+    item = SolutionItem(id=result.id, problem=result.problem, steps=[s.text for s in result.steps])
+    # The critic's own backend writes the revision: the same loaded model, no second loader.
+    generator = ctx.critic(model or serving_model_name(ctx), backend or ctx.default_backend, mode).backend
+    with ctx.generation_lock:
+        [revision] = revise(generator, [item], [result], RefineConfig())
+    return RevisedSolution(
+        revision=revision, diff=step_diff(item.steps, revision.steps), solution_text=format_steps(revision.steps)
+    )
 
 
 def _with(result: CritiqueResult, checks: list[StepCheck | None]) -> CritiqueResult:

@@ -43,6 +43,26 @@ def _empty(title: str) -> go.Figure:
     return fig
 
 
+REFINE_SERIES = (
+    ("with_critique.w_to_c_rate", "w->c with critique"),
+    ("without_critique.w_to_c_rate", "w->c without critique"),
+    ("with_critique.c_to_w_rate", "c->w with critique"),
+    ("without_critique.c_to_w_rate", "c->w without critique"),
+)
+
+
+def _refine_figure(runs: list[dict[str, Any]]) -> go.Figure:
+    """Grouped bars per refine run: wrong->correct and correct->wrong rates, with and without the critique."""
+    title = "Refinement: w->c and c->w rates per run"
+    if not runs:
+        return _empty(title)
+    names = [r["run"] for r in runs]
+    fig = go.Figure([go.Bar(x=names, y=[r[key] for r in runs], name=label) for key, label in REFINE_SERIES])
+    fig.update_layout(title=title, barmode="group", yaxis_title="rate", yaxis_range=[0, 1], height=320)
+    fig.update_xaxes(type="category")
+    return fig
+
+
 def build_dashboard(ctx: AppContext, actor: Actor | None, *, campaign_id: int | None = None) -> Dashboard:
     require(actor, Action.VIEW_DASHBOARD)
     with session_scope(ctx.database_url) as session:
@@ -52,6 +72,7 @@ def build_dashboard(ctx: AppContext, actor: Actor | None, *, campaign_id: int | 
         gold = q.gold_accuracy(session, campaign_id=campaign_id)
         evals = q.eval_history(session)
         losses = q.loss_curves(session)
+        refines = q.refine_history(session)
     cohen = cohen_kappa_pairwise(agree["first_error"])
     fleiss = fleiss_kappa_first_error(agree["per_item"])
     alpha = krippendorff_alpha_ratings(agree["step_ratings"])
@@ -106,6 +127,7 @@ def build_dashboard(ctx: AppContext, actor: Actor | None, *, campaign_id: int | 
         figs["eval_f1"] = fig
     else:
         figs["eval_f1"] = _empty("Evaluation F1 over time")
+    figs["refine"] = _refine_figure(refines)
     if losses:
         fig = go.Figure(
             [

@@ -9,7 +9,7 @@ import gradio as gr
 
 from webapp.context import AppContext
 from webapp.handlers import critique as handlers
-from webapp.render import LATEX_DELIMITERS, critique_html, many_results_html, message_html
+from webapp.render import LATEX_DELIMITERS, critique_html, many_results_html, message_html, revision_html
 from webapp.ui import current_actor, shows_errors
 
 EXAMPLE_PROBLEM = "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. How many clips did Natalia sell altogether in April and May?"  # noqa: E501
@@ -45,6 +45,11 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
             run_file = gr.Button("Critique file", elem_id="critique-run-file")
     cards = gr.Markdown(latex_delimiters=LATEX_DELIMITERS, sanitize_html=True, elem_id="critique-cards")
     result_json = gr.JSON(label="Result JSON", visible=False)
+    with gr.Row():
+        revise_button = gr.Button("Revise with this critique", elem_id="critique-revise")
+        load_revision = gr.Button("Load revision into the critique input", elem_id="critique-load-revision")
+    revision_cards = gr.Markdown(latex_delimiters=LATEX_DELIMITERS, sanitize_html=True, elem_id="critique-revision")
+    revised_text = gr.State("")
 
     @shows_errors
     def on_run(
@@ -81,6 +86,29 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
             value=[r.model_dump(mode="json") for r in results], visible=True
         )
 
+    @shows_errors
+    def on_revise(critique: Any, model: str, backend: str, mode: str, request: gr.Request) -> tuple[str, str]:
+        actor = current_actor(ctx, request)
+        # A file upload shows a list of results; revising needs the one critique on screen.
+        if not isinstance(critique, dict):
+            return message_html("Critique one pasted solution first.", kind="warn"), ""
+        revised = handlers.revise_with_critique(ctx, actor, critique=critique, model=model, backend=backend, mode=mode)
+        html = revision_html(
+            revised.diff, kept_steps=revised.revision.kept_steps, final_answer=revised.revision.final_answer
+        )
+        return html, revised.solution_text
+
+    def on_load_revision(text: str) -> Any:
+        return gr.update(value=text) if text else gr.update()
+
+    revise_button.click(
+        on_revise,
+        [result_json, model, backend, mode],
+        [revision_cards, revised_text],
+        api_visibility="private",
+        concurrency_id="generation",
+    )
+    load_revision.click(on_load_revision, [revised_text], [solution], api_visibility="private")
     run.click(
         on_run,
         [problem, solution, model, backend, mode, samples],

@@ -11,7 +11,7 @@ from webapp.handlers.dashboard import build_dashboard, summary_markdown
 from webapp.permissions import Action
 from webapp.ui import current_actor, shows_errors
 
-FIGURES = ["per_day", "per_annotator", "labels", "time", "critic_vs_human", "eval_f1", "loss"]
+FIGURES = ["per_day", "per_annotator", "labels", "time", "critic_vs_human", "eval_f1", "refine", "loss"]
 
 
 def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
