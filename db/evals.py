@@ -11,6 +11,9 @@ from core.errors import NotFoundError
 from db.models import EvalRun, utcnow
 from db.session import begin_write
 
+EVAL_FINISHED = "finished"
+"""Status of an evaluation run that completed and stored its metrics."""
+
 
 def start_eval_run(
     session: Session,
@@ -65,7 +68,7 @@ def finish_eval_run(
     run.finished_at = utcnow()
     if error is None:
         run.metrics = dict(metrics)
-        run.status = "finished"
+        run.status = EVAL_FINISHED
         run.progress = 1.0
     else:
         run.status = "failed"

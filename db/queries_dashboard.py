@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from db.evals import eval_run_f1
+from db.evals import EVAL_FINISHED, eval_run_f1
 from db.models import Annotation, CritiqueRun, EvalRun, Item, ModelVersion, TrainingJob, TrainingMetricPoint, User
 
 DONE = ("submitted", "approved")
@@ -116,7 +116,7 @@ def eval_history(session: Session) -> list[dict[str, Any]]:
     rows = session.execute(
         select(EvalRun, ModelVersion.name)
         .outerjoin(ModelVersion, ModelVersion.id == EvalRun.model_version_id)
-        .where(EvalRun.status == "succeeded")
+        .where(EvalRun.status == EVAL_FINISHED)
         .order_by(EvalRun.finished_at, EvalRun.id)
     )
     out = []
@@ -139,7 +139,7 @@ def refine_history(session: Session) -> list[dict[str, Any]]:
     """Finished `critic eval refine` runs (datasets `refine:<file>`) in time order, with their w->c / c->w rates."""
     rows = session.scalars(
         select(EvalRun)
-        .where(EvalRun.dataset.startswith("refine:"), EvalRun.status == "finished")
+        .where(EvalRun.dataset.startswith("refine:"), EvalRun.status == EVAL_FINISHED)
         .order_by(EvalRun.finished_at, EvalRun.id)
     )
     out = []

@@ -162,27 +162,28 @@ def test_dashboard_counts_submissions_agreement_and_gold_accuracy(web_any, campa
 
 
 def test_dashboard_plots_eval_f1_over_time_and_training_loss(web) -> None:
-    from datetime import UTC, datetime, timedelta
 
-    from db.models import EvalRun, ModelVersion, TrainingJob, TrainingMetricPoint
+    from db.evals import finish_eval_run, start_eval_run
+    from db.models import ModelVersion, TrainingJob, TrainingMetricPoint
     from db.session import session_scope
 
-    start = datetime(2026, 11, 1, tzinfo=UTC)
     with session_scope(web.url) as session:
         version = ModelVersion(name="critic-v1", path="/m/v1")
         job = TrainingJob(kind="sft", status="succeeded")
         session.add_all([version, job])
         session.flush()
-        for day, f1 in enumerate([0.2, 0.35]):
-            session.add(
-                EvalRun(
-                    model_version_id=version.id,
-                    dataset="processbench",
-                    status="succeeded",
-                    metrics={"average": {"f1": f1}},
-                    finished_at=start + timedelta(days=day),
-                )
+        # Recorded the way `critic eval` records them, so the plot reads what real runs store.
+        for number, f1 in enumerate([0.2, 0.35]):
+            run = start_eval_run(
+                session,
+                model="critic-v1",
+                dataset="processbench",
+                config={},
+                predictions_path=f"/runs/{number}",
+                n_items=10,
+                model_version_id=version.id,
             )
+            finish_eval_run(session, run_id=run.id, metrics={"average": {"f1": f1}}, n_items=10)
         session.add_all(TrainingMetricPoint(job_id=job.id, step=s, name="loss", value=2.0 / s) for s in range(1, 6))
         session.commit()
     board = dashboard.build_dashboard(web.ctx, web["viewer"])
