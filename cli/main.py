@@ -64,24 +64,15 @@ def main() -> None:
     """Run the CLI, turning project errors into a one-line message and an exit code."""
     _register_commands()
     try:
-        app(standalone_mode=False)
+        # Standalone mode: click itself prints usage errors and exits with their codes (and typer.Exit's).
+        app()
     except CriticError as exc:
         typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
         sys.exit(exc.exit_code)
-    except (typer.Exit, SystemExit) as exc:
-        code = exc.exit_code if isinstance(exc, typer.Exit) else exc.code
-        sys.exit(code or 0)
-    except typer.Abort:
-        typer.echo("aborted", err=True)
-        sys.exit(130)
-    except Exception as exc:  # click usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
 
 
 if __name__ == "__main__":
-    main()
+    # Run through the imported module so commands register on the same `app` (not on a copy in __main__).
+    from cli.main import main as _main
+
+    _main()
