@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
 
 from core.errors import ConflictError, NotFoundError
@@ -149,17 +149,22 @@ class HeartbeatReply:
     cancel_requested: bool
 
 
+def _still_owned(job_id: int, worker_id: str, attempt: int) -> tuple[ColumnElement[bool], ...]:
+    # A worker may only write to a job it is still running in this attempt; a requeued job has moved on.
+    return (
+        TrainingJob.id == job_id,
+        TrainingJob.worker_id == worker_id,
+        TrainingJob.attempts == attempt,
+        TrainingJob.status == "running",
+    )
+
+
 def heartbeat(session: Session, *, job_id: int, worker_id: str, attempt: int) -> HeartbeatReply:
     """Refresh the job's heartbeat if this worker (and attempt) still owns it."""
     start_write(session)
     result = session.execute(
         update(TrainingJob)
-        .where(
-            TrainingJob.id == job_id,
-            TrainingJob.worker_id == worker_id,
-            TrainingJob.attempts == attempt,
-            TrainingJob.status == "running",
-        )
+        .where(*_still_owned(job_id, worker_id, attempt))
         .values(heartbeat_at=utcnow())
         .execution_options(synchronize_session=False)
     )
@@ -213,12 +218,7 @@ def finish_job(
         values["progress"] = 1.0
     result = session.execute(
         update(TrainingJob)
-        .where(
-            TrainingJob.id == job_id,
-            TrainingJob.worker_id == worker_id,
-            TrainingJob.attempts == attempt,
-            TrainingJob.status == "running",
-        )
+        .where(*_still_owned(job_id, worker_id, attempt))
         .values(**values)
         .execution_options(synchronize_session=False)
     )
@@ -235,12 +235,7 @@ def release_job(session: Session, *, job_id: int, worker_id: str, attempt: int) 
     start_write(session)
     result = session.execute(
         update(TrainingJob)
-        .where(
-            TrainingJob.id == job_id,
-            TrainingJob.worker_id == worker_id,
-            TrainingJob.attempts == attempt,
-            TrainingJob.status == "running",
-        )
+        .where(*_still_owned(job_id, worker_id, attempt))
         .values(status="queued", worker_id=None, heartbeat_at=None, attempts=attempt - 1, progress=0.0)
         .execution_options(synchronize_session=False)
     )
@@ -281,8 +276,7 @@ def reap_stale_jobs(session: Session, *, timeout_s: float, now: datetime | None 
         start_write(session)
         result = session.execute(
             update(TrainingJob)
-            .where(TrainingJob.id == job_id, TrainingJob.status == "running", TrainingJob.worker_id == worker_id)
-            .where(TrainingJob.attempts == attempts)
+            .where(*_still_owned(job_id, worker_id, attempts))
             .values(**values)
             .execution_options(synchronize_session=False)
         )
