@@ -236,6 +236,35 @@ def save(
     return SaveOutcome(saved=saved, message=f"{verb} (version {saved['version']}).")
 
 
+def save_task(
+    ctx: AppContext,
+    actor: Actor | None,
+    task: Task,
+    *,
+    finish_reason: str | None,
+    comment: str,
+    submit: bool,
+    time_spent_ms: int = 0,
+) -> SaveOutcome:
+    """Save the work an annotator holds in `task` (ratings, flags, accepted verdicts) with the form's fields."""
+    return save(
+        ctx,
+        actor,
+        item_id=task.item_id,
+        campaign_id=task.campaign_id,
+        ratings=task.ratings,
+        finish_reason=finish_reason,
+        flagged_steps=task.flagged_steps,
+        accepted_steps=task.accepted_steps,
+        comment=comment,
+        annotation_id=task.annotation_id,
+        version=task.version,
+        submit=submit,
+        critique_run_id=task.critique_run_id,
+        time_spent_ms=time_spent_ms,
+    )
+
+
 # ---- editing the task in the page (pure: no database until save) ---------------------------------------------
 
 

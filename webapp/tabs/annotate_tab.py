@@ -124,20 +124,8 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
         if not st.get("dirty") or not st.get("task"):
             return
         task = h.Task.from_dict(st["task"])
-        outcome = h.save(
-            ctx,
-            actor,
-            item_id=task.item_id,
-            campaign_id=task.campaign_id,
-            ratings=task.ratings,
-            finish_reason=reason or None,
-            flagged_steps=task.flagged_steps,
-            accepted_steps=task.accepted_steps,
-            comment=text,
-            annotation_id=task.annotation_id,
-            version=task.version,
-            submit=task.status == "submitted",
-            critique_run_id=task.critique_run_id,
+        outcome = h.save_task(
+            ctx, actor, task, finish_reason=reason or None, comment=text, submit=task.status == "submitted"
         )
         if outcome.conflict:
             raise BadInputError(f"{outcome.message} Save this item (and see both versions) before moving on.")
@@ -209,21 +197,8 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
                 raise BadInputError("load an item first (Next item)")
             task = h.Task.from_dict(st["task"])
             spent = int((time.time() - st.get("opened", time.time())) * 1000)
-            outcome = h.save(
-                ctx,
-                actor,
-                item_id=task.item_id,
-                campaign_id=task.campaign_id,
-                ratings=task.ratings,
-                finish_reason=reason or None,
-                flagged_steps=task.flagged_steps,
-                accepted_steps=task.accepted_steps,
-                comment=text,
-                annotation_id=task.annotation_id,
-                version=task.version,
-                submit=submit_it,
-                critique_run_id=task.critique_run_id,
-                time_spent_ms=spent,
+            outcome = h.save_task(
+                ctx, actor, task, finish_reason=reason or None, comment=text, submit=submit_it, time_spent_ms=spent
             )
             if outcome.conflict:
                 return [
