@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import sympy
 
 from core.symbolic_text import Token, normalise, tokenise
+from core.symbolic_units import strip_units, units_conflict
 from core.symbolic_values import Side, evaluate_side, format_value, judge
 from core.types import NO_ERROR, CritiqueResult, StepCheck
 
@@ -185,8 +186,10 @@ def _chain_lengths(tokens: Sequence[Token]) -> dict[int, int]:
     return lengths
 
 
-def _sentence_claims(tokens: list[Token]) -> list[Claim]:
+def _sentence_claims(raw_tokens: list[Token]) -> list[Claim]:
     claims: list[Claim] = []
+    stripped = strip_units(raw_tokens)
+    tokens = stripped.tokens
     chains = _chain_lengths(tokens)
     for index, token in enumerate(tokens):
         if token.kind != "eq":
@@ -194,6 +197,8 @@ def _sentence_claims(tokens: list[Token]) -> list[Claim]:
         left_tokens, right_tokens = _left_run(tokens, index), _right_run(tokens, index)
         if left_tokens is None or right_tokens is None or _question_sentence(tokens, index):
             continue
+        if units_conflict(stripped, index, len(left_tokens), len(right_tokens)):
+            continue  # "1 hour + 30 minutes = 90 minutes": a conversion, not arithmetic
         identity = chains.get(index, 1) >= 2
         if not identity and any(t.kind == "var" for t in (*left_tokens, *right_tokens)):
             continue  # an equation in unknowns: nothing to verify

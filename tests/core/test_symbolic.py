@@ -188,3 +188,29 @@ def test_critique_results_get_a_check_per_step_for_the_app() -> None:
     checked = with_checks(result)
     assert [s.check.status for s in checked.steps] == ["wrong", "unchecked"]
     assert result.steps[0].check is None  # the original is left as it was
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # units and labels between the numbers are read past
+        ("Cost of Lewis' street = $194/meter × 490 meters = $94,860.", "wrong"),
+        ("Cost of Lewis' street = $194/meter × 490 meters = $95,060.", "verified"),
+        ("\\[15 (\\text{light blue}) + 45 (\\text{dark blue}) + 50 (\\text{green}) = 120 \\text{ spools}\\]", "wrong"),
+        ("\\[15 (\\text{light blue}) + 45 (\\text{dark blue}) + 50 (\\text{green}) = 110\\]", "verified"),
+        ("\\[4 \\text{ cookies/day} \\times 5 \\text{ days} = 24 \\text{ cookies}\\]", "wrong"),
+        ("\\[4 \\text{ cookies/day} \\times 5 \\text{ days} = 20 \\text{ cookies}\\]", "verified"),
+        ("3 people * 3 eggs/person/day = 9 eggs/day", "verified"),
+        ("8 hours * 60 minutes/hour = 480 minutes", "verified"),
+        ("5 apples - 2 apples = 4 apples", "wrong"),
+        # conversions, labels and multipliers are not arithmetic
+        ("1 hour + 30 minutes = 90 minutes", "unchecked"),
+        ("20 minutes + 40 minutes = 1 hour", "unchecked"),
+        ("2 hours = 2 * 60 = 120 minutes", "verified"),  # only 2 * 60 = 120 is judged
+        ("Total savings after 20 years = $20,000/year * 20 years = $400,000.", "verified"),
+        ("3 dozen + 2 = 38 eggs", "unchecked"),
+        ("Divide both sides by 7: \\[49 - 3ab = 6\\]", "unchecked"),  # '3ab' is a product, not 3 of a unit 'ab'
+    ],
+)
+def test_units_and_labels_next_to_numbers(text: str, expected: str) -> None:
+    assert check_step(text).status == expected, find_claims(text)
