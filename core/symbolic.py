@@ -17,6 +17,7 @@ import sympy
 from core.symbolic_text import Token, normalise, tokenise
 from core.symbolic_units import strip_units, units_conflict
 from core.symbolic_values import Side, evaluate_side, format_value, judge
+from core.symbolic_words import remainder_claims
 from core.types import NO_ERROR, CritiqueResult, StepCheck
 
 # Words that make a number next to them part of a larger quantity or a different operation.
@@ -146,14 +147,16 @@ def _run_on(left: Side, right_tokens: Sequence[Token]) -> bool:
 def find_claims(text: str) -> list[Claim]:
     """Every checkable equality claimed in a step's text, each judged true, false or unknown."""
     claims: list[Claim] = []
-    if "=" not in text:
+    if "=" not in text and "remainder" not in text:
         return claims  # fast path: most prose claims nothing
     body = text
     for match in _ANNOTATION.finditer(text):
         claims.append(_check_pair(match.group(1), match.group(2)))
-    body = _ANNOTATION.sub(" ", body)
+    body = normalise(_ANNOTATION.sub(" ", body))
+    for worded in remainder_claims(body):
+        claims.append(Claim(worded.left, worded.right, "true" if worded.true else "false", worded.value))
     sentences: list[str] = []
-    for sentence in _SENTENCE_END.split(normalise(body)):
+    for sentence in _SENTENCE_END.split(body):
         if sentences and sentence.lstrip().startswith("="):
             sentences[-1] += " " + sentence  # "\\[ A \\] \\[ = B \\]": a display line continuing the chain
         else:

@@ -48,6 +48,10 @@ _SIMPLE = {
     "textstyle": " ",
     "limits": " ",
     "degree": " ",
+    "lfloor": " floor(",
+    "rfloor": ")",
+    "lceil": " ceiling(",
+    "rceil": ")",
 }
 _BREAKS = (
     "neq ne leq le geq ge lt gt leqslant geqslant Rightarrow Leftarrow rightarrow leftarrow implies impliedby "
@@ -84,6 +88,10 @@ _UNICODE = str.maketrans(
         "…": " ; ",
         "°": " ",
         "√": "\\sqrt",
+        "⌊": " floor(",
+        "⌋": ")",
+        "⌈": " ceiling(",
+        "⌉": ")",
         "\u00a0": " ",
         "\u2009": " ",
         "\u202f": " ",
@@ -232,7 +240,7 @@ _TOKEN = re.compile(
     """,
     re.VERBOSE,
 )
-_FUNCS = {"sqrt", "root", "binomial"}
+_FUNCS = {"sqrt", "root", "binomial", "floor", "ceiling"}
 # Single letters that are constants or words rather than unknowns.
 _NOT_VARIABLES = {"e", "i", "I"}
 _CODES = {"^": "**", "#": ","}

@@ -148,7 +148,7 @@ def _pop_operand(out: list[str]) -> str | None:
     return None
 
 
-_ALLOWED_FUNCS = {"sqrt", "root", "binomial", "factorial"}
+_ALLOWED_FUNCS = {"sqrt", "root", "binomial", "factorial", "floor", "ceiling"}
 
 
 def _to_sympy(node: ast.AST, numbers: dict[str, sympy.Rational]) -> sympy.Expr:
@@ -198,6 +198,8 @@ def _to_sympy(node: ast.AST, numbers: dict[str, sympy.Rational]) -> sympy.Expr:
             return sympy.root(args[0], args[1])
         if name == "factorial" and len(args) == 1 and args[0].is_Integer and 0 <= args[0] <= _MAX_FACTORIAL:
             return sympy.factorial(args[0])
+        if name in {"floor", "ceiling"} and len(args) == 1 and args[0].is_number:
+            return sympy.floor(args[0]) if name == "floor" else sympy.ceiling(args[0])
         if name == "binomial" and len(args) == 2 and all(a.is_Integer and 0 <= a <= 10_000 for a in args):
             return sympy.binomial(args[0], args[1])
     raise ValueError(ast.dump(node)[:60])
@@ -242,6 +244,8 @@ def evaluate_side(tokens: Sequence[Token]) -> Side | None:
             coded.append(token)
     if any(t.kind == "const" for t in tokens):
         slack += 1e-3  # pi rounded to 3.142 or similar
+    if any(t.kind == "func" and t.text in {"floor", "ceiling"} for t in tokens):
+        slack = 0.0  # an integer-valued side: rounded inputs move it by a whole step or not at all
     values: list[sympy.Expr] = []
     for parts in _readings(coded):
         code = _with_implicit_multiplication(parts, coded)

@@ -214,3 +214,38 @@ def test_critique_results_get_a_check_per_step_for_the_app() -> None:
 )
 def test_units_and_labels_next_to_numbers(text: str, expected: str) -> None:
     assert check_step(text).status == expected, find_claims(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Divide 706 by 7: 706 ÷ 7 = 101 with a remainder of 1.", "wrong"),
+        ("Divide 706 by 7: 706 ÷ 7 = 100 with a remainder of 6.", "verified"),
+        ("First, we have $$355\\div 6=58\\;\\mathrm{R}\\;5.$$", "wrong"),
+        ("First, we have $$355\\div 6=59\\;\\mathrm{R}\\;1.$$", "verified"),
+        ("- \\(1121 \\div 243 = 4\\) remainder \\(133\\)", "wrong"),
+        ("- \\(1121 \\div 243 = 4\\) remainder \\(149\\)", "verified"),
+        ("9 divided by 6 is 1 with a remainder of 3.", "verified"),
+        ("20 / 3 = 5 remainder 5", "wrong"),  # 3·5 + 5 = 20, but a remainder is smaller than the divisor
+        ("2 * 1121 / 243 = 9 remainder 55", "unchecked"),  # the dividend is 2 * 1121, not 1121
+        ("100 / 7 = 14.2 remainder 2", "unchecked"),
+    ],
+)
+def test_division_with_remainder(text: str, expected: str) -> None:
+    assert check_step(text).status == expected, find_claims(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("So, \\(\\lceil -8.8 \\rceil = -9\\).", "wrong"),
+        ("So, \\(\\lceil -8.8 \\rceil = -8\\).", "verified"),
+        ("\\[ \\frac{100}{11} \\approx 9.0909 \\Rightarrow \\lceil 9.0909 \\rceil = 9 \\]", "wrong"),
+        ("\\[ \\frac{100}{11} \\approx 9.0909 \\Rightarrow \\lceil 9.0909 \\rceil = 10 \\]", "verified"),
+        ("\\[ \\lfloor \\sqrt{50} \\rfloor = 8 \\]", "wrong"),
+        ("\\[ \\lfloor \\frac{100}{7} \\rfloor = 14 \\] and ⌊3.5⌋ + 1 = 4", "verified"),
+        ("\\[ \\lfloor x \\rfloor = 3 \\]", "unchecked"),
+    ],
+)
+def test_floor_and_ceiling(text: str, expected: str) -> None:
+    assert check_step(text).status == expected, find_claims(text)
