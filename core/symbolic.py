@@ -16,7 +16,7 @@ import sympy
 
 from core.symbolic_text import Token, normalise, tokenise
 from core.symbolic_units import strip_units, units_conflict
-from core.symbolic_values import Side, evaluate_side, format_value, judge
+from core.symbolic_values import Side, evaluate_side, format_value, judge, linear_solution
 from core.symbolic_words import remainder_claims
 from core.types import NO_ERROR, CritiqueResult, StepCheck
 
@@ -43,8 +43,12 @@ class Claim:
     status: str  # "true", "false" or "unknown"
     value: str = ""  # the left side's value when the claim is false
     seconds: float = 0.0
+    solution: tuple[str, sympy.Expr] | None = None  # an equation in one unknown: (unknown, its only solution)
+    contradicts: str = ""  # the earlier equation this one disagrees with
 
     def describe(self) -> str:
+        if self.contradicts:
+            return f"{self.left} = {self.right} contradicts {self.contradicts}"
         if self.status == "false":
             return f"{self.left} = {self.right} is false ({self.left} = {self.value})"
         return f"{self.left} = {self.right}"
@@ -167,7 +171,44 @@ def find_claims(text: str) -> list[Claim]:
                 claims.extend(_sentence_claims(tokenise(sentence)))
             except Exception:  # noqa: BLE001 - text is data: an input we cannot handle is unchecked, never a crash
                 continue
+    if not _CASES.search(body):
+        claims.extend(_contradictions(claims))
     return claims
+
+
+# Words that put equations side by side rather than in one derivation: cases, trials, alternatives.
+_CASES = re.compile(
+    r"(?i)\b(?:cases?|if|or|either|suppose|assume|assuming|when|whether|try|trying|check|checking|test|testing|"
+    r"let|otherwise|alternatively|instead|another|other|pm|mp|not|but|however|wait|incorrect|mistake|error|"
+    r"recheck|re-?evaluate|actually)\b|±|∓|≠"
+)
+
+
+def _contradictions(claims: Sequence[Claim]) -> list[Claim]:
+    """An equation in one unknown ("16 + x = 27") and the next one in the same unknown ("x = 8") disagree.
+
+    The earlier one must be a real equation, not an assignment ("x = 2", then "x = 3" lists candidates), and
+    the solutions must differ by more than rounding ("n = 74/3", then "n = 24.67").
+    """
+    found: list[Claim] = []
+    previous: Claim | None = None
+    for claim in claims:
+        if claim.solution is None:
+            continue
+        if previous is not None and previous.solution is not None and previous.solution[0] == claim.solution[0]:
+            name, value = previous.solution
+            gap = abs(float(value - claim.solution[1]))
+            if gap > 0.01 * max(1.0, abs(float(value))):
+                reason = f"{previous.left} = {previous.right} ({name} = {format_value(value)})"
+                found.append(Claim(claim.left, claim.right, "false", contradicts=reason))
+        if not _ASSIGNMENT.match(claim.left) and not _ASSIGNMENT.match(claim.right):
+            previous = claim
+        else:
+            previous = None
+    return found
+
+
+_ASSIGNMENT = re.compile(r"^\s*-?\s*[A-Za-z]\s*$")
 
 
 # A claim never crosses a sentence end, a newline or ';': only sentences with '=' are tokenised.
@@ -203,13 +244,24 @@ def _sentence_claims(raw_tokens: list[Token]) -> list[Claim]:
         if units_conflict(stripped, index, len(left_tokens), len(right_tokens)):
             continue  # "1 hour + 30 minutes = 90 minutes": a conversion, not arithmetic
         identity = chains.get(index, 1) >= 2
-        if not identity and any(t.kind == "var" for t in (*left_tokens, *right_tokens)):
-            continue  # an equation in unknowns: nothing to verify
         started = time.process_time()
+        if not identity and any(t.kind == "var" for t in (*left_tokens, *right_tokens)):
+            # an equation in unknowns: nothing to verify, but its solution must agree with the step's others
+            left, right = evaluate_side(left_tokens), evaluate_side(right_tokens)
+            solution = linear_solution(left, right) if left is not None and right is not None else None
+            if solution is not None:
+                claims.append(Claim(left.text, right.text, "unknown", solution=solution))  # type: ignore[union-attr]
+            continue
         left, right = evaluate_side(left_tokens), evaluate_side(right_tokens)
         if left is None or right is None:
             continue
         status = judge(left, right, identity=identity)
+        if status == "unknown" and (left.lone_variable or right.lone_variable):
+            # "x = 350 - 150 = 200": a chain that solves for its unknown
+            solution = linear_solution(left, right)
+            if solution is not None:
+                claims.append(Claim(left.text, right.text, "unknown", solution=solution))
+                continue
         if status == "false" and _run_on(left, right_tokens):
             status = "unknown"
         value = format_value(left.values[0]) if status == "false" else ""

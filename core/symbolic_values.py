@@ -351,3 +351,21 @@ def format_value(value: sympy.Expr) -> str:
         return str(float(value))
     number = float(sympy.N(value, 15))
     return f"{value} ≈ {number:.6g}" if not math.isnan(number) else str(value)
+
+
+def linear_solution(left: Side, right: Side) -> tuple[str, sympy.Expr] | None:
+    """The only solution of `left = right` when it is linear in a single unknown ("16 + x = 27" -> ("x", 11))."""
+    symbols = left.symbols | right.symbols
+    if len(symbols) != 1 or len(left.values) != 1 or len(right.values) != 1:
+        return None
+    (symbol,) = symbols
+    try:
+        poly = sympy.Poly(sympy.expand(left.values[0] - right.values[0]), symbol)
+    except sympy.PolynomialError:
+        return None
+    if poly.degree() != 1:
+        return None
+    slope, constant = poly.all_coeffs()
+    if not (slope.is_Rational and constant.is_Rational) or slope == 0:
+        return None
+    return str(symbol), -constant / slope

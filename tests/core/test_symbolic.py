@@ -249,3 +249,23 @@ def test_division_with_remainder(text: str, expected: str) -> None:
 )
 def test_floor_and_ceiling(text: str, expected: str) -> None:
     assert check_step(text).status == expected, find_claims(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Solving for \\( x \\) yields: \\[ (16 + x)(12) = 324, \\] \\[ 16 + x = 27, \\] \\[ x = 8. \\]", "wrong"),
+        ("Solving for \\( x \\) yields: \\[ (16 + x)(12) = 324, \\] \\[ 16 + x = 27, \\] \\[ x = 11. \\]", "unchecked"),
+        ("Simplifying: \\[ -2 + 4a + 8 = 0 \\] \\[ 4a = -10 \\]", "wrong"),
+        ("Simplifying: \\[ -2 + 4a + 8 = 0 \\] \\[ 4a = -6 \\]", "unchecked"),
+        ("We get \\[ 3n = 74 \\] so \\[ n = 24.67 \\]", "unchecked"),  # rounded, not a contradiction
+        ("The roots are \\[ x = 2 \\] \\[ x = 3 \\]", "unchecked"),  # assignments list candidates
+        ("If \\( x + 2 = 5 \\), then x = 3; if \\( x + 2 = -5 \\), then x = -7.", "unchecked"),  # cases
+        ("\\[ x^2 = 9 \\] \\[ x = -3 \\]", "unchecked"),  # not linear: no single solution to compare
+    ],
+)
+def test_equations_in_one_unknown_must_agree(text: str, expected: str) -> None:
+    check = check_step(text)
+    assert check.status == expected, find_claims(text)
+    if expected == "wrong":
+        assert "contradicts" in check.detail
