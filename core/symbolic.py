@@ -43,7 +43,8 @@ class Claim:
     status: str  # "true", "false" or "unknown"
     value: str = ""  # the left side's value when the claim is false
     seconds: float = 0.0
-    solution: tuple[str, sympy.Expr] | None = None  # an equation in one unknown: (unknown, its only solution)
+    # an equation in one unknown: its sides' tokens, solved only when another equation follows it
+    equation: tuple[tuple[Token, ...], tuple[Token, ...]] | None = field(default=None, repr=False, compare=False)
     contradicts: str = ""  # the earlier equation this one disagrees with
 
     def describe(self) -> str:
@@ -191,21 +192,36 @@ def _contradictions(claims: Sequence[Claim]) -> list[Claim]:
     the solutions must differ by more than rounding ("n = 74/3", then "n = 24.67").
     """
     found: list[Claim] = []
-    previous: Claim | None = None
-    for claim in claims:
-        if claim.solution is None:
+    equations = [c for c in claims if c.equation is not None]
+    for previous, claim in zip(equations, equations[1:], strict=False):
+        if _ASSIGNMENT.match(previous.left) or _ASSIGNMENT.match(previous.right):
             continue
-        if previous is not None and previous.solution is not None and previous.solution[0] == claim.solution[0]:
-            name, value = previous.solution
-            gap = abs(float(value - claim.solution[1]))
-            if gap > 0.01 * max(1.0, abs(float(value))):
-                reason = f"{previous.left} = {previous.right} ({name} = {format_value(value)})"
-                found.append(Claim(claim.left, claim.right, "false", contradicts=reason))
-        if not _ASSIGNMENT.match(claim.left) and not _ASSIGNMENT.match(claim.right):
-            previous = claim
-        else:
-            previous = None
+        if _unknown(previous) != _unknown(claim):
+            continue
+        first = _solve(previous)
+        second = _solve(claim) if first is not None else None
+        if first is None or second is None:
+            continue
+        name, value = first
+        if abs(float(value - second[1])) > 0.01 * max(1.0, abs(float(value))):
+            reason = f"{previous.left} = {previous.right} ({name} = {format_value(value)})"
+            found.append(Claim(claim.left, claim.right, "false", contradicts=reason))
     return found
+
+
+def _unknown(claim: Claim) -> set[str]:
+    assert claim.equation is not None
+    return {t.text for side in claim.equation for t in side if t.kind == "var"}
+
+
+def _solve(claim: Claim) -> tuple[str, sympy.Expr] | None:
+    assert claim.equation is not None
+    left, right = evaluate_side(claim.equation[0]), evaluate_side(claim.equation[1])
+    return linear_solution(left, right) if left is not None and right is not None else None
+
+
+def _joined(tokens: Sequence[Token]) -> str:
+    return "".join((" " if t.space_before and i else "") + t.text for i, t in enumerate(tokens))
 
 
 _ASSIGNMENT = re.compile(r"^\s*-?\s*[A-Za-z]\s*$")
@@ -247,21 +263,22 @@ def _sentence_claims(raw_tokens: list[Token]) -> list[Claim]:
         started = time.process_time()
         if not identity and any(t.kind == "var" for t in (*left_tokens, *right_tokens)):
             # an equation in unknowns: nothing to verify, but its solution must agree with the step's others
-            left, right = evaluate_side(left_tokens), evaluate_side(right_tokens)
-            solution = linear_solution(left, right) if left is not None and right is not None else None
-            if solution is not None:
-                claims.append(Claim(left.text, right.text, "unknown", solution=solution))  # type: ignore[union-attr]
+            if len({t.text for t in (*left_tokens, *right_tokens) if t.kind == "var"}) == 1:
+                equation = (tuple(left_tokens), tuple(right_tokens))
+                claims.append(Claim(_joined(left_tokens), _joined(right_tokens), "unknown", equation=equation))
             continue
         left, right = evaluate_side(left_tokens), evaluate_side(right_tokens)
         if left is None or right is None:
             continue
         status = judge(left, right, identity=identity)
-        if status == "unknown" and (left.lone_variable or right.lone_variable):
+        if (
+            status == "unknown"
+            and (left.lone_variable or right.lone_variable)
+            and len(left.symbols | right.symbols) == 1
+        ):
             # "x = 350 - 150 = 200": a chain that solves for its unknown
-            solution = linear_solution(left, right)
-            if solution is not None:
-                claims.append(Claim(left.text, right.text, "unknown", solution=solution))
-                continue
+            claims.append(Claim(left.text, right.text, "unknown", equation=(tuple(left_tokens), tuple(right_tokens))))
+            continue
         if status == "false" and _run_on(left, right_tokens):
             status = "unknown"
         value = format_value(left.values[0]) if status == "false" else ""

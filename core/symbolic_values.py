@@ -359,13 +359,12 @@ def linear_solution(left: Side, right: Side) -> tuple[str, sympy.Expr] | None:
     if len(symbols) != 1 or len(left.values) != 1 or len(right.values) != 1:
         return None
     (symbol,) = symbols
-    try:
-        poly = sympy.Poly(sympy.expand(left.values[0] - right.values[0]), symbol)
-    except sympy.PolynomialError:
+    difference = left.values[0] - right.values[0]
+    # linear exactly when the derivative is a non-zero constant (cheaper than building a polynomial)
+    slope = sympy.diff(difference, symbol)
+    if not slope.is_Rational or slope == 0:
         return None
-    if poly.degree() != 1:
-        return None
-    slope, constant = poly.all_coeffs()
-    if not (slope.is_Rational and constant.is_Rational) or slope == 0:
+    constant = difference.xreplace({symbol: sympy.Integer(0)})
+    if not constant.is_Rational:
         return None
     return str(symbol), -constant / slope
