@@ -33,6 +33,8 @@ PATHOLOGICAL = [
     "2^{0.5^{0.5^{0.5}}} = 1.7",
     " + ".join(["1"] * 3000) + " = 2999",
     "\\binom{100000}{50000} = 7",
+    " ".join(f"\\sin {i}" for i in range(1, 200)) + " = 5",
+    " + ".join(f"\\cos {i}.5" for i in range(300)) + " = 1",
 ]
 
 

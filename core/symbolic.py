@@ -109,6 +109,8 @@ def _left_run(tokens: Sequence[Token], eq: int) -> list[Token] | None:
             return None  # "half of 10 = 5", "3 times 4 = 12"
         if before.kind == "punct" and not first.space_before and before.text not in "([{":
             return None  # "3:4 = 0.75"
+        if before.kind == "punct" and before.text in {"]", "|"}:
+            return None  # "[a + b] 2 = ...": a bracketed factor precedes
     return run
 
 
@@ -128,6 +130,8 @@ def _right_run(tokens: Sequence[Token], eq: int) -> list[Token] | None:
             return None  # "= 12 thousand", "= 3 remainder 2"
         if after.kind == "punct" and not after.space_before and after.text in {":", "/", "^", "_", "'", "|"}:
             return None
+        if after.kind == "punct" and after.text in {"[", "|"}:
+            return None  # "= \\frac{1}{2} [\\cos 60 + \\cos 40]": a bracketed factor follows
     if run[0].kind == "op" and run[0].text != "-":
         return None
     return run

@@ -122,6 +122,39 @@ def _group(text: str, index: int) -> tuple[str, int]:
     return text[index + 1 :], len(text)
 
 
+TRIG = frozenset({"sin", "cos", "tan", "cot", "sec", "csc"})
+# "\sin 30", "\cos^2 45", "\tan(60)": a number must end the argument ("\sin 2x" is sin(2x), not read)
+_TRIG_NUMBER = re.compile(
+    r"\s*(?:\^\s*\{?\s*(\d)\s*\}?)?\s*(\d+(?:\.\d+)?)(?=\s*(?:[=+\-)\],;.]|\\(?:cdot|times|sin|cos|tan|cot|sec|csc|quad|right|\]|\))|$))"
+)
+_TRIG_POWER = re.compile(r"\s*\^\s*\{?\s*(\d)\s*\}?")
+_TRIG_GROUP = re.compile(r"(?:[\d\s.+\-*/()]|\\pi|\\frac|\\dfrac|[{}])+")
+
+
+def _trig_argument(text: str, index: int) -> tuple[str, str, int] | None:
+    """(power, argument, index after it) of a trigonometric function with a numeric argument, else None."""
+    match = _TRIG_NUMBER.match(text, index)
+    if match:
+        return match.group(1) or "", match.group(2), match.end()
+    power_match = _TRIG_POWER.match(text, index)
+    start = power_match.end() if power_match else index
+    while start < len(text) and text[start] == " ":
+        start += 1
+    if start >= len(text) or text[start] not in "({":
+        return None
+    close = {"(": ")", "{": "}"}[text[start]]
+    depth = 0
+    for end in range(start, len(text)):
+        depth += text[end] == text[start]
+        depth -= text[end] == close
+        if depth == 0:
+            argument = text[start + 1 : end]
+            if not _TRIG_GROUP.fullmatch(argument) or not any(c.isdigit() for c in argument):
+                return None  # "\sin(x + y)": an identity in unknowns, not a value
+            return (power_match.group(1) if power_match else ""), argument, end + 1
+    return None
+
+
 def _expand(text: str, depth: int = 0) -> str:
     """Rewrite LaTeX commands (recursively) into plain arithmetic notation."""
     if depth > 20 or "\\" not in text:
@@ -181,6 +214,10 @@ def _expand(text: str, depth: int = 0) -> str:
         elif name in _UNWRAP:
             body, index = _group(text, index)
             out.append(f" {_expand(body, depth + 1)} ")
+        elif name in TRIG and _trig_argument(text, index) is not None:
+            power, argument, index = _trig_argument(text, index)  # type: ignore[misc]
+            call = f"{name}({_expand(argument, depth + 1)})"
+            out.append(f" ({call})^({power})" if power else f" {call}")
         elif name == "operatorname":
             body, index = _group(text, index)
             out.append(f" \\{body.strip()} ")
@@ -240,7 +277,7 @@ _TOKEN = re.compile(
     """,
     re.VERBOSE,
 )
-_FUNCS = {"sqrt", "root", "binomial", "floor", "ceiling"}
+_FUNCS = {"sqrt", "root", "binomial", "floor", "ceiling", *TRIG}
 # Single letters that are constants or words rather than unknowns.
 _NOT_VARIABLES = {"e", "i", "I"}
 _CODES = {"^": "**", "#": ","}

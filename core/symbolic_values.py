@@ -14,7 +14,7 @@ from itertools import product
 
 import sympy
 
-from core.symbolic_text import Token
+from core.symbolic_text import TRIG, Token
 
 EXPRESSION_TIMEOUT_S = 0.5
 """Wall-clock limit for evaluating one expression (enforced on the main thread; static guards apply everywhere)."""
@@ -22,6 +22,7 @@ EXPRESSION_TIMEOUT_S = 0.5
 _MAX_EXPONENT = 400
 _MAX_FACTORIAL = 300
 _MAX_READINGS = 16
+_MAX_TRIG = 12
 
 
 class _Timeout(Exception):
@@ -65,19 +66,23 @@ def _decimal_places(text: str) -> int:
 
 
 def _readings(tokens: Sequence[Token]) -> list[list[str]]:
-    """Source variants: percent as /100 or plain, '!' as factorial or punctuation, pi exact or 3.14 or 22/7."""
+    """Source variants: percent as /100 or plain, '!' as factorial or punctuation, pi exact or 3.14 or 22/7,
+    angles in degrees or radians."""
     options: list[list[str]] = []
+    trigonometric = any(t.kind == "func" and t.text in TRIG for t in tokens)
     for token in tokens:
         if token.kind == "pct":
             options.append(["*_pct", ""])
         elif token.kind == "bang":
             options.append(["_fact", ""])
         elif token.kind == "const":
-            options.append(["pi", "_pi314", "_pi227"])
+            options.append(["pi"] if trigonometric else ["pi", "_pi314", "_pi227"])
         elif token.kind == "mix":
             options.append(["+", "*"])
         elif token.kind == "var":
             options.append([f"_v_{token.text}"])
+        elif token.kind == "func" and token.text in TRIG:
+            options.append([f"_trig_{token.text}"])
         else:
             options.append([token.code])
     variants = []
@@ -85,6 +90,10 @@ def _readings(tokens: Sequence[Token]) -> list[list[str]]:
         variants.append(list(combo))
         if len(variants) >= _MAX_READINGS:
             break
+    if trigonometric:
+        # degrees ("\\sin 30 = 1/2", the ^\\circ dropped) or radians ("\\sin(\\pi/6)"), one unit for the whole side
+        units = ("_rad_",) if any(t.kind == "const" for t in tokens) else ("_deg_", "_rad_")
+        variants = [[code.replace("_trig_", unit) for code in variant] for unit in units for variant in variants]
     return variants
 
 
@@ -148,6 +157,14 @@ def _pop_operand(out: list[str]) -> str | None:
     return None
 
 
+_TRIG_FUNCS = {
+    "sin": sympy.sin,
+    "cos": sympy.cos,
+    "tan": sympy.tan,
+    "cot": sympy.cot,
+    "sec": sympy.sec,
+    "csc": sympy.csc,
+}
 _ALLOWED_FUNCS = {"sqrt", "root", "binomial", "factorial", "floor", "ceiling"}
 
 
@@ -189,6 +206,12 @@ def _to_sympy(node: ast.AST, numbers: dict[str, sympy.Rational]) -> sympy.Expr:
             if left == 0 and float(right) < 0:
                 raise ZeroDivisionError
             return left**right
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id[5:] in TRIG:
+        (argument,) = (_to_sympy(arg, numbers) for arg in node.args)
+        if not argument.is_number or abs(float(argument)) > 1e6:
+            raise ValueError("trigonometric argument")
+        angle = argument * sympy.pi / 180 if node.func.id.startswith("_deg_") else argument
+        return _TRIG_FUNCS[node.func.id[5:]](angle)
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _ALLOWED_FUNCS:
         args = [_to_sympy(arg, numbers) for arg in node.args]
         name = node.func.id
@@ -227,6 +250,8 @@ def _evaluate(code: str, number_table: tuple[tuple[str, str], ...]) -> sympy.Exp
 
 def evaluate_side(tokens: Sequence[Token]) -> Side | None:
     """Evaluate one side under every reading; None when no reading can be evaluated."""
+    if sum(t.kind == "func" and t.text in TRIG for t in tokens) > _MAX_TRIG:
+        return None  # each exact trigonometric value is costly: a static bound, besides the timer
     numbers: list[tuple[str, str]] = []
     coded: list[Token] = []
     slack = 0.0

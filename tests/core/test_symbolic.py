@@ -269,3 +269,22 @@ def test_equations_in_one_unknown_must_agree(text: str, expected: str) -> None:
     assert check.status == expected, find_claims(text)
     if expected == "wrong":
         assert "contradicts" in check.detail
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("\\[ \\tan 30^\\circ = \\sqrt{3} \\]", "wrong"),
+        ("\\[ \\tan 30^\\circ = \\frac{\\sqrt{3}}{3} \\]", "verified"),
+        ("\\[ \\cos 10^\\circ \\cos 50^\\circ \\cos 70^\\circ = \\frac{1}{8} \\]", "wrong"),
+        ("\\[ \\cos 10^\\circ \\cos 50^\\circ \\cos 70^\\circ = \\frac{\\sqrt{3}}{8} \\]", "verified"),
+        ("\\[ \\sin^2 30^\\circ + \\cos^2 30^\\circ = 1 \\] and \\sin 60 = 0.866", "verified"),
+        ("\\[ \\sin(\\pi/6) = 0.5 \\]", "verified"),  # radians
+        ("\\[ \\sin 2x = 2\\sin x \\cos x \\]", "unchecked"),  # '2x' is the argument, not 2
+        ("\\[ \\sin(x + y) = \\sin x \\cos y + \\cos x \\sin y \\]", "unchecked"),
+        # a bracketed factor after the right side belongs to it
+        ("\\[ \\cos 10^\\circ \\cos 50^\\circ = \\frac{1}{2} [\\cos 60^\\circ + \\cos 40^\\circ] \\]", "unchecked"),
+    ],
+)
+def test_trigonometry_of_numeric_angles(text: str, expected: str) -> None:
+    assert check_step(text).status == expected, find_claims(text)
