@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from core.errors import BadInputError, ConflictError, NotFoundError, PermissionDeniedError
@@ -76,19 +76,31 @@ def _validate_finish_reason(finish_reason: str | None) -> str | None:
     return finish_reason
 
 
+# Built once: constructing a statement costs more than executing it (SQLAlchemy's compiled cache needs a key).
+_ACTOR_ROLE = select(User.role).where(User.id == bindparam("actor_id"), User.active.is_(True)).scalar_subquery()
+_LOAD_FOR_WRITE = (
+    select(Annotation, Item.steps, _ACTOR_ROLE)
+    .join(Item, Item.id == Annotation.item_id)
+    .where(Annotation.id == bindparam("annotation_id"))
+    .execution_options(populate_existing=True)
+)
+_ANNOTATIONS = Annotation.__table__
+# The SET clause comes from the parameters' keys; the WHERE clause makes a stale save change nothing.
+_UPDATE_IF_VERSION = update(_ANNOTATIONS).where(
+    _ANNOTATIONS.c.id == bindparam("where_id"), _ANNOTATIONS.c.version == bindparam("where_version")
+)
+_INSERT_EVENT = insert(AnnotationEvent.__table__)
+_INSERT_ANNOTATION = insert(_ANNOTATIONS).returning(_ANNOTATIONS.c.id)
+_ITEM_STEPS = select(Item.steps).where(Item.id == bindparam("item_id"))
+
+
 def _load_for_write(session: Session, annotation_id: int, actor_id: int) -> tuple[Annotation, int, str | None]:
     """The annotation, its item's step count and the actor's role, in one query before the write transaction.
 
     Versions are unique per state, so the row read at the expected version is exactly the state the
     conditional UPDATE in `_write_change` replaces: it is the audit event's `before`.
     """
-    actor_role = select(User.role).where(User.id == actor_id, User.active.is_(True)).scalar_subquery()
-    row = session.execute(
-        select(Annotation, Item.steps, actor_role)
-        .join(Item, Item.id == Annotation.item_id)
-        .where(Annotation.id == annotation_id)
-        .execution_options(populate_existing=True)
-    ).first()
+    row = session.execute(_LOAD_FOR_WRITE, {"annotation_id": annotation_id, "actor_id": actor_id}).first()
     if row is None:
         session.rollback()
         raise NotFoundError(f"no annotation with id {annotation_id}")
@@ -121,32 +133,33 @@ def _write_change(
     action: str,
     actor_id: int,
 ) -> Annotation:
-    """One short write transaction: UPDATE ... WHERE version = expected, plus the audit event; or a conflict."""
+    """One short write transaction: UPDATE ... WHERE version = expected, plus the audit event; or a conflict.
+
+    Everything else (validation, the before/after snapshots, the parameters) is ready before the transaction
+    starts: on SQLite it holds the database's only write lock, so every writer waits for its whole length.
+    """
     before = snapshot(annotation)
-    _end_read(session)  # the write below holds the write lock only for itself
+    _end_read(session)
     values = {**values, "version": expected_version + 1, "updated_at": utcnow()}
     after = {key: values.get(key, value) for key, value in before.items()}
-    table = Annotation.__table__
+    change = {**values, "where_id": annotation.id, "where_version": expected_version}
+    audit = {
+        "annotation_id": annotation.id,
+        "actor_id": actor_id,
+        "action": action,
+        "version": expected_version + 1,
+        "before": before,
+        "after": after,
+        "created_at": values["updated_at"],
+    }
     begin_write(session)
-    result = session.execute(
-        update(table).where(table.c.id == annotation.id, table.c.version == expected_version).values(**values)
-    )
-    if result.rowcount != 1:  # someone saved in between
+    connection = session.connection()
+    if connection.execute(_UPDATE_IF_VERSION, change).rowcount != 1:  # someone saved in between
         session.rollback()
         current = get_annotation(session, annotation_id=annotation.id)
         _check_version(session, current, expected_version)
         raise AssertionError("the conditional update failed although the version matches")
-    session.execute(
-        insert(AnnotationEvent.__table__).values(
-            annotation_id=annotation.id,
-            actor_id=actor_id,
-            action=action,
-            version=expected_version + 1,
-            before=before,
-            after=after,
-            created_at=values["updated_at"],
-        )
-    )
+    connection.execute(_INSERT_EVENT, audit)
     session.commit()
     for key, value in values.items():
         set_committed_value(annotation, key, value)
@@ -172,47 +185,60 @@ def create_annotation(
     """Store a new annotation and its `create` event in one transaction."""
     if status not in EDITABLE_STATUSES:
         raise BadInputError(f"a new annotation's status must be one of {', '.join(EDITABLE_STATUSES)}")
-    steps = session.scalar(select(Item.steps).where(Item.id == item_id))
+    steps = session.scalar(_ITEM_STEPS, {"item_id": item_id})
     if steps is None:
         raise NotFoundError(f"no item with id {item_id}")
     n_steps = len(steps)
-    annotation = Annotation(
-        item_id=item_id,
-        annotator_id=annotator_id,
-        campaign_id=campaign_id,
-        ratings=validate_ratings(ratings, n_steps),
-        finish_reason=_validate_finish_reason(finish_reason),
-        flagged_steps=_validate_steps("flagged_steps", flagged_steps, n_steps),
-        comment=comment,
-        critique_run_id=critique_run_id,
-        accepted_steps=_validate_steps("accepted_steps", accepted_steps, n_steps),
-        status=status,
-        time_spent_ms=max(0, int(time_spent_ms)),
-        submitted_at=utcnow() if status == "submitted" else None,
-    )
-    annotation.first_error_step = first_error_from_ratings(annotation.ratings, annotation.finish_reason)
+    ratings = validate_ratings(ratings, n_steps)
+    finish_reason = _validate_finish_reason(finish_reason)
+    now = utcnow()
+    row = {
+        "item_id": item_id,
+        "annotator_id": annotator_id,
+        "campaign_id": campaign_id,
+        "ratings": ratings,
+        "first_error_step": first_error_from_ratings(ratings, finish_reason),
+        "finish_reason": finish_reason,
+        "flagged_steps": _validate_steps("flagged_steps", flagged_steps, n_steps),
+        "comment": comment,
+        "critique_run_id": critique_run_id,
+        "accepted_steps": _validate_steps("accepted_steps", accepted_steps, n_steps),
+        "status": status,
+        "version": 1,
+        "time_spent_ms": max(0, int(time_spent_ms)),
+        "reviewer_id": None,
+        "review_comment": "",
+        "import_key": None,
+        "created_at": now,
+        "updated_at": now,
+        "submitted_at": now if status == "submitted" else None,
+        "reviewed_at": None,
+    }
+    annotation = Annotation(**row)
+    audit = {
+        "actor_id": actor_id or annotator_id,
+        "action": "create",
+        "version": 1,
+        "before": None,
+        "after": snapshot(annotation),
+        "created_at": now,
+    }
     _end_read(session)
+    # Core statements in the write transaction (the ORM's flush would hold the lock several times as long).
     begin_write(session)
-    session.add(annotation)
+    connection = session.connection()
     try:
-        session.flush()
-        session.execute(
-            insert(AnnotationEvent.__table__).values(
-                annotation_id=annotation.id,
-                actor_id=actor_id or annotator_id,
-                action="create",
-                version=annotation.version,
-                before=None,
-                after=snapshot(annotation),
-                created_at=annotation.created_at,
-            )
-        )
+        annotation.id = connection.execute(_INSERT_ANNOTATION, row).scalar_one()
+        connection.execute(_INSERT_EVENT, {**audit, "annotation_id": annotation.id})
         session.commit()
     except IntegrityError as exc:
         session.rollback()
         raise ConflictError(
             f"user {annotator_id} already has an annotation of item {item_id} in this campaign; load and edit it"
         ) from exc
+    # Every column is set, so the stored row needs no reload: attach the object as already persistent.
+    make_transient_to_detached(annotation)
+    session.add(annotation)
     return annotation
 
 
