@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import fcntl
 import os
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +16,7 @@ from sqlalchemy.pool import StaticPool
 
 from core.errors import ConfigError
 from core.settings import get_settings
+from db.write_queue import WriteQueue
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Execution option that makes an SQLite transaction start with BEGIN IMMEDIATE (take the write lock up
@@ -29,28 +28,13 @@ _lock = threading.Lock()
 _engines: dict[str, Engine] = {}
 _factories: dict[str, sessionmaker[Session]] = {}
 _initialized: set[str] = set()
-# Threads that hold an SQLite write file lock (see _configure_sqlite).
+# Threads at the head of an SQLite write queue (see _configure_sqlite).
 _lock_holders: dict[int, bool] = {}
 
 
 def database_url(url: str | None = None) -> str:
     """The URL to use: the argument, else CRITIC_DATABASE_URL, else an SQLite file under CRITIC_HOME."""
     return url or get_settings().resolved_database_url
-
-
-def _acquire_file_lock(fd: int, timeout_s: float) -> bool:
-    """Take an exclusive flock, checking every few milliseconds (SQLite's own busy handler sleeps up to 100 ms)."""
-    deadline = time.monotonic() + timeout_s
-    delay = 0.0002
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return True
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(delay)
-            delay = min(delay * 2, 0.004)
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -67,7 +51,8 @@ def _configure_sqlite(engine: Engine) -> None:
             cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
-    lock_path = None if engine.url.database in (None, "", ":memory:") else f"{engine.url.database}.write-lock"
+    in_memory = engine.url.database in (None, "", ":memory:")
+    queue = None if in_memory else WriteQueue(engine.url.database)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
@@ -76,35 +61,25 @@ def _configure_sqlite(engine: Engine) -> None:
             return
         thread = threading.get_ident()
         # A second write transaction opened by a thread that holds one already would wait for itself
-        # forever on the file lock: it falls back to SQLite's own busy timeout (an error after 30 s).
-        if lock_path is not None and not _lock_holders.get(thread):
-            # SQLite's busy handler polls with growing sleeps, so under many writers some wait for seconds.
-            # Queue writers on an OS file lock instead (threads and processes alike; released if a process dies).
-            fd = conn.info.get("write_lock_fd")
-            if fd is None:
-                fd = conn.info["write_lock_fd"] = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-            if _acquire_file_lock(fd, SQLITE_BUSY_TIMEOUT_MS / 1000):
-                conn.info["write_locked_by"] = thread
-                _lock_holders[thread] = True
-            # On timeout (a writer holding its transaction open for long) SQLite's busy timeout decides.
+        # forever: it falls back to SQLite's own busy timeout (an error after 30 s).
+        if queue is not None and not _lock_holders.get(thread):
+            # Writers queue first come, first served (see db.write_queue); SQLite's busy handler alone
+            # retries with sleeps of up to 100 ms, so under many writers some waited for seconds.
+            conn.info["write_queue_place"] = (thread, queue.acquire(SQLITE_BUSY_TIMEOUT_MS / 1000))
+            _lock_holders[thread] = True
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     def _release(dbapi_connection: Any, record: Any, *_args: Any) -> None:
-        thread = record.info.pop("write_locked_by", None)
-        if thread is not None:
+        entry = record.info.pop("write_queue_place", None)
+        if entry is not None and queue is not None:
+            thread, place = entry
             _lock_holders.pop(thread, None)
-            fcntl.flock(record.info["write_lock_fd"], fcntl.LOCK_UN)
-
-    def _close(dbapi_connection: Any, record: Any, *_args: Any) -> None:
-        _release(dbapi_connection, record)
-        fd = record.info.pop("write_lock_fd", None)
-        if fd is not None:
-            os.close(fd)
+            queue.release(place)
 
     # The transaction has ended (commit or rollback) when its connection goes back to the pool.
     event.listen(engine, "checkin", _release)
-    event.listen(engine, "close", _close)
-    event.listen(engine, "invalidate", _close)
+    event.listen(engine, "close", _release)
+    event.listen(engine, "invalidate", _release)
 
 
 def _create_engine(url: str) -> Engine:
