@@ -16,7 +16,7 @@ import sympy
 
 from core.symbolic_text import Token, normalise, tokenise
 from core.symbolic_units import strip_units, units_conflict
-from core.symbolic_values import Side, evaluate_side, format_value, judge, linear_solution
+from core.symbolic_values import Side, evaluate_side, format_value, judge, judge_approximation, linear_solution
 from core.symbolic_words import remainder_claims
 from core.types import NO_ERROR, CritiqueResult, StepCheck
 
@@ -46,13 +46,15 @@ class Claim:
     # an equation in one unknown: its sides' tokens, solved only when another equation follows it
     equation: tuple[tuple[Token, ...], tuple[Token, ...]] | None = field(default=None, repr=False, compare=False)
     contradicts: str = ""  # the earlier equation this one disagrees with
+    approximate: bool = False  # claimed with '≈'
 
     def describe(self) -> str:
         if self.contradicts:
             return f"{self.left} = {self.right} contradicts {self.contradicts}"
+        sign = "≈" if self.approximate else "="
         if self.status == "false":
-            return f"{self.left} = {self.right} is false ({self.left} = {self.value})"
-        return f"{self.left} = {self.right}"
+            return f"{self.left} {sign} {self.right} is false ({self.left} = {self.value})"
+        return f"{self.left} {sign} {self.right}"
 
 
 @dataclass
@@ -156,7 +158,7 @@ def _run_on(left: Side, right_tokens: Sequence[Token]) -> bool:
 def find_claims(text: str) -> list[Claim]:
     """Every checkable equality claimed in a step's text, each judged true, false or unknown."""
     claims: list[Claim] = []
-    if "=" not in text and "remainder" not in text:
+    if "=" not in text and "remainder" not in text and "approx" not in text and "≈" not in text:
         return claims  # fast path: most prose claims nothing
     body = text
     for match in _ANNOTATION.finditer(text):
@@ -171,7 +173,7 @@ def find_claims(text: str) -> list[Claim]:
         else:
             sentences.append(sentence)
     for sentence in sentences:
-        if "=" in sentence:
+        if "=" in sentence or "≈" in sentence:
             try:
                 claims.extend(_sentence_claims(tokenise(sentence)))
             except Exception:  # noqa: BLE001 - text is data: an input we cannot handle is unchecked, never a crash
@@ -256,6 +258,8 @@ def _sentence_claims(raw_tokens: list[Token]) -> list[Claim]:
     tokens = stripped.tokens
     chains = _chain_lengths(tokens)
     for index, token in enumerate(tokens):
+        if token.kind == "approx":
+            claims.extend(_approximation(tokens, index))
         if token.kind != "eq":
             continue
         left_tokens, right_tokens = _left_run(tokens, index), _right_run(tokens, index)
@@ -288,6 +292,22 @@ def _sentence_claims(raw_tokens: list[Token]) -> list[Claim]:
         value = format_value(left.values[0]) if status == "false" else ""
         claims.append(Claim(left.text, right.text, status, value, time.process_time() - started))
     return claims
+
+
+def _approximation(tokens: Sequence[Token], index: int) -> list[Claim]:
+    """'a ≈ b' between two numbers: judged only for a gross miss ("5^8 ≈ 10^8"), never for rounding."""
+    left_tokens, right_tokens = _left_run(tokens, index), _right_run(tokens, index)
+    if left_tokens is None or right_tokens is None or _question_sentence(tokens, index):
+        return []
+    if any(t.kind == "var" for t in (*left_tokens, *right_tokens)):
+        return []
+    started = time.process_time()
+    left, right = evaluate_side(left_tokens), evaluate_side(right_tokens)
+    if left is None or right is None:
+        return []
+    status = judge_approximation(left, right)
+    value = format_value(left.values[0]) if status == "false" else ""
+    return [Claim(left.text, right.text, status, value, time.process_time() - started, approximate=True)]
 
 
 _ANNOTATION = re.compile(r"<<([^<>=]{1,200})=([^<>=]{1,60})>>")

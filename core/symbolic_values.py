@@ -367,6 +367,42 @@ def judge(left: Side, right: Side, identity: bool = False) -> str:
     return "false"
 
 
+def _last_place(side: Side) -> float | None:
+    """The size of the last significant written digit of a lone number: 79.6 -> 0.1, 300 -> 100, 80 -> 10."""
+    if not side.bare or side.places is None:
+        return None
+    (value,) = side.values[:1]
+    if side.places:
+        return 10.0**-side.places
+    digits = str(abs(int(value))) if value.is_Integer else ""
+    zeros = len(digits) - len(digits.rstrip("0")) if digits.strip("0") else 0
+    return 10.0**zeros
+
+
+def judge_approximation(left: Side, right: Side) -> str:
+    """'a ≈ b': false only when no reading is near. A written number may be off by one in its last significant
+    digit ("79.6", "300") or by 1%; between two calculations ("5^8 ≈ 10^8") a factor of 1.5 is allowed."""
+    if left.symbols or right.symbols:
+        return "unknown"
+    if left.bare and right.bare:
+        return "unknown"
+    slack = left.input_slack + right.input_slack
+    places = [p for p in (_last_place(left), _last_place(right)) if p is not None]
+    for lv, rv in product(left.values, right.values):
+        try:
+            a, b = float(sympy.N(lv, 20)), float(sympy.N(rv, 20))
+        except (TypeError, ValueError):
+            return "unknown"
+        gap, magnitude = abs(a - b), max(abs(a), abs(b))
+        if places:
+            # the last written digit may be rounded, truncated or a little off: people approximate loosely
+            if gap <= max(places[0] * (1 + 1e-9), 0.01 * magnitude) + slack * magnitude:
+                return "true"
+        elif a * b > 0 and max(abs(a), abs(b)) <= 1.5 * min(abs(a), abs(b)) * (1 + slack):
+            return "true"
+    return "false"
+
+
 def format_value(value: sympy.Expr) -> str:
     if value.free_symbols:
         return str(sympy.expand(value)).replace("**", "^")

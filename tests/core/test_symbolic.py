@@ -288,3 +288,23 @@ def test_equations_in_one_unknown_must_agree(text: str, expected: str) -> None:
 )
 def test_trigonometry_of_numeric_angles(text: str, expected: str) -> None:
     assert check_step(text).status == expected, find_claims(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("\\[5^8 \\approx 10^8\\]", "wrong"),
+        ("\\[2^{10} \\approx 10^3\\]", "verified"),  # within a factor of 1.5: an estimate, not an error
+        ("\\[ 5050 \\div 77 \\approx 64.837 \\]", "wrong"),
+        ("\\[ 5050 \\div 77 \\approx 65.584 \\]", "verified"),
+        ("\\[ \\frac{199}{156} \\approx 1.279 \\]", "verified"),  # off in the last digits: loose, not wrong
+        ("\\sqrt{6336} \\approx 79.6 and \\frac{1}{3} \\approx 0.3 and \\pi \\approx 3", "verified"),
+        ("256 ≈ 300", "unchecked"),  # two written numbers: a restatement
+        ("x \\approx 1.27", "unchecked"),
+    ],
+)
+def test_gross_approximations_are_wrong_rounding_is_not(text: str, expected: str) -> None:
+    check = check_step(text)
+    assert check.status == expected, find_claims(text)
+    if expected == "wrong":
+        assert "≈" in check.detail
