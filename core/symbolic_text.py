@@ -131,8 +131,20 @@ _TRIG_POWER = re.compile(r"\s*\^\s*\{?\s*(\d)\s*\}?")
 _TRIG_GROUP = re.compile(r"(?:[\d\s.+\-*/()]|\\pi|\\frac|\\dfrac|[{}])+")
 
 
+_LOG_BASE = re.compile(r"_\s*(?:\{\s*(\d+)\s*\}|(\d))")
+
+
+def _log_call(text: str, index: int, depth: int) -> tuple[str, int] | None:
+    """ "\\log_5 49", "\\log_{10}(1000)" as log((49)#(5)) and the index after it; None for anything else."""
+    base = _LOG_BASE.match(text, index)
+    argument = _trig_argument(text, base.end()) if base else None
+    if base is None or argument is None or argument[0]:
+        return None  # no numeric base or argument, or "\\log_2^2 8"
+    return f"log(({_expand(argument[1], depth + 1)})#({base.group(1) or base.group(2)}))", argument[2]
+
+
 def _trig_argument(text: str, index: int) -> tuple[str, str, int] | None:
-    """(power, argument, index after it) of a trigonometric function with a numeric argument, else None."""
+    """(power, argument, index after it) of a function (sin, log_b) with a numeric argument, else None."""
     match = _TRIG_NUMBER.match(text, index)
     if match:
         return match.group(1) or "", match.group(2), match.end()
@@ -214,6 +226,9 @@ def _expand(text: str, depth: int = 0) -> str:
         elif name in _UNWRAP:
             body, index = _group(text, index)
             out.append(f" {_expand(body, depth + 1)} ")
+        elif name == "log" and _log_call(text, index, depth) is not None:
+            call, index = _log_call(text, index, depth)  # type: ignore[misc]
+            out.append(f" {call}")
         elif name in TRIG and _trig_argument(text, index) is not None:
             power, argument, index = _trig_argument(text, index)  # type: ignore[misc]
             call = f"{name}({_expand(argument, depth + 1)})"
@@ -277,7 +292,7 @@ _TOKEN = re.compile(
     """,
     re.VERBOSE,
 )
-_FUNCS = {"sqrt", "root", "binomial", "floor", "ceiling", *TRIG}
+_FUNCS = {"sqrt", "root", "binomial", "floor", "ceiling", "log", *TRIG}
 # Single letters that are constants or words rather than unknowns.
 _NOT_VARIABLES = {"e", "i", "I"}
 _CODES = {"^": "**", "#": ","}

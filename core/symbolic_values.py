@@ -165,7 +165,7 @@ _TRIG_FUNCS = {
     "sec": sympy.sec,
     "csc": sympy.csc,
 }
-_ALLOWED_FUNCS = {"sqrt", "root", "binomial", "factorial", "floor", "ceiling"}
+_ALLOWED_FUNCS = {"sqrt", "root", "binomial", "factorial", "floor", "ceiling", "log"}
 
 
 def _to_sympy(node: ast.AST, numbers: dict[str, sympy.Rational]) -> sympy.Expr:
@@ -221,6 +221,8 @@ def _to_sympy(node: ast.AST, numbers: dict[str, sympy.Rational]) -> sympy.Expr:
             return sympy.root(args[0], args[1])
         if name == "factorial" and len(args) == 1 and args[0].is_Integer and 0 <= args[0] <= _MAX_FACTORIAL:
             return sympy.factorial(args[0])
+        if name == "log" and len(args) == 2 and all(a.is_number and a > 0 for a in args) and args[1] != 1:
+            return sympy.log(args[0], args[1])
         if name in {"floor", "ceiling"} and len(args) == 1 and args[0].is_number:
             return sympy.floor(args[0]) if name == "floor" else sympy.ceiling(args[0])
         if name == "binomial" and len(args) == 2 and all(a.is_Integer and 0 <= a <= 10_000 for a in args):

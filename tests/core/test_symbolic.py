@@ -308,3 +308,18 @@ def test_gross_approximations_are_wrong_rounding_is_not(text: str, expected: str
     assert check.status == expected, find_claims(text)
     if expected == "wrong":
         assert "≈" in check.detail
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("\\( \\log_5 49 = 2.64 \\)", "wrong"),
+        ("\\( \\log_5 49 = 2.42 \\) and \\( \\log_5 125 = 3 \\)", "verified"),
+        ("\\[ \\log_{10}(1000) = 4 \\]", "wrong"),
+        ("\\[ \\log_{10}(1000) = 3 \\]", "verified"),
+        ("\\[ \\log_2 (\\log_8 x) = 3 \\]", "unchecked"),
+        ("\\[ \\log_2 2x = 5 \\]", "unchecked"),  # the argument is 2x, not 2
+    ],
+)
+def test_logarithms_with_a_numeric_base(text: str, expected: str) -> None:
+    assert check_step(text).status == expected, find_claims(text)
