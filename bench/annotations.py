@@ -1,9 +1,13 @@
 """Benchmark: 20 concurrent annotation writers (threads + processes) on SQLite and PostgreSQL; import memory.
 
     .venv/bin/python bench/annotations.py                         # SQLite (+ PostgreSQL if CRITIC_TEST_POSTGRES_URL)
+    .venv/bin/python bench/annotations.py --pause-ms 0            # saturated load only
     .venv/bin/python bench/annotations.py --import-lines 1000000  # also: peak RSS of a PRM800K import
 
 Prints p50/p99 save latency and saves/s per backend (same load, same run), and the import's peak RSS.
+Two loads: "saturated" writers save again the moment a save returns (what the p99 target is judged on);
+"paced" writers pause between saves (--pause-ms, drawn from 0.5x-1.5x), as people reading a solution do.
+The `load` column is the machine's 1-minute load average when the row started (other jobs share the CPUs).
 """
 
 from __future__ import annotations
@@ -30,12 +34,12 @@ def _fresh_postgres(url: str) -> None:
     engine.dispose()
 
 
-def bench_saves(url: str, *, writers: int, saves: int, processes: int) -> dict[str, float]:
+def bench_saves(url: str, *, writers: int, saves: int, processes: int, pause_s: float) -> dict[str, float]:
     from db.loadtest import latency_summary, prepare, run_load, verify
     from db.session import dispose_engines, init_db
 
     init_db(url)
-    plan = prepare(url, writers=writers, saves=saves)
+    plan = prepare(url, writers=writers, saves=saves, pause_s=pause_s)
     result = run_load(plan, processes=processes)
     problems = verify(plan, result.outcomes)
     dispose_engines()
@@ -77,6 +81,9 @@ def main() -> None:
     parser.add_argument("--writers", type=int, default=20)
     parser.add_argument("--saves", type=int, default=50, help="saves per writer")
     parser.add_argument("--processes", type=int, default=10, help="writers in separate processes (rest: threads)")
+    parser.add_argument(
+        "--pause-ms", type=float, default=250, help="paced load: mean think time between saves (0: skip the paced rows)"
+    )
     parser.add_argument("--import-lines", type=int, default=0, help="also measure a PRM800K import of this many lines")
     parser.add_argument("--no-saves", action="store_true", help="skip the concurrent-save benchmark")
     args = parser.parse_args()
@@ -93,16 +100,23 @@ def main() -> None:
         print(f"{args.writers} writers ({mix}) x {args.saves} saves each, {os.cpu_count()} CPUs")
         columns = ("saves", "stored", "conflicts", "errors", "p50_ms", "p99_ms", "saves_per_s", "problems")
         if not args.no_saves:
-            print(f"{'backend':<11} {'writers':>7} " + " ".join(f"{c:>11}" for c in columns))
+            header = f"{'backend':<11} {'load':<20} {'writers':>7} {'loadavg':>7} "
+            print(header + " ".join(f"{c:>11}" for c in columns))
+        # One writer alone first (the service time of a save), then all writers at once, then all writers paced.
+        loads = [("saturated", 1, 0, 0.0), ("saturated", args.writers, args.processes, 0.0)]
+        if args.pause_ms > 0:
+            loads.append((f"paced {args.pause_ms:g} ms", args.writers, args.processes, args.pause_ms / 1000))
         for name, url in backends.items() if not args.no_saves else ():
-            # One writer alone first (the service time of a save), then all writers at once.
-            for writers, processes in ((1, 0), (args.writers, args.processes)):
+            for index, (load, writers, processes, pause_s) in enumerate(loads):
                 if name == "postgresql":
                     _fresh_postgres(url)
                 else:
-                    url = f"sqlite:///{workdir / f'bench-{writers}.db'}"
-                s = bench_saves(url, writers=writers, saves=args.saves, processes=processes)
-                print(f"{name:<11} {writers:>7} " + " ".join(f"{s[c]:>11.1f}" for c in columns))
+                    url = f"sqlite:///{workdir / f'bench-{index}.db'}"
+                loadavg = os.getloadavg()[0]
+                s = bench_saves(url, writers=writers, saves=args.saves, processes=processes, pause_s=pause_s)
+                print(
+                    f"{name:<11} {load:<20} {writers:>7} {loadavg:>7.2f} " + " ".join(f"{s[c]:>11.1f}" for c in columns)
+                )
         if args.import_lines:
             bench_import(args.import_lines, workdir)
     print(f"bench peak RSS (this process): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")

@@ -14,7 +14,7 @@ from core.errors import BadInputError, ConflictError, NotFoundError, PermissionD
 from core.prm800k import FINISH_REASONS, first_error_from_ratings
 from core.types import StepRating
 from db.models import Annotation, AnnotationEvent, Item, User, utcnow
-from db.session import begin_write
+from db.session import begin_write, compile_ahead
 
 EDITABLE_STATUSES = ("draft", "submitted")
 _UNSET: Any = object()
@@ -152,6 +152,8 @@ def _write_change(
         "after": after,
         "created_at": values["updated_at"],
     }
+    compile_ahead(session, _UPDATE_IF_VERSION, change)
+    compile_ahead(session, _INSERT_EVENT, audit)
     begin_write(session)
     connection = session.connection()
     if connection.execute(_UPDATE_IF_VERSION, change).rowcount != 1:  # someone saved in between
@@ -224,6 +226,8 @@ def create_annotation(
         "created_at": now,
     }
     _end_read(session)
+    compile_ahead(session, _INSERT_ANNOTATION, row)
+    compile_ahead(session, _INSERT_EVENT, {**audit, "annotation_id": 0})
     # Core statements in the write transaction (the ORM's flush would hold the lock several times as long).
     begin_write(session)
     connection = session.connection()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import random
 import time
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +30,9 @@ class LoadPlan:
     shared_annotation_ids: list[int]
     own_item_ids: list[list[int]]
     saves_per_writer: int
+    # Think time between a writer's saves (as a person reading the next step); 0 = saturated, never pausing.
+    # Each pause is drawn uniformly from 0.5x to 1.5x this (seeded per writer), so writers do not move in step.
+    pause_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -49,7 +53,9 @@ class LoadResult:
     wall_s: float = 0.0
 
 
-def prepare(url: str, *, writers: int = 20, shared: int = 4, own_items: int = 5, saves: int = 50) -> LoadPlan:
+def prepare(
+    url: str, *, writers: int = 20, shared: int = 4, own_items: int = 5, saves: int = 50, pause_s: float = 0.0
+) -> LoadPlan:
     """Users, items and the shared annotations the writers will fight over (in an already migrated database)."""
     factory = get_sessionmaker(url)
     with factory() as session:
@@ -68,7 +74,7 @@ def prepare(url: str, *, writers: int = 20, shared: int = 4, own_items: int = 5,
             ]
             for w in range(writers)
         ]
-    return LoadPlan(url, [u.id for u in users], shared_ids, own, saves)
+    return LoadPlan(url, [u.id for u in users], shared_ids, own, saves, pause_s)
 
 
 def _ratings(writer: int, save: int) -> list[int | None]:
@@ -90,7 +96,10 @@ def run_writer(plan: LoadPlan, writer: int, *, ready: Any = None, go: Any = None
         go.wait()
     own_versions: dict[int, tuple[int, int]] = {}  # item id -> (annotation id, version)
     outcomes = []
+    think = random.Random(writer)
     for save in range(plan.saves_per_writer):
+        if plan.pause_s and save:
+            time.sleep(plan.pause_s * think.uniform(0.5, 1.5))
         comment = f"w{writer}-s{save}"
         if save % 3 == 0:
             annotation_id = plan.shared_annotation_ids[(writer + save) % len(plan.shared_annotation_ids)]
