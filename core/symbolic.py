@@ -7,6 +7,7 @@ checked and none failed; otherwise "unchecked". Anything that cannot be read is 
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import Sequence
@@ -204,15 +205,37 @@ def _contradictions(claims: Sequence[Claim]) -> list[Claim]:
             continue
         if _unknown(previous) != _unknown(claim):
             continue
-        first = _solve(previous)
-        second = _solve(claim) if first is not None else None
-        if first is None or second is None:
+        first, second = _solve(previous), _solve(claim)
+        if second is None:
+            continue
+        if first is None:
+            # "3x^2 - x - 646 = 0", then "x = 15": a value must at least satisfy the equation it came from
+            assignment = _ASSIGNMENT.match(claim.left) or _ASSIGNMENT.match(claim.right)
+            if assignment and _satisfies(previous, *second) is False:
+                found.append(Claim(claim.left, claim.right, "false", contradicts=f"{previous.left} = {previous.right}"))
             continue
         name, value = first
         if abs(float(value - second[1])) > 0.01 * max(1.0, abs(float(value))):
             reason = f"{previous.left} = {previous.right} ({name} = {format_value(value)})"
             found.append(Claim(claim.left, claim.right, "false", contradicts=reason))
     return found
+
+
+def _satisfies(equation: Claim, name: str, value: sympy.Expr) -> bool | None:
+    """Whether `name = value` (an exact, written value) satisfies an equation in that unknown; None: cannot tell."""
+    assert equation.equation is not None
+    left, right = evaluate_side(equation.equation[0]), evaluate_side(equation.equation[1])
+    if left is None or right is None or len(left.values) != 1 or len(right.values) != 1 or not value.is_Rational:
+        return None
+    point = {sympy.Symbol(name): value}
+    try:
+        lv = complex(sympy.N(left.values[0].xreplace(point), 30))
+        rv = complex(sympy.N(right.values[0].xreplace(point), 30))
+    except (TypeError, ValueError, ZeroDivisionError):
+        return None
+    if any(math.isnan(v.real) or math.isinf(v.real) for v in (lv, rv)) or lv.imag or rv.imag:
+        return None
+    return abs(lv - rv) <= 0.02 * max(abs(lv), abs(rv), 1.0)
 
 
 def _unknown(claim: Claim) -> set[str]:

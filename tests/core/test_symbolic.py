@@ -261,7 +261,11 @@ def test_floor_and_ceiling(text: str, expected: str) -> None:
         ("We get \\[ 3n = 74 \\] so \\[ n = 24.67 \\]", "unchecked"),  # rounded, not a contradiction
         ("The roots are \\[ x = 2 \\] \\[ x = 3 \\]", "unchecked"),  # assignments list candidates
         ("If \\( x + 2 = 5 \\), then x = 3; if \\( x + 2 = -5 \\), then x = -7.", "unchecked"),  # cases
-        ("\\[ x^2 = 9 \\] \\[ x = -3 \\]", "unchecked"),  # not linear: no single solution to compare
+        ("\\[ x^2 = 9 \\] \\[ x = -3 \\]", "unchecked"),  # a root of the earlier equation
+        ("\\[ 3x^2 - x - 646 = 0 \\] so \\[ x = 15 \\]", "wrong"),  # not a root
+        ("\\[ x^2 - 5x + 6 = 0 \\] so \\[ x = 4 \\]", "wrong"),
+        ("\\[ x^2 - 5x + 6 = 0 \\] so \\[ x = 3 \\]", "unchecked"),
+        ("\\[ x^2 = 2 \\] so \\[ x = 1.41 \\]", "unchecked"),  # a rounded root is not substituted
     ],
 )
 def test_equations_in_one_unknown_must_agree(text: str, expected: str) -> None:
