@@ -186,9 +186,8 @@ def find_claims(text: str) -> list[Claim]:
 
 # Words that put equations side by side rather than in one derivation: cases, trials, alternatives.
 _CASES = re.compile(
-    r"(?i)\b(?:cases?|if|or|either|suppose|assume|assuming|when|whether|try|trying|check|checking|test|testing|"
-    r"let|otherwise|alternatively|instead|another|other|pm|mp|not|but|however|wait|incorrect|mistake|error|"
-    r"recheck|re-?evaluate|actually)\b|±|∓|≠"
+    r"(?i)\b(?:cases?|if|or|either|suppose|assume|assuming|whether|try|trying|check|checking|test|testing|"
+    r"otherwise|alternatively|instead|wait|incorrect|mistake|error|recheck|re-?evaluate|actually)\b|±|∓|≠"
 )
 
 
@@ -211,7 +210,8 @@ def _contradictions(claims: Sequence[Claim]) -> list[Claim]:
         if first is None:
             # "3x^2 - x - 646 = 0", then "x = 15": a value must at least satisfy the equation it came from
             assignment = _ASSIGNMENT.match(claim.left) or _ASSIGNMENT.match(claim.right)
-            if assignment and _satisfies(previous, *second) is False:
+            written = not any(t.kind == "num" and "." in t.value for side in claim.equation or () for t in side)
+            if assignment and written and _satisfies(previous, *second) is False:
                 found.append(Claim(claim.left, claim.right, "false", contradicts=f"{previous.left} = {previous.right}"))
             continue
         name, value = first
