@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
@@ -14,7 +14,7 @@ from core.errors import BadInputError, ConflictError, NotFoundError, PermissionD
 from core.prm800k import FINISH_REASONS, first_error_from_ratings
 from core.types import StepRating
 from db.models import Annotation, AnnotationEvent, Item, User, utcnow
-from db.session import begin_write, compile_ahead
+from db.session import begin_write, compile_ahead, sqlite_group_commit
 
 EDITABLE_STATUSES = ("draft", "submitted")
 _UNSET: Any = object()
@@ -154,15 +154,27 @@ def _write_change(
     }
     compile_ahead(session, _UPDATE_IF_VERSION, change)
     compile_ahead(session, _INSERT_EVENT, audit)
-    begin_write(session)
-    connection = session.connection()
-    if connection.execute(_UPDATE_IF_VERSION, change).rowcount != 1:  # someone saved in between
-        session.rollback()
+
+    def update_and_audit(connection: Connection) -> bool:
+        if connection.execute(_UPDATE_IF_VERSION, change).rowcount != 1:  # someone saved in between
+            return False
+        connection.execute(_INSERT_EVENT, audit)
+        return True
+
+    group = sqlite_group_commit(session)
+    if group is not None:  # SQLite: shares a write transaction with this process's other saves
+        stored = group.run(update_and_audit)
+    else:
+        begin_write(session)
+        stored = update_and_audit(session.connection())
+        if stored:
+            session.commit()
+        else:
+            session.rollback()
+    if not stored:
         current = get_annotation(session, annotation_id=annotation.id)
         _check_version(session, current, expected_version)
         raise AssertionError("the conditional update failed although the version matches")
-    connection.execute(_INSERT_EVENT, audit)
-    session.commit()
     for key, value in values.items():
         set_committed_value(annotation, key, value)
     return annotation
@@ -228,13 +240,21 @@ def create_annotation(
     _end_read(session)
     compile_ahead(session, _INSERT_ANNOTATION, row)
     compile_ahead(session, _INSERT_EVENT, {**audit, "annotation_id": 0})
+
+    def insert_and_audit(connection: Connection) -> int:
+        annotation_id = connection.execute(_INSERT_ANNOTATION, row).scalar_one()
+        connection.execute(_INSERT_EVENT, {**audit, "annotation_id": annotation_id})
+        return annotation_id
+
     # Core statements in the write transaction (the ORM's flush would hold the lock several times as long).
-    begin_write(session)
-    connection = session.connection()
+    group = sqlite_group_commit(session)
     try:
-        annotation.id = connection.execute(_INSERT_ANNOTATION, row).scalar_one()
-        connection.execute(_INSERT_EVENT, {**audit, "annotation_id": annotation.id})
-        session.commit()
+        if group is not None:  # SQLite: shares a write transaction with this process's other saves
+            annotation.id = group.run(insert_and_audit)
+        else:
+            begin_write(session)
+            annotation.id = insert_and_audit(session.connection())
+            session.commit()
     except IntegrityError as exc:
         session.rollback()
         raise ConflictError(

@@ -17,6 +17,7 @@ from sqlalchemy.sql import Executable, compiler
 
 from core.errors import ConfigError
 from core.settings import get_settings
+from db.group_commit import GroupCommit, group_commit
 from db.write_queue import WriteQueue
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -146,6 +147,19 @@ def begin_write(session: Session) -> None:
     """
     if not session.in_transaction():
         session.connection(execution_options={WRITE_OPTION: True})
+
+
+def sqlite_group_commit(session: Session) -> GroupCommit | None:
+    """The group commit for the session's SQLite database file (see db.group_commit); None for other databases.
+
+    PostgreSQL runs concurrent writers in parallel, and an in-memory SQLite database has one connection.
+    """
+    engine = session.get_bind()
+    if not isinstance(engine, Engine) or engine.dialect.name != "sqlite":
+        return None
+    if engine.url.database in (None, "", ":memory:"):
+        return None
+    return group_commit(engine, {WRITE_OPTION: True})
 
 
 def compile_ahead(session: Session, statement: Executable, parameters: Mapping[str, Any]) -> None:

@@ -1,0 +1,59 @@
+"""SQLite group commit: saves from threads of one process that wait together are written together, each on its own."""
+
+from __future__ import annotations
+
+import threading
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
+
+from core.errors import ConflictError
+from db.annotations import create_annotation
+from db.campaigns import get_or_create_campaign
+from db.models import Annotation, AnnotationEvent
+from db.session import session_scope, sqlite_group_commit
+from db.write_queue import WriteQueue
+
+
+def test_a_failing_save_in_a_shared_transaction_loses_none_of_the_others(sqlite_db_url, make_user, make_item) -> None:
+    with session_scope(sqlite_db_url) as session:
+        annotator = make_user(session, "ann")
+        first, second = make_item(session, "Q1?", ["a", "b"]), make_item(session, "Q2?", ["a", "b"])
+        campaign = get_or_create_campaign(session, name="c1")
+        group = sqlite_group_commit(session)
+    assert group is not None
+    # Another writer holds the database, so the three saves below pile up and go in one turn.
+    other_writer = WriteQueue(make_url(sqlite_db_url).database)
+    place = other_writer.acquire(timeout_s=10)
+    results: dict[str, object] = {}
+
+    def save(name: str, item_id: int) -> None:
+        with session_scope(sqlite_db_url) as session:
+            try:
+                row = create_annotation(
+                    session, item_id=item_id, annotator_id=annotator.id, campaign_id=campaign.id, ratings=[1, 1]
+                )
+                results[name] = row.id
+            except ConflictError as exc:
+                results[name] = exc
+
+    threads = [
+        threading.Thread(target=save, args=args) for args in (("a", first.id), ("b", first.id), ("c", second.id))
+    ]
+    for thread in threads:
+        thread.start()
+    for _ in range(2000):
+        if len(group.pending) == 3:
+            break
+        threading.Event().wait(0.005)
+    assert len(group.pending) == 3, "the three saves should wait for the same turn"
+    other_writer.release(place)
+    for thread in threads:
+        thread.join(timeout=30)
+
+    # a and b both create the same (item, annotator, campaign) annotation: exactly one of them is a conflict.
+    assert sum(isinstance(results[name], ConflictError) for name in "ab") == 1
+    assert isinstance(results["c"], int)
+    with session_scope(sqlite_db_url) as session:
+        assert session.scalar(select(func.count()).select_from(Annotation)) == 2
+        assert session.scalar(select(func.count()).select_from(AnnotationEvent)) == 2
