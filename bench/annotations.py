@@ -7,7 +7,9 @@
 Prints p50/p99 save latency and saves/s per backend (same load, same run), and the import's peak RSS.
 Two loads: "saturated" writers save again the moment a save returns (what the p99 target is judged on);
 "paced" writers pause between saves (--pause-ms, drawn from 0.5x-1.5x), as people reading a solution do.
-The `load` column is the machine's 1-minute load average when the row started (other jobs share the CPUs).
+The `loadavg` column is the machine's 1-minute load average when the row started (other jobs share the CPUs).
+p99_ms covers every save; p99_warm_ms leaves out each writer's first 3 saves, in which its freshly started
+process compiles the statements of each kind of save (a long-running server pays that once).
 """
 
 from __future__ import annotations
@@ -98,7 +100,8 @@ def main() -> None:
             print("PostgreSQL skipped: CRITIC_TEST_POSTGRES_URL is unset (scripts/postgres.sh: start_test_postgres)")
         mix = f"{args.processes} processes, {args.writers - args.processes} threads"
         print(f"{args.writers} writers ({mix}) x {args.saves} saves each, {os.cpu_count()} CPUs")
-        columns = ("saves", "stored", "conflicts", "errors", "p50_ms", "p99_ms", "saves_per_s", "problems")
+        columns = ("saves", "stored", "conflicts", "errors", "p50_ms", "p99_ms", "p99_warm_ms", "saves_per_s")
+        columns += ("problems",)
         if not args.no_saves:
             header = f"{'backend':<11} {'load':<20} {'writers':>7} {'loadavg':>7} "
             print(header + " ".join(f"{c:>11}" for c in columns))
