@@ -159,6 +159,8 @@ def sqlite_group_commit(session: Session) -> GroupCommit | None:
         return None
     if engine.url.database in (None, "", ":memory:"):
         return None
+    if _lock_holders.get(threading.get_ident()):
+        return None  # this thread is in a write transaction already: the group's writer would wait for it
     return group_commit(engine, {WRITE_OPTION: True})
 
 
