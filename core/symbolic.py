@@ -17,7 +17,15 @@ import sympy
 
 from core.symbolic_text import Token, normalise, tokenise
 from core.symbolic_units import strip_units, units_conflict
-from core.symbolic_values import Side, evaluate_side, format_value, judge, judge_approximation, linear_solution
+from core.symbolic_values import (
+    Side,
+    evaluate_side,
+    format_value,
+    judge,
+    judge_approximation,
+    linear_solution,
+    value_letters,
+)
 from core.symbolic_words import remainder_claims
 from core.types import NO_ERROR, CritiqueResult, StepCheck
 
@@ -199,12 +207,19 @@ def _contradictions(claims: Sequence[Claim]) -> list[Claim]:
     """
     found: list[Claim] = []
     equations = [c for c in claims if c.equation is not None]
+    solved: dict[int, tuple[str, sympy.Expr] | None] = {}
+
+    def solve(claim: Claim) -> tuple[str, sympy.Expr] | None:
+        if id(claim) not in solved:
+            solved[id(claim)] = _solve(claim)
+        return solved[id(claim)]
+
     for previous, claim in zip(equations, equations[1:], strict=False):
         if _ASSIGNMENT.match(previous.left) or _ASSIGNMENT.match(previous.right):
             continue
         if _unknown(previous) != _unknown(claim):
             continue
-        first, second = _solve(previous), _solve(claim)
+        first, second = solve(previous), solve(claim)
         if second is None:
             continue
         if first is None:
@@ -298,7 +313,8 @@ def _sentence_claims(raw_tokens: list[Token]) -> list[Claim]:
                 equation = (tuple(left_tokens), tuple(right_tokens))
                 claims.append(Claim(_joined(left_tokens), _joined(right_tokens), "unknown", equation=equation))
             continue
-        left, right = evaluate_side(left_tokens), evaluate_side(right_tokens)
+        letters = value_letters(left_tokens, right_tokens)
+        left, right = evaluate_side(left_tokens, letters), evaluate_side(right_tokens, letters)
         if left is None or right is None:
             continue
         status = judge(left, right, identity=identity)

@@ -131,6 +131,7 @@ _TRIG_POWER = re.compile(r"\s*\^\s*\{?\s*(\d)\s*\}?")
 _TRIG_GROUP = re.compile(r"(?:[\d\s.+\-*/()]|\\pi|\\frac|\\dfrac|[{}])+")
 
 
+_CONTINUES = re.compile(r"\s*&?\s*(?:=|\\approx)")
 _LOG_BASE = re.compile(r"_\s*(?:\{\s*(\d+)\s*\}|(\d))")
 
 
@@ -233,6 +234,11 @@ def _expand(text: str, depth: int = 0) -> str:
             power, argument, index = _trig_argument(text, index)  # type: ignore[misc]
             call = f"{name}({_expand(argument, depth + 1)})"
             out.append(f" ({call})^({power})" if power else f" {call}")
+        elif name in {"begin", "end"}:
+            # "\\begin{align*}": an environment boundary ends any claim; the '|' keeps a following "= ..." from
+            # continuing a claim from inside a matrix ("\\begin{pmatrix} 2 \\\\ 1 \\end{pmatrix} = 5" is not "1 = 5")
+            _, index = _group(text, index)
+            out.append(" ; | ; ")
         elif name == "operatorname":
             body, index = _group(text, index)
             out.append(f" \\{body.strip()} ")
@@ -245,7 +251,8 @@ def _expand(text: str, depth: int = 0) -> str:
         elif name in {",", ";", ":", "!", " "}:
             out.append(" ")
         elif name == "\\":
-            out.append(" ")  # a line break inside an aligned chain keeps the chain going
+            # a line break continues an aligned chain only when the next line goes on with "&= ..." or "= ..."
+            out.append(" " if _CONTINUES.match(text, index) else " ; ")
         elif name in {"(", ")", "[", "]"}:
             out.append(" ; ")  # math delimiters end a claim: "\\[ a = b \\] \\[ c = d \\]" are separate
         elif name == "$":

@@ -97,7 +97,9 @@ def _readings(tokens: Sequence[Token]) -> list[list[str]]:
     return variants
 
 
-def _with_implicit_multiplication(parts: list[str], tokens: Sequence[Token]) -> str | None:
+def _with_implicit_multiplication(
+    parts: list[str], tokens: Sequence[Token], value_letters: frozenset[str] = frozenset()
+) -> str | None:
     """Join code parts, inserting '*' where juxtaposition means multiplication; None for '3 4' (two bare numbers)."""
     out: list[str] = []
     previous: Token | None = None
@@ -110,7 +112,9 @@ def _with_implicit_multiplication(parts: list[str], tokens: Sequence[Token]) -> 
             left_value = previous.kind in {"num", "rp", "const", "pct", "bang", "var"}
             right_value = token.kind in {"num", "lp", "func", "const", "var"}
             if previous.kind == "var" and token.kind == "lp" and not token.space_before:
-                return None  # "f(x)" or "x(x+1)": a function or a product, cannot tell
+                if previous.text not in value_letters:
+                    return None  # "f(x)" or "x(x+1)": a function or a product, cannot tell
+                # "x(x - 1)" where the claim also has "x^3" or "2x": x is a number, so this is a product
             if previous.kind == "var" and token.kind == "num":
                 return None
             if left_value and right_value and "var" in (previous.kind, token.kind):
@@ -250,8 +254,11 @@ def _evaluate(code: str, number_table: tuple[tuple[str, str], ...]) -> sympy.Exp
         return None
 
 
-def evaluate_side(tokens: Sequence[Token]) -> Side | None:
-    """Evaluate one side under every reading; None when no reading can be evaluated."""
+def evaluate_side(tokens: Sequence[Token], value_letters: frozenset[str] = frozenset()) -> Side | None:
+    """Evaluate one side under every reading; None when no reading can be evaluated.
+
+    `value_letters`: unknowns the claim also uses as plain values, so "x(x - 1)" multiplies (see `value_letters`).
+    """
     if sum(t.kind == "func" and t.text in TRIG for t in tokens) > _MAX_TRIG:
         return None  # each exact trigonometric value is costly: a static bound, besides the timer
     numbers: list[tuple[str, str]] = []
@@ -275,7 +282,7 @@ def evaluate_side(tokens: Sequence[Token]) -> Side | None:
         slack = 0.0  # an integer-valued side: rounded inputs move it by a whole step or not at all
     values: list[sympy.Expr] = []
     for parts in _readings(coded):
-        code = _with_implicit_multiplication(parts, coded)
+        code = _with_implicit_multiplication(parts, coded, value_letters)
         if code is None:
             continue
         value = _evaluate(code, tuple(numbers))
@@ -295,6 +302,18 @@ def evaluate_side(tokens: Sequence[Token]) -> Side | None:
     symbols = frozenset().union(*(v.free_symbols for v in values))
     lone = [t.kind for t in tokens if not (t.kind == "op" and t.text == "-")] == ["var"]
     return Side(text, tuple(values), bare, places, slack, symbols, lone)
+
+
+def value_letters(*runs: Sequence[Token]) -> frozenset[str]:
+    """Letters used as plain values somewhere in a claim ("x^3", "2x", "x + 1"), not only before "(" as in f(x)."""
+    letters = set()
+    for run in runs:
+        for index, token in enumerate(run):
+            following = run[index + 1] if index + 1 < len(run) else None
+            called = following is not None and following.kind == "lp" and not following.space_before
+            if token.kind == "var" and not called:
+                letters.add(token.text)
+    return frozenset(letters)
 
 
 def _close(left: sympy.Expr, right: sympy.Expr, right_places: int | None, slack: float) -> bool:
@@ -423,11 +442,12 @@ def linear_solution(left: Side, right: Side) -> tuple[str, sympy.Expr] | None:
         return None
     (symbol,) = symbols
     difference = left.values[0] - right.values[0]
-    # linear exactly when the derivative is a non-zero constant (cheaper than building a polynomial)
-    slope = sympy.diff(difference, symbol)
-    if not slope.is_Rational or slope == 0:
+    # linear exactly when it is a straight line through four exact rational points (cheaper than sympy.diff)
+    points = _PROBES[0]
+    values = [difference.xreplace({symbol: point}) for point in points]
+    if not all(value.is_Rational for value in values):
         return None
-    constant = difference.xreplace({symbol: sympy.Integer(0)})
-    if not constant.is_Rational:
+    slope = (values[1] - values[0]) / (points[1] - points[0])
+    if slope == 0 or any(values[0] + slope * (p - points[0]) != v for p, v in zip(points[2:], values[2:], strict=True)):
         return None
-    return str(symbol), -constant / slope
+    return str(symbol), points[0] - values[0] / slope

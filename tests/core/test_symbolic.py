@@ -327,3 +327,21 @@ def test_gross_approximations_are_wrong_rounding_is_not(text: str, expected: str
 )
 def test_logarithms_with_a_numeric_base(text: str, expected: str) -> None:
     assert check_step(text).status == expected, find_claims(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # x(...) multiplies when the claim also uses x as a value; f(x) alone stays a function
+        ("\\[ \\frac{x^3 - x^2 + x}{6x^2 - 9x} = \\frac{x(x^2 - x) + 1(x^2 - x)}{3x(2x - 3)} = 1 \\]", "wrong"),
+        ("\\[ \\frac{x^3 - x^2 + x}{6x^2 - 9x} = \\frac{x(x^2 - x + 1)}{3x(2x - 3)} = 1 \\]", "verified"),
+        ("\\[ f(x) = f(2) = 5 \\]", "unchecked"),
+        # aligned lines: '\\\\' continues a chain only into '&= ...'; environments end claims
+        ("\\begin{align*} (x+1)^2 &= x^2 + 2x + 1 \\\\ &= x^2 + 2x + 2 \\end{align*}", "wrong"),
+        ("\\begin{align*} (x+1)^2 &= x^2 + 2x + 1 \\\\ &= x^2 + x + x + 1 \\end{align*}", "verified"),
+        ("\\begin{align*} x(1+x) &= x + x^2 \\\\ x(1+x)+2x &= x + x^2 + 2x \\end{align*}", "unchecked"),
+        ("\\[ \\|\\begin{pmatrix} 2 \\\\ 1 \\end{pmatrix}\\|^2 = 2^2 + 1^2 = 5 \\]", "verified"),  # not "1 = 5"
+    ],
+)
+def test_products_with_unknowns_and_aligned_lines(text: str, expected: str) -> None:
+    assert check_step(text).status == expected, find_claims(text)
