@@ -50,8 +50,9 @@ class Claim:
     left: str
     right: str
     status: str  # "true", "false" or "unknown"
-    value: str = ""  # the left side's value when the claim is false
+    value: str = ""  # the calculated side's value when the claim is false
     seconds: float = 0.0
+    value_of: str = ""  # which side `value` belongs to, when not the left one ("5050 = 77 * 64 + 28")
     # an equation in one unknown: its sides' tokens, solved only when another equation follows it
     equation: tuple[tuple[Token, ...], tuple[Token, ...]] | None = field(default=None, repr=False, compare=False)
     contradicts: str = ""  # the earlier equation this one disagrees with
@@ -62,7 +63,7 @@ class Claim:
             return f"{self.left} = {self.right} contradicts {self.contradicts}"
         sign = "≈" if self.approximate else "="
         if self.status == "false":
-            return f"{self.left} {sign} {self.right} is false ({self.left} = {self.value})"
+            return f"{self.left} {sign} {self.right} is false ({self.value_of or self.left} = {self.value})"
         return f"{self.left} {sign} {self.right}"
 
 
@@ -328,9 +329,18 @@ def _sentence_claims(raw_tokens: list[Token]) -> list[Claim]:
             continue
         if status == "false" and _run_on(left, right_tokens):
             status = "unknown"
-        value = format_value(left.values[0]) if status == "false" else ""
-        claims.append(Claim(left.text, right.text, status, value, time.process_time() - started))
+        claims.append(_judged(left, right, status, time.process_time() - started))
     return claims
+
+
+def _judged(left: Side, right: Side, status: str, seconds: float, approximate: bool = False) -> Claim:
+    """A judged claim; a false one shows the value of its calculated side (the right one for "5050 = 77 * 64")."""
+    if status != "false":
+        return Claim(left.text, right.text, status, "", seconds, approximate=approximate)
+    shown = right if left.bare and not right.bare else left
+    value_of = right.text if shown is right else ""
+    value = format_value(shown.values[0])
+    return Claim(left.text, right.text, status, value, seconds, value_of, approximate=approximate)
 
 
 def _approximation(tokens: Sequence[Token], index: int) -> list[Claim]:
@@ -345,8 +355,7 @@ def _approximation(tokens: Sequence[Token], index: int) -> list[Claim]:
     if left is None or right is None:
         return []
     status = judge_approximation(left, right)
-    value = format_value(left.values[0]) if status == "false" else ""
-    return [Claim(left.text, right.text, status, value, time.process_time() - started, approximate=True)]
+    return [_judged(left, right, status, time.process_time() - started, approximate=True)]
 
 
 _ANNOTATION = re.compile(r"<<([^<>=]{1,200})=([^<>=]{1,60})>>")

@@ -345,3 +345,8 @@ def test_logarithms_with_a_numeric_base(text: str, expected: str) -> None:
 )
 def test_products_with_unknowns_and_aligned_lines(text: str, expected: str) -> None:
     assert check_step(text).status == expected, find_claims(text)
+
+
+def test_a_false_claim_shows_the_value_of_its_calculated_side() -> None:
+    assert "(77 * 64 + 28 = 4956)" in check_step("\\[ 5050 = 77 \\cdot 64 + 28 \\]").detail
+    assert "(18 - 6 = 12)" in check_step("So 18 - 6 = 13 flamingos").detail
