@@ -4,7 +4,8 @@
 
 Prints the wall time of checking every solution (target: under 10 s on 2 cores), items/s, the ratio to
 the target, the slowest single expressions, a pathological-input probe (guards and the per-expression
-timeout must keep each under a second), and the ProcessBench scores of the checker used as a critic.
+timeout must keep each under a second), and the ProcessBench scores of the checker used as a critic: on all
+items, on the even-indexed items of each subset (used to develop the checks) and on the odd-indexed (held out).
 """
 
 from __future__ import annotations
@@ -55,9 +56,12 @@ def main() -> None:
 
     data_dir = args.data_dir or get_settings().data_dir
     items: list[tuple[str, dict]] = []
+    positions: list[int] = []  # index within its subset: even items were used to develop the checks, odd held out
     for subset in ("gsm8k", "math"):
         path = data_dir / "processbench" / f"{subset}.json"
-        items += [(subset, obj) for obj in json.loads(path.read_text())]
+        loaded = json.loads(path.read_text())
+        items += [(subset, obj) for obj in loaded]
+        positions += range(len(loaded))
     steps = [obj["steps"] for _, obj in items]
 
     started, cpu_started = time.perf_counter(), time.process_time()
@@ -95,7 +99,11 @@ def main() -> None:
         for (subset, obj), (prediction, _) in zip(items, outputs, strict=True)
     ]
     print()
-    print(format_report(score_subsets(records), "symbolic checker as a critic on ProcessBench"))
+    print(format_report(score_subsets(records), "symbolic checker as a critic on ProcessBench (all items)"))
+    for parity, name in ((0, "even items (used to develop the checks)"), (1, "odd items (held out)")):
+        split = [record for record, position in zip(records, positions, strict=True) if position % 2 == parity]
+        print()
+        print(format_report(score_subsets(split), f"symbolic checker on ProcessBench, {name}"))
 
 
 if __name__ == "__main__":
