@@ -64,11 +64,17 @@ class GroupCommit:
         try:
             with self.engine.connect() as connection:
                 connection.execution_options(**self.write_options)
-                with connection.begin():  # waits for this process's turn in the write queue
+                with connection.begin() as transaction:  # waits for this process's turn in the write queue
                     # Collected once the turn has come: every save that arrived while waiting joins in.
                     with self.mutex:
                         group, self.pending = self.pending, []
-                    for save in group:
+                    if len(group) == 1:  # alone: the transaction is the save's own (no SAVEPOINT round trips)
+                        try:
+                            group[0].value = group[0].work(connection)
+                        except Exception as exc:  # noqa: BLE001 - the save's own error, raised in its thread
+                            group[0].error = exc
+                            transaction.rollback()
+                    for save in group if len(group) > 1 else ():
                         try:
                             with connection.begin_nested():
                                 save.value = save.work(connection)
