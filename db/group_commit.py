@@ -28,7 +28,6 @@ class _Save:
         self.work = work
         self.done = threading.Event()
         self.lead = False  # set (with `done`) when this save's thread must write the next group
-        self.finished = False
         self.value: Any = None
         self.error: BaseException | None = None
 
@@ -98,7 +97,6 @@ class GroupCommit:
             else:
                 self.writing = False
         for save in group:
-            save.finished = True
             save.done.set()
 
 
