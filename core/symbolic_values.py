@@ -215,7 +215,11 @@ def _to_sympy(node: ast.AST, numbers: dict[str, sympy.Rational]) -> sympy.Expr:
         if not argument.is_number or abs(float(argument)) > 1e6:
             raise ValueError("trigonometric argument")
         angle = argument * sympy.pi / 180 if node.func.id.startswith("_deg_") else argument
-        return _TRIG_FUNCS[node.func.id[5:]](angle)
+        # numerically, to 40 digits: exact values (sin 21°) are slow to build and to compare; _close allows 1e-12
+        value = _TRIG_FUNCS[node.func.id[5:]](sympy.N(angle, 40))
+        if not value.is_real or abs(value) > 1e15:
+            raise ValueError("undefined")  # tan 90°, sec 90°
+        return value
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _ALLOWED_FUNCS:
         args = [_to_sympy(arg, numbers) for arg in node.args]
         name = node.func.id

@@ -284,6 +284,7 @@ def test_equations_in_one_unknown_must_agree(text: str, expected: str) -> None:
         ("\\[ \\cos 10^\\circ \\cos 50^\\circ \\cos 70^\\circ = \\frac{\\sqrt{3}}{8} \\]", "verified"),
         ("\\[ \\sin^2 30^\\circ + \\cos^2 30^\\circ = 1 \\] and \\sin 60 = 0.866", "verified"),
         ("\\[ \\sin(\\pi/6) = 0.5 \\]", "verified"),  # radians
+        ("\\[ \\tan 90^\\circ = 0 \\]", "unchecked"),  # undefined, not a value
         ("\\[ \\sin 2x = 2\\sin x \\cos x \\]", "unchecked"),  # '2x' is the argument, not 2
         ("\\[ \\sin(x + y) = \\sin x \\cos y + \\cos x \\sin y \\]", "unchecked"),
         # a bracketed factor after the right side belongs to it
