@@ -189,7 +189,10 @@ def find_claims(text: str) -> list[Claim]:
             except Exception:  # noqa: BLE001 - text is data: an input we cannot handle is unchecked, never a crash
                 continue
     if not _CASES.search(body):
-        claims.extend(_contradictions(claims))
+        try:
+            claims.extend(_contradictions(claims))
+        except Exception:  # noqa: BLE001 - an equation we cannot solve is unchecked, never a crash
+            pass
     return claims
 
 
