@@ -1,12 +1,14 @@
-"""Aggregate generated tokens/s of the transformers, in-process vLLM and vLLM-server backends, side by side.
+"""Aggregate generated tokens/s of the transformers, in-process vLLM, vLLM-server and default backends, side by side.
 
 The same ProcessBench GSM8K critique prompts go through (a) the transformers backend, (b) the in-process vLLM
-backend (run with the vLLM environment's python, see scripts/vllm_env.sh) and (c) vLLM's OpenAI-compatible
-server through the openai backend, at several concurrencies; every rate is also printed as a ratio against
-(a) at concurrency 1. "Concurrency c" means: transformers generates in batches of c rows, the in-process vLLM
-engine gets the prompts c at a time, and the openai backend keeps c requests in flight.
+backend (run with the vLLM environment's python, see scripts/vllm_env.sh), (c) vLLM's OpenAI-compatible
+server through the openai backend and (d) the project's default path, the `auto` backend (which starts its own
+vLLM server when the vLLM environment exists), at several concurrencies; every rate is also printed as a ratio
+against (a) at concurrency 1. "Concurrency c" means: transformers generates in batches of c rows, the
+in-process vLLM engine and the auto backend get the prompts c at a time, and the openai backend keeps c
+requests in flight.
 
-    .venv/bin/python bench/backends.py [--items 64] [--max-new-tokens 128] [--concurrency 1,8,32,64]
+    .venv/bin/python bench/backends.py [--items 64] [--max-new-tokens 128] [--concurrency 1,8,32,64] [--backends ...]
 
 Concurrency 1 runs only the first --c1-items prompts (default 8): one at a time, all 64 would take most of an
 hour on 2 cores, and the rate of 8 sequential critiques is the same measurement.
@@ -106,8 +108,8 @@ def run_vllm_subprocess(args: argparse.Namespace) -> dict[int, dict[str, Any]]:
 
 
 def run_openai_server(args: argparse.Namespace, prompts: list[Messages]) -> dict[int, dict[str, Any]]:
-    from cli.model_serve import start_vllm_server
     from core.backends.openai_backend import OpenAIBackend
+    from core.vllm_server import start_vllm_server
 
     log = Path(args.server_log)
     server = start_vllm_server(args.model, port=args.port, vllm_python=args.vllm_python, log_file=log)
@@ -127,6 +129,25 @@ def run_openai_server(args: argparse.Namespace, prompts: list[Messages]) -> dict
         server.stop()
 
 
+def run_default(args: argparse.Namespace, prompts: list[Messages]) -> dict[int, dict[str, Any]]:
+    """The backend a user gets without choosing one: `auto`, warmed up the way the web app warms it."""
+    from core.backends.auto_backend import AutoBackend
+
+    backend = AutoBackend(args.model, device="cpu")
+    backend.prepare_for_traffic()
+    if not backend.wait_for_server():
+        print(f"  auto: no vLLM server ({backend.server_error}); measuring transformers", file=sys.stderr)
+    warm_up(backend, prompts)
+    params = GenerationParams(max_new_tokens=args.max_new_tokens)
+    results = {}
+    for c in args.concurrency:
+        results[c] = measure(backend, prompts_for(prompts, c, args.c1_items), params, chunk=c)
+        results[c]["engine"] = backend.engine
+        print(f"  default (auto) c={c}: {results[c]}", file=sys.stderr, flush=True)
+    backend.close()
+    return results
+
+
 def print_table(all_results: dict[str, dict[int, dict[str, Any]]], concurrency: list[int]) -> None:
     base = all_results.get("transformers", {}).get(1, {}).get("tps")
     print(f"\n{'backend':<24}" + "".join(f"{'c=' + str(c):>18}" for c in concurrency))
@@ -138,6 +159,15 @@ def print_table(all_results: dict[str, dict[int, dict[str, Any]]], concurrency: 
             cells.append(f"{tps:8.1f}{ratio}" if tps else "-")
         print(f"{name:<24}" + "".join(f"{cell:>18}" for cell in cells))
     print("\naggregate generated tokens/s; (Nx) = ratio against transformers at c=1")
+    default = all_results.get("default (auto)")
+    others = {name: results for name, results in all_results.items() if name != "default (auto)"}
+    if default and others:
+        cells = []
+        for c in concurrency:
+            best = max((r.get(c, {}).get("tps") or 0.0 for r in others.values()), default=0.0)
+            tps = default.get(c, {}).get("tps")
+            cells.append(f"{tps / best:8.2f}x" if tps and best else "-")
+        print(f"{'default / best other':<24}" + "".join(f"{cell:>18}" for cell in cells))
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -148,7 +178,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-new-tokens", type=int, default=128, help="Generated tokens per critique (at most).")
     parser.add_argument("--model", default="embedded", help="Critic model for every backend.")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="ProcessBench gsm8k.json.")
-    parser.add_argument("--backends", default="transformers,vllm,openai", help="Which of the three to run.")
+    parser.add_argument(
+        "--backends", default="transformers,vllm,openai,default", help="Which of the four to run (comma-separated)."
+    )
     parser.add_argument("--port", type=int, default=8011, help="Loopback port of the vLLM server.")
     parser.add_argument("--vllm-python", type=Path, default=None, help="Python of the vLLM env (CRITIC_VLLM_PYTHON).")
     parser.add_argument("--server-log", default="/tmp/critic-bench-vllm-server.log", help="vLLM server output.")
@@ -178,6 +210,9 @@ def main() -> None:
     if "openai" in args.backends:
         print("(c) vLLM OpenAI server via the openai backend", file=sys.stderr, flush=True)
         all_results["openai -> vllm server"] = run_openai_server(args, prompts)
+    if "default" in args.backends:
+        print("(d) the default path: the auto backend", file=sys.stderr, flush=True)
+        all_results["default (auto)"] = run_default(args, prompts)
     print_table(all_results, args.concurrency)
     if args.output:
         args.output.write_text(json.dumps(all_results, indent=2))

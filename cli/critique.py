@@ -43,7 +43,10 @@ def critique(
         "Default: CRITIC_MODEL (embedded).",
     ),
     backend: str | None = typer.Option(
-        None, "--backend", "-b", help="Generation backend: transformers, openai or vllm. Default: CRITIC_BACKEND."
+        None,
+        "--backend",
+        "-b",
+        help="Generation backend: auto, transformers, openai or vllm. Default: CRITIC_BACKEND (auto).",
     ),
     base_url: str | None = typer.Option(
         None, "--base-url", help="OpenAI-compatible server URL for --backend openai (e.g. http://localhost:8000/v1)."

@@ -50,7 +50,7 @@ def evaluate(
     ),
     model: str | None = typer.Option(None, "--model", "-m", help="Critic model. Default: CRITIC_MODEL."),
     backend: str | None = typer.Option(
-        None, "--backend", "-b", help="transformers, openai or vllm. Default: CRITIC_BACKEND."
+        None, "--backend", "-b", help="auto, transformers, openai or vllm. Default: CRITIC_BACKEND (auto)."
     ),
     base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible server URL (--backend openai)."),
     mode: str = typer.Option("single", "--mode", help="single or deliberate (three calls per step)."),

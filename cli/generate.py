@@ -12,11 +12,11 @@ import typer
 
 from cli.main import app
 from core.backends.base import Backend
+from core.settings import BACKEND_NAMES
 
 if TYPE_CHECKING:
     from training.generation_jobs import JobReport
 
-BACKEND_NAMES = ("transformers", "openai", "vllm")
 SPEC_HELP = (
     "BACKEND[:MODEL] or MODEL: e.g. 'embedded', 'transformers:/models/qwen', 'openai:Qwen2.5-72B-Instruct' "
     "(an OpenAI-compatible server at --base-url / CRITIC_BASE_URL), 'vllm:/models/qwen'. "

@@ -16,7 +16,7 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on (0.0.0.0 for every interface)."),
     port: int = typer.Option(7860, help="TCP port of the web app."),
     model: str | None = typer.Option(None, help="Default critic model ('embedded', a path, a hub id, a served name)."),
-    backend: str | None = typer.Option(None, help="Default backend: transformers, openai or vllm."),
+    backend: str | None = typer.Option(None, help="Default backend: auto, transformers, openai or vllm."),
     database_url: str | None = typer.Option(
         None, help="SQLAlchemy URL; default CRITIC_DATABASE_URL or SQLite in home."
     ),
@@ -25,10 +25,10 @@ def serve(
 ) -> None:
     """Start Critic Studio in the browser: critique, annotation campaigns, teacher grading, dashboard."""
     from core.errors import ConfigError
-    from core.settings import get_settings
+    from core.settings import BACKEND_NAMES, get_settings
 
-    if backend is not None and backend not in ("transformers", "openai", "vllm"):
-        raise ConfigError(f"--backend {backend!r}: choose transformers, openai or vllm")
+    if backend is not None and backend not in BACKEND_NAMES:
+        raise ConfigError(f"--backend {backend!r}: choose one of {', '.join(BACKEND_NAMES)}")
 
     from db.session import init_db
     from webapp.app import launch

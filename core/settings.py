@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-BackendName = Literal["transformers", "openai", "vllm"]
+BackendName = Literal["auto", "transformers", "openai", "vllm"]
+BACKEND_NAMES: tuple[str, ...] = get_args(BackendName)
 
 
 def _default_home() -> Path:
@@ -31,7 +32,25 @@ class Settings(BaseSettings):
     model: str = Field(
         "embedded", description="Critic model: 'embedded', a local path, a hub id, or a served model name."
     )
-    backend: BackendName = Field("transformers", description="Generation backend: transformers, openai or vllm.")
+    backend: BackendName = Field(
+        "auto",
+        description="Generation backend: auto (a local vLLM server when vLLM is installed, else transformers), "
+        "transformers, openai or vllm.",
+    )
+    auto_server_min_batch: int = Field(
+        8,
+        ge=1,
+        description="auto backend: a call with at least this many generations starts (and waits for) the local "
+        "vLLM server; smaller calls use it only once it is up.",
+    )
+    auto_server_args: str = Field(
+        "",
+        description="auto backend: extra arguments for the vLLM server it starts, e.g. '--enforce-eager' (starts in "
+        "seconds instead of minutes, generates more slowly) or '--max-num-seqs 128'.",
+    )
+    auto_server_startup_timeout_s: float = Field(
+        600.0, gt=0, description="auto backend: how long to wait for the local vLLM server before using transformers."
+    )
     base_url: str | None = Field(None, description="Base URL of an OpenAI-compatible server (openai backend).")
     api_key: str = Field("EMPTY", description="API key for the OpenAI-compatible server.")
     request_timeout_s: float = Field(120.0, gt=0, description="Timeout of one request to a generation server.")

@@ -35,6 +35,9 @@ def critic_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pat
     monkeypatch.setenv("CRITIC_HOME", str(home))
     monkeypatch.setenv("CRITIC_MODELS_DIR", str(MODEL_CACHE))
     monkeypatch.delenv("CRITIC_DATABASE_URL", raising=False)
+    # Tests run on the in-process engine unless they pick a backend: the default `auto` backend may start a
+    # vLLM server, which tests/core/test_auto_backend.py exercises on purpose.
+    monkeypatch.setenv("CRITIC_BACKEND", "transformers")
     get_settings.cache_clear()
     yield home
     get_settings.cache_clear()

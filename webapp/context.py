@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from core.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
+
+# Options of critic_options that configure the backend rather than the critic (as in Critic.create).
+BACKEND_OPTIONS = ("base_url", "api_key", "device")
 
 
 @dataclass
@@ -22,8 +27,9 @@ class AppContext:
     default_backend: str = ""
     critic_options: dict[str, Any] = field(default_factory=dict)
     _critics: dict[tuple[str, str, str], Any] = field(default_factory=dict, repr=False)
+    _backends: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    # Generation uses all CPU cores; two critiques at once would only slow both down.
+    # In-process generation uses all CPU cores; two critiques at once would only slow both down.
     generation_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
@@ -31,23 +37,37 @@ class AppContext:
         self.default_backend = self.default_backend or self.settings.backend
 
     def critic(self, model: str | None = None, backend: str | None = None, mode: str = "single") -> Any:
-        """The core Critic for this model and backend, built once (loading weights takes seconds)."""
+        """The core Critic for this model, backend and mode; the modes share one backend (weights load once)."""
+        from core.backends import create_backend
         from core.critic import Critic
 
         key = (model or self.default_model, backend or self.default_backend, mode)
+        backend_options = {k: v for k, v in self.critic_options.items() if k in BACKEND_OPTIONS}
+        critic_options = {k: v for k, v in self.critic_options.items() if k not in BACKEND_OPTIONS}
         with self._lock:
             critic = self._critics.get(key)
             if critic is None:
-                critic = Critic.create(model=key[0], backend=key[1], mode=key[2], **self.critic_options)
-                self._critics[key] = critic
+                engine = self._backends.get(key[:2])
+                if engine is None:
+                    engine = self._backends[key[:2]] = create_backend(key[1], key[0], **backend_options)
+                critic = self._critics[key] = Critic(engine, mode=mode, **critic_options)
             return critic
 
+    @contextmanager
+    def generating(self, backend: Any) -> Iterator[None]:
+        """Hold the generation lock unless the backend serves overlapping requests together (a vLLM server)."""
+        if getattr(backend, "serves_concurrently", False):
+            yield
+            return
+        with self.generation_lock:
+            yield
+
     def warm_up_in_background(self) -> threading.Thread:
-        """Load the default critic in a thread so the first critique does not wait for the weights."""
+        """Load the default critic in a thread (and start its server, for the auto backend) before users arrive."""
 
         def _load() -> None:
             try:
-                self.critic()
+                self.critic().backend.prepare_for_traffic()
             except Exception:  # the first real request reports the error to the user
                 log.exception("could not load the default critic model")
 
@@ -57,9 +77,8 @@ class AppContext:
 
     def close(self) -> None:
         with self._lock:
-            critics = list(self._critics.values())
+            backends = list(self._backends.values())
+            self._backends.clear()
             self._critics.clear()
-        for critic in critics:
-            close = getattr(critic, "close", None)
-            if close is not None:
-                close()
+        for backend in backends:
+            backend.close()

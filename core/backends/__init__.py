@@ -10,6 +10,10 @@ __all__ = ["Backend", "Generation", "GenerationParams", "Messages", "create_back
 
 def create_backend(name: str, model: str, **options: object) -> Backend:
     """Build a backend by name; heavy libraries are imported only for the one chosen."""
+    if name == "auto":
+        from core.backends.auto_backend import AutoBackend
+
+        return AutoBackend(model, **options)  # type: ignore[arg-type]
     if name == "transformers":
         from core.backends.transformers_backend import TransformersBackend
 
@@ -22,4 +26,4 @@ def create_backend(name: str, model: str, **options: object) -> Backend:
         from core.backends.vllm_backend import VLLMBackend
 
         return VLLMBackend(model, **options)  # type: ignore[arg-type]
-    raise ConfigError(f"unknown backend {name!r}: choose transformers, openai or vllm")
+    raise ConfigError(f"unknown backend {name!r}: choose auto, transformers, openai or vllm")

@@ -46,5 +46,13 @@ class Backend(ABC):
         """Yield text chunks of one greedy/sampled completion as they are produced."""
         yield self.generate([prompt], GenerationParams(**{**params.__dict__, "n": 1}))[0][0].text
 
+    @property
+    def serves_concurrently(self) -> bool:
+        """Whether overlapping calls run together (a server batching them); False: callers should queue."""
+        return False
+
+    def prepare_for_traffic(self) -> None:  # noqa: B027 - optional hook: most backends are ready once built
+        """Called once by long-lived processes (web app, worker) so the first users do not wait for a warm-up."""
+
     def close(self) -> None:  # noqa: B027 - optional hook: most backends hold nothing to release
         """Release resources (servers, worker processes)."""

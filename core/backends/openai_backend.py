@@ -102,6 +102,10 @@ class OpenAIBackend(Backend):
 
     # ---- public API -------------------------------------------------------------------------------------------
 
+    @property
+    def serves_concurrently(self) -> bool:
+        return True  # the server batches overlapping requests (vLLM: continuous batching)
+
     def generate(self, prompts: Sequence[Messages], params: GenerationParams) -> list[list[Generation]]:
         if not prompts:
             return []

@@ -31,7 +31,7 @@ class StubBehaviour:
 class StubServer:
     """A threaded HTTP server speaking the parts of the OpenAI API the backend uses, recording every request."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.behaviour = StubBehaviour()
         self.requests: list[dict] = []
         self.in_flight = 0
@@ -39,7 +39,7 @@ class StubServer:
         self.release = threading.Event()  # set at teardown so no handler outlives the test
         self._cond = threading.Condition()
         self._failures = 0
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
         self._thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)

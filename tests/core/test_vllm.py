@@ -182,6 +182,29 @@ def test_cli_critique_through_the_server(vllm_server: ServedModel, processbench_
     check_result(CritiqueResult.model_validate_json(out.read_text().strip()), processbench_item, "openai")
 
 
+@pytest.mark.vllm
+@pytest.mark.slow
+def test_default_backend_starts_and_stops_its_own_vllm_server(processbench_item: dict, tmp_path: Path) -> None:
+    """`critic critique` without --backend on a machine with the vLLM environment: the auto backend's server."""
+    source = tmp_path / "item.json"
+    source.write_text(json.dumps(processbench_item))
+    out = tmp_path / "result.json"
+    env = subprocess_env(tmp_path)
+    del env["CRITIC_BACKEND"]  # what a user gets by default
+    env["CRITIC_VLLM_PYTHON"] = str(vllm_python())
+    env["CRITIC_AUTO_SERVER_MIN_BATCH"] = str(SAMPLES)  # this item's k samples are a batch worth the server
+    env["CRITIC_AUTO_SERVER_ARGS"] = " ".join(FAST_START_SERVER)
+    command = [*CRITIC, "critique", "--input", str(source), "--samples", str(SAMPLES)]
+    command += ["--max-new-tokens", str(MAX_NEW_TOKENS), "--output", str(out)]
+    done = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=900)
+    log = (tmp_path / "logs" / "auto-vllm-server.log").read_text(errors="replace")
+    assert done.returncode == 0, done.stderr[-2000:] + log[-2000:]
+    check_result(CritiqueResult.model_validate_json(out.read_text().strip()), processbench_item, "auto:vllm-server")
+    port = int(log.split("Starting vLLM server on http://127.0.0.1:")[1].split()[0].strip("/"))
+    with socket.socket() as sock:  # the command stopped the server it started
+        assert sock.connect_ex(("127.0.0.1", port)) != 0
+
+
 IN_PROCESS_SCRIPT = textwrap.dedent(
     """
     import json, sys

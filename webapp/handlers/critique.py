@@ -70,7 +70,7 @@ def critique_stream(
     critic = ctx.critic(model, backend, mode)
     started = time.perf_counter()
     final: CritiqueResult | None = None
-    with ctx.generation_lock:
+    with ctx.generating(critic.backend):
         for partial in critic.stream(item, samples=k):
             final = partial
             yield _with(partial, checks), False
@@ -102,7 +102,7 @@ def critique_file(
         return [], errors or ["the file holds no items"]
     model = model or serving_model_name(ctx)
     critic = ctx.critic(model, backend, mode)
-    with ctx.generation_lock:
+    with ctx.generating(critic.backend):
         results = list(critic.critique_many(items, samples=k))
     results = [with_checks(r, item.answer) for item, r in zip(items, results, strict=True)]
     for item, result in zip(items, results, strict=True):
@@ -138,7 +138,7 @@ def revise_with_critique(
     item = SolutionItem(id=result.id, problem=result.problem, steps=[s.text for s in result.steps])
     # The critic's own backend writes the revision: the same loaded model, no second loader.
     generator = ctx.critic(model or serving_model_name(ctx), backend or ctx.default_backend, mode).backend
-    with ctx.generation_lock:
+    with ctx.generating(generator):
         [revision] = revise(generator, [item], [result], RefineConfig())
     return RevisedSolution(
         revision=revision, diff=step_diff(item.steps, revision.steps), solution_text=format_steps(revision.steps)

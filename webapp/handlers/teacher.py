@@ -92,7 +92,7 @@ def critique_class(ctx: AppContext, actor: Actor, *, class_id: int) -> int:
     done = 0
     for start in range(0, len(todo), BATCH):
         chunk = todo[start : start + BATCH]
-        with ctx.generation_lock:
+        with ctx.generating(critic.backend):
             results = critic.critique_many([item for _, item in chunk])
         with session_scope(ctx.database_url) as session:
             for (item_id, _), result in zip(chunk, results, strict=True):

