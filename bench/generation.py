@@ -1,9 +1,16 @@
-"""Benchmark: critique ProcessBench GSM8K items with the embedded model one at a time vs batched (tokens/s, RSS)."""
+"""Benchmark: critique ProcessBench GSM8K items with the embedded model one at a time vs batched (tokens/s, RSS).
+
+    .venv/bin/python bench/generation.py [--backend auto|transformers] [--items 32] [--max-new-tokens 256]
+
+`--backend auto` (the default backend) is measured with its vLLM server already up, as the web app keeps it;
+its peak RSS adds up the server's processes (they are where the model and KV cache live).
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import sys
 import time
@@ -18,11 +25,31 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
+def _group_peak_rss_mb(pgid: int) -> float:
+    """Sum of the peak RSS (VmHWM) of every live process in a process group (a vLLM server and its workers)."""
+    total_kib = 0
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            if os.getpgid(int(status.parent.name)) != pgid:
+                continue
+            fields = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)
+        except (OSError, ValueError):  # the process ended meanwhile
+            continue
+        total_kib += int(fields.get("VmHWM", "0 kB").split()[0])
+    return total_kib / 1024
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--items", type=int, default=32, help="How many GSM8K items to critique (from the start).")
     parser.add_argument("--max-new-tokens", type=int, default=256, help="Generation budget per critique.")
     parser.add_argument("--batch-size", type=int, default=16, help="Rows per generate() call in the batched run.")
+    parser.add_argument(
+        "--backend",
+        choices=["auto", "transformers"],
+        default="auto",
+        help="auto: the default backend (its vLLM server when the vLLM environment exists); transformers: in-process.",
+    )
     parser.add_argument("--model", default="embedded", help="Critic model (default: the embedded SmolLM2-135M).")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="ProcessBench JSON file.")
     parser.add_argument("--cache", default=None, help="transformers cache_implementation (static); default dynamic.")
@@ -34,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
+    from core.backends.base import Backend
     from core.backends.transformers_backend import TransformersBackend
     from core.critic import Critic
     from core.items_io import read_items
@@ -41,13 +69,22 @@ def main(argv: list[str] | None = None) -> int:
 
     items = [i for i in read_items(args.data) if isinstance(i, SolutionItem)][: args.items]
     load_start = time.perf_counter()
-    backend = TransformersBackend(
-        args.model, device="cpu", max_batch_size=args.batch_size, cache_implementation=args.cache
-    )
+    if args.backend == "auto":
+        from core.backends.auto_backend import AutoBackend
+
+        backend: Backend = AutoBackend(args.model, device="cpu")
+        backend.prepare_for_traffic()
+        if not backend.wait_for_server():
+            print(f"auto backend without its vLLM server ({backend.server_error}): measuring transformers")
+    else:
+        backend = TransformersBackend(
+            args.model, device="cpu", max_batch_size=args.batch_size, cache_implementation=args.cache
+        )
     critic = Critic(backend, max_new_tokens=args.max_new_tokens)
     print(
         f"model {args.model} loaded in {time.perf_counter() - load_start:.1f}s, {torch.get_num_threads()} threads; "
-        f"{len(items)} items, max_new_tokens {args.max_new_tokens}, batch size {args.batch_size}, "
+        f"backend {backend.name}; {len(items)} items, max_new_tokens {args.max_new_tokens}, "
+        f"transformers batch size {args.batch_size}, "
         f"cache {args.cache or 'dynamic'}",
         flush=True,
     )
@@ -83,8 +120,15 @@ def main(argv: list[str] | None = None) -> int:
             f"{'ratio':>14}: batched / one at a time = {speeds['batched'] / speeds['one at a time']:.1f}x wall, "
             f"{cpu_speeds['batched'] / cpu_speeds['one at a time']:.1f}x per CPU second"
         )
-    print(f"{'peak RSS':>14}: {_peak_rss_mb():.0f} MB")
-    print(json.dumps({"tokens_per_s": speeds, "tokens_per_cpu_s": cpu_speeds, "peak_rss_mb": round(_peak_rss_mb())}))
+    peak_rss = _peak_rss_mb()
+    server = getattr(backend, "_server", None)
+    if server is not None and server.process.poll() is None:
+        server_rss = _group_peak_rss_mb(os.getpgid(server.process.pid))
+        print(f"{'peak RSS':>14}: {peak_rss:.0f} MB this process + {server_rss:.0f} MB vLLM server processes")
+        peak_rss += server_rss
+    print(f"{'peak RSS':>14}: {peak_rss:.0f} MB")
+    print(json.dumps({"tokens_per_s": speeds, "tokens_per_cpu_s": cpu_speeds, "peak_rss_mb": round(peak_rss)}))
+    backend.close()
     return 0
 
 
