@@ -31,3 +31,10 @@ def test_usage_errors_are_a_message_not_a_traceback() -> None:
     done = _critic("critique", "--bogus")
     assert done.returncode == 2
     assert "No such option" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_bad_setting_in_the_environment_names_the_variable(monkeypatch) -> None:
+    monkeypatch.setenv("CRITIC_BACKEND", "bogus")
+    done = _critic("critique", "--problem", "1+1?", "--solution-file", "/dev/null")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "CRITIC_BACKEND='bogus'" in done.stderr and "'auto', 'transformers'" in done.stderr
