@@ -5,8 +5,8 @@ backend (run with the vLLM environment's python, see scripts/vllm_env.sh), (c) v
 server through the openai backend and (d) the project's default path, the `auto` backend (which starts its own
 vLLM server when the vLLM environment exists), at several concurrencies; every rate is also printed as a ratio
 against (a) at concurrency 1. "Concurrency c" means: transformers generates in batches of c rows, the
-in-process vLLM engine and the auto backend get the prompts c at a time, and the openai backend keeps c
-requests in flight.
+in-process vLLM engine gets the prompts c at a time, the openai backend keeps c requests in flight, and the
+default path serves c clients that each send one critique at a time through its public `generate`.
 
     .venv/bin/python bench/backends.py [--items 64] [--max-new-tokens 128] [--concurrency 1,8,32,64] [--backends ...]
 
@@ -49,6 +49,18 @@ def measure(backend: Backend, prompts: list[Messages], params: GenerationParams,
     step = chunk or len(prompts)
     for start in range(0, len(prompts), step):
         generations += backend.generate(prompts[start : start + step], params)
+    seconds = time.perf_counter() - started
+    tokens = sum(g.completion_tokens for samples in generations for g in samples)
+    return {"prompts": len(prompts), "tokens": tokens, "seconds": round(seconds, 2), "tps": tokens / seconds}
+
+
+def measure_users(backend: Backend, prompts: list[Messages], params: GenerationParams, users: int) -> dict[str, Any]:
+    """`users` clients, each sending its next critique as soon as the last one came back (one prompt per call)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=users) as pool:
+        generations = list(pool.map(lambda prompt: backend.generate([prompt], params)[0], prompts))
     seconds = time.perf_counter() - started
     tokens = sum(g.completion_tokens for samples in generations for g in samples)
     return {"prompts": len(prompts), "tokens": tokens, "seconds": round(seconds, 2), "tps": tokens / seconds}
@@ -141,7 +153,7 @@ def run_default(args: argparse.Namespace, prompts: list[Messages]) -> dict[int, 
     params = GenerationParams(max_new_tokens=args.max_new_tokens)
     results = {}
     for c in args.concurrency:
-        results[c] = measure(backend, prompts_for(prompts, c, args.c1_items), params, chunk=c)
+        results[c] = measure_users(backend, prompts_for(prompts, c, args.c1_items), params, users=c)
         results[c]["engine"] = backend.engine
         print(f"  default (auto) c={c}: {results[c]}", file=sys.stderr, flush=True)
     backend.close()

@@ -145,6 +145,7 @@ def start_vllm_server(
     extra_args: list[str] | None = None,
     settings: Settings | None = None,
     log_file: Path | None = None,
+    die_with_parent: bool = False,
 ) -> VLLMServer:
     """Start the server in the background (not yet answering: call `wait_until_serving`)."""
     from core.models import resolve_model
@@ -168,9 +169,22 @@ def start_vllm_server(
         log_file.parent.mkdir(parents=True, exist_ok=True)
     output = open(log_file, "ab") if log_file else None  # noqa: SIM115 - the child keeps writing to it
     process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT if output else None,
-                               start_new_session=True)  # fmt: skip
+                               start_new_session=True,
+                               preexec_fn=_terminate_with_parent if die_with_parent else None)  # fmt: skip
     client_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
     return VLLMServer(process, f"http://{client_host}:{port}/v1", served_name or model, command)
+
+
+def _terminate_with_parent() -> None:
+    """In the child before exec (Linux): SIGTERM when the thread that started it ends, e.g. its process is killed.
+
+    Without it a server owned by a process that is killed (SIGTERM, SIGKILL: no atexit hooks run) lives on.
+    """
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def free_port(host: str = "127.0.0.1") -> int:

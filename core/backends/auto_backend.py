@@ -65,6 +65,7 @@ class AutoBackend(Backend):
         self.server_error: str | None = None
         self._lock = threading.Lock()
         self._closed = False
+        self._closing = threading.Event()  # releases the server thread (see _run_server)
         if start_server:
             self.start_server()
 
@@ -110,6 +111,8 @@ class AutoBackend(Backend):
                 settings=self.settings,
                 extra_args=self.server_args,
                 log_file=self.settings.home / "logs" / "auto-vllm-server.log",
+                # The server gets SIGTERM when this thread ends, so this thread lives until close() or process exit.
+                die_with_parent=True,
             )
             with self._lock:
                 self._server = server
@@ -134,8 +137,10 @@ class AutoBackend(Backend):
             log.warning("auto backend: no vLLM server (%s); generating with transformers", exc)
             if self._server is not None:
                 self._server.stop()
+            return
         finally:
             self._server_done.set()
+        self._closing.wait()
 
     def wait_for_server(self, timeout_s: float | None = None) -> bool:
         """Block until the server answers or has failed; True when it answers."""
@@ -179,6 +184,7 @@ class AutoBackend(Backend):
 
     def close(self) -> None:
         atexit.unregister(self.close)
+        self._closing.set()
         with self._lock:
             self._closed = True
             server, served, local = self._server, self._served, self._local

@@ -120,3 +120,40 @@ def test_fake_env_is_found_like_a_real_one(tmp_path: Path) -> None:
 
     python = fake_vllm_python(tmp_path)
     assert find_vllm_python(Settings(vllm_python=python)) == python
+
+
+def test_the_server_does_not_outlive_a_killed_owner(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """kill -9 of the process that started the server (no atexit hooks run) still stops the server."""
+    import signal
+    import subprocess
+    import time
+
+    script = (
+        "import sys\nfrom pathlib import Path\nfrom core.backends.auto_backend import AutoBackend\n"
+        "from core.settings import Settings\n"
+        f"backend = AutoBackend({str(tiny_model_dir)!r}, device='cpu', "
+        f"settings=Settings(vllm_python=Path({str(fake_vllm_python(tmp_path))!r})))\n"
+        "backend.prepare_for_traffic()\nassert backend.wait_for_server(60)\n"
+        "print(backend._server.process.pid, flush=True)\nsys.stdin.read()\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    owner = subprocess.Popen(
+        [sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        server_pid = int(owner.stdout.readline())  # type: ignore[union-attr]
+        os.kill(server_pid, 0)  # the server runs
+        owner.send_signal(signal.SIGKILL)
+        owner.wait(10)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                os.kill(server_pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.1)
+        else:
+            os.kill(server_pid, signal.SIGKILL)
+            pytest.fail("the server outlived the process that started it")
+    finally:
+        owner.kill()
