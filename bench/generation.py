@@ -120,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{'ratio':>14}: batched / one at a time = {speeds['batched'] / speeds['one at a time']:.1f}x wall, "
             f"{cpu_speeds['batched'] / cpu_speeds['one at a time']:.1f}x per CPU second"
         )
+    if backend.serves_concurrently:
+        print(f"{'':>14}  (CPU seconds count this process only: the generation ran in the vLLM server's processes)")
     peak_rss = _peak_rss_mb()
     server = getattr(backend, "_server", None)
     if server is not None and server.process.poll() is None:
