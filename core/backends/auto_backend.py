@@ -31,7 +31,7 @@ class AutoBackend(Backend):
       such a batch finishes sooner on vLLM even counting the start;
     - smaller calls go to the server when it is already up, and to in-process transformers otherwise
       (a single critique does not wait for a server);
-    - long-lived processes (the web app, the worker) call `start_server()` at launch so the server is warm
+    - long-lived processes (the web app) call `prepare_for_traffic()` at launch so the server is warm
       by the time users arrive;
     - without a vLLM environment, or when the server fails to start, everything runs on transformers and
       the reason is logged once.

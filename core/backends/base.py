@@ -52,7 +52,7 @@ class Backend(ABC):
         return False
 
     def prepare_for_traffic(self) -> None:  # noqa: B027 - optional hook: most backends are ready once built
-        """Called once by long-lived processes (web app, worker) so the first users do not wait for a warm-up."""
+        """Called once by long-lived processes (the web app) so the first users do not wait for a warm-up."""
 
     def close(self) -> None:  # noqa: B027 - optional hook: most backends hold nothing to release
         """Release resources (servers, worker processes)."""
