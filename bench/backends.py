@@ -22,6 +22,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:  # run as a script, from either environment
     sys.path.insert(0, str(REPO_ROOT))
 
-from core.backends.base import Backend, GenerationParams, Messages  # noqa: E402
+from core.backends.base import Backend, Generation, GenerationParams, Messages  # noqa: E402
 from core.prompts import critique_messages  # noqa: E402
 
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "processbench" / "gsm8k.json"
@@ -42,6 +43,11 @@ def critique_prompts(data: Path, count: int) -> list[Messages]:
     return [critique_messages(item["problem"], item["steps"]) for item in items]
 
 
+def _rate(prompts: int, generations: list[list[Generation]], seconds: float) -> dict[str, Any]:
+    tokens = sum(g.completion_tokens for samples in generations for g in samples)
+    return {"prompts": prompts, "tokens": tokens, "seconds": round(seconds, 2), "tps": tokens / seconds}
+
+
 def measure(backend: Backend, prompts: list[Messages], params: GenerationParams, chunk: int | None) -> dict[str, Any]:
     """Generate for all prompts (in chunks of `chunk` calls when given) and return the aggregate rate."""
     started = time.perf_counter()
@@ -49,9 +55,7 @@ def measure(backend: Backend, prompts: list[Messages], params: GenerationParams,
     step = chunk or len(prompts)
     for start in range(0, len(prompts), step):
         generations += backend.generate(prompts[start : start + step], params)
-    seconds = time.perf_counter() - started
-    tokens = sum(g.completion_tokens for samples in generations for g in samples)
-    return {"prompts": len(prompts), "tokens": tokens, "seconds": round(seconds, 2), "tps": tokens / seconds}
+    return _rate(len(prompts), generations, time.perf_counter() - started)
 
 
 def measure_users(backend: Backend, prompts: list[Messages], params: GenerationParams, users: int) -> dict[str, Any]:
@@ -61,13 +65,18 @@ def measure_users(backend: Backend, prompts: list[Messages], params: GenerationP
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=users) as pool:
         generations = list(pool.map(lambda prompt: backend.generate([prompt], params)[0], prompts))
-    seconds = time.perf_counter() - started
-    tokens = sum(g.completion_tokens for samples in generations for g in samples)
-    return {"prompts": len(prompts), "tokens": tokens, "seconds": round(seconds, 2), "tps": tokens / seconds}
+    return _rate(len(prompts), generations, time.perf_counter() - started)
 
 
-def prompts_for(prompts: list[Messages], concurrency: int, c1_items: int) -> list[Messages]:
-    return prompts[:c1_items] if concurrency == 1 else prompts
+def sweep(
+    label: str, args: argparse.Namespace, prompts: list[Messages], measure_at: Callable[[list[Messages], int], dict]
+) -> dict[int, dict[str, Any]]:
+    """Measure at every concurrency of --concurrency (only --c1-items prompts at 1) and print each rate."""
+    results = {}
+    for c in args.concurrency:
+        results[c] = measure_at(prompts[: args.c1_items] if c == 1 else prompts, c)
+        print(f"  {label} c={c}: {results[c]}", file=sys.stderr, flush=True)
+    return results
 
 
 def warm_up(backend: Backend, prompts: list[Messages]) -> None:
@@ -81,11 +90,12 @@ def run_transformers(args: argparse.Namespace, prompts: list[Messages]) -> dict[
     backend = TransformersBackend(args.model, device="cpu")
     warm_up(backend, prompts)
     params = GenerationParams(max_new_tokens=args.max_new_tokens)
-    results = {}
-    for c in args.concurrency:
+
+    def batches_of_c(batch: list[Messages], c: int) -> dict[str, Any]:
         backend.max_batch_size = c
-        results[c] = measure(backend, prompts_for(prompts, c, args.c1_items), params, chunk=None)
-        print(f"  transformers c={c}: {results[c]}", file=sys.stderr, flush=True)
+        return measure(backend, batch, params, chunk=None)
+
+    results = sweep("transformers", args, prompts, batches_of_c)
     backend.close()
     return results
 
@@ -97,10 +107,7 @@ def run_vllm_in_process(args: argparse.Namespace, prompts: list[Messages]) -> di
     backend = VLLMBackend(args.model)
     warm_up(backend, prompts)
     params = GenerationParams(max_new_tokens=args.max_new_tokens)
-    results = {}
-    for c in args.concurrency:
-        results[c] = measure(backend, prompts_for(prompts, c, args.c1_items), params, chunk=c)
-        print(f"  vllm c={c}: {results[c]}", file=sys.stderr, flush=True)
+    results = sweep("vllm", args, prompts, lambda batch, c: measure(backend, batch, params, chunk=c))
     backend.close()
     return results
 
@@ -130,11 +137,12 @@ def run_openai_server(args: argparse.Namespace, prompts: list[Messages]) -> dict
         params = GenerationParams(max_new_tokens=args.max_new_tokens)
         backend = OpenAIBackend(server.served_name, base_url=server.base_url, timeout_s=600)
         warm_up(backend, prompts)
-        results = {}
-        for c in args.concurrency:
+
+        def c_in_flight(batch: list[Messages], c: int) -> dict[str, Any]:
             backend.max_concurrency = c
-            results[c] = measure(backend, prompts_for(prompts, c, args.c1_items), params, chunk=None)
-            print(f"  openai->vllm server c={c}: {results[c]}", file=sys.stderr, flush=True)
+            return measure(backend, batch, params, chunk=None)
+
+        results = sweep("openai->vllm server", args, prompts, c_in_flight)
         backend.close()
         return results
     finally:
@@ -151,11 +159,11 @@ def run_default(args: argparse.Namespace, prompts: list[Messages]) -> dict[int, 
         print(f"  auto: no vLLM server ({backend.server_error}); measuring transformers", file=sys.stderr)
     warm_up(backend, prompts)
     params = GenerationParams(max_new_tokens=args.max_new_tokens)
-    results = {}
-    for c in args.concurrency:
-        results[c] = measure_users(backend, prompts_for(prompts, c, args.c1_items), params, users=c)
-        results[c]["engine"] = backend.engine
-        print(f"  default (auto) c={c}: {results[c]}", file=sys.stderr, flush=True)
+
+    def c_users(batch: list[Messages], c: int) -> dict[str, Any]:
+        return {**measure_users(backend, batch, params, users=c), "engine": backend.engine}
+
+    results = sweep("default (auto)", args, prompts, c_users)
     backend.close()
     return results
 
