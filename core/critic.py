@@ -208,6 +208,15 @@ def deliberate_sample(
     return ParsedCritique(raw=raw, steps=steps, first_error_step=first_error, parse_status=status, problems=problems)
 
 
+BACKEND_OPTIONS = ("base_url", "api_key", "device")
+
+
+def split_backend_options(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(options for the backend: server URL, key, device; options for the critic: mode, samples, ...)."""
+    backend = {k: v for k, v in options.items() if k in BACKEND_OPTIONS}
+    return backend, {k: v for k, v in options.items() if k not in BACKEND_OPTIONS}
+
+
 class Critic:
     """Critiques solutions with one backend. Overrides given to a call apply to that call only."""
 
@@ -222,12 +231,10 @@ class Critic:
         from core.backends import create_backend
 
         settings = get_settings()
-        backend_name = backend or settings.backend
-        backend_options: dict[str, Any] = {}
-        for key in ("base_url", "api_key", "device"):
-            if key in options:
-                backend_options[key] = options.pop(key)
-        return cls(create_backend(backend_name, model or settings.model, **backend_options), **options)
+        backend_options, critic_options = split_backend_options(options)
+        return cls(
+            create_backend(backend or settings.backend, model or settings.model, **backend_options), **critic_options
+        )
 
     @property
     def model_name(self) -> str:

@@ -9,12 +9,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.backends.base import Backend
 from core.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
-
-# Options of critic_options that configure the backend rather than the critic (as in Critic.create).
-BACKEND_OPTIONS = ("base_url", "api_key", "device")
 
 
 @dataclass
@@ -39,14 +37,13 @@ class AppContext:
     def critic(self, model: str | None = None, backend: str | None = None, mode: str = "single") -> Any:
         """The core Critic for this model, backend and mode; the modes share one backend (weights load once)."""
         from core.backends import create_backend
-        from core.critic import Critic
+        from core.critic import Critic, split_backend_options
 
         key = (model or self.default_model, backend or self.default_backend, mode)
-        backend_options = {k: v for k, v in self.critic_options.items() if k in BACKEND_OPTIONS}
-        critic_options = {k: v for k, v in self.critic_options.items() if k not in BACKEND_OPTIONS}
         with self._lock:
             critic = self._critics.get(key)
             if critic is None:
+                backend_options, critic_options = split_backend_options(self.critic_options)
                 engine = self._backends.get(key[:2])
                 if engine is None:
                     engine = self._backends[key[:2]] = create_backend(key[1], key[0], **backend_options)
@@ -54,9 +51,9 @@ class AppContext:
             return critic
 
     @contextmanager
-    def generating(self, backend: Any) -> Iterator[None]:
+    def generating(self, backend: Backend) -> Iterator[None]:
         """Hold the generation lock unless the backend serves overlapping requests together (a vLLM server)."""
-        if getattr(backend, "serves_concurrently", False):
+        if backend.serves_concurrently:
             yield
             return
         with self.generation_lock:
