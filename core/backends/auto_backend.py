@@ -43,7 +43,6 @@ class AutoBackend(Backend):
         self,
         model_name: str,
         *,
-        start_server: bool = False,
         min_server_batch: int | None = None,
         startup_timeout_s: float | None = None,
         server_args: Sequence[str] = (),
@@ -66,8 +65,6 @@ class AutoBackend(Backend):
         self._lock = threading.Lock()
         self._closed = False
         self._closing = threading.Event()  # releases the server thread (see _run_server)
-        if start_server:
-            self.start_server()
 
     @property
     def engine(self) -> str:

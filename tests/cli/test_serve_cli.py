@@ -54,7 +54,7 @@ def test_serve_rejects_an_unknown_backend(monkeypatch, capsys) -> None:
 def test_serve_starts_a_worker_prints_the_first_admin_password_and_accepts_logins(critic_home: Path) -> None:
     from gradio_client import Client
 
-    from tests.webapp.server import free_port
+    from core.vllm_server import free_port
 
     port = free_port()
     env = {**os.environ, "CRITIC_ADMIN_PASSWORD": "first-admin-pw"}

@@ -24,6 +24,7 @@ from core.critic import Critic
 from core.errors import BackendUnavailableError
 from core.settings import Settings, get_settings
 from core.types import CritiqueResult, SolutionItem
+from core.vllm_server import free_port
 from tests.conftest import MODEL_CACHE, REPO_ROOT
 
 SAMPLES = 3
@@ -38,12 +39,6 @@ def vllm_python() -> Path:
     if not python.exists():
         pytest.skip(f"no vLLM environment at {python}: run `bash scripts/vllm_env.sh` (scripts/test does)")
     return python
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def subprocess_env(home: Path) -> dict[str, str]:
