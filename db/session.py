@@ -217,13 +217,8 @@ def _after_fork_in_child() -> None:
     # A forked child must not use (or close) the parent's pooled connections, nor inherit its locks.
     global _lock
     _lock = threading.Lock()
-    engines = list(_engines.values())
-    _engines.clear()
-    _factories.clear()
-    _initialized.clear()
     _lock_holders.clear()
-    for engine in engines:
-        engine.dispose(close=False)
+    dispose_engines(close=False)
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
