@@ -147,33 +147,47 @@ def _raw_batches(model_dir: str, examples: list[dict[str, Any]]) -> list[tuple[l
     return batches
 
 
-def _raw_run(model_dir: str, examples: list[dict[str, Any]], precision: str, steps: int, queue: Any) -> None:
-    """A minimal hand-written loop: forward with labels, backward, AdamW step. Nothing else."""
-    import contextlib
-
+def _raw_model(model_dir: str, **adamw: Any) -> tuple[Any, Any]:
+    """The model in fp32 training mode (seed 0) and its AdamW optimizer, for the hand-written loops."""
     import torch
     from transformers import AutoModelForCausalLM
 
-    rows = _raw_batches(model_dir, examples)
     torch.manual_seed(0)
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
     model.train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5, weight_decay=0.0)
+    return model, torch.optim.AdamW(model.parameters(), lr=1e-5, **adamw)
+
+
+def _raw_step(model: Any, optimizer: Any, ids: Any, labels: Any, precision: str) -> float:
+    """One step: forward with labels (under bf16 autocast for "bf16"), backward, AdamW step. Returns the loss."""
+    import contextlib
+
+    import torch
+
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16" else contextlib.nullcontext()
+    with autocast:
+        loss = model(input_ids=ids, labels=labels).loss
+    loss.backward()
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return float(loss.detach())
+
+
+def _raw_run(model_dir: str, examples: list[dict[str, Any]], precision: str, steps: int, queue: Any) -> None:
+    """A minimal hand-written loop: forward with labels, backward, AdamW step. Nothing else."""
+    import torch
+
+    rows = _raw_batches(model_dir, examples)
+    model, optimizer = _raw_model(model_dir, weight_decay=0.0)
     times, cpu, losses = [], [], []
     for step in range(steps):
         chunk = [rows[(step * BATCH + i) % len(rows)] for i in range(BATCH)]
         ids = torch.tensor([c[0] for c in chunk])
         labels = torch.tensor([c[1] for c in chunk])
-        autocast = torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16" else contextlib.nullcontext()
         start, start_cpu = time.perf_counter(), time.process_time()
-        with autocast:
-            loss = model(input_ids=ids, labels=labels).loss
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
+        losses.append(_raw_step(model, optimizer, ids, labels, precision))
         times.append(time.perf_counter() - start)
         cpu.append(time.process_time() - start_cpu)
-        losses.append(float(loss.detach()))
     queue.put({"times": times, "cpu": cpu, "losses": losses, "rss_mb": _peak_rss_mb(), "lengths": [SEQ_LEN]})
 
 
@@ -256,26 +270,14 @@ def bench_sft(model_dir: str, steps: int, precisions: list[str], *, with_trl: bo
 
 def _loss_curve_run(model_dir: str, examples: list[dict[str, Any]], precision: str, steps: int, queue: Any) -> None:
     # Batch 1 keeps this short; same start, same sequence order in both precisions.
-    import contextlib
-
     import torch
-    from transformers import AutoModelForCausalLM
 
     rows = _raw_batches(model_dir, examples)
-    torch.manual_seed(0)
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
-    model.train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5)
+    model, optimizer = _raw_model(model_dir)
     losses = []
     for step in range(steps):
         ids, labels = rows[step % len(rows)]
-        autocast = torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16" else contextlib.nullcontext()
-        with autocast:
-            loss = model(input_ids=torch.tensor([ids]), labels=torch.tensor([labels])).loss
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        losses.append(float(loss))
+        losses.append(_raw_step(model, optimizer, torch.tensor([ids]), torch.tensor([labels]), precision))
     queue.put({"losses": losses})
 
 
