@@ -14,7 +14,7 @@ from core.errors import BadInputError, ConflictError, NotFoundError, PermissionD
 from core.prm800k import FINISH_REASONS, first_error_from_ratings
 from core.types import StepRating
 from db.models import Annotation, AnnotationEvent, Item, User, utcnow
-from db.session import begin_write, compile_ahead, sqlite_group_commit
+from db.session import compile_ahead, run_write
 
 EDITABLE_STATUSES = ("draft", "submitted")
 _UNSET: Any = object()
@@ -161,17 +161,8 @@ def _write_change(
         connection.execute(_INSERT_EVENT, audit)
         return True
 
-    group = sqlite_group_commit(session)
-    if group is not None:  # SQLite: shares a write transaction with this process's other saves
-        stored = group.run(update_and_audit)
-    else:
-        begin_write(session)
-        stored = update_and_audit(session.connection())
-        if stored:
-            session.commit()
-        else:
-            session.rollback()
-    if not stored:
+    # A stale save changed nothing: committing its transaction is the same as rolling it back.
+    if not run_write(session, update_and_audit):
         current = get_annotation(session, annotation_id=annotation.id)
         _check_version(session, current, expected_version)
         raise AssertionError("the conditional update failed although the version matches")
@@ -247,14 +238,8 @@ def create_annotation(
         return annotation_id
 
     # Core statements in the write transaction (the ORM's flush would hold the lock several times as long).
-    group = sqlite_group_commit(session)
     try:
-        if group is not None:  # SQLite: shares a write transaction with this process's other saves
-            annotation.id = group.run(insert_and_audit)
-        else:
-            begin_write(session)
-            annotation.id = insert_and_audit(session.connection())
-            session.commit()
+        annotation.id = run_write(session, insert_and_audit)
     except IntegrityError as exc:
         session.rollback()
         raise ConflictError(

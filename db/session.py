@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
@@ -17,7 +17,7 @@ from sqlalchemy.sql import Executable, compiler
 
 from core.errors import ConfigError
 from core.settings import get_settings
-from db.group_commit import GroupCommit, group_commit
+from db.group_commit import GroupCommit, Result, group_commit
 from db.write_queue import WriteQueue
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -147,6 +147,21 @@ def begin_write(session: Session) -> None:
     """
     if not session.in_transaction():
         session.connection(execution_options={WRITE_OPTION: True})
+
+
+def run_write(session: Session, work: Callable[[Connection], Result]) -> Result:
+    """Run `work(connection)` in a write transaction, commit, and return its value.
+
+    On an SQLite file the transaction may be shared with this process's other saves (group commit); elsewhere it
+    is the session's own. The caller has everything ready beforehand: on SQLite every other writer waits for it.
+    """
+    group = sqlite_group_commit(session)
+    if group is not None:
+        return group.run(work)
+    begin_write(session)
+    value = work(session.connection())
+    session.commit()
+    return value
 
 
 def sqlite_group_commit(session: Session) -> GroupCommit | None:
