@@ -25,11 +25,13 @@ def serve(
 ) -> None:
     """Start Critic Studio in the browser: critique, annotation campaigns, teacher grading, dashboard."""
     from core.errors import ConfigError
+    from core.runtime import freeze_startup_heap
     from core.settings import BACKEND_NAMES, get_settings
 
     if backend is not None and backend not in BACKEND_NAMES:
         raise ConfigError(f"--backend {backend!r}: choose one of {', '.join(BACKEND_NAMES)}")
 
+    from db.annotations import prepare_statements
     from db.session import init_db
     from webapp.app import launch
     from webapp.auth import ADMIN_USERNAME, ensure_admin
@@ -42,6 +44,7 @@ def serve(
         get_settings.cache_clear()
     settings = get_settings()
     init_db(database_url)
+    prepare_statements(database_url)  # the first annotators' saves do not compile them
     password = ensure_admin(database_url)
     if password is not None:
         typer.secho(
@@ -54,6 +57,7 @@ def serve(
     )
     if warm_up:
         ctx.warm_up_in_background()
+    freeze_startup_heap()
     typer.echo(f"Critic Studio on http://{host}:{port} (model {ctx.default_model}, backend {ctx.default_backend})")
     try:
         launch(ctx, host=host, port=port)

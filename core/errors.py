@@ -41,3 +41,9 @@ class NotFoundError(CriticError):
     """A named thing (item, job, model version, campaign) does not exist."""
 
     exit_code = 6
+
+
+class DatabaseBusyError(CriticError):
+    """A write waited too long for the database (SQLite: another writer held its only write lock); nothing changed."""
+
+    exit_code = 7

@@ -13,8 +13,9 @@ from typing import Any
 from sqlalchemy import select
 
 from core.errors import ConflictError
+from core.runtime import freeze_startup_heap
 from core.types import SolutionItem
-from db.annotations import create_annotation, get_annotation, save_annotation
+from db.annotations import create_annotation, get_annotation, prepare_statements, save_annotation
 from db.items import add_item
 from db.models import Annotation, AnnotationEvent, User
 from db.session import dispose_engines, get_sessionmaker
@@ -92,6 +93,7 @@ def run_writer(plan: LoadPlan, writer: int, *, ready: Any = None, go: Any = None
     user_id = plan.writer_ids[writer]
     with factory() as session:  # open the connection before the clock starts
         session.get(User, user_id)
+    prepare_statements(plan.url)  # as the app does at start
     if ready is not None:
         ready.release()
         go.wait()
@@ -159,6 +161,7 @@ def run_load(plan: LoadPlan, *, processes: int = 10) -> LoadResult:
     writers = list(range(len(plan.writer_ids)))
     in_processes, in_threads = writers[:processes], writers[processes:]
     dispose_engines()  # children must not inherit open connections
+    freeze_startup_heap()  # as `critic serve` does once started (a full collection would pause the writers)
     context = multiprocessing.get_context("fork")
     ready, go, results = context.Semaphore(0), context.Event(), context.Queue()
     children = [context.Process(target=_process_writer, args=(plan, w, ready, go, results)) for w in in_processes]

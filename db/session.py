@@ -25,6 +25,9 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 # front): a deferred transaction that reads and then writes fails at once with "database is locked"
 # when another writer committed in between, instead of waiting for the busy timeout.
 WRITE_OPTION = "critic_write"
+# Execution option: a place in the SQLite write queue whose turn has come (the group commit waits for its
+# turn itself); the transaction takes it over and lets the next writer go when it ends.
+WRITE_PLACE_OPTION = "critic_write_place"
 
 _lock = threading.Lock()
 _engines: dict[str, Engine] = {}
@@ -58,7 +61,8 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        if not conn.get_execution_options().get(WRITE_OPTION):
+        options = conn.get_execution_options()
+        if not options.get(WRITE_OPTION):
             conn.exec_driver_sql("BEGIN")
             return
         thread = threading.get_ident()
@@ -67,7 +71,8 @@ def _configure_sqlite(engine: Engine) -> None:
         if queue is not None and not _lock_holders.get(thread):
             # Writers queue first come, first served (see db.write_queue); SQLite's busy handler alone
             # retries with sleeps of up to 100 ms, so under many writers some waited for seconds.
-            conn.info["write_queue_place"] = (thread, queue.acquire(SQLITE_BUSY_TIMEOUT_MS / 1000))
+            place = options.get(WRITE_PLACE_OPTION) or queue.acquire(SQLITE_BUSY_TIMEOUT_MS / 1000)
+            conn.info["write_queue_place"] = (thread, place)
             _lock_holders[thread] = True
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
@@ -176,7 +181,13 @@ def sqlite_group_commit(session: Session) -> GroupCommit | None:
         return None
     if _lock_holders.get(threading.get_ident()):
         return None  # this thread is in a write transaction already: the group's writer would wait for it
-    return group_commit(engine, {WRITE_OPTION: True})
+    return group_commit(
+        engine,
+        queue=WriteQueue(engine.url.database),
+        write_options={WRITE_OPTION: True},
+        place_option=WRITE_PLACE_OPTION,
+        timeout_s=SQLITE_BUSY_TIMEOUT_MS / 1000,
+    )
 
 
 def compile_ahead(session: Session, statement: Executable, parameters: Mapping[str, Any]) -> None:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,11 +30,12 @@ _OPEN_FLAGS = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC
 
 @dataclass
 class QueuePlace:
-    """A writer's place at the head of the queue: its slot's descriptor (None if it could not take one)."""
+    """A writer's place in the queue: its own slot, and the slot of the writer just ahead until that one finished."""
 
     ticket: int  # counts write transactions across all processes since the queue's files were made
-    slot_fd: int | None
-    waited_out: bool  # False when the deadline passed before the writer ahead finished
+    slot_fd: int | None  # None if it could not take one (more writers queued than slots)
+    ahead_fd: int | None  # the slot of the writer ahead, while this one has not yet got through
+    waited_out: bool = False  # True once the writer ahead finished; False when the deadline passed first
 
 
 class WriteQueue:
@@ -45,18 +45,53 @@ class WriteQueue:
         self.ticket_path = f"{database_path}.write-lock"
         self.slot_dir = Path(f"{database_path}.write-queue")
 
-    def acquire(self, timeout_s: float) -> QueuePlace:
-        """Draw a ticket and wait (at most `timeout_s`) until the writer ahead has finished."""
-        deadline = time.monotonic() + timeout_s
+    def acquire(self, timeout_s: float | None) -> QueuePlace:
+        """Draw a ticket and wait (at most `timeout_s`; None: as long as it takes) until the writer ahead finished."""
+        place = self.draw()
+        self.wait(place, timeout_s)
+        return place
+
+    def draw(self) -> QueuePlace:
+        """Join the end of the queue (a few syscalls); `wait` or `ready_now` tell when it is this writer's turn."""
         ticket, slot_fd = self._draw_ticket()
-        ahead = self._open_slot(ticket - 1)
-        waited_out = _lock_within(ahead, max(0.0, deadline - time.monotonic()))
-        if waited_out:
+        return QueuePlace(ticket, slot_fd, self._open_slot(ticket - 1))
+
+    def ready_now(self, place: QueuePlace) -> bool:
+        """Whether the writer ahead has finished, without waiting."""
+        return self.wait(place, 0.0)
+
+    def wait(self, place: QueuePlace, timeout_s: float | None) -> bool:
+        """Wait until the writer ahead has finished (True), at most `timeout_s` (None: as long as it takes).
+
+        Without a deadline the calling thread itself blocks in the kernel; with one, a helper thread does,
+        which costs a second wake-up on every hand-over. After a deadline has passed, the place no longer
+        waits (it goes on without the queue's order).
+        """
+        ahead = place.ahead_fd
+        if ahead is None:
+            return place.waited_out
+        if timeout_s is None:
+            fcntl.flock(ahead, fcntl.LOCK_EX)
+            got_through = True
+        elif timeout_s <= 0:
+            try:
+                fcntl.flock(ahead, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                got_through = True
+            except BlockingIOError:
+                return False  # still waiting: the place keeps its descriptor
+        else:
+            got_through = _lock_within(ahead, timeout_s)
+        place.ahead_fd = None
+        place.waited_out = got_through
+        if got_through:
             _unlock(ahead)
-        return QueuePlace(ticket, slot_fd, waited_out)
+        return got_through
 
     def release(self, place: QueuePlace) -> None:
         """Let the writer behind go (call once the transaction has committed or rolled back)."""
+        if place.ahead_fd is not None:  # never got through (withdrawn): the writer behind now waits for ours
+            os.close(place.ahead_fd)
+            place.ahead_fd = None
         if place.slot_fd is not None:
             _unlock(place.slot_fd)
             place.slot_fd = None

@@ -1,14 +1,15 @@
-"""SQLite group commit: saves from threads of one process that wait together are written together, each on its own."""
+"""SQLite group commit: saves of one process that wait together are written together, each on its own, or not at all."""
 
 from __future__ import annotations
 
 import threading
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from core.errors import ConflictError
-from db.annotations import create_annotation
+from core.errors import ConflictError, DatabaseBusyError
+from db.annotations import create_annotation, get_annotation, prepare_statements, save_annotation
 from db.campaigns import get_or_create_campaign
 from db.models import Annotation, AnnotationEvent
 from db.session import session_scope, sqlite_group_commit
@@ -57,3 +58,59 @@ def test_a_failing_save_in_a_shared_transaction_loses_none_of_the_others(sqlite_
     with session_scope(sqlite_db_url) as session:
         assert session.scalar(select(func.count()).select_from(Annotation)) == 2
         assert session.scalar(select(func.count()).select_from(AnnotationEvent)) == 2
+
+
+def test_a_save_that_waits_past_its_deadline_fails_clearly_and_is_never_written_later(
+    sqlite_db_url, make_user, make_item
+) -> None:
+    with session_scope(sqlite_db_url) as session:
+        annotator = make_user(session, "ann")
+        item = make_item(session, "Q?", ["a", "b"])
+        group = sqlite_group_commit(session)
+    assert group is not None
+    group.timeout_s = 0.3  # the deadline is SQLite's busy timeout (30 s) in use
+    other_writer = WriteQueue(make_url(sqlite_db_url).database)
+    place = other_writer.acquire(timeout_s=10)  # another process holds the database
+    try:
+        with session_scope(sqlite_db_url) as session:
+            with pytest.raises(DatabaseBusyError, match="nothing was saved"):
+                create_annotation(session, item_id=item.id, annotator_id=annotator.id, ratings=[1, 1])
+    finally:
+        other_writer.release(place)
+    # The writer thread gets its turn now: the withdrawn save must not be written behind the user's back.
+    threading.Event().wait(0.3)
+    with session_scope(sqlite_db_url) as session:
+        assert session.scalar(select(func.count()).select_from(Annotation)) == 0
+        row = create_annotation(session, item_id=item.id, annotator_id=annotator.id, ratings=[1, -1])
+        assert row.version == 1
+        assert session.scalar(select(func.count()).select_from(AnnotationEvent)) == 1
+
+
+def test_saves_after_prepare_statements_compile_nothing(sqlite_db_url, make_user, make_item) -> None:
+    with session_scope(sqlite_db_url) as session:
+        annotator = make_user(session, "ann")
+        item = make_item(session, "Q?", ["a", "b", "c"])
+        prepare_statements(sqlite_db_url)
+        compiled = session.get_bind()._compiled_cache
+        before = len(compiled)
+        row = create_annotation(session, item_id=item.id, annotator_id=annotator.id, ratings=[1, 1, 1])
+        row = save_annotation(
+            session, annotation_id=row.id, expected_version=row.version, actor_id=annotator.id, comment="checked"
+        )
+        row = save_annotation(
+            session,
+            annotation_id=row.id,
+            expected_version=row.version,
+            actor_id=annotator.id,
+            ratings=[1, -1, None],
+            status="submitted",
+        )
+        assert len(compiled) == before, "a save compiled a statement that prepare_statements did not"
+    with session_scope(sqlite_db_url) as session:
+        stored = get_annotation(session, annotation_id=row.id)
+        assert (stored.comment, stored.ratings, stored.first_error_step, stored.status) == (
+            "checked",
+            [1, -1, None],
+            2,
+            "submitted",
+        )

@@ -78,3 +78,19 @@ def test_a_writer_that_never_finishes_is_waited_for_only_until_the_deadline(tmp_
     after = queue.acquire(timeout_s=10)
     assert after.waited_out
     queue.release(after)
+
+
+def test_a_place_is_ready_only_once_the_writer_ahead_has_finished(tmp_path: Path) -> None:
+    queue = WriteQueue(str(tmp_path / "queue.db"))
+    ahead = queue.acquire(timeout_s=10)
+    place = queue.draw()
+    assert not queue.ready_now(place)
+    got_through = threading.Event()
+    waiter = threading.Thread(target=lambda: queue.wait(place, None) and got_through.set())
+    waiter.start()
+    assert not got_through.wait(0.2)  # waits, without a deadline, in its own thread
+    queue.release(ahead)
+    waiter.join(timeout=10)
+    assert got_through.is_set() and place.waited_out
+    queue.release(place)
+    assert queue.ready_now(queue.draw())
