@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -42,6 +43,11 @@ def database_url(url: str | None = None) -> str:
     return url or get_settings().resolved_database_url
 
 
+@functools.cache
+def _write_queue(database_path: str) -> WriteQueue:
+    return WriteQueue(database_path)
+
+
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -57,7 +63,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.close()
 
     in_memory = engine.url.database in (None, "", ":memory:")
-    queue = None if in_memory else WriteQueue(engine.url.database)
+    queue = None if in_memory else _write_queue(engine.url.database)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
@@ -183,7 +189,7 @@ def sqlite_group_commit(session: Session) -> GroupCommit | None:
         return None  # this thread is in a write transaction already: the group's writer would wait for it
     return group_commit(
         engine,
-        queue=WriteQueue(engine.url.database),
+        queue=_write_queue(engine.url.database),
         write_options={WRITE_OPTION: True},
         place_option=WRITE_PLACE_OPTION,
         timeout_s=SQLITE_BUSY_TIMEOUT_MS / 1000,

@@ -22,7 +22,6 @@ import fcntl
 import os
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 
 SLOTS = 64
 _OPEN_FLAGS = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC
@@ -43,7 +42,7 @@ class WriteQueue:
 
     def __init__(self, database_path: str) -> None:
         self.ticket_path = f"{database_path}.write-lock"
-        self.slot_dir = Path(f"{database_path}.write-queue")
+        self.slot_dir = f"{database_path}.write-queue"
 
     def acquire(self, timeout_s: float | None) -> QueuePlace:
         """Draw a ticket and wait (at most `timeout_s`; None: as long as it takes) until the writer ahead finished."""
@@ -117,11 +116,11 @@ class WriteQueue:
             os.close(fd)
 
     def _open_slot(self, ticket: int) -> int:
-        path = self.slot_dir / str(ticket % SLOTS)
+        path = f"{self.slot_dir}/{ticket % SLOTS}"
         try:
             return os.open(path, _OPEN_FLAGS, 0o600)
         except FileNotFoundError:
-            self.slot_dir.mkdir(mode=0o700, exist_ok=True)
+            os.makedirs(self.slot_dir, mode=0o700, exist_ok=True)
             return os.open(path, _OPEN_FLAGS, 0o600)
 
 
