@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/annotations.py                         # SQLite (+ PostgreSQL if CRITIC_TEST_POSTGRES_URL)
     .venv/bin/python bench/annotations.py --pause-ms 0            # saturated load only
+    .venv/bin/python bench/annotations.py --pause-ms 0 --repeat 10  # every run and the median of 10
     .venv/bin/python bench/annotations.py --import-lines 1000000  # also: peak RSS of a PRM800K import
 
 Prints p50/p99 save latency and saves/s per backend (same load, same run), and the import's peak RSS.
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -78,6 +80,10 @@ def bench_import(lines: int, workdir: Path) -> None:
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
 
 
+def _cells(summary: dict[str, float], columns: tuple[str, ...]) -> str:
+    return " ".join(f"{summary[c]:>11.1f}" for c in columns)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--writers", type=int, default=20)
@@ -88,6 +94,9 @@ def main() -> None:
     )
     parser.add_argument("--import-lines", type=int, default=0, help="also measure a PRM800K import of this many lines")
     parser.add_argument("--no-saves", action="store_true", help="skip the concurrent-save benchmark")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="run each load this many times (a shared machine varies run to run)"
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="critic-bench-") as tmp:
@@ -111,15 +120,21 @@ def main() -> None:
             loads.append((f"paced {args.pause_ms:g} ms", args.writers, args.processes, args.pause_ms / 1000))
         for name, url in backends.items() if not args.no_saves else ():
             for index, (load, writers, processes, pause_s) in enumerate(loads):
-                if name == "postgresql":
-                    _fresh_postgres(url)
-                else:
-                    url = f"sqlite:///{workdir / f'bench-{index}.db'}"
-                loadavg = os.getloadavg()[0]
-                s = bench_saves(url, writers=writers, saves=args.saves, processes=processes, pause_s=pause_s)
-                print(
-                    f"{name:<11} {load:<20} {writers:>7} {loadavg:>7.2f} " + " ".join(f"{s[c]:>11.1f}" for c in columns)
-                )
+                runs = []
+                for run in range(args.repeat):
+                    if name == "postgresql":
+                        _fresh_postgres(url)
+                    else:
+                        url = f"sqlite:///{workdir / f'bench-{index}-{run}.db'}"
+                    loadavg = os.getloadavg()[0]
+                    runs.append(
+                        bench_saves(url, writers=writers, saves=args.saves, processes=processes, pause_s=pause_s)
+                    )
+                    print(f"{name:<11} {load:<20} {writers:>7} {loadavg:>7.2f} " + _cells(runs[-1], columns))
+                if args.repeat > 1:
+                    medians = {c: statistics.median(r[c] for r in runs) for c in columns}
+                    label = f"median of {args.repeat}"
+                    print(f"{name:<11} {label:<20} {writers:>7} {'':>7} " + _cells(medians, columns))
         if args.import_lines:
             bench_import(args.import_lines, workdir)
     print(f"bench peak RSS (this process): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
