@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine
 
-from core.errors import DatabaseBusyError
+from core.errors import CriticError, DatabaseBusyError
 from db.write_queue import QueuePlace, WriteQueue
 
 Result = TypeVar("Result")
@@ -83,11 +83,16 @@ class GroupCommit:
             lead = not self.writing
             self.writing = True
         if lead:
-            place = self.queue.draw()
-            if self.queue.ready_now(place):
-                self._write_turn(place)
+            try:
+                place = self.queue.draw()
+                ready = self.queue.ready_now(place)
+            except OSError as exc:  # the queue's files cannot be used (permissions, disk): nothing was written
+                self._fail_waiting(exc)
             else:
-                self._hand_to_writer(place)
+                if ready:
+                    self._write_turn(place)
+                else:
+                    self._hand_to_writer(place)
         if not save.done.wait(self.timeout_s):
             with self.mutex:
                 if save.state == "waiting":
@@ -120,10 +125,32 @@ class GroupCommit:
                         self.writer = None
                         return
                 continue
-            if place is None:
-                place = self.queue.draw()
-            self.queue.wait(place, None)
+            try:
+                if place is None:
+                    place = self.queue.draw()
+                self.queue.wait(place, None)
+            except OSError as exc:
+                if place is not None:
+                    self.queue.release(place)
+                self._fail_waiting(exc)
+                continue
             self._write_turn(place)
+
+    def _fail_waiting(self, cause: OSError) -> None:
+        """Fail every save waiting for this process's turn (none of them was written) and give up the turn."""
+        error = CriticError(
+            f"cannot queue for the database's write lock ({cause}); check the files next to the database; "
+            "nothing was saved"
+        )
+        error.__cause__ = cause
+        with self.mutex:
+            group, self.pending = self.pending, []
+            self.writing = False
+            for save in group:
+                save.state = "writing"
+                save.error = error
+        for save in group:
+            save.done.set()
 
     def _write_turn(self, place: QueuePlace) -> None:
         """Write every pending save in the turn `place` has got, then let the next writer go."""

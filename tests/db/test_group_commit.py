@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
 import threading
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from core.errors import ConflictError, DatabaseBusyError
+from core.errors import ConflictError, CriticError, DatabaseBusyError
 from db.annotations import create_annotation, get_annotation, prepare_statements, save_annotation
 from db.campaigns import get_or_create_campaign
 from db.models import Annotation, AnnotationEvent
@@ -114,3 +116,24 @@ def test_saves_after_prepare_statements_compile_nothing(sqlite_db_url, make_user
             2,
             "submitted",
         )
+
+
+def test_a_queue_that_cannot_be_used_fails_the_save_clearly_and_the_next_save_works(
+    sqlite_db_url, make_user, make_item
+) -> None:
+    with session_scope(sqlite_db_url) as session:
+        annotator = make_user(session, "ann")
+        item = make_item(session, "Q?", ["a", "b"])
+    slots = Path(f"{make_url(sqlite_db_url).database}.write-queue")
+    shutil.rmtree(slots, ignore_errors=True)
+    slots.write_text("not a folder")  # e.g. a file left where the queue's folder belongs
+    try:
+        with session_scope(sqlite_db_url) as session:
+            with pytest.raises(CriticError, match="nothing was saved"):
+                create_annotation(session, item_id=item.id, annotator_id=annotator.id, ratings=[1, 1])
+    finally:
+        slots.unlink()
+    with session_scope(sqlite_db_url) as session:
+        assert session.scalar(select(func.count()).select_from(Annotation)) == 0
+        row = create_annotation(session, item_id=item.id, annotator_id=annotator.id, ratings=[1, -1])
+        assert get_annotation(session, annotation_id=row.id).first_error_step == 2
