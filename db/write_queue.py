@@ -53,7 +53,13 @@ class WriteQueue:
     def draw(self) -> QueuePlace:
         """Join the end of the queue (a few syscalls); `wait` or `ready_now` tell when it is this writer's turn."""
         ticket, slot_fd = self._draw_ticket()
-        return QueuePlace(ticket, slot_fd, self._open_slot(ticket - 1))
+        place = QueuePlace(ticket, slot_fd, None)
+        try:
+            place.ahead_fd = self._open_slot(ticket - 1)
+        except OSError:
+            self.release(place)  # let the writer behind go: this one never got in
+            raise
+        return place
 
     def ready_now(self, place: QueuePlace) -> bool:
         """Whether the writer ahead has finished, without waiting."""
