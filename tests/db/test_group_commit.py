@@ -62,12 +62,18 @@ def test_a_failing_save_in_a_shared_transaction_loses_none_of_the_others(sqlite_
         assert session.scalar(select(func.count()).select_from(AnnotationEvent)) == 2
 
 
-def test_a_save_that_waits_past_its_deadline_fails_clearly_and_is_never_written_later(
-    sqlite_db_url, make_user, make_item
-) -> None:
+@pytest.fixture
+def annotator_and_item(sqlite_db_url, make_user, make_item):
+    """A user and an item with two steps, in the SQLite database."""
     with session_scope(sqlite_db_url) as session:
-        annotator = make_user(session, "ann")
-        item = make_item(session, "Q?", ["a", "b"])
+        return make_user(session, "ann"), make_item(session, "Q?", ["a", "b"])
+
+
+def test_a_save_that_waits_past_its_deadline_fails_clearly_and_is_never_written_later(
+    sqlite_db_url, annotator_and_item
+) -> None:
+    annotator, item = annotator_and_item
+    with session_scope(sqlite_db_url) as session:
         group = sqlite_group_commit(session)
     assert group is not None
     group.timeout_s = 0.3  # the deadline is SQLite's busy timeout (30 s) in use
@@ -88,14 +94,13 @@ def test_a_save_that_waits_past_its_deadline_fails_clearly_and_is_never_written_
         assert session.scalar(select(func.count()).select_from(AnnotationEvent)) == 1
 
 
-def test_saves_after_prepare_statements_compile_nothing(sqlite_db_url, make_user, make_item) -> None:
+def test_saves_after_prepare_statements_compile_nothing(sqlite_db_url, annotator_and_item) -> None:
+    annotator, item = annotator_and_item
+    prepare_statements(sqlite_db_url)
     with session_scope(sqlite_db_url) as session:
-        annotator = make_user(session, "ann")
-        item = make_item(session, "Q?", ["a", "b", "c"])
-        prepare_statements(sqlite_db_url)
         compiled = session.get_bind()._compiled_cache
         before = len(compiled)
-        row = create_annotation(session, item_id=item.id, annotator_id=annotator.id, ratings=[1, 1, 1])
+        row = create_annotation(session, item_id=item.id, annotator_id=annotator.id, ratings=[1, 1])
         row = save_annotation(
             session, annotation_id=row.id, expected_version=row.version, actor_id=annotator.id, comment="checked"
         )
@@ -104,7 +109,7 @@ def test_saves_after_prepare_statements_compile_nothing(sqlite_db_url, make_user
             annotation_id=row.id,
             expected_version=row.version,
             actor_id=annotator.id,
-            ratings=[1, -1, None],
+            ratings=[1, -1],
             status="submitted",
         )
         assert len(compiled) == before, "a save compiled a statement that prepare_statements did not"
@@ -112,18 +117,16 @@ def test_saves_after_prepare_statements_compile_nothing(sqlite_db_url, make_user
         stored = get_annotation(session, annotation_id=row.id)
         assert (stored.comment, stored.ratings, stored.first_error_step, stored.status) == (
             "checked",
-            [1, -1, None],
+            [1, -1],
             2,
             "submitted",
         )
 
 
 def test_a_queue_that_cannot_be_used_fails_the_save_clearly_and_the_next_save_works(
-    sqlite_db_url, make_user, make_item
+    sqlite_db_url, annotator_and_item
 ) -> None:
-    with session_scope(sqlite_db_url) as session:
-        annotator = make_user(session, "ann")
-        item = make_item(session, "Q?", ["a", "b"])
+    annotator, item = annotator_and_item
     slots = Path(f"{make_url(sqlite_db_url).database}.write-queue")
     shutil.rmtree(slots, ignore_errors=True)
     slots.write_text("not a folder")  # e.g. a file left where the queue's folder belongs
