@@ -9,8 +9,9 @@ Prints p50/p99 save latency and saves/s per backend (same load, same run), and t
 Two loads: "saturated" writers save again the moment a save returns (what the p99 target is judged on);
 "paced" writers pause between saves (--pause-ms, drawn from 0.5x-1.5x), as people reading a solution do.
 The `loadavg` column is the machine's 1-minute load average when the row started (other jobs share the CPUs).
-p99_ms covers every save; p99_warm_ms leaves out each writer's first 3 saves, in which its freshly started
-process compiles the statements of each kind of save (a long-running server pays that once).
+p99_ms covers every save; p99_warm_ms leaves out each writer's first 3 saves, which pay a freshly started
+process's one-time costs (a long-running server pays them once); p99_processes_ms / p99_threads_ms split the
+writers in processes from those in threads of this process (which share its interpreter lock).
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def bench_saves(url: str, *, writers: int, saves: int, processes: int, pause_s: 
     result = run_load(plan, processes=processes)
     problems = verify(plan, result.outcomes)
     dispose_engines()
-    summary = latency_summary(result.outcomes, result.wall_s)
+    summary = latency_summary(result.outcomes, result.wall_s, processes=processes)
     summary["problems"] = len(problems)
     return summary
 
@@ -81,7 +82,7 @@ def bench_import(lines: int, workdir: Path) -> None:
 
 
 def _cells(summary: dict[str, float], columns: tuple[str, ...]) -> str:
-    return " ".join(f"{summary[c]:>11.1f}" for c in columns)
+    return " ".join(f"{summary[c]:>{max(11, len(c))}.1f}" for c in columns)
 
 
 def main() -> None:
@@ -109,11 +110,12 @@ def main() -> None:
             print("PostgreSQL skipped: CRITIC_TEST_POSTGRES_URL is unset (scripts/postgres.sh: start_test_postgres)")
         mix = f"{args.processes} processes, {args.writers - args.processes} threads"
         print(f"{args.writers} writers ({mix}) x {args.saves} saves each, {os.cpu_count()} CPUs")
-        columns = ("saves", "stored", "conflicts", "errors", "p50_ms", "p99_ms", "p99_warm_ms", "saves_per_s")
+        columns = ("saves", "stored", "conflicts", "errors", "p50_ms", "p99_ms", "p99_warm_ms")
+        columns += ("p99_processes_ms", "p99_threads_ms", "saves_per_s")
         columns += ("problems",)
         if not args.no_saves:
             header = f"{'backend':<11} {'load':<20} {'writers':>7} {'loadavg':>7} "
-            print(header + " ".join(f"{c:>11}" for c in columns))
+            print(header + " ".join(f"{c:>{max(11, len(c))}}" for c in columns))
         # One writer alone first (the service time of a save), then all writers at once, then all writers paced.
         loads = [("saturated", 1, 0, 0.0), ("saturated", args.writers, args.processes, 0.0)]
         if args.pause_ms > 0:

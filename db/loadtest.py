@@ -235,12 +235,18 @@ def _percentile_ms(latencies: list[float], p: float) -> float:
     return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000 if latencies else 0.0
 
 
-def latency_summary(outcomes: list[SaveOutcome], wall_s: float) -> dict[str, float]:
-    """Counts, p50/p99 latency of every save, p99 without each writer's first WARM_UP_SAVES saves, saves/s."""
+def latency_summary(outcomes: list[SaveOutcome], wall_s: float, *, processes: int = 0) -> dict[str, float]:
+    """Counts, p50/p99 latency of every save, p99 without each writer's first WARM_UP_SAVES saves, saves/s.
+
+    With `processes` (as given to run_load: writers 0..processes-1 ran in processes) also the p99 of the
+    writers in processes and of those in threads of one process, which share its interpreter lock.
+    """
     latencies = sorted(o.latency_s for o in outcomes)
     if not latencies:
         return {}
     warm = sorted(o.latency_s for o in outcomes if o.save_index >= WARM_UP_SAVES)
+    in_processes = sorted(o.latency_s for o in outcomes if o.writer < processes)
+    in_threads = sorted(o.latency_s for o in outcomes if o.writer >= processes)
 
     def pct(p: float) -> float:
         return _percentile_ms(latencies, p)
@@ -253,5 +259,7 @@ def latency_summary(outcomes: list[SaveOutcome], wall_s: float) -> dict[str, flo
         "p50_ms": pct(0.50),
         "p99_ms": pct(0.99),
         "p99_warm_ms": _percentile_ms(warm, 0.99),
+        "p99_processes_ms": _percentile_ms(in_processes, 0.99),
+        "p99_threads_ms": _percentile_ms(in_threads, 0.99),
         "saves_per_s": len(latencies) / wall_s if wall_s else 0.0,
     }
