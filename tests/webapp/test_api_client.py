@@ -59,3 +59,17 @@ def test_critique_and_save_annotation_endpoints_with_logins(web, tiny_ctx: AppCo
         )
         assert again["saved"]["version"] == version + 1
         assert stale["conflict"] is True and stale["theirs"]["ratings"] == [0] * n and stale["mine"]["ratings"][0] == -1
+
+
+def test_the_server_does_not_recompute_gradio_analytics_after_every_event(web, monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.vllm_server import free_port
+    from webapp.app import ANALYTICS_FREQUENCY_VARIABLE, launch
+
+    monkeypatch.setenv(ANALYTICS_FREQUENCY_VARIABLE, "unset below, restored to its state before the test after it")
+    monkeypatch.delenv(ANALYTICS_FREQUENCY_VARIABLE)
+    demo = launch(web.ctx, host="127.0.0.1", port=free_port(), prevent_thread_lock=True, quiet=True)
+    try:
+        # Gradio's default (1) rebuilt a table of every past event after each save: half the server's time.
+        assert demo._queue.ANAYLTICS_CACHE_FREQUENCY == 1000
+    finally:
+        demo.close()
