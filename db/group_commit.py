@@ -83,16 +83,11 @@ class GroupCommit:
             lead = not self.writing
             self.writing = True
         if lead:
-            try:
-                place = self.queue.draw()
-                ready = self.queue.ready_now(place)
-            except OSError as exc:  # the queue's files cannot be used (permissions, disk): nothing was written
-                self._fail_waiting(exc)
-            else:
-                if ready:
-                    self._write_turn(place)
-                else:
-                    self._hand_to_writer(place)
+            place, ready = self._turn(None, wait=False)
+            if place is not None and ready:
+                self._write_turn(place)
+            elif place is not None:
+                self._hand_to_writer(place)
         if not save.done.wait(self.timeout_s):
             with self.mutex:
                 if save.state == "waiting":
@@ -125,16 +120,25 @@ class GroupCommit:
                         self.writer = None
                         return
                 continue
-            try:
-                if place is None:
-                    place = self.queue.draw()
-                self.queue.wait(place, None)
-            except OSError as exc:
-                if place is not None:
-                    self.queue.release(place)
-                self._fail_waiting(exc)
-                continue
-            self._write_turn(place)
+            place, _ = self._turn(place, wait=True)  # without a deadline the turn comes
+            if place is not None:
+                self._write_turn(place)
+
+    def _turn(self, place: QueuePlace | None, *, wait: bool) -> tuple[QueuePlace | None, bool]:
+        """Draw a place unless given; return it and whether its turn has come (`wait`: block until it has).
+
+        If the queue's files cannot be used (permissions, disk), the place is given up, every waiting save fails
+        (none was written) and the answer is (None, False).
+        """
+        try:
+            if place is None:
+                place = self.queue.draw()
+            return place, self.queue.wait(place, None) if wait else self.queue.ready_now(place)
+        except OSError as exc:
+            if place is not None:
+                self.queue.release(place)
+            self._fail_waiting(exc)
+            return None, False
 
     def _fail_waiting(self, cause: OSError) -> None:
         """Fail every save waiting for this process's turn (none of them was written) and give up the turn."""

@@ -227,7 +227,7 @@ def verify(plan: LoadPlan, outcomes: list[SaveOutcome]) -> list[str]:
 
 
 # A writer's first saves run each kind of save (load + update, create) for the first time in its process,
-# which compiles their statements; `p99_warm_ms` leaves them out to show the steady state next to p99_ms.
+# which pays one-time costs (connections, the writer thread); `p99_warm_ms` leaves them out next to p99_ms.
 WARM_UP_SAVES = 3
 
 
@@ -248,16 +248,13 @@ def latency_summary(outcomes: list[SaveOutcome], wall_s: float, *, processes: in
     in_processes = sorted(o.latency_s for o in outcomes if o.writer < processes)
     in_threads = sorted(o.latency_s for o in outcomes if o.writer >= processes)
 
-    def pct(p: float) -> float:
-        return _percentile_ms(latencies, p)
-
     return {
         "saves": len(latencies),
         "stored": sum(o.stored for o in outcomes),
         "conflicts": sum(not o.stored and not o.error for o in outcomes),
         "errors": sum(bool(o.error) for o in outcomes),
-        "p50_ms": pct(0.50),
-        "p99_ms": pct(0.99),
+        "p50_ms": _percentile_ms(latencies, 0.50),
+        "p99_ms": _percentile_ms(latencies, 0.99),
         "p99_warm_ms": _percentile_ms(warm, 0.99),
         "p99_processes_ms": _percentile_ms(in_processes, 0.99),
         "p99_threads_ms": _percentile_ms(in_threads, 0.99),
