@@ -62,9 +62,11 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from core.backends.base import Backend
+    from core.backends.cpu import cpu_dtype_name, has_native_bf16
     from core.backends.transformers_backend import TransformersBackend
     from core.critic import Critic
     from core.items_io import read_items
+    from core.settings import get_settings
     from core.types import SolutionItem
 
     items = [i for i in read_items(args.data) if isinstance(i, SolutionItem)][: args.items]
@@ -85,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
         f"model {args.model} loaded in {time.perf_counter() - load_start:.1f}s, {torch.get_num_threads()} threads; "
         f"backend {backend.name}; {len(items)} items, max_new_tokens {args.max_new_tokens}, "
         f"transformers batch size {args.batch_size}, "
-        f"cache {args.cache or 'dynamic'}",
+        f"cache {args.cache or 'dynamic'}, dtype {cpu_dtype_name(get_settings().cpu_dtype)} "
+        f"(CRITIC_CPU_DTYPE={get_settings().cpu_dtype}; native bfloat16 on this CPU: {has_native_bf16()})",
         flush=True,
     )
     critic.critique(items[0], max_new_tokens=4)  # warm-up: first-call allocations are not generation speed

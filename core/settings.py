@@ -14,6 +14,7 @@ from core.errors import ConfigError
 
 BackendName = Literal["auto", "transformers", "openai", "vllm"]
 BACKEND_NAMES: tuple[str, ...] = get_args(BackendName)
+CpuDtype = Literal["auto", "float32", "bfloat16"]
 
 
 def _default_home() -> Path:
@@ -62,6 +63,11 @@ class Settings(BaseSettings):
     )
     max_new_tokens: int = Field(512, gt=0, description="Default generation budget per critique sample.")
     device: str = Field("auto", description="Torch device for the transformers backend: auto, cpu, cuda, cuda:N.")
+    cpu_dtype: CpuDtype = Field(
+        "auto",
+        description="Number format of models generating on the CPU (transformers and vLLM): auto = bfloat16 where the "
+        "CPU computes it natively (AVX512-BF16 or AMX; about 3x faster batched critiques), else float32.",
+    )
     admin_password: str | None = Field(None, description="Password of the first admin account; random when unset.")
     heartbeat_timeout_s: float = Field(
         60.0, gt=0, description="A running job whose heartbeat is older than this is requeued or failed."

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 
+from core.backends.cpu import cpu_dtype_name
 from core.errors import BackendUnavailableError, ConfigError
 from core.settings import Settings, get_settings
 
@@ -71,8 +72,7 @@ def vllm_server_command(
         "--host", host,
         "--port", str(port),
         "--max-model-len", str(max_model_len),
-        # float32 on CPU: the small critics are cheap, and bf16 is slow without AVX512-BF16.
-        "--dtype", dtype or ("auto" if _cuda_visible() else "float32"),
+        "--dtype", dtype or ("auto" if _cuda_visible() else cpu_dtype_name(get_settings().cpu_dtype)),
     ]  # fmt: skip
     if tensor_parallel_size > 1:
         command += ["--tensor-parallel-size", str(tensor_parallel_size)]

@@ -26,6 +26,10 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 # Converted models are kept across test runs so the embedded model is converted once per machine.
 MODEL_CACHE = Path(os.environ.get("CRITIC_TEST_MODEL_CACHE", Path.home() / ".cache" / "critic-studio-test" / "models"))
+# Tests compare generations (batched vs alone, one engine vs another) that agree exactly in float32 on every kind
+# of machine; tests/core/test_cpu_dtype.py covers the bfloat16 that `auto` picks on CPUs with native bf16. Set at
+# import, before module-scoped fixtures build backends, and inherited by the `critic` processes tests start.
+os.environ.setdefault("CRITIC_CPU_DTYPE", "float32")
 
 
 @pytest.fixture(autouse=True)

@@ -8,6 +8,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from core.backends.base import Backend, Generation, GenerationParams, Messages
+from core.backends.cpu import cpu_dtype_name
 from core.errors import BackendUnavailableError, ConfigError
 from core.models import resolve_model
 from core.settings import Settings, get_settings
@@ -58,10 +59,10 @@ class TransformersBackend(Backend):
         self.cache_implementation = cache_implementation
         self.device = pick_device(device or settings.device)
         self.path = resolve_model(model_name, settings)
-        # fp32 on CPU: bf16 matmuls are slow on CPUs without AMX and fp16 is not supported for all ops.
-        dtype = torch.float32
         if self.device.startswith("cuda"):
             dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        else:  # fp16 is not supported for all CPU ops; bf16 only where the CPU has it natively (see backends.cpu)
+            dtype = getattr(torch, cpu_dtype_name(settings.cpu_dtype))
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(str(self.path))
             self.model = AutoModelForCausalLM.from_pretrained(str(self.path), dtype=dtype).to(self.device)

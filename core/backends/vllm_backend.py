@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from core.backends.base import Backend, Generation, GenerationParams, Messages
+from core.backends.cpu import cpu_dtype_name
 from core.errors import BackendUnavailableError, ConfigError
 from core.models import resolve_model
 from core.settings import Settings, get_settings
@@ -66,15 +67,15 @@ class VLLMBackend(Backend):
             raise ConfigError(f"tensor_parallel_size must be at least 1, got {tensor_parallel_size}")
         vllm = import_vllm()
         self._vllm = vllm
-        model_path = resolve_model(model_name, settings or get_settings())
+        settings = settings or get_settings()
+        model_path = resolve_model(model_name, settings)
         gpu = _on_gpu()
         if not gpu:
             # vLLM reads its CPU cache size from the environment only; this sets it, it reads no config.
             os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(cpu_kv_cache_gib))
         options: dict[str, Any] = {
             "model": str(model_path),
-            # float32 on CPU: bf16 matmuls are slow without AVX512-BF16, and the small critics are cheap anyway.
-            "dtype": dtype or ("auto" if gpu else "float32"),
+            "dtype": dtype or ("auto" if gpu else cpu_dtype_name(settings.cpu_dtype)),
             "max_model_len": max_model_len,
             "tensor_parallel_size": tensor_parallel_size,
             "seed": seed,

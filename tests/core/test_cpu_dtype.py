@@ -1,0 +1,84 @@
+"""Models on the CPU run in bfloat16 where the CPU has it natively, else float32, or as CRITIC_CPU_DTYPE says."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from core.backends import GenerationParams
+from core.backends import cpu as cpu_module
+from core.backends.cpu import cpu_dtype_name, cpu_flags, has_native_bf16
+from core.backends.transformers_backend import TransformersBackend
+from core.errors import ConfigError
+from core.settings import Settings, get_settings
+from core.vllm_server import vllm_server_command
+
+# Excerpts of /proc/cpuinfo from the two kinds of machine this project runs on.
+XEON_WITH_AMX = """processor\t: 0
+vendor_id\t: GenuineIntel
+model name\t: Intel(R) Xeon(R) Processor
+flags\t\t: fpu vme sse sse2 avx avx2 fma avx512f avx512bw avx512_vnni avx512_bf16 amx_bf16 amx_tile amx_int8
+"""
+EPYC_AVX2_ONLY = """processor\t: 0
+vendor_id\t: AuthenticAMD
+model name\t: AMD EPYC 7B13
+flags\t\t: fpu vme sse sse2 avx avx2 fma bmi2 sha_ni
+"""
+ARM_WITHOUT_FLAGS_LINE = """processor\t: 0
+Features\t: fp asimd evtstrm aes pmull sha1 sha2 crc32
+"""
+
+
+def test_auto_picks_bfloat16_only_where_the_cpu_computes_it_natively() -> None:
+    assert has_native_bf16(cpu_flags(XEON_WITH_AMX))
+    assert cpu_dtype_name("auto", cpu_flags(XEON_WITH_AMX)) == "bfloat16"
+    assert not has_native_bf16(cpu_flags(EPYC_AVX2_ONLY))
+    assert cpu_dtype_name("auto", cpu_flags(EPYC_AVX2_ONLY)) == "float32"
+    assert cpu_flags(ARM_WITHOUT_FLAGS_LINE) == frozenset()
+    assert cpu_dtype_name("auto", cpu_flags(ARM_WITHOUT_FLAGS_LINE)) == "float32"
+
+
+def test_an_explicit_setting_wins_over_the_cpu() -> None:
+    assert cpu_dtype_name("float32", cpu_flags(XEON_WITH_AMX)) == "float32"
+    assert cpu_dtype_name("bfloat16", cpu_flags(EPYC_AVX2_ONLY)) == "bfloat16"
+
+
+def test_a_bad_setting_names_the_variable_and_the_choices(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CRITIC_CPU_DTYPE", "fp16")
+    get_settings.cache_clear()
+    with pytest.raises(ConfigError, match=r"CRITIC_CPU_DTYPE='fp16'.*'auto', 'float32' or 'bfloat16'"):
+        get_settings()
+
+
+@pytest.mark.parametrize(
+    ("setting", "cpuinfo", "expected"),
+    [
+        ("auto", XEON_WITH_AMX, "bfloat16"),
+        ("auto", EPYC_AVX2_ONLY, "float32"),
+        ("float32", XEON_WITH_AMX, "float32"),
+    ],
+)
+def test_transformers_backend_loads_and_generates_in_the_chosen_format(
+    tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch, setting: str, cpuinfo: str, expected: str
+) -> None:
+    monkeypatch.setattr(cpu_module, "cpu_flags", lambda: cpu_flags(cpuinfo))
+    backend = TransformersBackend(str(tiny_model_dir), device="cpu", settings=Settings(cpu_dtype=setting))
+    assert str(backend.model.dtype) == f"torch.{expected}"
+    out = backend.generate([[{"role": "user", "content": "What is 2 + 2?"}]], GenerationParams(max_new_tokens=5))
+    assert 0 < out[0][0].completion_tokens <= 5
+
+
+def test_the_vllm_server_on_a_cpu_gets_the_same_format(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("core.vllm_server._cuda_visible", lambda: False)
+    monkeypatch.setattr(cpu_module, "cpu_flags", lambda: cpu_flags(XEON_WITH_AMX))
+    monkeypatch.setenv("CRITIC_CPU_DTYPE", "auto")
+    get_settings.cache_clear()
+    command = vllm_server_command(Path("python"), "model-dir", "embedded")
+    assert command[command.index("--dtype") + 1] == "bfloat16"
+    monkeypatch.setenv("CRITIC_CPU_DTYPE", "float32")
+    get_settings.cache_clear()
+    command = vllm_server_command(Path("python"), "model-dir", "embedded")
+    assert command[command.index("--dtype") + 1] == "float32"
+    explicit = vllm_server_command(Path("python"), "model-dir", "embedded", dtype="bfloat16")
+    assert explicit[explicit.index("--dtype") + 1] == "bfloat16"
