@@ -26,7 +26,9 @@ def serve_model(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on (0.0.0.0 to serve other machines)."),
     served_name: str | None = typer.Option(None, help="Model name clients ask for; default the --model value."),
     max_model_len: int = typer.Option(2048, help="Longest prompt + completion in tokens."),
-    dtype: str | None = typer.Option(None, help="Weights dtype; default float32 on CPU, auto on GPU."),
+    dtype: str | None = typer.Option(
+        None, help="Weights dtype; default auto on GPU, CRITIC_CPU_DTYPE on CPU (bfloat16 where native, else float32)."
+    ),
     tensor_parallel_size: int = typer.Option(1, help="GPUs to split the model across (tensor parallelism)."),
     vllm_python: Path | None = typer.Option(None, help="Python of the vLLM env; default CRITIC_VLLM_PYTHON."),
     startup_timeout: float = typer.Option(900.0, help="Seconds to wait for the server to answer."),
