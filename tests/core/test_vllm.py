@@ -203,6 +203,7 @@ def test_default_backend_starts_and_stops_its_own_vllm_server(processbench_item:
 IN_PROCESS_SCRIPT = textwrap.dedent(
     """
     import json, sys
+    import psutil
     from core.backends import create_backend
     from core.critic import Critic
     from core.types import SolutionItem
@@ -210,6 +211,7 @@ IN_PROCESS_SCRIPT = textwrap.dedent(
     def main() -> None:
         item = SolutionItem.from_processbench(json.loads(open(sys.argv[1]).read()))
         backend = create_backend("vllm", "embedded", enforce_eager=True, distributed_executor_backend="uni")
+        print("ENGINE_PROCESSES " + json.dumps(len(psutil.Process().children(recursive=True))))
         engine_calls = []
         chat = backend.llm.chat
 
@@ -247,6 +249,7 @@ def test_in_process_vllm_backend_critiques_the_same_item(processbench_item: dict
     assert done.returncode == 0, done.stderr[-3000:]
     lines = {line.split(" ", 1)[0]: line.split(" ", 1)[1] for line in done.stdout.splitlines() if " " in line}
     assert json.loads(lines["ENGINE_CALLS"]) == [[1, SAMPLES]], "one engine call with n=k"
+    assert json.loads(lines["ENGINE_PROCESSES"]) == 0, "on a CPU the engine runs in the caller's process"
     check_result(CritiqueResult.model_validate_json(lines["RESULT"]), processbench_item, "vllm")
 
 
@@ -297,3 +300,78 @@ def test_serve_reports_a_server_that_dies_at_start(monkeypatch: pytest.MonkeyPat
     assert argv[argv.index("--served-model-name") + 1] == str(checkpoint)
     assert argv[argv.index("--port") + 1] == "8124"
     assert "--enforce-eager" in argv and argv[argv.index("--max-num-seqs") + 1] == "4", "unknown options pass through"
+
+
+class RecordingLLM:
+    """Stands in for vllm.LLM: records the engine arguments and the environment vLLM would read at start."""
+
+    created: list[dict[str, Any]] = []
+
+    def __init__(self, **options: Any) -> None:
+        multiprocessing = os.environ.get("VLLM_ENABLE_V1_MULTIPROCESSING")
+        RecordingLLM.created.append({"options": options, "multiprocessing": multiprocessing})
+
+
+def in_process_engine_start(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **backend_options: Any) -> dict:
+    from core.backends import vllm_backend
+
+    checkpoint = tmp_path / "checkpoint"
+    checkpoint.mkdir(exist_ok=True)
+    (checkpoint / "config.json").write_text("{}")
+    RecordingLLM.created = []
+    monkeypatch.setattr(vllm_backend, "import_vllm", lambda: type("vllm", (), {"LLM": RecordingLLM}))
+    monkeypatch.setattr(vllm_backend, "_on_gpu", lambda: False)
+    vllm_backend.VLLMBackend(str(checkpoint), **backend_options)
+    return RecordingLLM.created[-1]
+
+
+def test_in_process_vllm_on_a_cpu_keeps_its_engine_here_with_the_kv_cache_the_setting_says(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("VLLM_CPU_KVCACHE_SPACE", raising=False)
+    monkeypatch.delenv("VLLM_ENABLE_V1_MULTIPROCESSING", raising=False)
+    monkeypatch.setenv("CRITIC_VLLM_CPU_KV_CACHE_GIB", "0.5")
+    get_settings.cache_clear()
+    start = in_process_engine_start(monkeypatch, tmp_path)
+    assert start["options"]["kv_cache_memory_bytes"] == 512 * 2**20, "fractions of a GiB are kept"
+    assert start["multiprocessing"] == "0", "the engine runs inside this process on a CPU"
+    assert start["options"]["max_num_batched_tokens"] == 2048, "prompts in chunks of 2048 tokens on a CPU"
+    explicit = in_process_engine_start(monkeypatch, tmp_path, cpu_kv_cache_gib=1.25, max_num_batched_tokens=512)
+    assert explicit["options"]["kv_cache_memory_bytes"] == 1280 * 2**20
+    assert explicit["options"]["max_num_batched_tokens"] == 512, "engine arguments of the caller win"
+
+    # vLLM lets its own variable override the engine argument, so the backend leaves the size to it.
+    monkeypatch.setenv("VLLM_CPU_KVCACHE_SPACE", "3")
+    monkeypatch.setenv("VLLM_ENABLE_V1_MULTIPROCESSING", "1")
+    user_choice = in_process_engine_start(monkeypatch, tmp_path)
+    assert "kv_cache_memory_bytes" not in user_choice["options"]
+    assert user_choice["multiprocessing"] == "1", "a user's own choice of engine process is kept"
+
+
+def test_a_bad_kv_cache_size_says_how_to_fix_it(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from core.errors import ConfigError
+
+    monkeypatch.setenv("CRITIC_VLLM_CPU_KV_CACHE_GIB", "0")
+    get_settings.cache_clear()
+    with pytest.raises(ConfigError, match="CRITIC_VLLM_CPU_KV_CACHE_GIB"):
+        get_settings()
+    monkeypatch.delenv("CRITIC_VLLM_CPU_KV_CACHE_GIB")
+    get_settings.cache_clear()
+    with pytest.raises(ConfigError, match="cpu_kv_cache_gib must be above 0"):
+        in_process_engine_start(monkeypatch, tmp_path, cpu_kv_cache_gib=-1)
+
+
+def test_the_vllm_server_on_a_cpu_reserves_the_kv_cache_the_setting_says(monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.vllm_server import vllm_server_command
+
+    monkeypatch.setattr("core.vllm_server._cuda_visible", lambda: False)
+    monkeypatch.delenv("VLLM_CPU_KVCACHE_SPACE", raising=False)
+    settings = Settings(vllm_cpu_kv_cache_gib=0.75)
+    command = vllm_server_command(Path("python"), "model-dir", "embedded", settings=settings)
+    assert command[command.index("--kv-cache-memory-bytes") + 1] == str(768 * 2**20)
+    monkeypatch.setenv("VLLM_CPU_KVCACHE_SPACE", "1")
+    assert "--kv-cache-memory-bytes" not in vllm_server_command(Path("python"), "model-dir", "embedded")
+    monkeypatch.setattr("core.vllm_server._cuda_visible", lambda: True)
+    monkeypatch.delenv("VLLM_CPU_KVCACHE_SPACE")
+    gpu = vllm_server_command(Path("python"), "model-dir", "embedded")
+    assert "--kv-cache-memory-bytes" not in gpu, "on a GPU vLLM sizes its cache from --gpu-memory-utilization"

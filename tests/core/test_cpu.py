@@ -1,7 +1,11 @@
-"""Models on the CPU run in bfloat16 where the CPU has it natively, else float32, or as CRITIC_CPU_DTYPE says."""
+"""Models on the CPU: bfloat16 where the CPU has it natively (else float32, or as CRITIC_CPU_DTYPE says); freed
+large buffers go back to the OS."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -13,6 +17,7 @@ from core.backends.transformers_backend import TransformersBackend
 from core.errors import ConfigError
 from core.settings import Settings, get_settings
 from core.vllm_server import vllm_server_command
+from tests.conftest import REPO_ROOT
 
 # Excerpts of /proc/cpuinfo from the two kinds of machine this project runs on.
 XEON_WITH_AMX = """processor\t: 0
@@ -85,3 +90,44 @@ def test_the_vllm_server_on_a_cpu_gets_the_same_format(monkeypatch: pytest.Monke
     assert given[given.index("--dtype") + 1] == "bfloat16"
     explicit = vllm_server_command(Path("python"), "model-dir", "embedded", dtype="bfloat16")
     assert explicit[explicit.index("--dtype") + 1] == "bfloat16"
+
+
+RELEASE_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    from core.backends.cpu import large_buffers_returned_to_the_os
+
+    def rss_kib():
+        return int(next(line for line in open("/proc/self/status") if line.startswith("VmRSS")).split()[1])
+
+    def kept_after_free_kib():
+        before = rss_kib()
+        activations = bytearray(12 << 20)
+        del activations
+        return rss_kib() - before
+
+    first = bytearray(16 << 20)
+    del first  # from now on glibc's default serves blocks below 16 MiB from its heap, which keeps freed memory
+    if sys.argv[1] == "glibc-default":
+        print(kept_after_free_kib())
+    else:
+        with large_buffers_returned_to_the_os() as applied:
+            assert applied
+            print(kept_after_free_kib())
+        print(kept_after_free_kib())
+    """
+)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc and /proc are Linux's")
+def test_large_buffers_freed_while_a_model_loads_go_back_to_the_os() -> None:
+    def kept_kib(mode: str) -> list[int]:
+        done = subprocess.run(
+            [sys.executable, "-c", RELEASE_SCRIPT, mode], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+        )
+        return [int(line) for line in done.stdout.split()]
+
+    assert kept_kib("glibc-default")[0] > 10 * 1024, "glibc's default keeps a freed 12 MiB block"
+    inside, after = kept_kib("while-loading")
+    assert inside < 1024, "freed within the block: back to the OS"
+    assert after > 10 * 1024, "after the block: the heap reuses it again, as glibc's default does (faster)"
