@@ -1,9 +1,11 @@
 """Benchmark: critique ProcessBench GSM8K items with the embedded model one at a time vs batched (tokens/s, RSS).
 
     .venv/bin/python bench/generation.py [--backend auto|transformers] [--items 32] [--max-new-tokens 256]
+    ~/.cache/critic-studio/vllm-venv/bin/python bench/generation.py --backend vllm --kv-cache-gib 0.5
 
 `--backend auto` (the default backend) is measured with its vLLM server already up, as the web app keeps it;
-its peak RSS adds up the server's processes (they are where the model and KV cache live).
+its peak RSS adds up the server's processes (they are where the model and KV cache live). `--backend vllm` runs
+vllm.LLM in this process: start it with the vLLM environment's python (scripts/vllm_env.sh prints it).
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import sys
 import time
 from collections import Counter
@@ -21,22 +22,27 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "processbench" / "gsm8k.json"
 
 
-def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
-
-
-def _group_peak_rss_mb(pgid: int) -> float:
-    """Sum of the peak RSS (VmHWM) of every live process in a process group (a vLLM server and its workers)."""
-    total_kib = 0
+def _tree_peak_rss_mb(root_pid: int) -> float:
+    """Sum of the peak RSS (VmHWM) of a live process and all its descendants (engine workers, a vLLM server's)."""
+    parents: dict[int, int] = {}
+    peaks_kib: dict[int, int] = {}
     for status in Path("/proc").glob("[0-9]*/status"):
         try:
-            if os.getpgid(int(status.parent.name)) != pgid:
-                continue
             fields = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)
-        except (OSError, ValueError):  # the process ended meanwhile
+        except OSError:  # the process ended meanwhile
             continue
-        total_kib += int(fields.get("VmHWM", "0 kB").split()[0])
-    return total_kib / 1024
+        pid = int(status.parent.name)
+        parents[pid] = int(fields["PPid"].strip())
+        peaks_kib[pid] = int(fields.get("VmHWM", "0 kB").split()[0])
+
+    def descends_from_root(pid: int) -> bool:
+        while pid > 1:
+            if pid == root_pid:
+                return True
+            pid = parents.get(pid, 0)
+        return False
+
+    return sum(kib for pid, kib in peaks_kib.items() if descends_from_root(pid)) / 1024
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,9 +52,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=16, help="Rows per generate() call in the batched run.")
     parser.add_argument(
         "--backend",
-        choices=["auto", "transformers"],
+        choices=["auto", "transformers", "vllm"],
         default="auto",
-        help="auto: the default backend (its vLLM server when the vLLM environment exists); transformers: in-process.",
+        help="auto: the default backend (its vLLM server when the vLLM environment exists); transformers: in-process; "
+        "vllm: vllm.LLM in this process (run with the vLLM environment's python).",
+    )
+    parser.add_argument(
+        "--kv-cache-gib",
+        type=float,
+        default=None,
+        help="vLLM's KV cache on a CPU, GiB (default: setting vllm_cpu_kv_cache_gib, CRITIC_VLLM_CPU_KV_CACHE_GIB).",
     )
     parser.add_argument("--model", default="embedded", help="Critic model (default: the embedded SmolLM2-135M).")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="ProcessBench JSON file.")
@@ -63,7 +76,6 @@ def main(argv: list[str] | None = None) -> int:
 
     from core.backends.base import Backend
     from core.backends.cpu import cpu_dtype_name, has_native_bf16
-    from core.backends.transformers_backend import TransformersBackend
     from core.critic import Critic
     from core.items_io import read_items
     from core.settings import get_settings
@@ -71,6 +83,9 @@ def main(argv: list[str] | None = None) -> int:
 
     items = [i for i in read_items(args.data) if isinstance(i, SolutionItem)][: args.items]
     load_start = time.perf_counter()
+    if args.kv_cache_gib is not None:  # both vLLM backends read it from the settings
+        os.environ["CRITIC_VLLM_CPU_KV_CACHE_GIB"] = str(args.kv_cache_gib)
+        get_settings.cache_clear()
     if args.backend == "auto":
         from core.backends.auto_backend import AutoBackend
 
@@ -78,17 +93,25 @@ def main(argv: list[str] | None = None) -> int:
         backend.prepare_for_traffic()
         if not backend.wait_for_server():
             print(f"auto backend without its vLLM server ({backend.server_error}): measuring transformers")
+    elif args.backend == "vllm":
+        from core.backends.vllm_backend import VLLMBackend
+
+        backend = VLLMBackend(args.model)
     else:
+        from core.backends.transformers_backend import TransformersBackend
+
         backend = TransformersBackend(
             args.model, device="cpu", max_batch_size=args.batch_size, cache_implementation=args.cache
         )
     critic = Critic(backend, max_new_tokens=args.max_new_tokens)
-    dtype_setting = get_settings().cpu_dtype
+    settings = get_settings()
+    dtype_setting = settings.cpu_dtype
     print(
         f"model {args.model} loaded in {time.perf_counter() - load_start:.1f}s, {torch.get_num_threads()} threads; "
         f"backend {backend.name}; {len(items)} items, max_new_tokens {args.max_new_tokens}, "
         f"transformers batch size {args.batch_size}, "
-        f"cache {args.cache or 'dynamic'}, dtype {cpu_dtype_name(dtype_setting)} "
+        f"cache {args.cache or 'dynamic'}, vLLM CPU KV cache {settings.vllm_cpu_kv_cache_gib:g} GiB, "
+        f"dtype {cpu_dtype_name(dtype_setting)} "
         f"(CRITIC_CPU_DTYPE={dtype_setting}; native bfloat16 on this CPU: {has_native_bf16()})",
         flush=True,
     )
@@ -126,12 +149,11 @@ def main(argv: list[str] | None = None) -> int:
         )
     if backend.serves_concurrently:
         print(f"{'':>14}  (CPU seconds count this process only: the generation ran in the vLLM server's processes)")
-    peak_rss = _peak_rss_mb()
+    peak_rss = _tree_peak_rss_mb(os.getpid())  # includes the vLLM server's processes: they are its children
     server = getattr(backend, "_server", None)
     if server is not None and server.process.poll() is None:
-        server_rss = _group_peak_rss_mb(os.getpgid(server.process.pid))
-        print(f"{'peak RSS':>14}: {peak_rss:.0f} MB this process + {server_rss:.0f} MB vLLM server processes")
-        peak_rss += server_rss
+        server_rss = _tree_peak_rss_mb(server.process.pid)
+        print(f"{'peak RSS':>14}: {peak_rss - server_rss:.0f} MB this process + {server_rss:.0f} MB vLLM server")
     print(f"{'peak RSS':>14}: {peak_rss:.0f} MB")
     print(json.dumps({"tokens_per_s": speeds, "tokens_per_cpu_s": cpu_speeds, "peak_rss_mb": round(peak_rss)}))
     backend.close()
