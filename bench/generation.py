@@ -78,33 +78,34 @@ def main(argv: list[str] | None = None) -> int:
     from core.backends.cpu import cpu_dtype_name, has_native_bf16
     from core.critic import Critic
     from core.items_io import read_items
-    from core.settings import get_settings
+    from core.settings import Settings, get_settings
     from core.types import SolutionItem
 
     items = [i for i in read_items(args.data) if isinstance(i, SolutionItem)][: args.items]
     load_start = time.perf_counter()
-    if args.kv_cache_gib is not None:  # both vLLM backends read it from the settings
-        os.environ["CRITIC_VLLM_CPU_KV_CACHE_GIB"] = str(args.kv_cache_gib)
-        get_settings.cache_clear()
+    settings = get_settings() if args.kv_cache_gib is None else Settings(vllm_cpu_kv_cache_gib=args.kv_cache_gib)
     if args.backend == "auto":
         from core.backends.auto_backend import AutoBackend
 
-        backend: Backend = AutoBackend(args.model, device="cpu")
+        backend: Backend = AutoBackend(args.model, device="cpu", settings=settings)
         backend.prepare_for_traffic()
         if not backend.wait_for_server():
             print(f"auto backend without its vLLM server ({backend.server_error}): measuring transformers")
     elif args.backend == "vllm":
         from core.backends.vllm_backend import VLLMBackend
 
-        backend = VLLMBackend(args.model)
+        backend = VLLMBackend(args.model, settings=settings)
     else:
         from core.backends.transformers_backend import TransformersBackend
 
         backend = TransformersBackend(
-            args.model, device="cpu", max_batch_size=args.batch_size, cache_implementation=args.cache
+            args.model,
+            device="cpu",
+            max_batch_size=args.batch_size,
+            cache_implementation=args.cache,
+            settings=settings,
         )
     critic = Critic(backend, max_new_tokens=args.max_new_tokens)
-    settings = get_settings()
     dtype_setting = settings.cpu_dtype
     print(
         f"model {args.model} loaded in {time.perf_counter() - load_start:.1f}s, {torch.get_num_threads()} threads; "

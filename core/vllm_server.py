@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from core.backends.cpu import cpu_dtype_name
+from core.backends.cpu import cpu_dtype_name, vllm_kv_cache_bytes
 from core.errors import BackendUnavailableError, ConfigError
 from core.settings import Settings, get_settings
 
@@ -81,8 +81,8 @@ def vllm_server_command(
     on_gpu = _cuda_visible()
     settings = settings or get_settings()
     command += ["--dtype", dtype or ("auto" if on_gpu else cpu_dtype_name(settings.cpu_dtype))]
-    if not on_gpu and "VLLM_CPU_KVCACHE_SPACE" not in os.environ:
-        command += ["--kv-cache-memory-bytes", str(int(settings.vllm_cpu_kv_cache_gib * 2**30))]
+    if not on_gpu and (kv_cache_bytes := vllm_kv_cache_bytes(settings.vllm_cpu_kv_cache_gib)) is not None:
+        command += ["--kv-cache-memory-bytes", str(kv_cache_bytes)]
     if tensor_parallel_size > 1:
         command += ["--tensor-parallel-size", str(tensor_parallel_size)]
     return command + list(extra_args or [])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -41,6 +42,16 @@ def cpu_dtype_name(setting: str, flags: frozenset[str] | None = None) -> str:
     if setting in ("float32", "bfloat16"):
         return setting
     return "bfloat16" if has_native_bf16(flags) else "float32"
+
+
+def vllm_kv_cache_bytes(gib: float) -> int | None:
+    """The KV cache to ask vLLM for on a CPU, in bytes; None where VLLM_CPU_KVCACHE_SPACE is set.
+
+    vLLM applies that variable (whole GiB) over any engine argument, so a user who sets it keeps their choice.
+    """
+    if "VLLM_CPU_KVCACHE_SPACE" in os.environ:
+        return None
+    return int(gib * 2**30)
 
 
 # glibc's mallopt parameter numbers (malloc.h) and the values its own dynamic tuning settles at on 64-bit Linux.

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from core.backends.base import Backend, Generation, GenerationParams, Messages
-from core.backends.cpu import cpu_dtype_name, large_buffers_returned_to_the_os
+from core.backends.cpu import cpu_dtype_name, large_buffers_returned_to_the_os, vllm_kv_cache_bytes
 from core.errors import BackendUnavailableError, ConfigError
 from core.models import resolve_model
 from core.settings import Settings, get_settings
@@ -82,8 +82,8 @@ class VLLMBackend(Backend):
             kv_cache_gib = settings.vllm_cpu_kv_cache_gib if cpu_kv_cache_gib is None else cpu_kv_cache_gib
             if kv_cache_gib <= 0:
                 raise ConfigError(f"cpu_kv_cache_gib must be above 0 GiB, got {kv_cache_gib}")
-            if "VLLM_CPU_KVCACHE_SPACE" not in os.environ:  # vLLM lets that variable override the engine argument
-                cpu_options["kv_cache_memory_bytes"] = int(kv_cache_gib * 2**30)
+            if (kv_cache_bytes := vllm_kv_cache_bytes(kv_cache_gib)) is not None:
+                cpu_options["kv_cache_memory_bytes"] = kv_cache_bytes
             # Read by vLLM when the engine starts: keep the engine (and its model) in this process.
             os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
             # Prompt chunks of 2048 tokens instead of vLLM-CPU's 4096: 32 batched critiques of the embedded model
