@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
-from typing import Any
+from dataclasses import replace
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from core.backends.base import Backend, Generation, GenerationParams, Messages
+from core.confidence import first_error_probability, judgement_confidences
 from core.errors import ConfigError
+from core.grammar import Constraint, critique_constraint, step_constraint
 from core.parsing import parse_critique, parse_step_critique
 from core.prompts import (
     critique_messages,
@@ -18,6 +21,7 @@ from core.prompts import (
     merge_critique_messages,
 )
 from core.settings import get_settings
+from core.symbolic import with_checker_verdicts
 from core.types import (
     NO_ERROR,
     CritiqueResult,
@@ -31,10 +35,18 @@ from core.types import (
 from core.voting import verdicts_for, vote
 
 DEFAULT_SAMPLING_TEMPERATURE = 0.7
+# Alternatives kept per generated token: at a judgement the grammar allows only `1` and `-`, so two would do;
+# a few more cost nothing and keep the probability readable from servers that apply the grammar after logprobs.
+JUDGEMENT_LOGPROBS = 5
+REFUSED_GRAMMAR_NOTE = "the generation server refused the critique grammar: this critique was generated unconstrained"
 
 
 def _default_max_new_tokens() -> int:
     return get_settings().max_new_tokens
+
+
+def _default_constrained() -> str:
+    return get_settings().constrained
 
 
 class CriticConfig(BaseModel):
@@ -54,6 +66,17 @@ class CriticConfig(BaseModel):
     )
     top_p: float = Field(1.0, gt=0.0, le=1.0, description="Nucleus sampling mass (only used when temperature > 0).")
     seed: int | None = Field(None, description="Random seed for sampling, for reproducible samples.")
+    constrained: Literal["auto", "on", "off"] = Field(
+        default_factory=_default_constrained,
+        description="Enforce the critique format with a grammar: auto = where the backend can, on = or fail, off.",
+    )
+    repetition_penalty: float = Field(
+        1.1, ge=1.0, le=2.0, description="Penalty on tokens already written (1 = none): keeps small models from looping"
+    )
+    critic: Literal["combined", "llm"] = Field(
+        "combined",
+        description="combined: a step the symbolic checker proves wrong is judged wrong; llm: the model alone.",
+    )
 
     @model_validator(mode="after")
     def _voting_needs_sampling(self) -> CriticConfig:
@@ -84,6 +107,8 @@ class CriticConfig(BaseModel):
             top_p=self.top_p,
             n=n,
             seed=self.seed,
+            repetition_penalty=self.repetition_penalty,
+            logprobs=JUDGEMENT_LOGPROBS,
         )
 
 
@@ -109,6 +134,7 @@ def assemble_result(
     if representative is None:
         representative = next((p for p in parsed if p.steps), None)
     source_steps = {s.index: s for s in representative.steps} if representative else {}
+    p_correct = _mean_step_confidences(parsed, num_steps)
     steps: list[StepResult] = []
     for index, (text, verdict) in enumerate(zip(item.steps, outcome.verdicts, strict=True), start=1):
         parsed_step = source_steps.get(index, ParsedStep(index=index, parse_status="failed"))
@@ -121,6 +147,8 @@ def assemble_result(
                 meta_critique=parsed_step.meta_critique,
                 vote_share=outcome.vote_shares[index - 1] if len(parsed) > 1 else None,
                 parse_status=parsed_step.parse_status,
+                p_correct=p_correct[index - 1],
+                model_verdict=verdict,
             )
         )
     status: ParseStatus
@@ -149,7 +177,26 @@ def assemble_result(
         raw_outputs=[p.raw for p in parsed],
         completion_tokens=completion_tokens,
         finished=finished,
+        first_error_probability=first_error_probability(p_correct, outcome.first_error_step),
     )
+
+
+def _mean_step_confidences(parsed: Sequence[ParsedCritique], num_steps: int) -> list[float | None]:
+    """Per step, the mean P(correct) over the samples that judged it (None where no sample gave one)."""
+    means: list[float | None] = []
+    for index in range(1, num_steps + 1):
+        values = [s.p_correct for p in parsed for s in p.steps if s.index == index and s.p_correct is not None]
+        means.append(sum(values) / len(values) if values else None)
+    return means
+
+
+def with_confidences(parsed: ParsedCritique, generation: Generation) -> ParsedCritique:
+    """The parsed sample with each judged step's P(correct), read from the generation's token alternatives."""
+    confidences = judgement_confidences(generation.tokens)
+    if not confidences:
+        return parsed
+    steps = [s.model_copy(update={"p_correct": confidences.get(s.index)}) for s in parsed.steps]
+    return parsed.model_copy(update={"steps": steps})
 
 
 def _chain_transcript(initial: str, in_depth: str, merged: str, index: int) -> str:
@@ -245,6 +292,32 @@ class Critic:
             return self.config
         return CriticConfig.build(**{**self.config.model_dump(), **overrides})
 
+    def constrains(self, config: CriticConfig | None = None) -> bool:
+        """Whether critiques are generated under the format's grammar with this backend and config."""
+        setting = (config or self.config).constrained
+        if setting == "off":
+            return False
+        if self.backend.supports_constraints:
+            return True
+        if setting == "on":
+            raise ConfigError(
+                f"the {self.backend.name} backend cannot enforce the critique format (CRITIC_CONSTRAINED=on): use the "
+                "transformers, vllm, openai or auto backend, or set CRITIC_CONSTRAINED=auto"
+            )
+        return False
+
+    def _generate(
+        self, prompts: list[Messages], params: GenerationParams, constraints: list[Constraint] | None
+    ) -> list[list[Generation]]:
+        if not constraints:
+            return self.backend.generate(prompts, params)
+        outputs = self.backend.generate(prompts, params, constraints)
+        # An engine that took the grammar but did not enforce it (a server ignoring unknown fields) is caught here.
+        return [
+            [g if not g.constrained or constraint.matches(g.text) else replace(g, constrained=False) for g in gens]
+            for gens, constraint in zip(outputs, constraints, strict=True)
+        ]
+
     def critique(self, item: SolutionItem, **overrides: Any) -> CritiqueResult:
         """Critique one item (see `critique_many`)."""
         return self.critique_many([item], **overrides)[0]
@@ -262,18 +335,21 @@ class Critic:
     def _single(self, items: list[SolutionItem], config: CriticConfig) -> list[CritiqueResult]:
         started = time.perf_counter()
         prompts = [critique_messages(i.problem, i.steps) for i in items]
-        outputs = self.backend.generate(prompts, config.generation_params(config.samples))
+        constraints = None
+        if self.constrains(config):
+            constraints = [critique_constraint(len(i.steps), config.max_new_tokens) for i in items]
+        outputs = self._generate(prompts, config.generation_params(config.samples), constraints)
         generated = time.perf_counter()
         results = []
         for item, generations in zip(items, outputs, strict=True):
             parse_start = time.perf_counter()
-            parsed = [parse_critique(g.text, len(item.steps)) for g in generations]
+            parsed = [with_confidences(parse_critique(g.text, len(item.steps)), g) for g in generations]
             timings = {
                 "generate_s": generated - started,
                 "parse_s": time.perf_counter() - parse_start,
                 "total_s": time.perf_counter() - started,
             }
-            results.append(self._result(item, parsed, config, timings, generations))
+            results.append(self._result(item, parsed, config, timings, generations, asked_constraint=bool(constraints)))
         return results
 
     def _result(
@@ -284,9 +360,10 @@ class Critic:
         timings: dict[str, float],
         generations: Sequence[Generation],
         *,
+        asked_constraint: bool,
         finished: bool = True,
     ) -> CritiqueResult:
-        return assemble_result(
+        result = assemble_result(
             item,
             parsed,
             model=self.model_name,
@@ -296,24 +373,50 @@ class Critic:
             completion_tokens=sum(g.completion_tokens for g in generations),
             finished=finished,
         )
+        return self._finish(item, result, config, generations, asked_constraint)
+
+    def _finish(
+        self,
+        item: SolutionItem,
+        result: CritiqueResult,
+        config: CriticConfig,
+        generations: Sequence[Generation],
+        asked_constraint: bool,
+    ) -> CritiqueResult:
+        """Record how the result was made and, for the combined critic, apply the symbolic checker's proofs."""
+        constrained = asked_constraint and bool(generations) and all(g.constrained for g in generations)
+        notes = list(result.notes)
+        if asked_constraint and not constrained:
+            notes.append(REFUSED_GRAMMAR_NOTE)
+        result = result.model_copy(update={"constrained": constrained, "notes": notes, "critic": config.critic})
+        if config.critic == "combined":
+            result = with_checker_verdicts(result, item.answer)
+        return result
 
     def _deliberate_rounds(self, items: list[SolutionItem], config: CriticConfig) -> Iterator[list[CritiqueResult]]:
         # Every step of every item is reviewed in parallel (each prompt shows only the steps up to its own),
         # so each of the three rounds is one batched backend call; the last yield is the final result.
         started = time.perf_counter()
         k = config.samples
+        constrained = self.constrains(config)
         keys = [(n, s) for n, item in enumerate(items) for s in range(1, len(item.steps) + 1)]
         texts: dict[str, dict[tuple[int, int, int], str]] = {"initial": {}, "in_depth": {}, "merged": {}}
-        tokens = [0] * len(items)
+        confidences: dict[tuple[int, int, int], float | None] = {}
+        produced: list[list[Generation]] = [[] for _ in items]
         timings: dict[str, float] = {}
 
         def run(round_name: str, prompts: list[Messages], n: int, owners: list[tuple[int, int, int]]) -> None:
             round_start = time.perf_counter()
-            outputs = self.backend.generate(prompts, config.generation_params(n))
+            constraints = [step_constraint(s, config.max_new_tokens) for _, s, _ in owners] if constrained else None
+            outputs = self._generate(prompts, config.generation_params(n), constraints)
             for (item_no, step, sample), generations in zip(owners, outputs, strict=True):
                 for offset, generation in enumerate(generations[:n]):
                     texts[round_name][(item_no, step, sample + offset)] = generation.text
-                    tokens[item_no] += generation.completion_tokens
+                    produced[item_no].append(generation)
+                    if round_name == "merged":
+                        confidences[(item_no, step, sample + offset)] = judgement_confidences(generation.tokens).get(
+                            step
+                        )
             timings[f"{round_name}_s"] = time.perf_counter() - round_start
 
         def snapshot(finished: bool) -> list[CritiqueResult]:
@@ -325,7 +428,12 @@ class Critic:
                         [texts[r].get((n, s, sample), "") for s in range(1, len(item.steps) + 1)]
                         for r in ("initial", "in_depth", "merged")
                     ]
-                    parsed.append(deliberate_sample(item, *chain))
+                    sample_critique = deliberate_sample(item, *chain)
+                    steps = [
+                        step.model_copy(update={"p_correct": confidences.get((n, step.index, sample))})
+                        for step in sample_critique.steps
+                    ]
+                    parsed.append(sample_critique.model_copy(update={"steps": steps}))
                 result = assemble_result(
                     item,
                     parsed,
@@ -333,10 +441,10 @@ class Critic:
                     backend=self.backend.name,
                     mode="deliberate",
                     timings={**timings, "total_s": time.perf_counter() - started},
-                    completion_tokens=tokens[n],
+                    completion_tokens=sum(g.completion_tokens for g in produced[n]),
                     finished=finished,
                 )
-                results.append(result)
+                results.append(self._finish(item, result, config, produced[n], constrained))
             return results
 
         run(
@@ -384,24 +492,31 @@ class Critic:
             return
         started = time.perf_counter()
         prompt = critique_messages(item.problem, item.steps)
+        constraint = critique_constraint(len(item.steps), config.max_new_tokens) if self.constrains(config) else None
         text = ""
-        for chunk in self.backend.stream(prompt, config.generation_params(1)):
+        first: Generation | None = None
+        chunks = self.backend.stream(prompt, config.generation_params(1), constraint) if constraint else None
+        for chunk in chunks if chunks is not None else self.backend.stream(prompt, config.generation_params(1)):
+            if isinstance(chunk, Generation):
+                first = chunk
+                continue
             if not chunk:
                 continue
             text += chunk
             partial = parse_critique(text, len(item.steps))
             yield self._streaming_view(item, partial, config, time.perf_counter() - started)
         first_done = time.perf_counter()
-        tokens = self._count_tokens(text)
-        parsed = [parse_critique(text, len(item.steps))]
-        generations: list[Generation] = [Generation(text=text, completion_tokens=tokens)]
+        if first is None:  # a backend that streams text only
+            first = Generation(text=text, completion_tokens=self._count_tokens(text))
+        generations: list[Generation] = [first]
         if config.samples > 1:
-            more = self.backend.generate([prompt], config.generation_params(config.samples - 1))[0]
+            constraints = [constraint] if constraint else None
+            more = self._generate([prompt], config.generation_params(config.samples - 1), constraints)[0]
             generations.extend(more)
-            parsed.extend(parse_critique(g.text, len(item.steps)) for g in more)
+        parsed = [with_confidences(parse_critique(g.text, len(item.steps)), g) for g in generations]
         timings = {"generate_s": time.perf_counter() - started, "first_sample_s": first_done - started}
         timings["total_s"] = time.perf_counter() - started
-        yield self._result(item, parsed, config, timings, generations)
+        yield self._result(item, parsed, config, timings, generations, asked_constraint=constraint is not None)
 
     def _count_tokens(self, text: str) -> int:
         count = getattr(self.backend, "count_tokens", None)
@@ -436,10 +551,11 @@ class Critic:
             timings={"elapsed_s": elapsed},
             raw_outputs=[partial.raw],
             finished=False,
+            critic=config.critic,
         )
 
     def close(self) -> None:
         self.backend.close()
 
 
-__all__ = ["Critic", "CriticConfig", "assemble_result", "deliberate_sample", "verdicts_for"]
+__all__ = ["Critic", "CriticConfig", "assemble_result", "deliberate_sample", "verdicts_for", "with_confidences"]

@@ -62,6 +62,11 @@ class Settings(BaseSettings):
         65536, gt=0, description="Largest accepted size of one item (problem + steps), in bytes."
     )
     max_new_tokens: int = Field(512, gt=0, description="Default generation budget per critique sample.")
+    constrained: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description="Constrain critiques to the DeepCritic format with a grammar while generating: auto = wherever "
+        "the backend can (transformers, vllm, a vLLM server), on = fail where it cannot, off = never.",
+    )
     device: str = Field("auto", description="Torch device for the transformers backend: auto, cpu, cuda, cuda:N.")
     cpu_dtype: CpuDtype = Field(
         "auto",

@@ -417,3 +417,26 @@ def with_checks(result: CritiqueResult, answer: str | None = None) -> CritiqueRe
     checked = check_solution([step.text for step in result.steps], answer)
     steps = [step.model_copy(update={"check": check}) for step, check in zip(result.steps, checked.steps, strict=True)]
     return result.model_copy(update={"steps": steps})
+
+
+def with_checker_verdicts(result: CritiqueResult, answer: str | None = None) -> CritiqueResult:
+    """The combined critic: the checker's view on every step, and a step it proves wrong judged wrong.
+
+    The first error becomes the earlier of the model's and the checker's; the model's own verdict stays in
+    `model_verdict`, and the proof is the step's `check.detail`. Steps the checker only verified keep the model's
+    verdict: right arithmetic does not make a step right.
+    """
+    from core.voting import verdicts_for
+
+    checked = with_checks(result, answer)
+    proven = next((s.index for s in checked.steps if s.check is not None and s.check.status == "wrong"), None)
+    model_first = result.first_error_step
+    if proven is None or (model_first is not None and model_first != NO_ERROR and model_first <= proven):
+        return checked
+    verdicts = verdicts_for(proven, len(checked.steps))
+    steps = [
+        step.model_copy(update={"verdict": verdict, "model_verdict": step.model_verdict or step.verdict})
+        for step, verdict in zip(checked.steps, verdicts, strict=True)
+    ]
+    status = result.parse_status if result.parse_status != "failed" else "partial"
+    return checked.model_copy(update={"steps": steps, "first_error_step": proven, "parse_status": status})

@@ -69,6 +69,7 @@ class ParsedStep(BaseModel):
     critique: str = ""
     meta_critique: str = ""
     parse_status: ParseStatus = "ok"
+    p_correct: float | None = None
 
 
 class ParsedCritique(BaseModel):
@@ -99,6 +100,12 @@ class StepResult(BaseModel):
     vote_share: float | None = Field(None, description="Share of samples agreeing with this verdict (k > 1).")
     parse_status: ParseStatus = "ok"
     check: StepCheck | None = None
+    p_correct: float | None = Field(
+        None, ge=0.0, le=1.0, description="The model's probability that this step is correct (mean over samples)."
+    )
+    model_verdict: Verdict | None = Field(
+        None, description="The model's own verdict, before the symbolic checker's proofs were applied."
+    )
 
 
 class CritiqueResult(BaseModel):
@@ -119,3 +126,11 @@ class CritiqueResult(BaseModel):
     error: str | None = Field(None, description="Why this item could not be critiqued (bad input), if so.")
     completion_tokens: int = Field(0, description="Tokens the model generated for this item, all samples and calls.")
     finished: bool = Field(True, description="False on the partial results yielded while a critique streams.")
+    first_error_probability: float | None = Field(
+        None, description="The model's probability of its own first-error answer (from the step probabilities)."
+    )
+    constrained: bool = Field(False, description="The critique format was enforced while generating (a grammar).")
+    critic: Literal["combined", "llm"] = Field(
+        "combined", description="combined: steps the symbolic checker proves wrong are judged wrong; llm: the model."
+    )
+    notes: list[str] = Field(default_factory=list, description="What the user should know about how this was made.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import signal
@@ -16,6 +17,7 @@ import httpx
 
 from core.backends.cpu import cpu_dtype_name, vllm_kv_cache_bytes
 from core.errors import BackendUnavailableError, ConfigError
+from core.grammar import VLLM_STRUCTURED_OUTPUTS_BACKEND
 from core.settings import Settings, get_settings
 
 VLLM_SERVER_MODULE = "vllm.entrypoints.openai.api_server"
@@ -77,6 +79,7 @@ def vllm_server_command(
         "--host", host,
         "--port", str(port),
         "--max-model-len", str(max_model_len),
+                "--structured-outputs-config", json.dumps({"backend": VLLM_STRUCTURED_OUTPUTS_BACKEND}),
     ]  # fmt: skip
     on_gpu = _cuda_visible()
     settings = settings or get_settings()

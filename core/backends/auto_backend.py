@@ -10,6 +10,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from core.backends.base import Backend, Generation, GenerationParams, Messages
+from core.grammar import Constraint
 from core.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ class AutoBackend(Backend):
     """
 
     name = "auto"
+    supports_constraints = True  # both engines take the grammar: the vLLM server and in-process transformers
 
     def __init__(
         self,
@@ -160,13 +162,20 @@ class AutoBackend(Backend):
         self.name = f"auto:{self.engine}"
         return engine
 
-    def generate(self, prompts: Sequence[Messages], params: GenerationParams) -> list[list[Generation]]:
+    def generate(
+        self,
+        prompts: Sequence[Messages],
+        params: GenerationParams,
+        constraints: Sequence[Constraint | None] | None = None,
+    ) -> list[list[Generation]]:
         if not prompts:
             return []
-        return self._engine_for(len(prompts) * params.n).generate(prompts, params)
+        return self._engine_for(len(prompts) * params.n).generate(prompts, params, constraints)
 
-    def stream(self, prompt: Messages, params: GenerationParams) -> Iterator[str]:
-        yield from self._engine_for(1).stream(prompt, params)
+    def stream(
+        self, prompt: Messages, params: GenerationParams, constraint: Constraint | None = None
+    ) -> Iterator[str | Generation]:
+        yield from self._engine_for(1).stream(prompt, params, constraint)
 
     def count_tokens(self, text: str) -> int:
         """Tokens of `text` with the model's tokenizer (used to count streamed tokens, whichever engine streams)."""

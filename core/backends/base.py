@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+from core.grammar import Constraint
 
 Messages = list[dict[str, str]]
 """A chat: [{"role": "system"|"user"|"assistant", "content": str}, ...]."""
@@ -19,6 +21,16 @@ class GenerationParams:
     top_p: float = 1.0
     n: int = 1  # samples per prompt
     seed: int | None = None
+    repetition_penalty: float = 1.0  # > 1 discourages tokens already in the prompt or the text (vLLM/HF sense)
+    logprobs: int = 0  # > 0: return that many most likely alternatives at every generated token
+
+
+@dataclass(frozen=True)
+class TokenLogprobs:
+    """One generated token: its text and the most likely alternatives at its position, as (text, log-probability)."""
+
+    text: str
+    top: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -28,23 +40,43 @@ class Generation:
     text: str
     completion_tokens: int
     finish_reason: str = "stop"  # "stop" or "length"
+    tokens: tuple[TokenLogprobs, ...] = ()  # filled when GenerationParams.logprobs > 0 and the engine reports them
+    constrained: bool = False  # the engine enforced the prompt's Constraint while generating this text
 
 
 class Backend(ABC):
     """Generates chat completions. Implementations batch or parallelise internally."""
 
     name: str = "base"
+    supports_constraints: bool = False
+    """Whether `generate`/`stream` take `constraints` (an engine that enforces a Constraint while generating)."""
 
     def __init__(self, model_name: str) -> None:
         self.model_name = model_name
 
     @abstractmethod
-    def generate(self, prompts: Sequence[Messages], params: GenerationParams) -> list[list[Generation]]:
-        """Return `params.n` generations for every prompt, in prompt order."""
+    def generate(
+        self,
+        prompts: Sequence[Messages],
+        params: GenerationParams,
+        constraints: Sequence[Constraint | None] | None = None,
+    ) -> list[list[Generation]]:
+        """Return `params.n` generations for every prompt, in prompt order.
 
-    def stream(self, prompt: Messages, params: GenerationParams) -> Iterator[str]:
-        """Yield text chunks of one greedy/sampled completion as they are produced."""
-        yield self.generate([prompt], GenerationParams(**{**params.__dict__, "n": 1}))[0][0].text
+        `constraints` (one per prompt, only passed to backends with `supports_constraints`) limits what each
+        prompt's completions may say; each Generation's `constrained` tells whether the engine enforced it.
+        """
+
+    def stream(
+        self, prompt: Messages, params: GenerationParams, constraint: Constraint | None = None
+    ) -> Iterator[str | Generation]:
+        """Yield text chunks of one completion as they are produced, then the whole Generation (tokens, flags)."""
+        if constraint is not None and self.supports_constraints:
+            generation = self.generate([prompt], replace(params, n=1), [constraint])[0][0]
+        else:
+            generation = self.generate([prompt], replace(params, n=1))[0][0]
+        yield generation.text
+        yield generation
 
     @property
     def serves_concurrently(self) -> bool:

@@ -9,8 +9,9 @@ from urllib.parse import urlsplit
 
 import openai
 
-from core.backends.base import Backend, Generation, GenerationParams, Messages
+from core.backends.base import Backend, Generation, GenerationParams, Messages, TokenLogprobs
 from core.errors import BackendUnavailableError, BadInputError, ConfigError
+from core.grammar import Constraint
 from core.settings import Settings, get_settings
 
 _START_HINT = "start one with `critic model serve` or pass the right --base-url / CRITIC_BASE_URL"
@@ -61,6 +62,7 @@ class OpenAIBackend(Backend):
     """
 
     name = "openai"
+    supports_constraints = True
 
     def __init__(
         self,
@@ -98,6 +100,8 @@ class OpenAIBackend(Backend):
         )
         # None until a request with n>1 has been answered or rejected.
         self.supports_n: bool | None = None
+        # None until a request with vLLM's extra fields (grammar, repetition penalty) has been answered or rejected.
+        self.supports_extras: bool | None = None
         self._lock = threading.Lock()
 
     # ---- public API -------------------------------------------------------------------------------------------
@@ -106,25 +110,54 @@ class OpenAIBackend(Backend):
     def serves_concurrently(self) -> bool:
         return True  # the server batches overlapping requests (vLLM: continuous batching)
 
-    def generate(self, prompts: Sequence[Messages], params: GenerationParams) -> list[list[Generation]]:
+    def generate(
+        self,
+        prompts: Sequence[Messages],
+        params: GenerationParams,
+        constraints: Sequence[Constraint | None] | None = None,
+    ) -> list[list[Generation]]:
         if not prompts:
             return []
         if params.n < 1:
             raise ConfigError(f"the number of samples must be at least 1, got {params.n}")
+        per_prompt = list(constraints) if constraints else [None] * len(prompts)
         workers = min(self.max_concurrency, len(prompts) * (params.n if self.supports_n is False else 1))
         with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="openai-backend") as pool:
-            return list(pool.map(lambda pair: self._samples(pair[0], pair[1], params), enumerate(prompts)))
+            return list(
+                pool.map(
+                    lambda args: self._samples(args[0], args[1], params, args[2]),
+                    zip(range(len(prompts)), prompts, per_prompt, strict=True),
+                )
+            )
 
-    def stream(self, prompt: Messages, params: GenerationParams) -> Iterator[str]:
-        request = self._request_args(prompt, params, n=1, seed=params.seed)
+    def stream(
+        self, prompt: Messages, params: GenerationParams, constraint: Constraint | None = None
+    ) -> Iterator[str | Generation]:
+        """Yield text chunks as the server sends them, then the whole Generation (tokens, constrained flag)."""
+        text, tokens, finish, usage = "", [], "stop", None
+        constrained = False
         try:
+            request, constrained = self._request_with_extras(prompt, params, 1, params.seed, constraint)
+            request = {**request, "stream_options": {"include_usage": True}}
             # The context closes the HTTP stream when the consumer stops early (e.g. the UI cancels).
             with self.client.chat.completions.create(**request, stream=True) as chunks:
                 for chunk in chunks:
-                    if chunk.choices and chunk.choices[0].delta.content:
-                        yield chunk.choices[0].delta.content
+                    if chunk.usage is not None:
+                        usage = chunk.usage.completion_tokens
+                    if not chunk.choices:
+                        continue
+                    choice = chunk.choices[0]
+                    tokens.extend(_choice_tokens(choice))
+                    finish = _finish(choice.finish_reason) if choice.finish_reason else finish
+                    if choice.delta.content:
+                        text += choice.delta.content
+                        yield choice.delta.content
         except openai.APIError as exc:
             raise self._translate(exc, prompt_index=0) from exc
+        count = usage if usage is not None else split_completion_tokens([text], None)[0]
+        yield Generation(
+            text=text, completion_tokens=count, finish_reason=finish, tokens=tuple(tokens), constrained=constrained
+        )
 
     def served_models(self) -> list[str]:
         """The model names the server answers to (GET /v1/models)."""
@@ -138,14 +171,16 @@ class OpenAIBackend(Backend):
 
     # ---- internals --------------------------------------------------------------------------------------------
 
-    def _samples(self, index: int, prompt: Messages, params: GenerationParams) -> list[Generation]:
+    def _samples(
+        self, index: int, prompt: Messages, params: GenerationParams, constraint: Constraint | None
+    ) -> list[Generation]:
         if params.n == 1 or self.supports_n is False:
-            return self._fan_out(index, prompt, params, params.n)
+            return self._fan_out(index, prompt, params, params.n, constraint)
         try:
-            generations = self._complete(index, prompt, params, n=params.n, seed=params.seed)
+            generations = self._complete(index, prompt, params, n=params.n, seed=params.seed, constraint=constraint)
         except openai.BadRequestError:
             # Some servers (and some sampling settings) refuse n>1: ask again one sample per request.
-            generations = self._fan_out(index, prompt, params, params.n)
+            generations = self._fan_out(index, prompt, params, params.n, constraint)
             with self._lock:
                 self.supports_n = False
             return generations
@@ -153,18 +188,24 @@ class OpenAIBackend(Backend):
             self.supports_n = True
         if len(generations) < params.n:  # a server that silently caps n: top up with single requests
             missing = params.n - len(generations)
-            generations += self._fan_out(index, prompt, params, missing, seed_offset=len(generations))
+            generations += self._fan_out(index, prompt, params, missing, constraint, seed_offset=len(generations))
         return generations[: params.n]
 
     def _fan_out(
-        self, index: int, prompt: Messages, params: GenerationParams, count: int, seed_offset: int = 0
+        self,
+        index: int,
+        prompt: Messages,
+        params: GenerationParams,
+        count: int,
+        constraint: Constraint | None,
+        seed_offset: int = 0,
     ) -> list[Generation]:
         """`count` single-sample requests for one prompt, sent concurrently (not from the shared pool: no deadlock)."""
 
         def one(sample: int) -> Generation:
             # Distinct seeds so seeded samples differ, as they would within one n=k request.
             seed = None if params.seed is None else params.seed + seed_offset + sample
-            return self._complete(index, prompt, params, n=1, seed=seed)[0]
+            return self._complete(index, prompt, params, n=1, seed=seed, constraint=constraint)[0]
 
         if count == 1:
             return [one(0)]
@@ -172,11 +213,46 @@ class OpenAIBackend(Backend):
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="openai-sample") as pool:
             return list(pool.map(one, range(count)))
 
+    def _request_with_extras(
+        self, prompt: Messages, params: GenerationParams, n: int, seed: int | None, constraint: Constraint | None
+    ) -> tuple[dict[str, object], bool]:
+        """The request, with vLLM's extra fields unless this server refused them; and whether it carries the grammar.
+
+        The first request with extras is a probe: a server that rejects it (400/422) is asked again without them,
+        and later requests go without them, so critiques from such a server are generated unconstrained.
+        """
+        args = self._request_args(prompt, params, n=n, seed=seed)
+        extras: dict[str, object] = {}
+        if constraint is not None:
+            extras["structured_outputs"] = {"regex": constraint.regex}
+            args["max_tokens"] = max(params.max_new_tokens, constraint.max_tokens)
+        if params.repetition_penalty != 1.0:
+            extras["repetition_penalty"] = params.repetition_penalty
+        if not extras or self.supports_extras is False:
+            return args, False
+        if self.supports_extras is None:
+            try:
+                self.client.chat.completions.create(**{**args, "max_tokens": 1, "n": 1, "extra_body": extras})
+            except (openai.BadRequestError, openai.UnprocessableEntityError):
+                with self._lock:
+                    self.supports_extras = False
+                return args, False
+            with self._lock:
+                self.supports_extras = True
+        return {**args, "extra_body": extras}, constraint is not None
+
     def _complete(
-        self, index: int, prompt: Messages, params: GenerationParams, n: int, seed: int | None
+        self,
+        index: int,
+        prompt: Messages,
+        params: GenerationParams,
+        n: int,
+        seed: int | None,
+        constraint: Constraint | None = None,
     ) -> list[Generation]:
         try:
-            response = self.client.chat.completions.create(**self._request_args(prompt, params, n=n, seed=seed))
+            request, constrained = self._request_with_extras(prompt, params, n, seed, constraint)
+            response = self.client.chat.completions.create(**request)
         except openai.BadRequestError as exc:
             if n > 1:
                 raise  # the caller asks again with n=1 before calling the prompt bad
@@ -188,7 +264,13 @@ class OpenAIBackend(Backend):
         usage = response.usage.completion_tokens if response.usage else None
         tokens = split_completion_tokens(texts, usage)
         return [
-            Generation(text=text, completion_tokens=count, finish_reason=_finish(choice.finish_reason))
+            Generation(
+                text=text,
+                completion_tokens=count,
+                finish_reason=_finish(choice.finish_reason),
+                tokens=tuple(_choice_tokens(choice)),
+                constrained=constrained,
+            )
             for text, count, choice in zip(texts, tokens, choices, strict=True)
         ]
 
@@ -203,6 +285,9 @@ class OpenAIBackend(Backend):
         }
         if seed is not None:
             args["seed"] = seed
+        if params.logprobs:
+            args["logprobs"] = True
+            args["top_logprobs"] = min(params.logprobs, 20)
         return args
 
     def _translate(self, exc: openai.APIError, prompt_index: int | None) -> Exception:
@@ -230,6 +315,19 @@ class OpenAIBackend(Backend):
             item = f"prompt {prompt_index + 1}" if prompt_index is not None else "the request"
             return BadInputError(f"{where} rejected {item}: {_server_message(exc)}")
         return BackendUnavailableError(f"{where} failed: {_server_message(exc)}")
+
+
+def _choice_tokens(choice: object) -> list[TokenLogprobs]:
+    """A response choice's (or stream delta's) token log-probabilities in the backend-neutral form."""
+    logprobs = getattr(choice, "logprobs", None)
+    content = getattr(logprobs, "content", None) or []
+    return [
+        TokenLogprobs(
+            text=entry.token,
+            top=tuple((alt.token, float(alt.logprob)) for alt in (entry.top_logprobs or [])),
+        )
+        for entry in content
+    ]
 
 
 def _server_message(exc: openai.APIError) -> str:

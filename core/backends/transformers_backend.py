@@ -7,9 +7,10 @@ import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from core.backends.base import Backend, Generation, GenerationParams, Messages
+from core.backends.base import Backend, Generation, GenerationParams, Messages, TokenLogprobs
 from core.backends.cpu import cpu_dtype_name
 from core.errors import BackendUnavailableError, ConfigError
+from core.grammar import Constraint
 from core.models import resolve_model
 from core.settings import Settings, get_settings
 
@@ -37,6 +38,7 @@ class TransformersBackend(Backend):
     """Runs a causal LM in this process. Prompts x samples are sorted by length and generated in batches."""
 
     name = "transformers"
+    supports_constraints = True
 
     def __init__(
         self,
@@ -75,6 +77,7 @@ class TransformersBackend(Backend):
         if self.tokenizer.chat_template is None:
             raise BackendUnavailableError(f"model {model_name!r} has no chat template; use an instruct/chat model")
         self._stop_ids = self._eos_ids()
+        self._ll_tokenizer: Any = None  # llguidance's view of the tokenizer, built on the first constrained call
         # One generate at a time per model: concurrent calls would only compete for the same cores.
         self._lock = threading.Lock()
 
@@ -103,6 +106,8 @@ class TransformersBackend(Backend):
             "pad_token_id": self.tokenizer.pad_token_id,
             "eos_token_id": self._stop_ids,
         }
+        if params.repetition_penalty != 1.0:
+            kwargs["repetition_penalty"] = params.repetition_penalty
         if self.cache_implementation:
             kwargs["cache_implementation"] = self.cache_implementation
         if params.temperature > 0:
@@ -111,7 +116,12 @@ class TransformersBackend(Backend):
             kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
         return kwargs
 
-    def generate(self, prompts: Sequence[Messages], params: GenerationParams) -> list[list[Generation]]:
+    def generate(
+        self,
+        prompts: Sequence[Messages],
+        params: GenerationParams,
+        constraints: Sequence[Constraint | None] | None = None,
+    ) -> list[list[Generation]]:
         """Generate `params.n` completions per prompt, in prompt order.
 
         Each prompt is repeated n times when sampling; all rows are sorted by prompt length and cut into batches
@@ -133,51 +143,102 @@ class TransformersBackend(Backend):
                 torch.manual_seed(params.seed)
             for start in range(0, len(rows), self.max_batch_size):
                 batch = rows[start : start + self.max_batch_size]
-                generations = self._generate_batch([encoded[p] for p, _ in batch], kwargs)
+                row_constraints = [constraints[p] if constraints else None for p, _ in batch]
+                generations = self._generate_batch([encoded[p] for p, _ in batch], kwargs, row_constraints, params)
                 for (p, _), generation in zip(batch, generations, strict=True):
                     results[p].append(generation)
         if copies == 1:
             return [gens * params.n for gens in results]
         return results
 
-    def _generate_batch(self, batch: list[list[int]], kwargs: dict[str, Any]) -> list[Generation]:
+    def _processor(self, constraints: Sequence[Constraint | None], prompt_length: int, params: GenerationParams) -> Any:
+        """The grammar/log-probability processor for a batch, or None when neither is asked for."""
+        if not any(constraints) and not params.logprobs:
+            return None
+        from core.backends.constrained import GrammarLogitsProcessor, llguidance_tokenizer
+
+        if any(constraints) and self._ll_tokenizer is None:
+            vocab = self.model.get_output_embeddings().weight.shape[0]
+            self._ll_tokenizer = llguidance_tokenizer(self.tokenizer, vocab, self._stop_ids)
+        return GrammarLogitsProcessor(self._ll_tokenizer, constraints, prompt_length, params.logprobs)
+
+    def _with_processor(self, kwargs: dict[str, Any], processor: Any, constraints: Sequence[Constraint | None]) -> dict:
+        if processor is None:
+            return kwargs
+        from transformers import LogitsProcessorList
+
+        budget = max([kwargs["max_new_tokens"], *(c.max_tokens for c in constraints if c is not None)])
+        return {**kwargs, "logits_processor": LogitsProcessorList([processor]), "max_new_tokens": budget}
+
+    def _generate_batch(
+        self,
+        batch: list[list[int]],
+        kwargs: dict[str, Any],
+        constraints: Sequence[Constraint | None],
+        params: GenerationParams,
+    ) -> list[Generation]:
         padded = self.tokenizer.pad({"input_ids": batch}, padding=True, return_tensors="pt")
         input_ids = padded["input_ids"].to(self.device)
         attention_mask = padded["attention_mask"].to(self.device)
+        processor = self._processor(constraints, input_ids.shape[1], params)
+        kwargs = self._with_processor(kwargs, processor, constraints)
         output = self.model.generate(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
         new_tokens = output[:, input_ids.shape[1] :].tolist()
-        generations = []
-        stop = set(self._stop_ids)
-        for row in new_tokens:
-            end = next((i for i, token in enumerate(row) if token in stop), None)
-            tokens = row if end is None else row[:end]
-            text = self.tokenizer.decode(tokens, skip_special_tokens=True)
-            generations.append(
-                Generation(text=text, completion_tokens=len(tokens), finish_reason="length" if end is None else "stop")
-            )
-        return generations
+        return [
+            self._generation(row_tokens, processor.top[row] if processor else [], constraints[row] is not None)
+            for row, row_tokens in enumerate(new_tokens)
+        ]
 
-    def stream(self, prompt: Messages, params: GenerationParams) -> Iterator[str]:
-        """Yield decoded text pieces of one completion as tokens are generated (TextIteratorStreamer)."""
+    def _generation(self, row: list[int], top: list[tuple[list[int], list[float]]], constrained: bool) -> Generation:
+        stop = set(self._stop_ids)
+        end = next((i for i, token in enumerate(row) if token in stop), None)
+        tokens = row if end is None else row[:end]
+        text = self.tokenizer.decode(tokens, skip_special_tokens=True)
+        return Generation(
+            text=text,
+            completion_tokens=len(tokens),
+            finish_reason="length" if end is None else "stop",
+            tokens=self._token_logprobs(tokens, top),
+            constrained=constrained,
+        )
+
+    def _token_logprobs(self, tokens: list[int], top: list[tuple[list[int], list[float]]]) -> tuple:
+        if not top:
+            return ()
+        decode = self.tokenizer.decode
+        return tuple(
+            TokenLogprobs(
+                text=decode([token]),
+                top=tuple((decode([alt]), value) for alt, value in zip(ids, values, strict=True)),
+            )
+            for token, (ids, values) in zip(tokens, top, strict=False)
+        )
+
+    def stream(
+        self, prompt: Messages, params: GenerationParams, constraint: Constraint | None = None
+    ) -> Iterator[str | Generation]:
+        """Yield decoded text pieces as tokens are generated (TextIteratorStreamer), then the whole Generation."""
         import torch
         from transformers import TextIteratorStreamer
 
         streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=600)
         input_ids = torch.tensor([self.encode_prompt(prompt)], device=self.device)
+        processor = self._processor([constraint], input_ids.shape[1], params)
         kwargs = {
-            **self._generate_kwargs(params),
+            **self._with_processor(self._generate_kwargs(params), processor, [constraint]),
             "input_ids": input_ids,
             "attention_mask": torch.ones_like(input_ids),
             "streamer": streamer,
         }
         failure: list[BaseException] = []
+        output: list[Any] = []
 
         def run() -> None:
             try:
                 with torch.inference_mode():
                     if params.seed is not None:
                         torch.manual_seed(params.seed)
-                    self.model.generate(**kwargs)
+                    output.append(self.model.generate(**kwargs))
             except BaseException as exc:  # surfaced in the caller's thread below
                 failure.append(exc)
                 streamer.end()
@@ -193,6 +254,8 @@ class TransformersBackend(Backend):
                 worker.join()
         if failure:
             raise BackendUnavailableError(f"generation failed: {failure[0]}") from failure[0]
+        row = output[0][0, input_ids.shape[1] :].tolist()
+        yield self._generation(row, processor.top[0] if processor else [], constraint is not None)
 
     def close(self) -> None:
         self.model = None  # type: ignore[assignment]

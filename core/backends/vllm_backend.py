@@ -8,9 +8,10 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from core.backends.base import Backend, Generation, GenerationParams, Messages
+from core.backends.base import Backend, Generation, GenerationParams, Messages, TokenLogprobs
 from core.backends.cpu import cpu_dtype_name, large_buffers_returned_to_the_os, vllm_kv_cache_bytes
 from core.errors import BackendUnavailableError, ConfigError
+from core.grammar import VLLM_STRUCTURED_OUTPUTS_BACKEND, Constraint
 from core.models import resolve_model
 from core.settings import Settings, get_settings
 
@@ -53,6 +54,7 @@ class VLLMBackend(Backend):
     """
 
     name = "vllm"
+    supports_constraints = True
 
     def __init__(
         self,
@@ -95,6 +97,7 @@ class VLLMBackend(Backend):
             "max_model_len": max_model_len,
             "tensor_parallel_size": tensor_parallel_size,
             "seed": seed,
+            "structured_outputs_config": {"backend": VLLM_STRUCTURED_OUTPUTS_BACKEND},
             **cpu_options,
             **engine_args,
         }
@@ -106,18 +109,33 @@ class VLLMBackend(Backend):
         except (OSError, ValueError) as exc:
             raise BackendUnavailableError(f"vLLM could not load {model_name!r} from {model_path}: {exc}") from exc
 
-    def generate(self, prompts: Sequence[Messages], params: GenerationParams) -> list[list[Generation]]:
+    def _sampling(self, params: GenerationParams, constraint: Constraint | None) -> Any:
+        structured = None
+        if constraint is not None:
+            structured = self._vllm.sampling_params.StructuredOutputsParams(regex=constraint.regex)
+        return self._vllm.SamplingParams(
+            n=params.n,
+            temperature=params.temperature,
+            top_p=params.top_p,
+            max_tokens=max(params.max_new_tokens, constraint.max_tokens if constraint else 0),
+            seed=params.seed,
+            repetition_penalty=params.repetition_penalty,
+            logprobs=params.logprobs or None,
+            structured_outputs=structured,
+        )
+
+    def generate(
+        self,
+        prompts: Sequence[Messages],
+        params: GenerationParams,
+        constraints: Sequence[Constraint | None] | None = None,
+    ) -> list[list[Generation]]:
         if not prompts:
             return []
         if params.n < 1:
             raise ConfigError(f"the number of samples must be at least 1, got {params.n}")
-        sampling = self._vllm.SamplingParams(
-            n=params.n,
-            temperature=params.temperature,
-            top_p=params.top_p,
-            max_tokens=params.max_new_tokens,
-            seed=params.seed,
-        )
+        per_prompt = list(constraints) if constraints else [None] * len(prompts)
+        sampling = [self._sampling(params, constraint) for constraint in per_prompt]
         # LLM.chat applies the model's chat template and batches every prompt in one engine run.
         outputs = self.llm.chat([list(prompt) for prompt in prompts], sampling, use_tqdm=False)
         return [
@@ -126,10 +144,12 @@ class VLLMBackend(Backend):
                     text=sample.text,
                     completion_tokens=len(sample.token_ids),
                     finish_reason="length" if sample.finish_reason == "length" else "stop",
+                    tokens=_token_logprobs(sample),
+                    constrained=constraint is not None,
                 )
                 for sample in sorted(request.outputs, key=lambda sample: sample.index)
             ]
-            for request in outputs
+            for request, constraint in zip(outputs, per_prompt, strict=True)
         ]
 
     def close(self) -> None:
@@ -143,3 +163,18 @@ class VLLMBackend(Backend):
             core.shutdown()
         del self.llm
         gc.collect()
+
+
+def _token_logprobs(sample: Any) -> tuple[TokenLogprobs, ...]:
+    """vLLM's per-position {token id: Logprob} dicts as (text, alternatives) in the backend-neutral form."""
+    if not sample.logprobs:
+        return ()
+    tokens = []
+    for token_id, alternatives in zip(sample.token_ids, sample.logprobs, strict=False):
+        chosen = alternatives.get(token_id)
+        top = tuple(
+            (alt.decoded_token or "", float(alt.logprob))
+            for alt in sorted(alternatives.values(), key=lambda alt: alt.logprob, reverse=True)
+        )
+        tokens.append(TokenLogprobs(text=(chosen.decoded_token if chosen else "") or "", top=top))
+    return tuple(tokens)

@@ -72,7 +72,8 @@ def test_a_batch_starts_the_server_and_later_calls_use_it(tiny_model_dir: Path, 
         # Once the server answers, single calls and streams go there too.
         [[after]] = backend.generate([chat("one more")], PARAMS)
         assert after.text.startswith("Step 1 is correct.")
-        assert "".join(backend.stream(chat("streamed"), PARAMS)).strip().endswith("streamed")
+        *chunks, whole = backend.stream(chat("streamed"), PARAMS)
+        assert "".join(chunks).strip().endswith("streamed") and whole.text == "".join(chunks)
         server = backend._server
     finally:
         backend.close()

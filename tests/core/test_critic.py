@@ -11,6 +11,7 @@ import pytest
 from core.backends.base import GenerationParams, Messages
 from core.critic import Critic, CriticConfig
 from core.errors import ConfigError
+from core.grammar import critique_constraint
 from core.items_io import read_items
 from core.types import CritiqueResult, SolutionItem
 from tests.core.scripted_backend import ScriptedBackend
@@ -52,14 +53,29 @@ def test_critique_many_sends_all_items_and_samples_in_one_call_and_votes() -> No
 
 
 def test_all_unparseable_samples_give_no_first_error() -> None:
-    critic = Critic(ScriptedBackend(lambda prompt, i: "lorem ipsum"), samples=3)
+    critic = Critic(ScriptedBackend(lambda prompt, i: "lorem ipsum"), samples=3, critic="llm")
     result = critic.critique(ITEM)
     assert result.first_error_step is None and result.parse_status == "failed" and result.votes == [None] * 3
     assert all(s.verdict == "unchecked" for s in result.steps)
 
 
+def test_the_combined_critic_judges_a_step_the_checker_proves_wrong() -> None:
+    # The model calls every step correct; the checker proves 12 - 2 = 11 false.
+    critic = Critic(ScriptedBackend(lambda prompt, i: critique_text(-1)))
+    result = critic.critique(ITEM)
+    assert result.critic == "combined" and result.first_error_step == 2
+    assert [s.verdict for s in result.steps] == ["correct", "incorrect", "unchecked"]
+    assert [s.model_verdict for s in result.steps] == ["correct", "correct", "correct"], "the model's view stays"
+    assert result.steps[1].check is not None and "= 10" in result.steps[1].check.detail
+    alone = Critic(ScriptedBackend(lambda prompt, i: critique_text(-1)), critic="llm").critique(ITEM)
+    assert alone.first_error_step == -1 and alone.steps[1].check is None
+    # A model that names an earlier step keeps it: the checker only adds errors it can prove.
+    earlier = Critic(ScriptedBackend(lambda prompt, i: critique_text(1))).critique(ITEM)
+    assert earlier.first_error_step == 1
+
+
 def test_single_greedy_sample_has_no_vote_share() -> None:
-    result = Critic(ScriptedBackend(lambda prompt, i: critique_text(-1))).critique(ITEM)
+    result = Critic(ScriptedBackend(lambda prompt, i: critique_text(-1)), critic="llm").critique(ITEM)
     assert result.first_error_step == -1 and result.parse_status == "ok"
     assert all(s.verdict == "correct" and s.vote_share is None for s in result.steps)
 
@@ -108,12 +124,24 @@ def test_stream_fills_step_cards_in_then_ends_with_the_voted_result() -> None:
 
 
 def test_stream_on_a_real_model_ends_with_the_full_text(tiny_model_dir: Path) -> None:
-    critic = Critic.create(model=str(tiny_model_dir), backend="transformers", max_new_tokens=6)
+    critic = Critic.create(model=str(tiny_model_dir), backend="transformers", max_new_tokens=6, constrained="off")
     results = list(critic.stream(ITEM))
     assert len(results) >= 2 and not results[0].finished and results[-1].finished
     assert results[-1].raw_outputs[0] == results[-2].raw_outputs[0]  # the final result holds everything streamed
     assert results[-1].raw_outputs[0].startswith(results[0].raw_outputs[0])
     assert 0 < results[-1].completion_tokens <= 7 and results[-1].model == str(tiny_model_dir)
+    assert not results[-1].constrained
+
+
+def test_a_constrained_stream_always_ends_in_a_readable_critique(tiny_model_dir: Path) -> None:
+    # A random tiny model under the grammar: the budget is too small for free text, the format still completes.
+    critic = Critic.create(model=str(tiny_model_dir), backend="transformers", max_new_tokens=6)
+    results = list(critic.stream(ITEM))
+    final = results[-1]
+    assert final.finished and final.constrained and final.parse_status == "ok"
+    assert final.first_error_step in (-1, 1, 2, 3) and not results[0].finished
+    judged = [s for s in final.steps if s.model_verdict in ("correct", "incorrect")]
+    assert judged and all(s.p_correct is not None and 0.0 <= s.p_correct <= 1.0 for s in judged)
 
 
 def test_bad_settings_raise_config_errors_that_say_what_to_change() -> None:
@@ -146,5 +174,9 @@ def test_embedded_model_critiques_a_processbench_item_end_to_end(
     fe = data["first_error_step"]
     assert fe is None or fe == -1 or 1 <= fe <= len(item.steps)
     assert data["votes"] == [fe] and data["samples"] == 1 and data["parse_status"] in {"ok", "partial", "failed"}
-    assert data["raw_outputs"][0].strip() and 0 < data["completion_tokens"] <= 48
+    assert (
+        data["raw_outputs"][0].strip()
+        and 0 < data["completion_tokens"] <= critique_constraint(len(item.steps), 48).max_tokens
+    )
+    assert data["parse_status"] == "ok" and data["constrained"], "under the grammar the embedded model's output parses"
     assert data["timings"]["generate_s"] > 0

@@ -12,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from core.backends import GenerationParams, create_backend
+from core.backends.base import Generation
 from core.backends.openai_backend import OpenAIBackend, normalize_base_url, split_completion_tokens
 from core.errors import BackendUnavailableError, BadInputError, ConfigError
 
@@ -203,9 +204,10 @@ def test_server_rejecting_n_gets_concurrent_single_requests(stub: StubServer) ->
 
 
 def test_stream_yields_text_in_chunks(stub: StubServer) -> None:
-    chunks = list(backend_for(stub).stream(chat("stream me"), GenerationParams()))
+    *chunks, whole = list(backend_for(stub).stream(chat("stream me"), GenerationParams()))
     assert len(chunks) > 3
     assert "".join(chunks).strip() == "Step 1 is correct. sample 0 seed None for stream me"
+    assert isinstance(whole, Generation) and whole.text == "".join(chunks), "the stream ends with the whole text"
 
 
 def test_transient_server_errors_are_retried(stub: StubServer) -> None:

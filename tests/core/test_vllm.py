@@ -157,8 +157,8 @@ def test_openai_backend_critiques_a_processbench_item_with_n_k(
 @pytest.mark.slow
 def test_streaming_and_clear_errors_against_the_real_server(vllm_server: ServedModel) -> None:
     backend = OpenAIBackend(vllm_server.model, base_url=vllm_server.base_url)
-    chunks = list(backend.stream([{"role": "user", "content": "Count from 1 to 20."}], GenerationParams(32)))
-    assert len(chunks) > 1 and "".join(chunks).strip()
+    *chunks, whole = list(backend.stream([{"role": "user", "content": "Count from 1 to 20."}], GenerationParams(32)))
+    assert len(chunks) > 1 and "".join(chunks).strip() and whole.text == "".join(chunks)
     wrong = OpenAIBackend("no-such-critic", base_url=vllm_server.base_url)
     with pytest.raises(BackendUnavailableError, match="'no-such-critic' is not served .*served models: embedded"):
         wrong.generate([[{"role": "user", "content": "hi"}]], GenerationParams(max_new_tokens=4))

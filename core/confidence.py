@@ -1,0 +1,67 @@
+"""Step confidence: the probability the critic gave `1` (correct) rather than `-1` at each judgement it wrote."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+
+from core.backends.base import TokenLogprobs
+from core.types import NO_ERROR
+
+# Where a judgement's value starts: right after the opening brace of its box.
+_JUDGEMENT_VALUE = re.compile(r"correctness of Step (\d+) is:?[ \t]*\\boxed[ \t]*\{[ \t]*", re.I)
+
+
+def judgement_confidences(tokens: Sequence[TokenLogprobs]) -> dict[int, float]:
+    """{step index: P(correct)} for every judgement in a generation's tokens, read from the alternatives there.
+
+    At the token that writes a judgement's value, the alternatives that continue with `1` add to the correct side
+    and those that continue with `-` to the incorrect side; P(correct) is the correct side's share. Under the
+    critique grammar these are the only alternatives the engine allows, so the share is the engine's own choice
+    probability. A side missing from the reported alternatives counts as zero.
+    """
+    if not tokens:
+        return {}
+    starts, text = [], ""
+    for token in tokens:
+        starts.append(len(text))
+        text += token.text
+    confidences: dict[int, float] = {}
+    position = 0
+    for match in _JUDGEMENT_VALUE.finditer(text):
+        value_at = match.end()
+        while position + 1 < len(tokens) and starts[position + 1] <= value_at:
+            position += 1
+        if position >= len(tokens) or value_at >= starts[position] + len(tokens[position].text):
+            continue  # the text ends before the value
+        already = text[starts[position] : value_at]  # part of this token before the value, e.g. "{"
+        correct = incorrect = 0.0
+        for alternative, logprob in tokens[position].top:
+            if not alternative.startswith(already) or math.isinf(logprob):
+                continue
+            rest = alternative[len(already) :].lstrip()
+            if rest.startswith("1"):
+                correct += math.exp(logprob)
+            elif rest.startswith("-"):
+                incorrect += math.exp(logprob)
+        if correct + incorrect > 0:
+            confidences[int(match.group(1))] = correct / (correct + incorrect)
+    return confidences
+
+
+def first_error_probability(p_correct: Sequence[float | None], first_error_step: int | None) -> float | None:
+    """P(the first wrong step is `first_error_step`) from per-step P(correct): all before it right, it wrong.
+
+    -1 (no error) is the probability that every step is right. None when a probability it needs is missing.
+    """
+    if first_error_step is None:
+        return None
+    last = len(p_correct) if first_error_step == NO_ERROR else first_error_step
+    needed = p_correct[:last]
+    if len(needed) < last or any(p is None for p in needed):
+        return None
+    probability = 1.0
+    for index, p in enumerate(needed, start=1):
+        probability *= (1.0 - p) if index == first_error_step else p  # type: ignore[operator]
+    return probability
