@@ -40,7 +40,11 @@ def evaluate(
         help="processbench | processbench:gsm8k,math | mr-gsm8k[:FILE] | prm800k:FILE | FILE (ProcessBench schema).",
     ),
     critic: str = typer.Option(
-        "llm", "--critic", "-c", help="llm (the model), symbolic (sympy step checker, no model) or combined."
+        "combined",
+        "--critic",
+        "-c",
+        help="combined (the model, with steps the sympy checker proves wrong judged wrong), llm (the model alone) "
+        "or symbolic (the checker alone, no model).",
     ),
     combine: str = typer.Option(
         "override",

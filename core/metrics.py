@@ -157,3 +157,23 @@ def scores_from_dict(data: Mapping[str, object]) -> Scores:
     """Rebuild Scores from `Scores.to_dict()` output (summary files)."""
     fields = ("total", "erroneous", "correct", "error_hits", "correct_hits", "unparseable")
     return Scores(**{f: int(data[f]) for f in fields})  # type: ignore[arg-type]
+
+
+def step_labels(first_error_step: int, num_steps: int) -> list[int | None]:
+    """Per-step correctness a first-error label implies: 1 before it, 0 at it, None after it (never rated)."""
+    if first_error_step < 0:
+        return [1] * num_steps
+    return [1 if i < first_error_step else 0 if i == first_error_step else None for i in range(1, num_steps + 1)]
+
+
+def step_auroc(pairs: Iterable[tuple[float | None, int | None]]) -> float | None:
+    """Area under the ROC curve of P(correct) against step labels (1 correct, 0 wrong), over the rated steps.
+
+    Steps without a probability or a label are left out; None when fewer than one step of each kind remains.
+    """
+    from sklearn.metrics import roc_auc_score
+
+    kept = [(p, label) for p, label in pairs if p is not None and label is not None]
+    if len({label for _, label in kept}) < 2:
+        return None
+    return float(roc_auc_score([label for _, label in kept], [p for p, _ in kept]))

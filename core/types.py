@@ -134,3 +134,11 @@ class CritiqueResult(BaseModel):
         "combined", description="combined: steps the symbolic checker proves wrong are judged wrong; llm: the model."
     )
     notes: list[str] = Field(default_factory=list, description="What the user should know about how this was made.")
+
+    @property
+    def model_first_error_step(self) -> int | None:
+        """The model's own first wrong step (before the checker's proofs): -1 none, None when it gave no verdicts."""
+        verdicts = [s.model_verdict or s.verdict for s in self.steps]
+        if self.first_error_step is None or not verdicts or all(v == "unchecked" for v in verdicts):
+            return None
+        return next((s.index for s, v in zip(self.steps, verdicts, strict=True) if v == "incorrect"), NO_ERROR)

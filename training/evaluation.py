@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from core.benchmarks import BENCHMARK_HELP, Benchmark, load_benchmark, unique_ids
 from core.errors import ConfigError
-from core.metrics import Report, format_report, score_subsets
+from core.metrics import Report, format_report, score_subsets, step_auroc, step_labels
 from core.symbolic import SolutionCheck, check_solution
 from core.types import NO_ERROR, Mode, SolutionItem
 
@@ -47,9 +47,9 @@ class EvalConfig(BaseModel):
 
     benchmark: str = Field("processbench", description=f"What to evaluate on: {BENCHMARK_HELP}.")
     critic: CriticKind = Field(
-        "llm",
-        description="llm: the critic model; symbolic: the sympy step checker alone (no model); "
-        "combined: the model plus the checker's definite errors (see combine).",
+        "combined",
+        description="combined (default): the model plus the checker's definite errors (see combine); llm: the critic "
+        "model alone; symbolic: the sympy step checker alone (no model).",
     )
     combine: CombineMode = Field(
         "override",
@@ -99,6 +99,7 @@ class EvalOutcome:
     skipped: int
     seconds: float
     eval_run_id: int | None = None
+    summary: dict[str, Any] | None = None
 
 
 # ---------------------------------------------------------------- predictions file
@@ -129,6 +130,37 @@ def read_predictions(output: Path) -> list[dict[str, Any]]:
 
 def report_from_records(records: Sequence[dict[str, Any]]) -> Report:
     return score_subsets((r["subset"], int(r["label"]), r["prediction"]) for r in records)
+
+
+def step_aurocs(records: Sequence[dict[str, Any]]) -> dict[str, dict[str, float | None]]:
+    """Per subset, step-level AUROC of the model's P(correct) ("model") and of the combined critic's ("combined").
+
+    The combined critic's probability is 0 on a step the checker proved wrong and the model's elsewhere.
+    """
+    pairs: dict[str, dict[str, list[tuple[float | None, int | None]]]] = {}
+    for record in records:
+        probabilities = record.get("p_correct")
+        if not probabilities:
+            continue
+        labels = step_labels(int(record["label"]), len(probabilities))
+        proven = {int(step) for step in record.get("checker_findings", {})}
+        subset = pairs.setdefault(record["subset"], {"model": [], "combined": []})
+        for index, (p, label) in enumerate(zip(probabilities, labels, strict=True), start=1):
+            subset["model"].append((p, label))
+            subset["combined"].append((0.0 if index in proven else p, label))
+    return {name: {kind: step_auroc(values) for kind, values in kinds.items()} for name, kinds in pairs.items()}
+
+
+def generation_stats(records: Sequence[dict[str, Any]]) -> dict[str, float | int]:
+    """How readable and how long the critiques were: items whose output parsed cleanly, tokens per critique."""
+    with_model = [r for r in records if "completion_tokens" in r]
+    tokens = [int(r["completion_tokens"]) for r in with_model]
+    return {
+        "items": len(with_model),
+        "parse_ok": sum(r.get("parse_status") == "ok" for r in with_model),
+        "constrained": sum(bool(r.get("constrained")) for r in with_model),
+        "mean_tokens": round(sum(tokens) / len(tokens), 1) if tokens else 0,
+    }
 
 
 def _check_resumable(config: EvalConfig) -> None:
@@ -166,15 +198,6 @@ def _with_checker_notes(item: SolutionItem, check: SolutionCheck) -> SolutionIte
         return item
     steps = [step + _checker_note(check, i) for i, step in enumerate(item.steps)]
     return item.model_copy(update={"steps": steps})
-
-
-def combine_predictions(llm: int | None, checker: int) -> int | None:
-    """Override: a step the checker proved wrong wins unless the model found an earlier error."""
-    if checker == NO_ERROR:
-        return llm
-    if llm is None or llm == NO_ERROR or llm > checker:
-        return checker
-    return llm
 
 
 class _Runner:
@@ -216,16 +239,20 @@ class _Runner:
             items = [
                 _with_checker_notes(item, c) if use_prompt else item for (_, item), c in zip(batch, checks, strict=True)
             ]
-            results = self.critic.critique_many(items)  # type: ignore[union-attr]
+            # The critic applies the checker's proofs itself ("override"); "prompt" alone shows them to the model.
+            applies_proofs = self.config.critic == "combined" and self.config.combine != "prompt"
+            results = self.critic.critique_many(  # type: ignore[union-attr]
+                items, critic="combined" if applies_proofs else "llm"
+            )
             for (subset, item), check, result in zip(batch, checks, results, strict=True):
-                prediction = result.first_error_step
-                extra: dict[str, Any] = {}
+                record = self._record(
+                    subset, item, result.first_error_step, list(result.votes), result.parse_status, check
+                )
                 if self.config.critic == "combined":
-                    extra = {"llm_prediction": prediction}
-                    if self.config.combine in {"override", "both"}:
-                        prediction = combine_predictions(prediction, check.first_error_step)
-                record = self._record(subset, item, prediction, list(result.votes), result.parse_status, check)
-                record.update(extra)
+                    record["llm_prediction"] = result.model_first_error_step
+                record["p_correct"] = [step.p_correct for step in result.steps]
+                record["constrained"] = result.constrained
+                record["completion_tokens"] = result.completion_tokens
                 record["raw_outputs"] = list(result.raw_outputs)
                 records.append(record)
         seconds = (time.perf_counter() - started) / max(1, len(batch))
@@ -323,7 +350,8 @@ def run_eval(
         bar.close()
     records = read_predictions(output)
     wanted = {(subset, item.id) for subset, item in benchmark.items()}
-    report = report_from_records([r for r in records if (r["subset"], r["id"]) in wanted])
+    scored = [r for r in records if (r["subset"], r["id"]) in wanted]
+    report = report_from_records(scored)
     seconds = time.perf_counter() - started
     summary = {
         "benchmark": config.benchmark,
@@ -338,11 +366,13 @@ def run_eval(
         "items_per_s": round(len(todo) / seconds, 3) if todo and seconds else None,
         "finished_at": datetime.now(UTC).isoformat(),
         **report.to_dict(),
+        "step_auroc": step_aurocs(scored),
+        "generation": generation_stats(scored),
     }
     (output / SUMMARY_FILE).write_text(json.dumps(summary, indent=2))
     if eval_run_id is not None:
         eval_run_id = _quietly(_db_finish, eval_run_id, summary, len(benchmark))
-    return EvalOutcome(report, output, len(todo), skipped, seconds, eval_run_id)
+    return EvalOutcome(report, output, len(todo), skipped, seconds, eval_run_id, summary)
 
 
 def title_for(config: EvalConfig, model_name: str = "") -> str:
@@ -354,7 +384,32 @@ def title_for(config: EvalConfig, model_name: str = "") -> str:
 
 def format_outcome(outcome: EvalOutcome, config: EvalConfig) -> str:
     note = f"\n{outcome.evaluated} evaluated, {outcome.skipped} already finished (resumed)" if outcome.skipped else ""
-    return format_report(outcome.report, title_for(config)) + note + f"\nresults: {outcome.output}"
+    return (
+        format_report(outcome.report, title_for(config))
+        + _extras(outcome.summary)
+        + note
+        + (f"\nresults: {outcome.output}")
+    )
+
+
+def _extras(summary: dict[str, Any] | None) -> str:
+    """Step AUROC per subset and how readable the critiques were, below the F1 table."""
+    if not summary:
+        return ""
+    lines = []
+
+    def show(value: float | None) -> str:
+        return "-" if value is None else f"{value:.3f}"
+
+    for subset, kinds in summary.get("step_auroc", {}).items():
+        lines.append(f"step AUROC {subset}: model {show(kinds['model'])}, combined {show(kinds['combined'])}")
+    stats = summary.get("generation", {})
+    if stats.get("items"):
+        lines.append(
+            f"critiques read cleanly: {stats['parse_ok']}/{stats['items']}, constrained: {stats['constrained']}, "
+            f"mean tokens per critique: {stats['mean_tokens']}"
+        )
+    return "\n" + "\n".join(lines) if lines else ""
 
 
 # ---------------------------------------------------------------- database (optional: the run works without it)
