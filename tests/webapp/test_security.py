@@ -1,0 +1,208 @@
+"""Attacks on the running app, as an outsider and as each role: through Gradio's queue protocol and in Chromium."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from core.errors import NotFoundError
+from db.annotation_queue import set_assignments
+from db.models import Annotation
+from db.session import session_scope
+from db.users import create_user
+from tests.webapp.server import running_app
+from webapp.handlers import admin, annotate, teacher
+from webapp.permissions import Actor
+
+pytestmark = pytest.mark.slow
+
+CLASS_CSV = (
+    "student,problem,solution\n"
+    'Ann Private,"What is 2+3?","2+3 = 5.\n\nSo the answer is 5."\n'
+    'Ben Private,"What is 2+4?","2+4 = 7.\n\nSo the answer is 7."\n'
+)
+
+
+class Attacker:
+    """A logged-in (or anonymous) HTTP client that calls event functions by `fn_index`, as the page's JavaScript does."""
+
+    def __init__(self, url: str, username: str | None = None, password: str | None = None) -> None:
+        self.url = url
+        self.http = httpx.Client(base_url=url, timeout=60)
+        if username is not None:
+            response = self.http.post("login", data={"username": username, "password": password})
+            assert response.status_code == 200, response.text
+        self._config: dict[str, Any] | None = None
+        self.session_hash = uuid.uuid4().hex[:11]  # one page: gr.State values live on the server per session
+
+    @property
+    def config(self) -> dict[str, Any]:
+        if self._config is None:
+            self._config = self.http.get("config").json()
+        return self._config
+
+    def fn_index(self, *, api_name: str | None = None, elem_id: str | None = None, event: str = "click") -> int:
+        """The index of an event function, by its API name or by the elem_id and event of the component firing it."""
+        config = self.config
+        ids = {c["id"]: c.get("props", {}).get("elem_id") for c in config["components"]}
+        for dep in config["dependencies"]:
+            if api_name is not None and dep.get("api_name") == api_name:
+                return dep["id"]
+            if elem_id is not None and any(ids.get(t) == elem_id and e == event for t, e in dep["targets"]):
+                return dep["id"]
+        raise AssertionError(f"no event function {api_name or elem_id!r}")
+
+    def open_page(self) -> None:
+        """Run the page-load events (they fill this session's dropdowns), as the browser does after login."""
+        for dep in self.config["dependencies"]:
+            if any(event == "load" for _target, event in dep["targets"]):
+                self.call(dep["id"], [])
+
+    def call(self, fn_index: int, data: list[Any]) -> tuple[bool, Any]:
+        """Join the queue and read the event's outcome: (True, output data) or (False, the error message)."""
+        session_hash = self.session_hash
+        joined = self.http.post(
+            "gradio_api/queue/join",
+            json={"data": data, "fn_index": fn_index, "session_hash": session_hash, "event_data": None},
+        )
+        if joined.status_code != 200:
+            return False, f"HTTP {joined.status_code}: {joined.text}"
+        with self.http.stream("GET", "gradio_api/queue/data", params={"session_hash": session_hash}) as stream:
+            for line in stream.iter_lines():
+                if not line.startswith("data:"):
+                    continue
+                message = json.loads(line[5:])
+                if message.get("msg") == "process_completed":
+                    output = message.get("output") or {}
+                    if message.get("success") and "error" not in output:
+                        return True, output.get("data")
+                    return False, output.get("error") or str(output)
+        raise AssertionError("the queue stream ended without a result")
+
+
+@pytest.fixture
+def app_url(web) -> Iterator[str]:
+    with running_app(web.ctx) as url:
+        yield url
+
+
+def _annotation_count(url: str) -> int:
+    with session_scope(url) as session:
+        return session.scalar(select(func.count(Annotation.id))) or 0
+
+
+# ---- 2. labels cannot be poisoned --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def campaigns(web, campaign_file: Path, tmp_path: Path) -> dict[str, Any]:
+    """An open campaign, one restricted to the reviewer, a closed one, and a teacher's class."""
+    a = web["admin"]
+    out: dict[str, Any] = {}
+    for name in ("open", "restricted", "closed"):
+        cid = admin.new_campaign(web.ctx, a, name=name, overlap=2)
+        admin.upload_campaign_data(web.ctx, a, campaign_id=cid, path=campaign_file)
+        out[name] = cid
+    with session_scope(web.url) as session:
+        set_assignments(session, campaign_id=out["restricted"], user_ids=[web["reviewer"].id])
+    admin.edit_campaign(web.ctx, a, campaign_id=out["closed"], status="closed")
+    task = annotate.next_task(web.ctx, web["annotator"], campaign_id=out["open"])
+    out["item_id"], out["n_steps"] = task.item_id, len(task.steps)
+    path = tmp_path / "class.csv"
+    path.write_text(CLASS_CSV)
+    out["class"], _ = teacher.upload_class(web.ctx, web["teacher"], name="7B", path=path, start=False)
+    out["class_item"] = teacher.report_rows(web.ctx, web["teacher"], class_id=out["class"])[0].item_id
+    return out
+
+
+def test_an_annotator_cannot_save_labels_outside_an_open_campaign_they_are_assigned_to(
+    web, campaigns: dict[str, Any], app_url: str
+) -> None:
+    attacker = Attacker(app_url, "annotator", "pw-annotator")
+    save = attacker.fn_index(api_name="save_annotation")
+    item, n = campaigns["item_id"], campaigns["n_steps"]
+
+    def attempt(item_id: int, campaign_id: int | None) -> tuple[bool, Any]:
+        return attacker.call(save, [item_id, [1] * n, "", campaign_id, None, None, [], "", True])
+
+    for item_id, campaign_id, why in [
+        (item, campaigns["restricted"], "not assigned"),
+        (campaigns["class_item"], campaigns["open"], "not in campaign"),
+        (item, campaigns["class"], "teacher's class"),
+        (item, None, "belong to a campaign"),
+        (item, campaigns["closed"], "is closed"),
+    ]:
+        ok, message = attempt(item_id, campaign_id)
+        assert not ok and why in message, (campaign_id, message)
+    assert _annotation_count(web.url) == 0
+    ok, [saved] = attempt(item, campaigns["open"])  # the legitimate save still works
+    assert ok and saved["saved"]["status"] == "submitted"
+
+
+def test_a_reviewer_cannot_approve_their_own_annotation(web, campaigns: dict[str, Any], app_url: str) -> None:
+    reviewer = Attacker(app_url, "reviewer", "pw-reviewer")
+    n = campaigns["n_steps"]
+    ok, [saved] = reviewer.call(
+        reviewer.fn_index(api_name="save_annotation"),
+        [campaigns["item_id"], [1] * n, "", campaigns["open"], None, None, [], "", True],
+    )
+    assert ok
+    ann = saved["saved"]
+    assert reviewer.call(reviewer.fn_index(elem_id="rev-open"), [ann["annotation_id"]])[0]
+    ok, message = reviewer.call(reviewer.fn_index(elem_id="rev-approve"), [ann["annotation_id"], ann["version"], ""])
+    assert not ok and "own annotation" in message
+    with session_scope(web.url) as session:
+        assert session.get(Annotation, ann["annotation_id"]).status == "submitted"
+
+
+# ---- 1. classes belong to their teacher ----------------------------------------------------------------------
+
+
+def test_only_the_owner_and_admins_see_export_and_correct_a_class(
+    web, campaigns: dict[str, Any], app_url: str
+) -> None:
+    with session_scope(web.url) as session:
+        user = create_user(session, username="teacher2", password="pw-teacher2", role="teacher")
+        teacher2 = Actor(id=user.id, username=user.username, role=user.role)
+    class_id, item_id = campaigns["class"], campaigns["class_item"]
+    for user in ("teacher2", "annotator", "reviewer"):
+        attacker = Attacker(app_url, user, f"pw-{user}")
+        attacker.open_page()
+        listed = attacker.call(attacker.fn_index(elem_id="teach-refresh"), [class_id])
+        exported = attacker.call(attacker.fn_index(elem_id="teach-export"), [class_id])
+        corrected = attacker.call(attacker.fn_index(elem_id="teach-save"), [class_id, item_id, 1, "pwned"])
+        for ok, message in (listed, exported, corrected):
+            assert not ok and "Private" not in str(message), (user, message)
+        actor = web.actors.get(user) or teacher2
+        with pytest.raises(NotFoundError, match="no class with id"):
+            teacher.report_rows(web.ctx, actor, class_id=class_id)
+        with pytest.raises(NotFoundError, match="no class with id"):
+            teacher.correct(web.ctx, actor, class_id=class_id, item_id=item_id, first_wrong_step=1, comment="pwned")
+        assert teacher.classes(web.ctx, actor) == []
+        assert "class: 7B" not in [c["name"] for c in admin.campaigns_table(web.ctx, actor)]
+    assert _annotation_count(web.url) == 0
+    owner = Attacker(app_url, "teacher", "pw-teacher")
+    owner.open_page()
+    ok, (table, *_rest) = owner.call(owner.fn_index(elem_id="teach-refresh"), [class_id])
+    assert ok and {row[0] for row in table["data"]} == {"Ann Private", "Ben Private"}
+    ok, _ = owner.call(owner.fn_index(elem_id="teach-save"), [class_id, item_id, 1, "see step 1"])
+    assert ok
+    boss = Attacker(app_url, "admin", "pw-admin")
+    boss.open_page()
+    ok, (files, _status) = boss.call(boss.fn_index(elem_id="teach-export"), [class_id])
+    assert ok and len(files) == 2
+
+
+def test_a_reviewers_queue_does_not_list_teachers_corrections(web, campaigns: dict[str, Any]) -> None:
+    from webapp.handlers import review
+
+    item_id = campaigns["class_item"]
+    teacher.correct(web.ctx, web["teacher"], class_id=campaigns["class"], item_id=item_id, first_wrong_step=1)
+    assert [r for r in review.pending_reviews(web.ctx, web["reviewer"]) if r["item_id"] == item_id] == []
