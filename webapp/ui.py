@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import html
 import inspect
 import logging
 from collections.abc import Callable
@@ -23,12 +24,13 @@ def current_actor(ctx: AppContext, request: gr.Request | None) -> Actor:
 
 
 def _as_gradio_error(exc: Exception) -> gr.Error:
+    # Gradio renders a toast's message as HTML; messages quote names users chose (campaigns, classes, students).
     if isinstance(exc, ConflictError):
-        return gr.Error(f"Conflict: {exc}", title="Someone else saved first")
+        return gr.Error(html.escape(f"Conflict: {exc}"), title="Someone else saved first")
     if isinstance(exc, CriticError):
-        return gr.Error(str(exc), title=type(exc).__name__.removesuffix("Error") or "Error")
+        return gr.Error(html.escape(str(exc)), title=type(exc).__name__.removesuffix("Error") or "Error")
     log.exception("unexpected error in a web handler")
-    return gr.Error(f"Unexpected error: {type(exc).__name__}: {exc}")
+    return gr.Error(html.escape(f"Unexpected error: {type(exc).__name__}: {exc}"))
 
 
 def shows_errors(fn: Callable[..., Any]) -> Callable[..., Any]:

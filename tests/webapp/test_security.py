@@ -165,9 +165,7 @@ def test_a_reviewer_cannot_approve_their_own_annotation(web, campaigns: dict[str
 # ---- 1. classes belong to their teacher ----------------------------------------------------------------------
 
 
-def test_only_the_owner_and_admins_see_export_and_correct_a_class(
-    web, campaigns: dict[str, Any], app_url: str
-) -> None:
+def test_only_the_owner_and_admins_see_export_and_correct_a_class(web, campaigns: dict[str, Any], app_url: str) -> None:
     with session_scope(web.url) as session:
         user = create_user(session, username="teacher2", password="pw-teacher2", role="teacher")
         teacher2 = Actor(id=user.id, username=user.username, role=user.role)
@@ -206,3 +204,21 @@ def test_a_reviewers_queue_does_not_list_teachers_corrections(web, campaigns: di
     item_id = campaigns["class_item"]
     teacher.correct(web.ctx, web["teacher"], class_id=campaigns["class"], item_id=item_id, first_wrong_step=1)
     assert [r for r in review.pending_reviews(web.ctx, web["reviewer"]) if r["item_id"] == item_id] == []
+
+
+# ---- 7. error toasts show names as text ----------------------------------------------------------------------
+
+PHISHING = '<a href="https://evil.example">log in again</a><form action="https://evil.example"><input type=password>'
+
+
+def test_an_error_toast_quoting_a_campaign_name_shows_its_html_as_text(web, campaign_file: Path, app_url: str) -> None:
+    cid = admin.new_campaign(web.ctx, web["admin"], name=PHISHING, overlap=1)
+    admin.upload_campaign_data(web.ctx, web["admin"], campaign_id=cid, path=campaign_file)
+    with session_scope(web.url) as session:
+        set_assignments(session, campaign_id=cid, user_ids=[web["reviewer"].id])
+    attacker = Attacker(app_url, "annotator", "pw-annotator")
+    ok, message = attacker.call(
+        attacker.fn_index(api_name="save_annotation"), [1, [1], "", cid, None, None, [], "", False]
+    )
+    assert not ok and "not assigned" in message
+    assert "<form" not in message and "<a " not in message and "&lt;form action=" in message
