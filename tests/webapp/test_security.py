@@ -31,7 +31,7 @@ CLASS_CSV = (
 
 
 class Attacker:
-    """A logged-in (or anonymous) HTTP client that calls event functions by `fn_index`, as the page's JavaScript does."""
+    """A logged-in (or anonymous) HTTP client calling event functions by `fn_index`, as the page's JavaScript does."""
 
     def __init__(self, url: str, username: str | None = None, password: str | None = None) -> None:
         self.url = url
@@ -222,3 +222,109 @@ def test_an_error_toast_quoting_a_campaign_name_shows_its_html_as_text(web, camp
     )
     assert not ok and "not assigned" in message
     assert "<form" not in message and "<a " not in message and "&lt;form action=" in message
+
+
+# ---- 3. cross-site requests, cookies and framing -------------------------------------------------------------
+
+PUBLIC_HOST = "critic.school.org"  # what the app sees behind a TLS proxy that keeps the Host header
+EVIL = "https://evil.example"
+
+
+def test_requests_from_another_origin_are_refused_and_the_served_origin_works(web, app_url: str) -> None:
+    user = Attacker(app_url, "annotator", "pw-annotator")
+    cookies = dict(user.http.cookies)
+    plain = httpx.Client(base_url=app_url, timeout=30, cookies=cookies, headers={"Host": PUBLIC_HOST})
+    read = plain.get("config", headers={"Origin": EVIL})
+    assert read.status_code == 403 and "access-control-allow-origin" not in read.headers
+    preflight = plain.options(
+        "gradio_api/queue/join", headers={"Origin": EVIL, "Access-Control-Request-Method": "POST"}
+    )
+    assert preflight.status_code == 403 and "access-control-allow-credentials" not in preflight.headers
+    for path, body in [("login", {"username": "annotator", "password": "pw-annotator"}), ("gradio_api/cancel", {})]:
+        assert plain.post(path, data=body, headers={"Origin": EVIL}).status_code == 403
+    assert plain.post("gradio_api/cancel", json={}, headers={"Sec-Fetch-Site": "cross-site"}).status_code == 403
+    assert plain.post("login", data={}, headers={"Origin": "null"}).status_code == 403
+    same_site = plain.get("config", headers={"Origin": f"https://{PUBLIC_HOST}"})
+    assert same_site.status_code == 200 and same_site.json()["dependencies"]
+
+
+def test_an_allowed_origin_setting_admits_exactly_the_listed_origins(web, monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.settings import get_settings
+
+    monkeypatch.setenv("CRITIC_ALLOWED_ORIGINS", f"https://{PUBLIC_HOST}, https://portal.school.org/")
+    get_settings.cache_clear()
+    web.ctx.settings = get_settings()
+    with running_app(web.ctx) as url:
+        # A proxy that rewrites Host to the app's own address: the public origin must be listed.
+        http = httpx.Client(base_url=url, timeout=30)
+        for origin, status in [(f"https://{PUBLIC_HOST}", 200), ("https://portal.school.org", 200), (EVIL, 403)]:
+            assert http.get("config", headers={"Origin": origin}).status_code in (status, 401), origin
+            assert http.post("login", data={}, headers={"Origin": origin}).status_code != 403 or status == 403
+    monkeypatch.setenv("CRITIC_ALLOWED_ORIGINS", "evil.example")
+    get_settings.cache_clear()
+    with pytest.raises(Exception, match="https://host"):
+        get_settings()
+
+
+def test_login_cookies_are_same_site_lax_and_pages_refuse_framing(web, app_url: str) -> None:
+    login = httpx.post(f"{app_url}login", data={"username": "viewer", "password": "pw-viewer"}, timeout=30)
+    cookies = login.headers.get_list("set-cookie")
+    assert cookies and all("samesite=lax" in c.lower() and "samesite=none" not in c.lower() for c in cookies)
+    page = httpx.get(app_url, timeout=30)
+    assert page.headers["x-frame-options"] == "DENY"
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+
+
+# ---- 5. accounts: throttled logins, revoked sessions ---------------------------------------------------------
+
+
+def _login(url: str, username: str, password: str) -> httpx.Response:
+    return httpx.post(f"{url}login", data={"username": username, "password": password}, timeout=30)
+
+
+def test_failed_logins_are_throttled_per_user_and_per_address(web) -> None:
+    web.ctx.settings = web.ctx.settings.model_copy(
+        update={"login_free_failures": 3, "login_address_free_failures": 5, "login_backoff_s": 60.0}
+    )
+    with running_app(web.ctx) as url:
+        assert [_login(url, "annotator", f"guess-{i}").status_code for i in range(3)] == [400, 400, 400]
+        throttled = _login(url, "annotator", "pw-annotator")  # even the right password waits now
+        assert throttled.status_code == 429 and 50 <= int(throttled.headers["retry-after"]) <= 60
+        assert "try again in" in throttled.json()["detail"]
+        assert _login(url, "viewer", "pw-viewer").status_code == 200  # another user from the address: not yet
+        assert [_login(url, "reviewer", "wrong").status_code for _ in range(1)] == [400]
+        assert _login(url, "teacher", "wrong").status_code == 400  # the address's fifth failure
+        assert _login(url, "admin", "pw-admin").status_code == 429
+
+
+def test_a_password_change_or_deactivation_ends_open_sessions(web, app_url: str) -> None:
+    annotator = Attacker(app_url, "annotator", "pw-annotator")
+    reviewer = Attacker(app_url, "reviewer", "pw-reviewer")
+    save = annotator.fn_index(api_name="save_annotation")
+    for client in (annotator, reviewer):
+        assert client.http.get("gradio_api/login_check").status_code == 200
+    admin.change_user(web.ctx, web["admin"], username="annotator", role="annotator", password="new-secret")
+    admin.change_user(web.ctx, web["admin"], username="reviewer", role="reviewer", active=False)
+    for client in (annotator, reviewer):
+        assert client.http.get("gradio_api/login_check").status_code == 401
+        upload = client.http.post("gradio_api/upload", files={"files": ("a.csv", b"x,y\n")})
+        assert upload.status_code in (401, 403)
+        ok, message = client.call(save, [1, [1], "", 1, None, None, [], "", False])
+        assert not ok, message
+    assert Attacker(app_url, "annotator", "new-secret").http.get("gradio_api/login_check").status_code == 200
+
+
+# ---- 6. telemetry ----------------------------------------------------------------------------------------------
+
+
+def test_the_app_reports_nothing_to_gradio_unless_analytics_are_turned_on(web, monkeypatch: pytest.MonkeyPatch) -> None:
+    import gradio.analytics
+
+    sent: list[str] = []
+    monkeypatch.setattr(gradio.analytics, "_do_analytics_request", lambda topic, data: sent.append(topic))
+    monkeypatch.setattr(gradio.analytics, "version_check", lambda: sent.append("version_check"))
+    monkeypatch.delenv("GRADIO_ANALYTICS_ENABLED", raising=False)
+    with running_app(web.ctx) as url:
+        assert Attacker(url, "viewer", "pw-viewer").http.get("config").status_code == 200
+        assert gradio.analytics.analytics_enabled() is False
+    assert sent == []
