@@ -7,10 +7,10 @@ import logging
 import math
 from http.cookies import SimpleCookie
 from typing import Any
-from urllib.parse import parse_qs
 
 import anyio
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.settings import Settings
@@ -64,6 +64,19 @@ def _session_token(headers: Headers) -> str | None:
         if name.startswith(TOKEN_COOKIE_PREFIX):
             return morsel.value
     return None
+
+
+async def _form_username(scope: Scope, body: bytes) -> str:
+    """The username field of a login form, urlencoded (scripts) or multipart (Gradio's login page)."""
+
+    async def whole_body() -> Message:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    try:
+        async with Request(scope, whole_body).form() as form:
+            return str(form.get("username") or "").strip()
+    except Exception:  # noqa: BLE001 - a malformed form: Gradio answers it; throttling counts it under ""
+        return ""
 
 
 def _issued_token(message: Message) -> str | None:
@@ -163,8 +176,7 @@ class SecurityMiddleware:
                 return
             if not message.get("more_body"):
                 break
-        form = parse_qs(body.decode("utf-8", "replace"))
-        username = (form.get("username") or [""])[0].strip()
+        username = await _form_username(scope, body)
         address = (scope.get("client") or ("unknown",))[0]
         wait = await anyio.to_thread.run_sync(self._login_wait, username, address)
         if wait > 0:

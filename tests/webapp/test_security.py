@@ -278,7 +278,10 @@ def test_login_cookies_are_same_site_lax_and_pages_refuse_framing(web, app_url: 
 # ---- 5. accounts: throttled logins, revoked sessions ---------------------------------------------------------
 
 
-def _login(url: str, username: str, password: str) -> httpx.Response:
+def _login(url: str, username: str, password: str, *, multipart: bool = False) -> httpx.Response:
+    if multipart:  # as Gradio's login page sends it
+        fields = {"username": (None, username), "password": (None, password)}
+        return httpx.post(f"{url}login", files=fields, timeout=30)
     return httpx.post(f"{url}login", data={"username": username, "password": password}, timeout=30)
 
 
@@ -287,12 +290,13 @@ def test_failed_logins_are_throttled_per_user_and_per_address(web) -> None:
         update={"login_free_failures": 3, "login_address_free_failures": 5, "login_backoff_s": 60.0}
     )
     with running_app(web.ctx) as url:
-        assert [_login(url, "annotator", f"guess-{i}").status_code for i in range(3)] == [400, 400, 400]
+        tries = [_login(url, "annotator", f"guess-{i}", multipart=i > 0).status_code for i in range(3)]
+        assert tries == [400, 400, 400]
         throttled = _login(url, "annotator", "pw-annotator")  # even the right password waits now
         assert throttled.status_code == 429 and 50 <= int(throttled.headers["retry-after"]) <= 60
         assert "try again in" in throttled.json()["detail"]
         assert _login(url, "viewer", "pw-viewer").status_code == 200  # another user from the address: not yet
-        assert [_login(url, "reviewer", "wrong").status_code for _ in range(1)] == [400]
+        assert _login(url, "reviewer", "wrong").status_code == 400
         assert _login(url, "teacher", "wrong").status_code == 400  # the address's fifth failure
         assert _login(url, "admin", "pw-admin").status_code == 429
 
@@ -328,3 +332,67 @@ def test_the_app_reports_nothing_to_gradio_unless_analytics_are_turned_on(web, m
         assert Attacker(url, "viewer", "pw-viewer").http.get("config").status_code == 200
         assert gradio.analytics.analytics_enabled() is False
     assert sent == []
+
+
+@pytest.fixture
+def evil_site(tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    """A static site on another origin (localhost, while the app is on 127.0.0.1): (its folder, its URL)."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(tmp_path))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield tmp_path, f"http://localhost:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+
+
+@pytest.mark.browser
+def test_another_site_in_chromium_can_neither_use_the_login_nor_frame_the_app(
+    web, campaigns: dict[str, Any], app_url: str, evil_site: tuple[Path, str]
+) -> None:
+    from tests.webapp.test_browser import CHROMIUM, CHROMIUM_ARGS, _log_in
+
+    folder, evil_url = evil_site
+    save = Attacker(app_url, "annotator", "pw-annotator").fn_index(api_name="save_annotation")
+    body = {
+        "data": [campaigns["item_id"], [1] * campaigns["n_steps"], "", campaigns["open"], None, None, [], "x", True],
+        "fn_index": save,
+        "session_hash": "evilsession",
+    }
+    (folder / "index.html").write_text(
+        f"""<!doctype html><html><body><iframe id="app" src="{app_url}" width="800" height="600"></iframe>
+<script>
+window.results = {{}};
+async function attempt(name, url, options) {{
+  try {{ const r = await fetch(url, {{credentials: "include", ...options}});
+         window.results[name] = r.status + " " + (await r.text()).slice(0, 200); }}
+  catch (e) {{ window.results[name] = "blocked: " + e; }}
+}}
+Promise.all([
+  attempt("config", "{app_url}config", {{}}),
+  attempt("join", "{app_url}gradio_api/queue/join", {{method: "POST", headers: {{"Content-Type": "application/json"}},
+                                                     body: JSON.stringify({json.dumps(body)})}}),
+]).then(() => {{ window.done = true; }});
+</script></body></html>"""
+    )
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        _log_in(page, app_url, "annotator", "pw-annotator")  # the victim is logged in
+        page.goto(evil_url)
+        page.wait_for_function("window.done === true", timeout=30_000)
+        results = page.evaluate("window.results")
+        framed = next(f for f in page.frames if f is not page.main_frame)
+        page.wait_for_timeout(1000)
+        framed_text = framed.evaluate("document.body ? document.body.innerText : ''") if framed.url == app_url else ""
+        browser.close()
+    assert not results["config"].startswith("200") and "dependencies" not in results["config"], results
+    assert not results["join"].startswith("200"), results
+    assert "Critic Studio" not in framed_text
+    assert _annotation_count(web.url) == 0
