@@ -86,3 +86,48 @@ def test_a_class_is_seen_by_its_owner_and_admins_only(db_session, setup) -> None
         get_class(db_session, class_id=s["campaign"].id, user_id=s["boss"].id, role="admin")
     with pytest.raises(PermissionDeniedError, match="teacher's class"):
         check_may_label(db_session, campaign_id=klass.id, item_id=s["item"].id, user_id=s["boss"].id, role="admin")
+
+
+def test_a_big_class_upload_never_holds_up_another_users_save_for_a_second(sqlite_db_url, make_user, make_item) -> None:
+    import threading
+    import time
+
+    from db.annotations import save_annotation
+    from db.session import session_scope
+
+    with session_scope(sqlite_db_url) as session:
+        teacher = make_user(session, "teach", role="teacher")
+        ann = make_user(session, "ann")
+        item = make_item(session)
+        label = create_annotation(session, item_id=item.id, annotator_id=ann.id, ratings=[1, 1])
+        label_id, teacher_id, ann_id = label.id, teacher.id, ann.id
+    submissions = [
+        (f"student {i}", SolutionItem(problem=f"What is {i}+{i}?", steps=[f"{i}+{i} = {2 * i}.", "Done."]))
+        for i in range(6000)
+    ]
+    started = threading.Event()
+    upload_s: list[float] = []
+
+    def upload() -> None:
+        with session_scope(sqlite_db_url) as session:
+            started.set()
+            t0 = time.perf_counter()
+            create_class(session, name="big", submissions=submissions, created_by_id=teacher_id)
+            upload_s.append(time.perf_counter() - t0)
+
+    thread = threading.Thread(target=upload)
+    thread.start()
+    started.wait()
+    waits, version = [], 1
+    with session_scope(sqlite_db_url) as session:
+        while thread.is_alive():
+            t0 = time.perf_counter()
+            row = save_annotation(
+                session, annotation_id=label_id, expected_version=version, actor_id=ann_id, comment=str(version)
+            )
+            waits.append(time.perf_counter() - t0)
+            version = row.version
+            time.sleep(0.02)
+    thread.join()
+    assert upload_s and len(waits) >= 3, (upload_s, waits)
+    assert max(waits) < 1.0, f"a save waited {max(waits):.2f} s during a {upload_s[0]:.1f} s class upload"
