@@ -396,3 +396,47 @@ Promise.all([
     assert not results["join"].startswith("200"), results
     assert "Critic Studio" not in framed_text
     assert _annotation_count(web.url) == 0
+
+
+# ---- 4. denial of service: uploads, models -------------------------------------------------------------------
+
+
+def test_uploads_past_the_size_and_row_limits_are_refused_with_a_clear_message(web, tmp_path: Path) -> None:
+    web.ctx.settings = web.ctx.settings.model_copy(update={"max_upload_mb": 0.01, "max_upload_rows": 3})
+    with running_app(web.ctx) as url:
+        user = Attacker(url, "teacher", "pw-teacher")
+        big = user.http.post("gradio_api/upload", files={"files": ("big.csv", b"x" * 20_000)})
+        assert big.status_code == 413 and "size" in big.text.lower()
+        small = user.http.post("gradio_api/upload", files={"files": ("small.csv", b"x" * 100)})
+        assert small.status_code == 200
+    rows = "student,problem,solution\n" + "".join(f'S{i},"What is {i}+1?","{i}+1 = {i + 1}."\n' for i in range(4))
+    path = tmp_path / "four.csv"
+    path.write_text(rows)
+    with pytest.raises(Exception, match="more than 3 solutions"):
+        teacher.upload_class(web.ctx, web["teacher"], name="too big", path=path, start=False)
+    assert teacher.classes(web.ctx, web["admin"]) == []
+
+
+def test_users_pick_only_offered_models_and_learn_nothing_about_server_paths(web, app_url: str, tmp_path: Path) -> None:
+    viewer = Attacker(app_url, "viewer", "pw-viewer")
+    critique = viewer.fn_index(api_name="critique")
+    answers = []
+    for model in (str(tmp_path), str(tmp_path / "missing")):
+        ok, message = viewer.call(critique, ["What is 1+1?", "1+1 = 2.", model, "", "single", 1])
+        assert not ok and "not offered" in message
+        answers.append(message.replace(model, "PATH"))
+    assert answers[0] == answers[1]
+    assert set(web.ctx._backends) <= {("scripted", "scripted")}
+    ok, result = viewer.call(critique, ["What is 1+1?", "1+1 = 2.", "", "", "single", 1])
+    assert ok and result[0]["model"] == "scripted"
+
+
+def test_at_most_the_configured_number_of_models_stay_loaded(web) -> None:
+    ctx = web.ctx
+    ctx.settings = ctx.settings.model_copy(update={"web_models": "model-a, model-b", "web_model_cache": 1})
+    ctx.critic_options = {"base_url": "http://127.0.0.1:9/v1"}  # nothing is sent until a critique
+    first = ctx.critic("model-a", "openai")
+    assert ctx.critic("model-a", "openai") is first  # cached
+    ctx.critic("model-b", "openai")
+    assert list(ctx._backends) == [("model-b", "openai")]
+    assert ctx.critic("model-a", "openai") is not first  # loaded again after it was unloaded
