@@ -131,3 +131,30 @@ def test_a_big_class_upload_never_holds_up_another_users_save_for_a_second(sqlit
     thread.join()
     assert upload_s and len(waits) >= 3, (upload_s, waits)
     assert max(waits) < 1.0, f"a save waited {max(waits):.2f} s during a {upload_s[0]:.1f} s class upload"
+
+
+def test_password_change_and_deactivation_move_the_session_version(db_session, make_user) -> None:
+    from db.users import session_version, set_password, set_role
+
+    make_user(db_session, "sam")
+    before = session_version(db_session, username="sam")
+    set_password(db_session, username="sam", password="new")
+    after_password = session_version(db_session, username="sam")
+    assert after_password == before + 1
+    set_role(db_session, username="sam", role="annotator", active=False)
+    assert session_version(db_session, username="sam") is None  # deactivated: no session is valid
+
+
+def test_login_waits_grow_after_the_free_failures_and_a_success_resets_only_the_user(db_session) -> None:
+    from core.settings import Settings
+    from db.logins import login_wait_s, record_login
+
+    settings = Settings(login_free_failures=2, login_address_free_failures=3, login_backoff_s=10.0)
+    for _ in range(2):
+        record_login(db_session, username="eve", address="10.0.0.9", succeeded=False)
+    assert 9 < login_wait_s(db_session, username="eve", address="10.0.0.1", settings=settings) <= 10
+    record_login(db_session, username="eve", address="10.0.0.9", succeeded=False)
+    assert 19 < login_wait_s(db_session, username="eve", address="10.0.0.1", settings=settings) <= 20
+    record_login(db_session, username="eve", address="10.0.0.9", succeeded=True)
+    assert login_wait_s(db_session, username="eve", address="10.0.0.1", settings=settings) == 0
+    assert login_wait_s(db_session, username="bob", address="10.0.0.9", settings=settings) > 0
