@@ -46,7 +46,13 @@ def serve(
     init_db(database_url)
     prepare_statements(database_url)  # the first annotators' saves do not compile them
     password = ensure_admin(database_url)
-    if password is not None:
+    if password is not None and settings.admin_password:
+        # The operator chose it: logs and terminals are read by others, so it is never repeated.
+        typer.secho(
+            f"Created the first account: user {ADMIN_USERNAME!r} with the password from CRITIC_ADMIN_PASSWORD.",
+            fg=typer.colors.YELLOW,
+        )
+    elif password is not None:
         typer.secho(
             f"Created the first account: user {ADMIN_USERNAME!r}, password {password!r} (shown once; change it).",
             fg=typer.colors.YELLOW,

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 from collections.abc import Iterator
+from itertools import islice
 from pathlib import Path
 
 from core.errors import BadInputError
@@ -68,15 +69,27 @@ def read_csv_items(text: str, *, settings: Settings | None = None) -> Iterator[I
 
 
 def read_upload(path: str | Path, *, settings: Settings | None = None) -> list[ItemOrError]:
-    """Items from an uploaded file, by suffix: `.csv` as CSV, anything else as JSON / JSON array / JSONL."""
+    """Items from an uploaded file, by suffix: `.csv` as CSV, anything else as JSON / JSON array / JSONL.
+
+    A file with more than `max_upload_rows` entries is refused whole (parsing stops there): one upload must not
+    occupy the server, or the database, for minutes.
+    """
     path = Path(path)
+    limit = (settings or get_settings()).max_upload_rows
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise BadInputError(f"{path.name} is not UTF-8 text: {exc}") from exc
     if path.suffix.lower() == ".csv":
-        return list(read_csv_items(text, settings=settings))
-    items = list(read_items(io.StringIO(text), settings=settings))
+        parsed = read_csv_items(text, settings=settings)
+    else:
+        parsed = read_items(io.StringIO(text), settings=settings)
+    items = list(islice(parsed, limit + 1))
+    if len(items) > limit:
+        raise BadInputError(
+            f"{path.name} holds more than {limit} solutions: split it into files of at most {limit} "
+            "(an admin can raise the limit with CRITIC_MAX_UPLOAD_ROWS)"
+        )
     # JSON items keep any student field in metadata already (from_processbench keeps unknown keys).
     for item in items:
         if not isinstance(item, BadInputError):

@@ -23,6 +23,10 @@ def _default_home() -> Path:
     return Path(xdg) / "critic-studio"
 
 
+def _split(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
 class Settings(BaseSettings):
     """Runtime configuration. Every field can be set as CRITIC_<FIELD> in the environment or `.env`."""
 
@@ -73,7 +77,41 @@ class Settings(BaseSettings):
         description="Number format of models generating on the CPU (transformers and vLLM): auto = bfloat16 where the "
         "CPU computes it natively (AVX512-BF16 or AMX; batched critiques 3.8x as fast on a 2-core Xeon), else float32.",
     )
-    admin_password: str | None = Field(None, description="Password of the first admin account; random when unset.")
+    admin_password: str | None = Field(
+        None, description="Password of the first admin account; random (and shown once) when unset. Never logged."
+    )
+    allowed_origins: str = Field(
+        "",
+        description="Web app: comma-separated origins (https://host[:port]) allowed to send requests besides the "
+        "one it is served at (the request's Host). Set it to the public https:// address when a proxy in front "
+        "rewrites the Host header; requests from any other origin are refused.",
+    )
+    max_upload_mb: float = Field(20.0, gt=0, description="Web app: largest accepted uploaded file, in MB.")
+    max_upload_rows: int = Field(
+        5000, gt=0, description="Web app: most solutions accepted in one uploaded file (a class or a batch)."
+    )
+    login_free_failures: int = Field(
+        5, ge=1, description="Failed logins of one username within login_window_s before each next try must wait."
+    )
+    login_address_free_failures: int = Field(
+        20, ge=1, description="Failed logins from one client address within login_window_s before tries must wait."
+    )
+    login_window_s: float = Field(900.0, gt=0, description="How long a failed login counts towards throttling.")
+    login_backoff_s: float = Field(
+        2.0, gt=0, description="Wait after the first throttled failure; it doubles with each further failure."
+    )
+    login_backoff_max_s: float = Field(300.0, gt=0, description="Longest wait between two login tries.")
+    web_models: str = Field(
+        "",
+        description="Web app: comma-separated extra model names or paths users may pick, besides the default model "
+        "and the registry's versions (any other path is refused: loading models is an admin/CLI matter).",
+    )
+    web_model_cache: int = Field(
+        2, ge=1, description="Web app: most models kept loaded at once; the least recently used one is unloaded."
+    )
+    analytics: bool = Field(
+        False, description="Let Gradio send its usage analytics to its makers (off: nothing leaves the machine)."
+    )
     heartbeat_timeout_s: float = Field(
         60.0, gt=0, description="A running job whose heartbeat is older than this is requeued or failed."
     )
@@ -99,6 +137,27 @@ class Settings(BaseSettings):
         description="Benchmark data (processbench/<subset>.json, ...); default ../shared/data beside the repository "
         "when it exists, else home/data.",
     )
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _check_origins(cls, value: str) -> str:
+        for origin in (o.rstrip("/") for o in _split(value)):
+            scheme, _, rest = origin.partition("://")
+            if scheme not in ("http", "https") or not rest or "/" in rest:
+                raise ValueError(f"{origin!r} is not an origin: write it as https://host or https://host:port")
+        return value
+
+    @property
+    def allowed_origin_list(self) -> list[str]:
+        return [origin.rstrip("/").lower() for origin in _split(self.allowed_origins)]
+
+    @property
+    def web_model_list(self) -> list[str]:
+        return _split(self.web_models)
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1_000_000)
 
     @field_validator("home")
     @classmethod

@@ -8,6 +8,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from core.errors import BadInputError, NotFoundError, PermissionDeniedError
+from db.classes import is_class
 from db.models import Annotation, Campaign, CampaignAssignment, CampaignItem, User
 from db.session import begin_write
 
@@ -67,6 +68,31 @@ def assigned_user_ids(session: Session, *, campaign_id: int) -> list[int]:
 def may_annotate(session: Session, *, campaign_id: int, user_id: int) -> bool:
     assigned = assigned_user_ids(session, campaign_id=campaign_id)
     return not assigned or user_id in assigned
+
+
+def check_may_label(session: Session, *, campaign_id: int | None, item_id: int, user_id: int, role: str) -> Campaign:
+    """The campaign, if this user may label this item in it; else raise saying which rule the label breaks.
+
+    A label goes into an active annotation campaign (not a teacher's class) that holds the item, from a user
+    assigned to it when it has assignments (admins may label any campaign).
+    """
+    if campaign_id is None:
+        raise BadInputError("labels belong to a campaign: pick the campaign this item was given to you in")
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise NotFoundError(f"no campaign with id {campaign_id}")
+    if is_class(campaign):
+        raise PermissionDeniedError(f"{campaign.name!r} is a teacher's class: its owner grades it in the Teacher tab")
+    if campaign.status != "active":
+        raise PermissionDeniedError(f"campaign {campaign.name!r} is {campaign.status}: it takes no labels now")
+    member = select(CampaignItem.item_id).where(
+        CampaignItem.campaign_id == campaign_id, CampaignItem.item_id == item_id
+    )
+    if session.scalar(member) is None:
+        raise PermissionDeniedError(f"item {item_id} is not in campaign {campaign.name!r}")
+    if role != "admin" and not may_annotate(session, campaign_id=campaign_id, user_id=user_id):
+        raise PermissionDeniedError(f"you are not assigned to campaign {campaign.name!r}")
+    return campaign
 
 
 def set_assignments(session: Session, *, campaign_id: int, user_ids: Sequence[int]) -> list[int]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
@@ -13,7 +13,8 @@ from sqlalchemy.orm.attributes import set_committed_value
 from core.errors import BadInputError, ConflictError, NotFoundError, PermissionDeniedError
 from core.prm800k import FINISH_REASONS, first_error_from_ratings
 from core.types import StepRating
-from db.models import Annotation, AnnotationEvent, Item, User, utcnow
+from db.classes import CLASS_PREFIX
+from db.models import Annotation, AnnotationEvent, Campaign, Item, User, utcnow
 from db.session import compile_ahead, run_write, session_scope
 
 EDITABLE_STATUSES = ("draft", "submitted")
@@ -91,6 +92,7 @@ _UPDATE_IF_VERSION = update(_ANNOTATIONS).where(
 )
 _INSERT_EVENT = insert(AnnotationEvent.__table__)
 _INSERT_ANNOTATION = insert(_ANNOTATIONS).returning(_ANNOTATIONS.c.id)
+_CLASS_IDS = select(Campaign.id).where(Campaign.name.startswith(CLASS_PREFIX))
 _ITEM_STEPS = select(Item.steps).where(Item.id == bindparam("item_id"))
 # Every change writes all of these (unchanged ones with their loaded values, which the version check makes
 # current), so every save, submit and review is one statement shape: compiled once per process.
@@ -356,6 +358,12 @@ def review_annotation(
     if role not in ("admin", "reviewer"):
         session.rollback()
         raise PermissionDeniedError("only reviewers and admins can approve or reject annotations")
+    if annotation.annotator_id == reviewer_id:
+        session.rollback()
+        raise PermissionDeniedError("nobody reviews their own annotation: another reviewer approves or rejects it")
+    if annotation.campaign_id is not None and annotation.campaign_id in set(session.scalars(_CLASS_IDS)):
+        session.rollback()
+        raise PermissionDeniedError("a teacher's correction in their class is not reviewed")
     _check_version(session, annotation, expected_version)
     if annotation.status == "draft":
         session.rollback()
@@ -399,8 +407,12 @@ def list_annotations(
     status: str | Sequence[str] | None = None,
     limit: int | None = None,
     offset: int = 0,
+    without_classes: bool = False,
 ) -> list[Annotation]:
+    """Annotations matching every given filter, oldest first; `without_classes` leaves out teachers' corrections."""
     query = select(Annotation).order_by(Annotation.id)
+    if without_classes:
+        query = query.where(or_(Annotation.campaign_id.is_(None), Annotation.campaign_id.not_in(_CLASS_IDS)))
     if item_id is not None:
         query = query.where(Annotation.item_id == item_id)
     if annotator_id is not None:

@@ -77,22 +77,33 @@ def authenticate(session: Session, *, username: str, password: str) -> User | No
 def set_password(session: Session, *, username: str, password: str) -> User:
     if not password:
         raise BadInputError("password must not be empty")
+    hashed = hash_password(password)
     begin_write(session)
     user = get_user(session, username=username)
-    user.password_hash = hash_password(password)
+    user.password_hash = hashed
+    user.session_version += 1  # whoever knew the old password is logged out everywhere
     session.commit()
     return user
 
 
 def set_role(session: Session, *, username: str, role: str, active: bool | None = None) -> User:
+    """Change a user's role (and whether they may log in); deactivating logs them out everywhere."""
     _check_role(role)
     begin_write(session)
     user = get_user(session, username=username)
     user.role = role
     if active is not None:
+        if user.active and not active:
+            user.session_version += 1
         user.active = active
     session.commit()
     return user
+
+
+def session_version(session: Session, *, username: str) -> int | None:
+    """The user's current session version, or None when they may not be logged in (unknown or deactivated)."""
+    row = session.execute(select(User.active, User.session_version).where(User.username == username)).first()
+    return row.session_version if row is not None and row.active else None
 
 
 def labeler_user_ids(session: Session, usernames: set[str]) -> dict[str, int]:

@@ -13,6 +13,7 @@ from webapp.auth import make_auth
 from webapp.context import AppContext
 from webapp.permissions import Action
 from webapp.render import PAGE_CSS, md_escape
+from webapp.security import SecurityMiddleware
 from webapp.shortcuts import SHORTCUTS_JS
 from webapp.tabs import admin_tab, annotate_tab, critique_tab, dashboard_tab, review_tab, teacher_tab
 from webapp.ui import current_actor
@@ -20,6 +21,7 @@ from webapp.ui import current_actor
 log = logging.getLogger(__name__)
 # Gradio's own setting (read when the queue is made): how many events between two recomputations of its analytics.
 ANALYTICS_FREQUENCY_VARIABLE = "GRADIO_ANALYTICS_CACHE_FREQUENCY"
+ANALYTICS_ENABLED_VARIABLE = "GRADIO_ANALYTICS_ENABLED"
 
 # (tab label, module, action a user needs to see it); the handlers check the action again on every call.
 TABS = [
@@ -34,7 +36,9 @@ TABS = [
 
 def build_app(ctx: AppContext) -> gr.Blocks:
     """The whole UI bound to `ctx`; no business logic here, only layout and wiring."""
-    with gr.Blocks(title="Critic Studio") as demo:
+    # Gradio's own switch, also read by its module-level reporting functions: off unless the settings say so.
+    os.environ[ANALYTICS_ENABLED_VARIABLE] = str(ctx.settings.analytics)
+    with gr.Blocks(title="Critic Studio", analytics_enabled=ctx.settings.analytics) as demo:
         with gr.Row():
             gr.Markdown("## Critic Studio")
             whoami = gr.Markdown(elem_id="whoami")
@@ -83,12 +87,31 @@ def launch(
         server_port=port,
         auth=make_auth(ctx.database_url),
         auth_message="Critic Studio: log in with your account.",
-        prevent_thread_lock=prevent_thread_lock,
+        prevent_thread_lock=True,
         quiet=quiet,
         show_error=True,
         css=PAGE_CSS,
         head=SHORTCUTS_JS,
         footer_links=["api"],
         ssr_mode=False,
+        max_file_size=ctx.settings.max_upload_bytes,
     )
+    guard(demo, ctx)
+    if not prevent_thread_lock:
+        demo.block_thread()
     return demo
+
+
+def guard(demo: gr.Blocks, ctx: AppContext) -> None:
+    """Put the security middleware in front of everything Gradio added (its CORS answers included).
+
+    Gradio builds its app inside `launch`; the middleware stack is rebuilt here, right after the server starts
+    and before anyone can have logged in (login tokens live in memory, so a fresh server has none to abuse).
+    """
+    from starlette.middleware import Middleware
+
+    server = demo.server_app
+    server.user_middleware.insert(
+        0, Middleware(SecurityMiddleware, database_url=ctx.database_url, settings=ctx.settings)
+    )
+    server.middleware_stack = server.build_middleware_stack()

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.backends.base import Backend
+from core.errors import PermissionDeniedError
 from core.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -35,20 +36,62 @@ class AppContext:
         self.default_backend = self.default_backend or self.settings.backend
 
     def critic(self, model: str | None = None, backend: str | None = None, mode: str = "single") -> Any:
-        """The core Critic for this model, backend and mode; the modes share one backend (weights load once)."""
+        """The core Critic for this model, backend and mode; the modes share one backend (weights load once).
+
+        Only offered models load (see `offered_model`); at most `web_model_cache` models stay loaded, the least
+        recently used one is closed when another is needed.
+        """
         from core.backends import create_backend
         from core.critic import Critic, split_backend_options
 
-        key = (model or self.default_model, backend or self.default_backend, mode)
+        key = (self.offered_model(model or self.default_model), backend or self.default_backend, mode)
+        evicted: list[Any] = []
         with self._lock:
             critic = self._critics.get(key)
             if critic is None:
                 backend_options, critic_options = split_backend_options(self.critic_options)
                 engine = self._backends.get(key[:2])
                 if engine is None:
+                    evicted = self._make_room()
                     engine = self._backends[key[:2]] = create_backend(key[1], key[0], **backend_options)
                 critic = self._critics[key] = Critic(engine, mode=mode, **critic_options)
-            return critic
+            self._backends[key[:2]] = self._backends.pop(key[:2], critic.backend)  # most recently used last
+        for engine in evicted:
+            with self.generation_lock:  # not in the middle of someone's generation
+                engine.close()
+        return critic
+
+    def _make_room(self) -> list[Any]:
+        """Forget the least recently used backends until one more fits the cache (caller holds the lock)."""
+        evicted = []
+        while len(self._backends) >= self.settings.web_model_cache:
+            old_key = next(iter(self._backends))
+            evicted.append(self._backends.pop(old_key))
+            for critic_key in [k for k in self._critics if k[:2] == old_key]:
+                del self._critics[critic_key]
+        return evicted
+
+    def offered_model(self, model: str) -> str:
+        """The model to load for a name a user gave: the default, a configured name (CRITIC_WEB_MODELS), or a
+        registry version (by name or path). Anything else is refused without touching the file system, so the
+        answer tells nothing about which paths exist."""
+        if model in {self.default_model, self.settings.model, *self.settings.web_model_list}:
+            return model
+        from sqlalchemy import or_, select
+
+        from db.models import ModelVersion
+        from db.session import session_scope
+
+        with session_scope(self.database_url) as session:
+            path = session.scalar(
+                select(ModelVersion.path).where(or_(ModelVersion.name == model, ModelVersion.path == model)).limit(1)
+            )
+        if path is None:
+            raise PermissionDeniedError(
+                f"model {model!r} is not offered here: pick the default, a registry version, or a name an admin "
+                "listed in CRITIC_WEB_MODELS"
+            )
+        return path
 
     @contextmanager
     def generating(self, backend: Backend) -> Iterator[None]:

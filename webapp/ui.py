@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import html
 import inspect
 import logging
 from collections.abc import Callable
@@ -22,13 +23,18 @@ def current_actor(ctx: AppContext, request: gr.Request | None) -> Actor:
     return actor_from_request(ctx.database_url, request)
 
 
+def _text(message: str) -> str:
+    # Gradio renders a toast's message as HTML (element content); messages quote names users chose.
+    return html.escape(message, quote=False)
+
+
 def _as_gradio_error(exc: Exception) -> gr.Error:
     if isinstance(exc, ConflictError):
-        return gr.Error(f"Conflict: {exc}", title="Someone else saved first")
+        return gr.Error(_text(f"Conflict: {exc}"), title="Someone else saved first")
     if isinstance(exc, CriticError):
-        return gr.Error(str(exc), title=type(exc).__name__.removesuffix("Error") or "Error")
+        return gr.Error(_text(str(exc)), title=type(exc).__name__.removesuffix("Error") or "Error")
     log.exception("unexpected error in a web handler")
-    return gr.Error(f"Unexpected error: {type(exc).__name__}: {exc}")
+    return gr.Error(_text(f"Unexpected error: {type(exc).__name__}: {exc}"))
 
 
 def shows_errors(fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -7,6 +7,7 @@ from typing import Any
 
 from core.errors import BadInputError
 from db.campaigns import campaign_progress, create_campaign, list_campaigns, update_campaign
+from db.classes import is_class, may_see_class
 from db.session import session_scope
 from db.users import create_user, list_users, set_password, set_role
 from webapp.context import AppContext
@@ -62,11 +63,14 @@ def change_user(
 
 
 def campaigns_table(ctx: AppContext, actor: Actor | None) -> list[dict[str, Any]]:
-    """Every campaign with its progress (any logged-in role may list them to pick one)."""
-    require(actor, Action.VIEW_DASHBOARD)
+    """Every campaign with its progress (any logged-in role may list them to pick one); of the teachers'
+    classes, only the user's own (an admin: all)."""
+    actor = require(actor, Action.VIEW_DASHBOARD)
     with session_scope(ctx.database_url) as session:
         rows = []
         for c in list_campaigns(session):
+            if is_class(c) and not may_see_class(c, user_id=actor.id, role=actor.role):
+                continue
             progress = campaign_progress(session, campaign_id=c.id)
             rows.append(
                 {

@@ -5,12 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import select
+
 from core.errors import BadInputError, NotFoundError, PermissionDeniedError
 from core.prm800k import FINISH_REASONS, first_error_from_ratings
 from core.types import CritiqueResult, StepRating
+from db.annotation_queue import check_may_label
 from db.annotations import AnnotationConflictError, create_annotation, find_annotation, save_annotation, snapshot
 from db.critique_runs import latest_critique_run, to_critique_result
-from db.models import Annotation, Campaign, Item
+from db.models import Annotation, Item
 from db.session import session_scope
 from webapp.context import AppContext
 from webapp.permissions import Action, Actor, require
@@ -94,12 +97,8 @@ def load_task(ctx: AppContext, actor: Actor | None, *, item_id: int, campaign_id
         item = session.get(Item, item_id)
         if item is None:
             raise NotFoundError(f"no item with id {item_id}")
-        guidelines = ""
-        if campaign_id is not None:
-            campaign = session.get(Campaign, campaign_id)
-            if campaign is None:
-                raise NotFoundError(f"no campaign with id {campaign_id}")
-            guidelines = campaign.guidelines
+        campaign = check_may_label(session, campaign_id=campaign_id, item_id=item_id, user_id=actor.id, role=actor.role)
+        guidelines = campaign.guidelines
         critique, run_id = _latest_critique(session, item_id)
         task = Task(
             campaign_id=campaign_id,
@@ -180,6 +179,14 @@ def save(
         "version": version,
     }
     with session_scope(ctx.database_url) as session:
+        if annotation_id is not None:  # the stored label's campaign and item count, not what the request says
+            stored = session.execute(
+                select(Annotation.item_id, Annotation.campaign_id).where(Annotation.id == annotation_id)
+            ).first()
+            if stored is None:
+                raise NotFoundError(f"no annotation with id {annotation_id}")
+            item_id, campaign_id = stored
+        check_may_label(session, campaign_id=campaign_id, item_id=item_id, user_id=actor.id, role=actor.role)
         try:
             if annotation_id is None:
                 existing = find_annotation(session, item_id=item_id, annotator_id=actor.id, campaign_id=campaign_id)

@@ -7,9 +7,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from core.errors import BadInputError
+from core.errors import BadInputError, PermissionDeniedError
 from core.types import CritiqueResult
 from db.annotations import get_annotation, list_annotations, review_annotation
+from db.classes import is_class
 from db.critique_runs import get_critique_run, latest_critique_run, to_critique_result
 from db.models import User
 from db.session import session_scope
@@ -58,7 +59,7 @@ def pending_reviews(
     require(actor, Action.REVIEW)
     with session_scope(ctx.database_url) as session:
         names = _names(session)
-        rows = list_annotations(session, campaign_id=campaign_id, status=status, limit=500)
+        rows = list_annotations(session, campaign_id=campaign_id, status=status, limit=500, without_classes=True)
         return [_row(a, names) for a in rows]
 
 
@@ -67,6 +68,8 @@ def review_view(ctx: AppContext, actor: Actor | None, *, annotation_id: int) -> 
     with session_scope(ctx.database_url) as session:
         names = _names(session)
         annotation = get_annotation(session, annotation_id=annotation_id)
+        if annotation.campaign is not None and is_class(annotation.campaign):
+            raise PermissionDeniedError("a teacher's correction in their class is not reviewed")
         item = annotation.item
         run = (
             get_critique_run(session, run_id=annotation.critique_run_id)
@@ -75,7 +78,7 @@ def review_view(ctx: AppContext, actor: Actor | None, *, annotation_id: int) -> 
         )
         others = [
             _row(a, names)
-            for a in list_annotations(session, item_id=item.id)
+            for a in list_annotations(session, item_id=item.id, without_classes=True)
             if a.id != annotation.id and a.status != "draft"
         ]
         return ReviewView(

@@ -14,7 +14,7 @@ from core.errors import BadInputError, NotFoundError
 from core.items_csv import read_upload
 from core.types import CritiqueResult, SolutionItem, StepRating
 from db.annotations import create_annotation, find_annotation, save_annotation
-from db.classes import class_submissions, create_class, list_classes
+from db.classes import class_submissions, create_class, get_class, list_classes
 from db.critique_runs import latest_critique_run, save_critique_run, to_critique_result
 from db.items import to_solution_item
 from db.models import Campaign, CritiqueRun, Item
@@ -41,10 +41,14 @@ class ReportRow:
 
 
 def classes(ctx: AppContext, actor: Actor | None) -> list[tuple[str, int]]:
-    """(label, campaign id) of every class, newest first."""
-    require(actor, Action.GRADE_CLASS)
+    """(label, campaign id) of the classes the user owns (an admin: every class), newest first."""
+    actor = require(actor, Action.GRADE_CLASS)
     with session_scope(ctx.database_url) as session:
-        return [(c.name, c.id) for c in list_classes(session)]
+        return [(c.name, c.id) for c in list_classes(session, user_id=actor.id, role=actor.role)]
+
+
+def _own_class(session: Any, actor: Actor, class_id: int) -> Campaign:
+    return get_class(session, class_id=class_id, user_id=actor.id, role=actor.role)
 
 
 def upload_class(
@@ -104,6 +108,8 @@ def critique_class(ctx: AppContext, actor: Actor, *, class_id: int) -> int:
 def start_critiques(ctx: AppContext, actor: Actor | None, *, class_id: int) -> threading.Thread:
     """Critique the class in a background thread; progress is read from the database (`class_progress`)."""
     actor = require(actor, Action.GRADE_CLASS)
+    with session_scope(ctx.database_url) as session:
+        _own_class(session, actor, class_id)
 
     def run() -> None:
         try:
@@ -118,8 +124,9 @@ def start_critiques(ctx: AppContext, actor: Actor | None, *, class_id: int) -> t
 
 def class_progress(ctx: AppContext, actor: Actor | None, *, class_id: int) -> tuple[int, int]:
     """(solutions critiqued, solutions in the class)."""
-    require(actor, Action.GRADE_CLASS)
+    actor = require(actor, Action.GRADE_CLASS)
     with session_scope(ctx.database_url) as session:
+        _own_class(session, actor, class_id)
         subs = class_submissions(session, campaign_id=class_id)
         item_ids = {s.item_id for s in subs}
         critiqued = set(
@@ -143,8 +150,7 @@ def report_rows(ctx: AppContext, actor: Actor | None, *, class_id: int) -> list[
     """One row per student: the teacher's correction where there is one, else the critic's verdict."""
     actor = require(actor, Action.GRADE_CLASS)
     with session_scope(ctx.database_url) as session:
-        if session.get(Campaign, class_id) is None:
-            raise NotFoundError(f"no class with id {class_id}")
+        _own_class(session, actor, class_id)
         rows = []
         for sub in class_submissions(session, campaign_id=class_id):
             item = session.get(Item, sub.item_id)
@@ -186,6 +192,7 @@ def correct(
     """Record the teacher's verdict on a solution (kept as their annotation in the class campaign)."""
     actor = require(actor, Action.GRADE_CLASS)
     with session_scope(ctx.database_url) as session:
+        _own_class(session, actor, class_id)
         item = session.get(Item, item_id)
         if item is None:
             raise NotFoundError(f"no item with id {item_id}")
