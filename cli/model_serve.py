@@ -25,7 +25,9 @@ def serve_model(
     port: int = typer.Option(8000, help="TCP port of the OpenAI-compatible server."),
     host: str = typer.Option("127.0.0.1", help="Interface to listen on (0.0.0.0 to serve other machines)."),
     served_name: str | None = typer.Option(None, help="Model name clients ask for; default the --model value."),
-    max_model_len: int = typer.Option(2048, help="Longest prompt + completion in tokens."),
+    max_model_len: int | None = typer.Option(
+        None, help="Longest prompt + completion in tokens. Default: the model's own context, at most 8192."
+    ),
     dtype: str | None = typer.Option(
         None, help="Weights dtype; default auto on GPU, CRITIC_CPU_DTYPE on CPU (bfloat16 where native, else float32)."
     ),

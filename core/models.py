@@ -107,3 +107,27 @@ def resolve_model(name: str, settings: Settings | None = None) -> Path | str:
             "the hub, or pass a local checkpoint directory"
         )
     return name
+
+
+# Long enough for the longest ProcessBench MATH prompt with a critique of every step; short enough that a CPU's KV
+# cache of a few GiB holds several such sequences.
+MAX_CONTEXT_TOKENS = 8192
+DEFAULT_CONTEXT_TOKENS = 2048
+
+
+def context_length(model_path: Path | str) -> int:
+    """Tokens of prompt + completion to serve a model with: its own context length, at most MAX_CONTEXT_TOKENS.
+
+    Read from the checkpoint's config.json; a hub id or a config without the field gets DEFAULT_CONTEXT_TOKENS.
+    """
+    import json
+
+    config_file = Path(model_path) / "config.json"
+    try:
+        config = json.loads(config_file.read_text())
+    except (OSError, ValueError):
+        return DEFAULT_CONTEXT_TOKENS
+    for key in ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length"):
+        if isinstance(config.get(key), int) and config[key] > 0:
+            return min(int(config[key]), MAX_CONTEXT_TOKENS)
+    return DEFAULT_CONTEXT_TOKENS

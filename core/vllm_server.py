@@ -18,6 +18,7 @@ import httpx
 from core.backends.cpu import cpu_dtype_name, vllm_kv_cache_bytes
 from core.errors import BackendUnavailableError, ConfigError
 from core.grammar import VLLM_STRUCTURED_OUTPUTS_BACKEND
+from core.models import context_length
 from core.settings import Settings, get_settings
 
 VLLM_SERVER_MODULE = "vllm.entrypoints.openai.api_server"
@@ -57,7 +58,7 @@ def vllm_server_command(
     *,
     host: str = "127.0.0.1",
     port: int = 8000,
-    max_model_len: int = 2048,
+    max_model_len: int | None = None,
     dtype: str | None = None,
     tensor_parallel_size: int = 1,
     extra_args: list[str] | None = None,
@@ -78,7 +79,7 @@ def vllm_server_command(
         "--served-model-name", served_name,
         "--host", host,
         "--port", str(port),
-        "--max-model-len", str(max_model_len),
+        "--max-model-len", str(max_model_len or context_length(model_path)),
                 "--structured-outputs-config", json.dumps({"backend": VLLM_STRUCTURED_OUTPUTS_BACKEND}),
     ]  # fmt: skip
     on_gpu = _cuda_visible()
@@ -149,7 +150,7 @@ def start_vllm_server(
     port: int = 8000,
     host: str = "127.0.0.1",
     served_name: str | None = None,
-    max_model_len: int = 2048,
+    max_model_len: int | None = None,
     dtype: str | None = None,
     tensor_parallel_size: int = 1,
     vllm_python: Path | None = None,

@@ -12,7 +12,7 @@ from core.backends.base import Backend, Generation, GenerationParams, Messages, 
 from core.backends.cpu import cpu_dtype_name, large_buffers_returned_to_the_os, vllm_kv_cache_bytes
 from core.errors import BackendUnavailableError, ConfigError
 from core.grammar import VLLM_STRUCTURED_OUTPUTS_BACKEND, Constraint
-from core.models import resolve_model
+from core.models import context_length, resolve_model
 from core.settings import Settings, get_settings
 
 MISSING_VLLM = (
@@ -61,7 +61,7 @@ class VLLMBackend(Backend):
         model_name: str,
         *,
         dtype: str | None = None,
-        max_model_len: int = 2048,
+        max_model_len: int | None = None,
         tensor_parallel_size: int = 1,
         gpu_memory_utilization: float = 0.85,
         cpu_kv_cache_gib: float | None = None,
@@ -70,14 +70,15 @@ class VLLMBackend(Backend):
         **engine_args: Any,
     ) -> None:
         super().__init__(model_name)
+        settings = settings or get_settings()
+        model_path = resolve_model(model_name, settings)
+        max_model_len = max_model_len or context_length(model_path)
         if max_model_len < 256:
             raise ConfigError(f"max_model_len {max_model_len} is too small for a critique prompt; use 2048 or more")
         if tensor_parallel_size < 1:
             raise ConfigError(f"tensor_parallel_size must be at least 1, got {tensor_parallel_size}")
         vllm = import_vllm()
         self._vllm = vllm
-        settings = settings or get_settings()
-        model_path = resolve_model(model_name, settings)
         gpu = _on_gpu()
         cpu_options: dict[str, Any] = {}
         if not gpu:
