@@ -130,7 +130,7 @@ def step_constraint(index: int, max_new_tokens: int) -> Constraint:
         + f"(?:{_judgement(index, 1)}|{_judgement(index, -1)})"
     )
     fixed = len(CRITIQUE_LABEL.format(index=index)) + len(JUDGEMENT_LINE.format(index=index, value=-1))
-    return Constraint(regex=regex, max_tokens=max(max_new_tokens, fixed + longest))
+    return Constraint(regex=regex, max_tokens=max(max_new_tokens, fixed + 3 * longest))
 
 
 def _longest_critique(num_steps: int, longest_sentence: int) -> int:
@@ -139,10 +139,12 @@ def _longest_critique(num_steps: int, longest_sentence: int) -> int:
     Every token is at least one character, so this bounds the tokens a constrained critique can take: with it as the
     cap an engine never cuts a critique off mid-format, whatever the text's tokenization.
     """
+    # A repeat of _SENTENCE_CHAR is one character, or three for a decimal point with its digits.
+    longest_part = 3 * longest_sentence
     per_step = [
         len(CRITIQUE_LABEL.format(index=i))
         + len(META_LABEL)
-        + 2 * longest_sentence
+        + 2 * longest_part
         + len(JUDGEMENT_LINE.format(index=i, value=-1))
         + len(STEP_SEPARATOR)
         for i in range(1, num_steps + 1)

@@ -27,6 +27,7 @@ class StubBehaviour:
     hold_until_in_flight: int = 0  # hold requests until this many were in flight at once (proves concurrency)
     delay_forever: bool = False  # never answer until the test ends (timeouts)
     max_prompt_chars: int = 100_000  # longer prompts get a 400, like a server's max-model-len
+    reject_extras: bool = False  # answer 400 to vLLM's extra fields (a grammar), like hosted OpenAI-style APIs
 
 
 class StubServer:
@@ -102,6 +103,9 @@ class StubServer:
                     stub.release.wait(30)
                     return
                 n = body.get("n", 1)
+                if behaviour.reject_extras and ("structured_outputs" in body or "repetition_penalty" in body):
+                    self._send(400, {"error": {"message": "Unrecognized request argument: structured_outputs"}})
+                    return
                 if behaviour.reject_n and n > 1:
                     self._send(400, {"error": {"message": "n > 1 is not supported"}})
                     return
@@ -262,3 +266,33 @@ def test_split_completion_tokens_keeps_the_reported_total() -> None:
     assert split_completion_tokens(["aaaa", "aaaaaaaaaaaa"], 10) == [2, 8]
     assert sum(split_completion_tokens(["a", "bb", "ccc"], 7)) == 7
     assert split_completion_tokens(["only"], 3) == [3]
+
+
+def test_a_server_that_refuses_the_grammar_gets_unconstrained_requests_and_the_result_says_so(
+    stub: StubServer,
+) -> None:
+    from core.critic import REFUSED_GRAMMAR_NOTE, Critic
+    from core.types import SolutionItem
+
+    stub.behaviour.reject_extras = True
+    critic = Critic(backend_for(stub), critic="llm")
+    item = SolutionItem(problem="2 + 2?", steps=["2 + 2 = 4.", "The answer is 4."])
+    result = critic.critique(item)
+    assert not result.constrained and REFUSED_GRAMMAR_NOTE in result.notes
+    sent = stub.completion_requests
+    assert "structured_outputs" in sent[0] and "structured_outputs" not in sent[-1], "probed once, then plain"
+    critic.critique(item)
+    assert all("structured_outputs" not in r for r in stub.completion_requests[len(sent) :]), "refusal remembered"
+
+
+def test_a_server_that_ignores_the_grammar_is_not_reported_as_constrained(stub: StubServer) -> None:
+    from core.critic import REFUSED_GRAMMAR_NOTE, Critic
+    from core.types import SolutionItem
+
+    critic = Critic(backend_for(stub), critic="llm")
+    result = critic.critique(SolutionItem(problem="2 + 2?", steps=["2 + 2 = 4."]))
+    request = stub.completion_requests[-1]
+    assert request["structured_outputs"]["regex"].startswith("\\*\\*Critique of Step 1")
+    assert request["logprobs"] is True and request["top_logprobs"] >= 2
+    # The stub answers free text whatever the grammar said: the critic sees that the format was not enforced.
+    assert not result.constrained and REFUSED_GRAMMAR_NOTE in result.notes

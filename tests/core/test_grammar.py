@@ -1,0 +1,116 @@
+"""The critique grammar: one pattern per step count that only well-formed, self-consistent critiques match."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from core.grammar import (
+    ANSWER_LINE,
+    CRITIQUE_LABEL,
+    JUDGEMENT_LINE,
+    META_LABEL,
+    MIN_SENTENCE_CHARS,
+    STEP_SEPARATOR,
+    critique_constraint,
+    sentence_chars,
+    step_constraint,
+)
+from core.parsing import parse_critique
+from core.types import SolutionItem
+
+
+def written_critique(num_steps: int, first_error: int, sentence: str = "The arithmetic is right.") -> str:
+    """A critique in the exact format: every step up to the first error judged, then the agreeing answer."""
+    last = num_steps if first_error == -1 else first_error
+    blocks = [
+        CRITIQUE_LABEL.format(index=i)
+        + sentence
+        + META_LABEL
+        + "Checking: 3.5 x 2 gives 7."
+        + JUDGEMENT_LINE.format(index=i, value=-1 if i == first_error else 1)
+        for i in range(1, last + 1)
+    ]
+    return STEP_SEPARATOR.join(blocks) + ANSWER_LINE.format(value=first_error)
+
+
+@pytest.mark.parametrize("num_steps", [1, 2, 3, 7, 16, 40])
+def test_every_consistent_critique_matches_and_every_inconsistent_one_does_not(num_steps: int) -> None:
+    constraint = critique_constraint(num_steps, 512)
+    for first_error in [-1, *range(1, num_steps + 1)]:
+        text = written_critique(num_steps, first_error)
+        assert constraint.matches(text), f"{num_steps} steps, first error {first_error}"
+        parsed = parse_critique(text, num_steps)
+        assert parsed.first_error_step == first_error and parsed.parse_status == "ok"
+    good = written_critique(num_steps, -1)
+    wrong_answer = good.replace("\\boxed{-1}", "\\boxed{1}")
+    assert not constraint.matches(wrong_answer), "the answer must agree with the judgements"
+    assert not constraint.matches(good + "\nMore text."), "nothing after the answer"
+    if num_steps > 1:
+        skipped = written_critique(num_steps, 2).replace("Step 1", "Step 9")
+        assert not constraint.matches(skipped), "steps come in order"
+        goes_on = written_critique(num_steps, 1).replace("\n\n**Answer**: \\boxed{1}", "") + (
+            STEP_SEPARATOR + written_critique(num_steps, -1).split(STEP_SEPARATOR, 1)[1]
+        )
+        assert not constraint.matches(goes_on), "the critique stops at the first wrong step"
+
+
+def test_text_parts_are_bounded_single_lines_without_markup() -> None:
+    constraint = critique_constraint(3, 512)
+    limit = sentence_chars(3, 512)
+    assert MIN_SENTENCE_CHARS <= limit <= 240
+    assert not constraint.matches(written_critique(3, 2, sentence="Short."))
+    assert not constraint.matches(written_critique(3, 2, sentence="A" * (limit + 5) + "."))
+    assert not constraint.matches(written_critique(3, 2, sentence="This has\na new line inside it, see."))
+    assert not constraint.matches(written_critique(3, 2, sentence="It is \\boxed{-1} wrong in this step."))
+    assert not constraint.matches(written_critique(3, 2, sentence="It is **bold** and that is not allowed."))
+    assert constraint.matches(
+        written_critique(3, 2, sentence="Four pens cost 4.5 dollars in all. That total is checked here.")
+    )
+
+
+def test_the_token_cap_covers_the_longest_critique_the_pattern_allows() -> None:
+    for num_steps in (1, 5, 40):
+        constraint = critique_constraint(num_steps, 512)
+        longest = written_critique(num_steps, -1, sentence="x" * (sentence_chars(num_steps, 512) - 1) + ".")
+        assert constraint.max_tokens >= max(512, len(longest)), "every token is at least one character"
+    # a budget too small for the text still leaves every step its shortest sentences
+    assert sentence_chars(40, 64) == MIN_SENTENCE_CHARS
+
+
+def test_deliberate_calls_write_one_step_each() -> None:
+    constraint = step_constraint(3, 256)
+    text = CRITIQUE_LABEL.format(index=3) + "The subtraction gives 8, not 9." + JUDGEMENT_LINE.format(index=3, value=-1)
+    assert constraint.matches(text)
+    assert not constraint.matches(text.replace("Step 3", "Step 2"))
+
+
+@pytest.mark.parametrize("num_steps", [1, 4, 12, 40])
+def test_llguidance_compiles_the_pattern(num_steps: int) -> None:
+    import llguidance
+
+    grammar = llguidance.LLMatcher.grammar_from_regex(critique_constraint(num_steps, 512).regex)
+    assert llguidance.LLMatcher.validate_grammar(grammar) == ""
+
+
+def test_the_pattern_is_plain_regular_syntax() -> None:
+    # Engines differ in regex dialects: no lookarounds, backreferences or named groups.
+    regex = critique_constraint(5, 512).regex
+    assert not re.search(r"\(\?[=!<P]", regex)
+
+
+@pytest.mark.slow
+def test_a_random_tiny_model_under_the_grammar_always_writes_a_readable_critique(tiny_model_dir: Path) -> None:
+    from core.critic import Critic
+
+    item = SolutionItem(problem="Tom has 3 bags of 4 apples and eats 2.", steps=["3*4=12", "12-2=10", "So 10."])
+    critic = Critic.create(model=str(tiny_model_dir), backend="transformers", max_new_tokens=96, critic="llm")
+    results = critic.critique_many([item] * 4, samples=3, temperature=1.0, seed=11)
+    results += critic.critique_many([item] * 4, samples=3, temperature=1.5, seed=12)
+    for result in results:
+        assert result.constrained and result.parse_status == "ok"
+        assert all(vote in (-1, 1, 2, 3) for vote in result.votes)
+        assert all(s.p_correct is not None for s in result.steps if s.verdict != "unchecked")
+    assert len({output for result in results for output in result.raw_outputs}) > 3, "samples really differ"
