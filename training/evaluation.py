@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from core.benchmarks import BENCHMARK_HELP, Benchmark, load_benchmark, unique_ids
 from core.errors import ConfigError
-from core.metrics import Report, format_report, score_subsets
+from core.metrics import Report, format_report, score_subsets, step_auroc
 from core.symbolic import SolutionCheck, check_solution
 from core.types import NO_ERROR, Mode, SolutionItem
 
@@ -73,6 +73,7 @@ class EvalConfig(BaseModel):
     batch_size: int = Field(8, gt=0, le=1024, description="Items per backend call; results are saved after each.")
     record: bool = Field(True, description="Store the run as an EvalRun row in the database.")
     model_version_id: int | None = Field(None, description="Model version the run belongs to (database link).")
+    eval_set_id: int | None = Field(None, description="Registered evaluation set the run scores (database link).")
 
     @classmethod
     def build(cls, **values: Any) -> EvalConfig:
@@ -129,6 +130,12 @@ def read_predictions(output: Path) -> list[dict[str, Any]]:
 
 def report_from_records(records: Sequence[dict[str, Any]]) -> Report:
     return score_subsets((r["subset"], int(r["label"]), r["prediction"]) for r in records)
+
+
+def records_step_auroc(records: Sequence[dict[str, Any]]) -> float | None:
+    """Step AUROC over the records whose critic gave per-step confidences (None when none did)."""
+    scored = [r for r in records if any(p is not None for p in r.get("step_p_correct") or [])]
+    return step_auroc([int(r["label"]) for r in scored], [r["step_p_correct"] for r in scored]) if scored else None
 
 
 def _check_resumable(config: EvalConfig) -> None:
@@ -227,6 +234,8 @@ class _Runner:
                 record = self._record(subset, item, prediction, list(result.votes), result.parse_status, check)
                 record.update(extra)
                 record["raw_outputs"] = list(result.raw_outputs)
+                # Per-step confidence that the step is correct, when the critic gives one (step AUROC).
+                record["step_p_correct"] = [getattr(step, "p_correct", None) for step in result.steps]
                 records.append(record)
         seconds = (time.perf_counter() - started) / max(1, len(batch))
         for record in records:
@@ -321,9 +330,9 @@ def run_eval(
         raise
     finally:
         bar.close()
-    records = read_predictions(output)
-    wanted = {(subset, item.id) for subset, item in benchmark.items()}
-    report = report_from_records([r for r in records if (r["subset"], r["id"]) in wanted])
+    wanted = wanted_keys(benchmark)
+    records = [r for r in read_predictions(output) if (r["subset"], r["id"]) in wanted]
+    report = report_from_records(records)
     seconds = time.perf_counter() - started
     summary = {
         "benchmark": config.benchmark,
@@ -338,11 +347,16 @@ def run_eval(
         "items_per_s": round(len(todo) / seconds, 3) if todo and seconds else None,
         "finished_at": datetime.now(UTC).isoformat(),
         **report.to_dict(),
+        "step_auroc": records_step_auroc(records),
     }
     (output / SUMMARY_FILE).write_text(json.dumps(summary, indent=2))
     if eval_run_id is not None:
         eval_run_id = _quietly(_db_finish, eval_run_id, summary, len(benchmark))
     return EvalOutcome(report, output, len(todo), skipped, seconds, eval_run_id)
+
+
+def wanted_keys(benchmark: Benchmark) -> set[tuple[str, str]]:
+    return {(subset, item.id) for subset, item in benchmark.items()}
 
 
 def title_for(config: EvalConfig, model_name: str = "") -> str:
@@ -384,6 +398,7 @@ def _db_start(config: EvalConfig, model_name: str, n_items: int) -> int | None:
             predictions_path=str(Path(config.output).resolve()),
             n_items=n_items,
             model_version_id=config.model_version_id,
+            eval_set_id=config.eval_set_id,
         )
         return run.id
 
