@@ -234,7 +234,9 @@ def _evaluate_and_gate(
         for gate_set in sets:
             stored = None
             if serving is not None:
-                stored = gate.stored_scores(session, model_version_id=serving.id, gate_set=gate_set, max_new_tokens=budget)
+                stored = gate.stored_scores(
+                    session, model_version_id=serving.id, gate_set=gate_set, max_new_tokens=budget
+                )
             if stored is None:
                 reporter.log(f"evaluating the serving model ({ref_model}) on {gate_set.name}")
                 stored = gate.evaluate_on_set(

@@ -54,7 +54,10 @@ def test_promote_and_rollback_switch_the_served_model(sqlite_session: Session) -
 
 
 def _records(labels: list[int], predictions: list[int | None]) -> dict:
-    return {("set", f"i{n}"): {"label": lab, "prediction": p} for n, (lab, p) in enumerate(zip(labels, predictions))}
+    return {
+        ("set", f"i{n}"): {"label": lab, "prediction": p}
+        for n, (lab, p) in enumerate(zip(labels, predictions, strict=True))
+    }
 
 
 # 60 erroneous solutions (first error at step 2) and 60 correct ones; the serving model finds half of each.
