@@ -61,6 +61,35 @@ def create_eval_set(
     return eval_set
 
 
+def register_eval_set(
+    session: Session,
+    *,
+    name: str,
+    benchmark: str | None = None,
+    campaign: str | None = None,
+    limit: int | None = None,
+    description: str = "",
+    created_by_id: int | None = None,
+) -> EvalSet:
+    """Register an evaluation set from a benchmark spec (a ProcessBench-format file, `processbench:gsm8k`,
+    `prm800k:FILE` ...; `limit` items per subset, spread evenly) or from a campaign's gold items."""
+    from core.benchmarks import BENCHMARK_HELP, load_benchmark
+
+    if (benchmark is None) == (campaign is None):
+        raise BadInputError(f"give either a benchmark ({BENCHMARK_HELP}) or a campaign, not both or neither")
+    if campaign is not None:
+        items = campaign_gold_items(session, campaign=campaign)
+        items = items[:limit] if limit else items
+        source = f"campaign:{campaign} (gold items)"
+    else:
+        loaded = load_benchmark(str(benchmark), limit=limit)
+        items = [item.model_copy(update={"id": f"{subset}/{item.id}"}) for subset, item in loaded.items()]
+        source = str(benchmark) + (f" (limit {limit} per subset)" if limit else "")
+    return create_eval_set(
+        session, name=name, items=items, source=source, description=description, created_by_id=created_by_id
+    )
+
+
 def campaign_gold_items(session: Session, *, campaign: str) -> list[SolutionItem]:
     """The labelled gold items of a campaign (by name), as solution items."""
     from db.campaigns import get_campaign

@@ -14,7 +14,7 @@ from core.benchmarks import Benchmark, spread
 from core.errors import NotFoundError
 from core.metrics import paired_bootstrap_f1, score
 from core.types import SolutionItem
-from db.eval_sets import eval_set_items, list_eval_sets
+from db.eval_sets import eval_set_items, get_eval_set, list_eval_sets
 from db.evals import EVAL_FINISHED
 from db.models import EvalRun
 
@@ -66,6 +66,13 @@ def gate_sets(
     if registered:
         return [GateSet(s.name, spread(eval_set_items(s), max_items), s.id) for s in registered]
     return [GateSet(HELD_OUT_SUBSET, list(held_out[:max_items]))] if held_out else []
+
+
+def registered_set(session: Session, *, name: str, max_items: int | None = None) -> GateSet:
+    """A registered evaluation set by name, cut to `max_items` spread evenly (the gate's cut) when given."""
+    eval_set = get_eval_set(session, name=name)
+    items = eval_set_items(eval_set)
+    return GateSet(eval_set.name, spread(items, max_items) if max_items else items, eval_set.id)
 
 
 def evaluate_on_set(
