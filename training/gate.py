@@ -104,22 +104,27 @@ def evaluate_on_set(
 
 
 def stored_scores(
-    session: Session, *, model_version_id: int, gate_set: GateSet, max_new_tokens: int
+    session: Session, *, model_version_id: int | None, model: str, gate_set: GateSet, max_new_tokens: int
 ) -> dict[ItemKey, dict[str, Any]] | None:
-    """The version's finished predictions on this set at this generation budget, when every item is there."""
+    """A finished run's predictions on this set at this generation budget, when every item is there: the version's,
+    or for an unversioned model (the default one) a run of the same model path."""
     if gate_set.eval_set_id is None:
         return None
+    who = (
+        EvalRun.model_version_id == model_version_id
+        if model_version_id is not None
+        else EvalRun.model_version_id.is_(None)
+    )
     runs = session.scalars(
         select(EvalRun)
-        .where(
-            EvalRun.model_version_id == model_version_id,
-            EvalRun.eval_set_id == gate_set.eval_set_id,
-            EvalRun.status == EVAL_FINISHED,
-        )
+        .where(who, EvalRun.eval_set_id == gate_set.eval_set_id, EvalRun.status == EVAL_FINISHED)
         .order_by(EvalRun.id.desc())
     ).all()
     for run in runs:
-        if (run.config or {}).get("max_new_tokens") != max_new_tokens or not run.predictions_path:
+        config = run.config or {}
+        if config.get("max_new_tokens") != max_new_tokens or not run.predictions_path:
+            continue
+        if model_version_id is None and config.get("model") != model:
             continue
         records = _keyed(gate_set, Path(run.predictions_path))
         if len(records) == len(gate_set.items):

@@ -232,12 +232,12 @@ def _evaluate_and_gate(
         reference = None
     if reference is not None:
         for gate_set in sets:
-            stored = None
-            if serving is not None:
-                stored = gate.stored_scores(
-                    session, model_version_id=serving.id, gate_set=gate_set, max_new_tokens=budget
-                )
-            if stored is None:
+            stored = gate.stored_scores(
+                session, model_version_id=expected_id, model=ref_model, gate_set=gate_set, max_new_tokens=budget
+            )
+            if stored is not None:
+                reporter.log(f"the serving model's stored predictions on {gate_set.name} are reused")
+            else:
                 reporter.log(f"evaluating the serving model ({ref_model}) on {gate_set.name}")
                 stored = gate.evaluate_on_set(
                     ref_model,
