@@ -48,6 +48,7 @@ def _register_commands() -> None:
     from cli import data as _data  # noqa: F401
     from cli import db_cmd as _db_cmd  # noqa: F401
     from cli import eval as _eval  # noqa: F401
+    from cli import eval_sets as _eval_sets  # noqa: F401
     from cli import generate as _generate  # noqa: F401
     from cli import model_prepare as _model_prepare  # noqa: F401
     from cli import model_serve as _model_serve  # noqa: F401

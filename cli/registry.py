@@ -1,6 +1,9 @@
-"""`critic model list|promote|rollback`: the model registry from the command line (admins)."""
+"""`critic model list|promote|rollback|history`: the model registry from the command line (admins)."""
 
 from __future__ import annotations
+
+import getpass
+from typing import Any
 
 import typer
 
@@ -18,7 +21,6 @@ def list_models() -> None:
         versions = list_versions(session)
     if not versions:
         typer.echo("no model versions yet: the default model serves; train one with `critic train sft`")
-        return
     for version in versions:
         gate = (version.metrics or {}).get("gate") or {}
         score = f"{gate.get('metric')}={gate['candidate']:.3f}" if gate.get("candidate") is not None else "-"
@@ -28,17 +30,50 @@ def list_models() -> None:
         )
         if version.notes:
             typer.echo(f"      {version.notes}")
+    with session_scope() as session:
+        from db.eval_sets import versions_by_sets
+
+        set_names, rows = versions_by_sets(session)
+    if set_names:
+        typer.echo("\nscores on the registered evaluation sets (F1 / error acc / correct acc / step AUROC):")
+        typer.echo(format_versions_by_sets(set_names, rows))
+
+
+def _pct(value: Any) -> str:
+    return "-" if value is None else f"{100 * value:.1f}"
+
+
+def format_versions_by_sets(set_names: list[str], rows: list[dict[str, Any]]) -> str:
+    """One line per version, one column per set: F1/err/corr/AUROC in percent ('-' where unknown or not scored)."""
+    cells = [["version", "status", *set_names]]
+    for row in rows:
+        scores = [row["scores"].get(name) for name in set_names]
+        cells.append(
+            [
+                row["name"],
+                row["status"],
+                *(
+                    "/".join(_pct(s[k]) for k in ("f1", "error_acc", "correct_acc", "step_auroc")) if s else "-"
+                    for s in scores
+                ),
+            ]
+        )
+    widths = [max(len(r[i]) for r in cells) for i in range(len(cells[0]))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells)
 
 
 @model_app.command("promote")
-def promote(version_id: int = typer.Argument(..., help="Model version id (see `critic model list`).")) -> None:
-    """Make a version the active (serving) model; the app switches without a restart."""
+def promote(
+    version_id: int = typer.Argument(..., help="Model version id (see `critic model list`)."),
+    reason: str = typer.Option("promoted from the CLI", help="Why (kept in the audit trail)."),
+) -> None:
+    """Make a version the active (serving) model by hand, gate or not; the audit trail records who and why."""
     from db.session import init_db, session_scope
     from training.registry import promote as promote_version
 
     init_db()
     with session_scope() as session:
-        version = promote_version(session, version_id=version_id, reason="promoted from the CLI")
+        version = promote_version(session, version_id=version_id, reason=reason, actor=f"cli:{getpass.getuser()}")
     typer.echo(f"model version {version.id} ({version.name}) is now active")
 
 
@@ -50,8 +85,25 @@ def rollback() -> None:
 
     init_db()
     with session_scope() as session:
-        previous = rollback_version(session, reason="rolled back from the CLI")
+        previous = rollback_version(session, reason="rolled back from the CLI", actor=f"cli:{getpass.getuser()}")
     if previous is None:
         typer.echo("rolled back: no earlier version, the default model serves again")
     else:
         typer.echo(f"rolled back: model version {previous.id} ({previous.name}) is active again")
+
+
+@model_app.command("history")
+def history(version_id: int | None = typer.Option(None, "--version", help="Only this version's events.")) -> None:
+    """The registry's audit trail: promotions (by hand or by the gate), gate decisions, rollbacks; newest first."""
+    from db.session import init_db, session_scope
+    from training.registry import model_events
+
+    init_db()
+    with session_scope() as session:
+        events = model_events(session, version_id=version_id)
+    if not events:
+        typer.echo("no registry events yet")
+    for e in events:
+        before = f" (serving before: {e.previous_serving_id})" if e.previous_serving_id else ""
+        typer.echo(f"{e.created_at:%Y-%m-%d %H:%M:%S}  v{e.model_version_id}  {e.action:<12} by {e.actor}{before}")
+        typer.echo(f"      {e.reason}")

@@ -1,4 +1,4 @@
-"""ProcessBench metrics: error accuracy, correct accuracy and their harmonic mean (F1), per subset and averaged."""
+"""ProcessBench metrics: error/correct accuracy, their harmonic mean (F1), a paired bootstrap of F1, step AUROC."""
 
 from __future__ import annotations
 
@@ -47,6 +47,11 @@ def harmonic_mean(a: float | None, b: float | None) -> float | None:
     return 0.0 if a + b == 0 else 2 * a * b / (a + b)
 
 
+def is_hit(label: int, prediction: int | None) -> bool:
+    """Whether a predicted first-error step matches the label (any negative value means "no error")."""
+    return prediction is not None and (prediction < 0 if label < 0 else prediction == label)
+
+
 def score(labels: Sequence[int], predictions: Sequence[int | None]) -> Scores:
     """Score predicted first-error steps against labels (both 1-based, -1 = no error, prediction None = unparseable)."""
     if len(labels) != len(predictions):
@@ -57,10 +62,8 @@ def score(labels: Sequence[int], predictions: Sequence[int | None]) -> Scores:
             raise ValueError("a solution without a label cannot be scored")
         if prediction is None:
             unparseable += 1
-        # Any negative label or prediction means "no error", as in the ProcessBench files.
-        label_is_correct = label < 0
-        hit = prediction is not None and (prediction < 0 if label_is_correct else prediction == label)
-        if label_is_correct:
+        hit = is_hit(label, prediction)
+        if label < 0:
             correct += 1
             correct_hits += hit
         else:
@@ -159,21 +162,90 @@ def scores_from_dict(data: Mapping[str, object]) -> Scores:
     return Scores(**{f: int(data[f]) for f in fields})  # type: ignore[arg-type]
 
 
-def step_labels(first_error_step: int, num_steps: int) -> list[int | None]:
-    """Per-step correctness a first-error label implies: 1 before it, 0 at it, None after it (never rated)."""
-    if first_error_step < 0:
-        return [1] * num_steps
-    return [1 if i < first_error_step else 0 if i == first_error_step else None for i in range(1, num_steps + 1)]
+@dataclass(frozen=True)
+class PairedBootstrap:
+    """F1 of two critics on the same items and a bootstrap interval of their difference (candidate - reference)."""
+
+    n: int
+    candidate_f1: float
+    reference_f1: float
+    delta: float
+    low: float
+    high: float
+    confidence: float
+    resamples: int
 
 
-def step_auroc(pairs: Iterable[tuple[float | None, int | None]]) -> float | None:
-    """Area under the ROC curve of P(correct) against step labels (1 correct, 0 wrong), over the rated steps.
+def paired_bootstrap_f1(
+    labels: Sequence[int],
+    candidate: Sequence[int | None],
+    reference: Sequence[int | None],
+    *,
+    resamples: int = 2000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> PairedBootstrap:
+    """Percentile interval of F1(candidate) - F1(reference) over items resampled with replacement.
 
-    Steps without a probability or a label are left out; None when fewer than one step of each kind remains.
+    Paired: each resample draws the same items for both critics, so the interval measures the difference, not
+    each critic's own noise. Stratified: erroneous and correct solutions are resampled separately (their counts
+    kept), since F1 needs both. Raises ValueError when the lengths differ or one kind of solution is missing.
+    """
+    import numpy as np
+
+    if not len(labels) == len(candidate) == len(reference):
+        raise ValueError(f"{len(labels)} labels, {len(candidate)} and {len(reference)} predictions: pair them by item")
+    hits_c = np.array([is_hit(label, p) for label, p in zip(labels, candidate, strict=True)], dtype=float)
+    hits_r = np.array([is_hit(label, p) for label, p in zip(labels, reference, strict=True)], dtype=float)
+    wrong = np.array([label >= 0 for label in labels])
+    if wrong.all() or not wrong.any():
+        raise ValueError("F1 needs both erroneous and correct solutions among the items")
+    rng = np.random.default_rng(seed)
+
+    def f1(hits: np.ndarray, err_idx: np.ndarray, corr_idx: np.ndarray) -> np.ndarray:
+        a = hits[wrong][err_idx].mean(axis=-1)
+        b = hits[~wrong][corr_idx].mean(axis=-1)
+        total = a + b
+        return np.divide(2 * a * b, total, out=np.zeros_like(total), where=total > 0)
+
+    err_idx = rng.integers(0, int(wrong.sum()), (resamples, int(wrong.sum())))
+    corr_idx = rng.integers(0, int((~wrong).sum()), (resamples, int((~wrong).sum())))
+    deltas = f1(hits_c, err_idx, corr_idx) - f1(hits_r, err_idx, corr_idx)
+    alpha = 1 - confidence
+    low, high = np.quantile(deltas, [alpha / 2, 1 - alpha / 2])
+    everything_e, everything_c = np.arange(int(wrong.sum())), np.arange(int((~wrong).sum()))
+    cand_f1 = float(f1(hits_c, everything_e, everything_c))
+    ref_f1 = float(f1(hits_r, everything_e, everything_c))
+    return PairedBootstrap(
+        n=len(labels),
+        candidate_f1=cand_f1,
+        reference_f1=ref_f1,
+        delta=cand_f1 - ref_f1,
+        low=float(low),
+        high=float(high),
+        confidence=confidence,
+        resamples=resamples,
+    )
+
+
+def step_auroc(first_error_steps: Sequence[int], step_p_correct: Sequence[Sequence[float | None]]) -> float | None:
+    """AUROC of the critic's per-step confidence that a step is correct, against the first-error labels.
+
+    Steps before a solution's first error are correct (positive), its first wrong step is not; steps after it
+    have no label and are skipped, as are steps without a confidence. None when no labelled step has a
+    confidence or only one class occurs (AUROC is undefined then).
     """
     from sklearn.metrics import roc_auc_score
 
-    kept = [(p, label) for p, label in pairs if p is not None and label is not None]
-    if len({label for _, label in kept}) < 2:
+    truth: list[int] = []
+    scores: list[float] = []
+    for label, confidences in zip(first_error_steps, step_p_correct, strict=True):
+        last = len(confidences) if label < 0 else min(label, len(confidences))
+        for index in range(last):
+            if confidences[index] is None:
+                continue
+            truth.append(0 if index + 1 == label else 1)
+            scores.append(float(confidences[index]))  # type: ignore[arg-type]
+    if len(set(truth)) < 2:
         return None
-    return float(roc_auc_score([label for _, label in kept], [p for p, _ in kept]))
+    return float(roc_auc_score(truth, scores))

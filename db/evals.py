@@ -24,6 +24,7 @@ def start_eval_run(
     predictions_path: str,
     n_items: int,
     model_version_id: int | None = None,
+    eval_set_id: int | None = None,
     created_by_id: int | None = None,
 ) -> EvalRun:
     """Mark a run as running; a rerun into the same output directory (a resume) reuses its row."""
@@ -41,6 +42,7 @@ def start_eval_run(
     run.config = dict(config)
     run.n_items = n_items
     run.model_version_id = model_version_id if model_version_id is not None else run.model_version_id
+    run.eval_set_id = eval_set_id if eval_set_id is not None else run.eval_set_id
     run.status = "running"
     run.error = None
     run.attempts = (run.attempts or 0) + 1

@@ -22,6 +22,11 @@ def content_hash(problem: str, steps: Sequence[str]) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
+def problem_key(problem: str) -> str:
+    """Identity of a problem (evaluation sets, the held-out split): case and whitespace do not make two differ."""
+    return hashlib.sha256(" ".join(problem.lower().split()).encode("utf-8")).hexdigest()
+
+
 def item_row(item: SolutionItem, *, is_gold: bool | None = None) -> Item:
     """A new (unsaved) Item row for a SolutionItem."""
     gold = bool(item.metadata.get("is_gold", False)) if is_gold is None else is_gold

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -161,6 +162,16 @@ class ModelVersion(Base):
     """A critic model checkpoint: where it is, what it was trained from, and how it scored."""
 
     __tablename__ = "model_versions"
+    # At most one version serves: a second promotion racing the first fails here instead of leaving two serving.
+    __table_args__ = (
+        Index(
+            "uq_model_versions_one_serving",
+            "status",
+            unique=True,
+            sqlite_where=text("status = 'serving'"),
+            postgresql_where=text("status = 'serving'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
@@ -255,10 +266,48 @@ class EvalRun(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     training_job_id: Mapped[int | None] = mapped_column(ForeignKey("training_jobs.id"))
+    # Set when the run scored a registered evaluation set (the registry's versions x sets table reads these).
+    eval_set_id: Mapped[int | None] = mapped_column(ForeignKey("eval_sets.id"), index=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class EvalSet(Base):
+    """A registered evaluation set: fixed labelled items every model version is scored on, never trained on."""
+
+    __tablename__ = "eval_sets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    # Where the items came from, e.g. "processbench:gsm8k", "prm800k:FILE", "campaign:NAME (gold)".
+    source: Mapped[str] = mapped_column(Text, default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    # The items as core.types.SolutionItem JSON, frozen at registration so every version sees the same set.
+    items: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # db.items.problem_key of every item's problem: training snapshots drop solutions of these problems.
+    problem_keys: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    n_items: Mapped[int] = mapped_column(Integer, default=0)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ModelEvent(Base):
+    """Audit trail of the registry: who promoted, rolled back or gated which version, and why. Never changed."""
+
+    __tablename__ = "model_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"), index=True)
+    action: Mapped[str] = mapped_column(String(20))
+    # A user when a person acted (web app), else a description such as "cli:alice" or "gate (job 7)".
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor: Mapped[str] = mapped_column(String(200), default="")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    # The version that served just before this event (the rollback target of a promotion).
+    previous_serving_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class CritiqueRun(Base):

@@ -83,15 +83,27 @@ class _JobConfigBase(BaseModel):
     )
 
     # Evaluation gate
-    evaluate: bool = Field(True, description="Evaluate the new model on the held-out set and maybe promote it.")
-    eval_max_items: int = Field(200, gt=0, description="Held-out items used by the automatic evaluation.")
+    evaluate: bool = Field(
+        True, description="Score the new model and the serving one on the same items and maybe promote the new one."
+    )
+    eval_sets: list[str] | None = Field(
+        None,
+        description="Registered evaluation sets the gate scores on (None = all; `critic eval-set list`). With none "
+        "registered, the job's own held-out problems are used.",
+    )
+    eval_max_items: int = Field(200, gt=0, description="Items per evaluation set used by the gate (spread evenly).")
     eval_max_new_tokens: int = Field(1024, gt=0, description="Generation budget per critique during evaluation.")
     promote_min_delta: float = Field(
         0.0,
         ge=-1.0,
         le=1.0,
-        description="Promote when new F1 >= active F1 + this (0 = at least as good; negative tolerates a drop).",
+        description="Promote only when the lower bound of the 95% bootstrap interval of (new F1 - serving F1) on the "
+        "same items is above this (0 = a lift that is not noise).",
     )
+    gate_min_items: int = Field(
+        50, gt=0, description="Fewest evaluation items the gate decides on; with fewer the model stays a candidate."
+    )
+    gate_resamples: int = Field(2000, ge=100, le=100_000, description="Bootstrap resamples of the gate.")
     auto_promote: bool = Field(True, description="Promote automatically when the evaluation gate passes.")
 
     @model_validator(mode="after")

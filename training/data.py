@@ -1,10 +1,9 @@
-"""Training data snapshots: annotations + PRM800K, mixed at a ratio, deduplicated, split by problem, hashed."""
+"""Training data snapshots: annotations + PRM800K minus evaluation-set problems, mixed, deduplicated, split, hashed."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import math
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -18,7 +17,8 @@ from core.errors import BadInputError, ConfigError
 from core.parsing import parse_critique
 from core.prm800k import BadLine, PRM800KRecord, parse_record, read_prm800k
 from core.types import NO_ERROR
-from db.items import content_hash
+from db.eval_sets import held_out_problem_keys
+from db.items import content_hash, problem_key
 from db.models import Annotation, CritiqueRun, Item
 from training.config import GRPOJobConfig, SFTJobConfig
 from training.targets import LabelledItem
@@ -55,11 +55,6 @@ def _entry(item: LabelledItem) -> dict[str, Any]:
         "source_id": item.source_id,
         **item.provenance,
     }
-
-
-def problem_key(problem: str) -> str:
-    """Identity of a problem for the split: case and whitespace do not make two problems different."""
-    return hashlib.sha256(" ".join(problem.lower().split()).encode("utf-8")).hexdigest()
 
 
 # --- annotations -------------------------------------------------------------------------------------------------
@@ -226,17 +221,22 @@ def deduplicate(items: Iterable[LabelledItem]) -> tuple[list[LabelledItem], int]
     return kept, count - len(kept)
 
 
+def held_out_side(problem: str, fraction: float) -> bool:
+    """Whether a problem is held out: its hash, read as a number in [0, 1), is below `fraction`.
+
+    Depends on the problem text alone, so a problem's side never changes as data is added or removed.
+    """
+    return int(problem_key(problem)[:15], 16) / 16**15 < fraction
+
+
 def split_by_problem(
-    items: Sequence[LabelledItem], *, fraction: float, seed: int
+    items: Sequence[LabelledItem], *, fraction: float
 ) -> tuple[list[LabelledItem], list[LabelledItem]]:
-    """Hold out ceil(fraction x problems) whole problems: no problem appears in both parts."""
-    keys = sorted({problem_key(item.problem) for item in items})
-    if fraction <= 0 or len(keys) < 2:
+    """Hold out about `fraction` of the problems, whole (no problem in both parts), by a threshold on their hash."""
+    if fraction <= 0:
         return list(items), []
-    order = sorted(keys, key=lambda k: hashlib.sha256(f"{seed}:{k}".encode()).hexdigest())
-    held = set(order[: min(math.ceil(fraction * len(keys)), len(keys) - 1)])
-    train = [item for item in items if problem_key(item.problem) not in held]
-    validation = [item for item in items if problem_key(item.problem) in held]
+    train = [item for item in items if not held_out_side(item.problem, fraction)]
+    validation = [item for item in items if held_out_side(item.problem, fraction)]
     return train, validation
 
 
@@ -282,18 +282,22 @@ def build_snapshot(
     *,
     offline: bool = True,
 ) -> DataSnapshot:
-    """Assemble the job's data: read sources, dedup (annotations first), split by problem, mix the train part."""
+    """Assemble the job's data: read sources, drop evaluation-set problems, dedup (annotations first), split by
+    problem, mix the train part."""
     warnings: list[str] = []
     if config.use_annotations and session is None:
         raise ConfigError("use_annotations needs a database session")
-    annotations = annotation_items(session, statuses=config.annotation_statuses) if session is not None else []
+    annotations = annotation_items(session, statuses=config.annotation_statuses) if config.use_annotations else []
     prm: list[LabelledItem] = []
     if config.prm800k:
         prm, prm_warnings = prm800k_items(config.prm800k, offline=offline)
         warnings.extend(prm_warnings)
-    unique, duplicates = deduplicate([*annotations, *prm])
+    held_out = held_out_problem_keys(session) if session is not None else set()
+    kept = [i for i in [*annotations, *prm] if problem_key(i.problem) not in held_out]
+    excluded = len(annotations) + len(prm) - len(kept)
+    unique, duplicates = deduplicate(kept)
     annotation_problems = {problem_key(i.problem) for i in unique if i.source == "annotation"}
-    train_all, validation = split_by_problem(unique, fraction=config.validation_fraction, seed=config.seed)
+    train_all, validation = split_by_problem(unique, fraction=config.validation_fraction)
     train = mix(
         [i for i in train_all if i.source == "annotation"],
         [i for i in train_all if i.source != "annotation"],
@@ -301,6 +305,9 @@ def build_snapshot(
         max_items=config.max_train_items,
         seed=config.seed,
     )
+    leaked = sum(problem_key(i.problem) in held_out for i in [*train, *validation])
+    if leaked:  # a bug, not bad input: training on an evaluation set would make every gate decision meaningless
+        raise RuntimeError(f"{leaked} snapshot items belong to registered evaluation sets")
     if not train:
         raise BadInputError(
             "no training data: no submitted/approved annotations with a first-error label"
@@ -309,6 +316,7 @@ def build_snapshot(
     counts = {
         "annotations": len(annotations),
         "prm800k": len(prm),
+        "eval_set_excluded": excluded,
         "duplicates_dropped": duplicates,
         "train": len(train),
         "train_annotations": sum(1 for i in train if i.source == "annotation"),
@@ -317,6 +325,8 @@ def build_snapshot(
         "annotation_problems": len(annotation_problems),
     }
     settings = {
+        "use_annotations": config.use_annotations,
+        "annotation_statuses": sorted(config.annotation_statuses),
         "prm800k": config.prm800k,
         "prm800k_ratio": config.prm800k_ratio,
         "validation_fraction": config.validation_fraction,

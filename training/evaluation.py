@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from core.benchmarks import BENCHMARK_HELP, Benchmark, load_benchmark, unique_ids
 from core.errors import ConfigError
-from core.metrics import Report, format_report, score_subsets, step_auroc, step_labels
+from core.metrics import Report, format_report, score_subsets, step_auroc
 from core.symbolic import SolutionCheck, check_solution
 from core.types import NO_ERROR, Mode, SolutionItem
 
@@ -73,6 +73,7 @@ class EvalConfig(BaseModel):
     batch_size: int = Field(8, gt=0, le=1024, description="Items per backend call; results are saved after each.")
     record: bool = Field(True, description="Store the run as an EvalRun row in the database.")
     model_version_id: int | None = Field(None, description="Model version the run belongs to (database link).")
+    eval_set_id: int | None = Field(None, description="Registered evaluation set the run scores (database link).")
 
     @classmethod
     def build(cls, **values: Any) -> EvalConfig:
@@ -132,23 +133,33 @@ def report_from_records(records: Sequence[dict[str, Any]]) -> Report:
     return score_subsets((r["subset"], int(r["label"]), r["prediction"]) for r in records)
 
 
-def step_aurocs(records: Sequence[dict[str, Any]]) -> dict[str, dict[str, float | None]]:
-    """Per subset, step-level AUROC of the model's P(correct) ("model") and of the combined critic's ("combined").
+def records_step_auroc(records: Sequence[dict[str, Any]], *, combined: bool = False) -> float | None:
+    """Step AUROC over the records whose critic gave per-step confidences (None when none did).
 
-    The combined critic's probability is 0 on a step the checker proved wrong and the model's elsewhere.
+    `combined`: the combined critic's confidence, 0 on a step the checker proved wrong and the model's elsewhere.
     """
-    pairs: dict[str, dict[str, list[tuple[float | None, int | None]]]] = {}
+    scored = [r for r in records if any(p is not None for p in r.get("step_p_correct") or [])]
+    if not scored:
+        return None
+    confidences = [
+        [
+            0.0 if combined and str(i) in r.get("checker_findings", {}) else p
+            for i, p in enumerate(r["step_p_correct"], 1)
+        ]
+        for r in scored
+    ]
+    return step_auroc([int(r["label"]) for r in scored], confidences)
+
+
+def step_aurocs_by_subset(records: Sequence[dict[str, Any]]) -> dict[str, dict[str, float | None]]:
+    """Per subset, step AUROC of the model's own confidence ("model") and of the combined critic's ("combined")."""
+    subsets: dict[str, list[dict[str, Any]]] = {}
     for record in records:
-        probabilities = record.get("p_correct")
-        if not probabilities:
-            continue
-        labels = step_labels(int(record["label"]), len(probabilities))
-        proven = {int(step) for step in record.get("checker_findings", {})}
-        subset = pairs.setdefault(record["subset"], {"model": [], "combined": []})
-        for index, (p, label) in enumerate(zip(probabilities, labels, strict=True), start=1):
-            subset["model"].append((p, label))
-            subset["combined"].append((0.0 if index in proven else p, label))
-    return {name: {kind: step_auroc(values) for kind, values in kinds.items()} for name, kinds in pairs.items()}
+        subsets.setdefault(record["subset"], []).append(record)
+    return {
+        name: {"model": records_step_auroc(rows), "combined": records_step_auroc(rows, combined=True)}
+        for name, rows in subsets.items()
+    }
 
 
 def generation_stats(records: Sequence[dict[str, Any]]) -> dict[str, float | int]:
@@ -250,7 +261,8 @@ class _Runner:
                 )
                 if self.config.critic == "combined":
                     record["llm_prediction"] = result.model_first_error_step
-                record["p_correct"] = [step.p_correct for step in result.steps]
+                # Per-step confidence that the step is correct, when the critic gives one (step AUROC).
+                record["step_p_correct"] = [step.p_correct for step in result.steps]
                 record["constrained"] = result.constrained
                 record["completion_tokens"] = result.completion_tokens
                 record["raw_outputs"] = list(result.raw_outputs)
@@ -348,10 +360,9 @@ def run_eval(
         raise
     finally:
         bar.close()
-    records = read_predictions(output)
-    wanted = {(subset, item.id) for subset, item in benchmark.items()}
-    scored = [r for r in records if (r["subset"], r["id"]) in wanted]
-    report = report_from_records(scored)
+    wanted = wanted_keys(benchmark)
+    records = [r for r in read_predictions(output) if (r["subset"], r["id"]) in wanted]
+    report = report_from_records(records)
     seconds = time.perf_counter() - started
     summary = {
         "benchmark": config.benchmark,
@@ -366,13 +377,19 @@ def run_eval(
         "items_per_s": round(len(todo) / seconds, 3) if todo and seconds else None,
         "finished_at": datetime.now(UTC).isoformat(),
         **report.to_dict(),
-        "step_auroc": step_aurocs(scored),
-        "generation": generation_stats(scored),
+        # The critic as it ran (combined: the checker's proofs count); per subset both views, side by side.
+        "step_auroc": records_step_auroc(records, combined=config.critic == "combined"),
+        "step_auroc_by_subset": step_aurocs_by_subset(records),
+        "generation": generation_stats(records),
     }
     (output / SUMMARY_FILE).write_text(json.dumps(summary, indent=2))
     if eval_run_id is not None:
         eval_run_id = _quietly(_db_finish, eval_run_id, summary, len(benchmark))
     return EvalOutcome(report, output, len(todo), skipped, seconds, eval_run_id, summary)
+
+
+def wanted_keys(benchmark: Benchmark) -> set[tuple[str, str]]:
+    return {(subset, item.id) for subset, item in benchmark.items()}
 
 
 def title_for(config: EvalConfig, model_name: str = "") -> str:
@@ -401,7 +418,7 @@ def _extras(summary: dict[str, Any] | None) -> str:
     def show(value: float | None) -> str:
         return "-" if value is None else f"{value:.3f}"
 
-    for subset, kinds in summary.get("step_auroc", {}).items():
+    for subset, kinds in summary.get("step_auroc_by_subset", {}).items():
         lines.append(f"step AUROC {subset}: model {show(kinds['model'])}, combined {show(kinds['combined'])}")
     stats = summary.get("generation", {})
     if stats.get("items"):
@@ -439,6 +456,7 @@ def _db_start(config: EvalConfig, model_name: str, n_items: int) -> int | None:
             predictions_path=str(Path(config.output).resolve()),
             n_items=n_items,
             model_version_id=config.model_version_id,
+            eval_set_id=config.eval_set_id,
         )
         return run.id
 

@@ -128,6 +128,10 @@ def run_job(job_id: int, *, worker_id: str, attempt: int) -> int:
         reporter.log(warning, "warning")
     counts = ", ".join(f"{k}={v}" for k, v in snapshot.counts.items())
     reporter.log(f"data snapshot {snapshot.data_hash[:12]}: {counts}")
+    reporter.log(
+        f"evaluation sets: {snapshot.counts['eval_set_excluded']} item(s) of registered evaluation-set problems "
+        "left out of this snapshot (checked: none of its items is from those problems)"
+    )
     job_metrics: dict[str, Any] = {"data": snapshot.counts}
     rows_file = out_dir / "train_rows.json"
     if state.is_main_process:
@@ -183,66 +187,81 @@ def run_job(job_id: int, *, worker_id: str, attempt: int) -> int:
     )
     reporter.log(f"registered model version {version.id} ({version.name}) as candidate")
     if config.evaluate:
-        _evaluate_and_gate(session, reporter, config, version.id, snapshot.validation)
+        _evaluate_and_gate(session, reporter, config, version.id, snapshot.validation, job_id)
     return 0
 
 
 def _evaluate_and_gate(
-    session: Any, reporter: DatabaseReporter, config: Any, version_id: int, held_out: list[Any]
+    session: Any, reporter: DatabaseReporter, config: Any, version_id: int, held_out: list[Any], job_id: int
 ) -> None:
     from core.errors import CriticError
     from core.models import resolve_model
     from core.settings import get_settings
     from core.types import SolutionItem
-    from training import registry
+    from training import gate, registry
 
-    items = [
+    own_items = [
         SolutionItem(id=i.source_id, problem=i.problem, steps=list(i.steps), first_error_step=i.first_error_step)
-        for i in held_out[: config.eval_max_items]
+        for i in held_out
     ]
-    if not items:
-        reporter.log("no held-out items: the candidate is not evaluated and stays a candidate", "warning")
-        registry.apply_gate(
-            session,
-            version_id=version_id,
-            decision=registry.GateDecision(False, "no held-out items to evaluate on", None, None, "none", {}),
-        )
-        return
+    sets = gate.gate_sets(session, names=config.eval_sets, held_out=own_items, max_items=config.eval_max_items)
+    # What serves now is what the candidate must beat; promotion later only happens if it still serves.
+    serving = registry.active_model(session)
+    expected_id = serving.id if serving is not None else None
     candidate = registry.get_version(session, version_id=version_id)
-    active = registry.active_model(session)
-    reporter.log(f"evaluating the candidate on {len(items)} held-out items")
     budget = config.eval_max_new_tokens
     eval_dir = Path(candidate.path).parent / "eval"
-    cand_scores = registry.evaluate_model(
-        candidate.path, items, output=eval_dir / "candidate", max_new_tokens=budget, model_version_id=version_id
-    )
-    # The active model (or the base model when none is active) scored on the same items, so the gate is fair.
-    # Compared with what serves now: the active version, or the configured default model when none is active.
-    try:
-        reference: str | None = active.path if active is not None else str(resolve_model(get_settings().model))
-    except CriticError as exc:  # e.g. a served model name: not loadable here, so there is nothing to compare with
-        reporter.log(f"the default model cannot be evaluated here ({exc}); gating on the candidate alone", "warning")
-        reference = None
-    ref_scores = None
-    if reference is not None:
-        reporter.log(f"evaluating the {'active' if active else 'default'} model on the same items")
-        ref_scores = registry.evaluate_model(
-            reference,
-            items,
-            output=eval_dir / "reference",
-            max_new_tokens=budget,
-            model_version_id=active.id if active is not None else None,
+    where = ", ".join(f"{s.name} ({len(s.items)} items)" for s in sets) or "nothing"
+    reporter.log(f"gate: scoring the candidate and the serving model on {where}")
+    cand: dict[Any, Any] = {}
+    for gate_set in sets:
+        cand.update(
+            gate.evaluate_on_set(
+                candidate.path,
+                gate_set,
+                output=eval_dir / gate_set.name / "candidate",
+                max_new_tokens=budget,
+                model_version_id=version_id,
+            )
         )
-    decision = registry.decide(
-        cand_scores,
-        ref_scores,
-        min_delta=config.promote_min_delta,
+    reference: dict[Any, Any] | None = {}
+    try:
+        ref_model = serving.path if serving is not None else str(resolve_model(get_settings().model))
+    except CriticError as exc:  # e.g. a served model name: not loadable here, so there is nothing to compare with
+        reporter.log(f"the serving model cannot be evaluated here ({exc}): no automatic promotion", "warning")
+        reference = None
+    if reference is not None:
+        for gate_set in sets:
+            stored = gate.stored_scores(
+                session, model_version_id=expected_id, model=ref_model, gate_set=gate_set, max_new_tokens=budget
+            )
+            if stored is not None:
+                reporter.log(f"the serving model's stored predictions on {gate_set.name} are reused")
+            else:
+                reporter.log(f"evaluating the serving model ({ref_model}) on {gate_set.name}")
+                stored = gate.evaluate_on_set(
+                    ref_model,
+                    gate_set,
+                    output=eval_dir / gate_set.name / "reference",
+                    max_new_tokens=budget,
+                    model_version_id=expected_id,
+                )
+            reference.update(stored)
+    decision = gate.decide(
+        cand,
+        reference,
+        min_lift=config.promote_min_delta,
+        min_items=config.gate_min_items,
         auto_promote=config.auto_promote,
+        resamples=config.gate_resamples,
+        seed=config.seed,
     )
-    registry.apply_gate(session, version_id=version_id, decision=decision)
-    reporter.metric(0, "eval/" + decision.metric, decision.candidate_score or 0.0)
-    verb = "promoted to active" if decision.promoted else "kept as candidate"
-    reporter.log(f"model version {version_id} {verb}: {decision.reason}")
+    version = registry.apply_gate(
+        session, version_id=version_id, decision=decision, expected_serving_id=expected_id, actor=f"gate (job {job_id})"
+    )
+    reporter.metric(0, "eval/f1", decision.candidate_score or 0.0)
+    verb = "promoted to active" if version.status == registry.ACTIVE else "kept as candidate"
+    reporter.log(f"model version {version_id} {verb}: {version.metrics['gate']['reason']}")
 
 
 def main(argv: list[str] | None = None) -> int:

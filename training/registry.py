@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.errors import ConflictError, NotFoundError
-from core.types import SolutionItem
-from db.models import ModelVersion, TrainingJob, utcnow
+from db.models import ModelEvent, ModelVersion, TrainingJob, utcnow
+from training.gate import GateDecision
 from training.queue import end_read, start_write
 
 ACTIVE = "serving"
@@ -93,37 +91,121 @@ def register_candidate(
     return version
 
 
-def _set_active(session: Session, version: ModelVersion, note: str) -> None:
-    session.execute(
-        update(ModelVersion)
-        .where(ModelVersion.status == ACTIVE, ModelVersion.id != version.id)
-        .values(status=RETIRED)
-        .execution_options(synchronize_session=False)
+def _serving(session: Session) -> ModelVersion | None:
+    return session.scalars(
+        select(ModelVersion).where(ModelVersion.status == ACTIVE).execution_options(populate_existing=True)
+    ).first()
+
+
+def _swap_serving(
+    session: Session, *, version_id: int, expected_serving_id: int | None, from_statuses: tuple[str, ...], note: str
+) -> bool:
+    """Inside the caller's write transaction: make `version_id` serve, only if `expected_serving_id` still serves.
+
+    Compare-and-set: the expected version is retired by a conditional UPDATE (a concurrent promotion that got
+    there first leaves it matching nothing), then the new one is set serving only if none serves; the unique
+    index on the serving status stops a racing transaction that checked before this one committed.
+    Returns False (nothing changed, transaction rolled back) when the serving version is not the expected one.
+    """
+    if expected_serving_id is not None:
+        retired = session.execute(
+            update(ModelVersion)
+            .where(ModelVersion.id == expected_serving_id, ModelVersion.status == ACTIVE)
+            .values(status=RETIRED)
+            .execution_options(synchronize_session=False)
+        )
+        if retired.rowcount != 1:
+            session.rollback()
+            return False
+    nobody_serves = ~select(ModelVersion.id).where(ModelVersion.status == ACTIVE).exists()
+    try:
+        promoted = session.execute(
+            update(ModelVersion)
+            .where(ModelVersion.id == version_id, ModelVersion.status.in_(from_statuses), nobody_serves)
+            .values(status=ACTIVE, promoted_at=utcnow(), notes=note)
+            .execution_options(synchronize_session=False)
+        )
+    except IntegrityError:  # another transaction set a version serving after our check: it wins
+        session.rollback()
+        return False
+    if promoted.rowcount != 1:
+        session.rollback()
+        return False
+    return True
+
+
+def _audit(
+    session: Session,
+    *,
+    version_id: int | None,
+    action: str,
+    actor: str,
+    reason: str,
+    actor_id: int | None = None,
+    previous_serving_id: int | None = None,
+) -> None:
+    session.add(
+        ModelEvent(
+            model_version_id=version_id,
+            action=action,
+            actor=actor,
+            actor_id=actor_id,
+            reason=reason,
+            previous_serving_id=previous_serving_id,
+        )
     )
-    version.status = ACTIVE
-    version.promoted_at = utcnow()
-    version.notes = note
 
 
-def promote(session: Session, *, version_id: int, reason: str = "promoted by an admin") -> ModelVersion:
-    """Make a version the active one; the previous active version is retired (and is the rollback target)."""
+def promote(
+    session: Session,
+    *,
+    version_id: int,
+    reason: str = "promoted by an admin",
+    actor: str = "admin",
+    actor_id: int | None = None,
+) -> ModelVersion:
+    """Make a version serve by hand (the gate is not consulted); the previous one is retired (the rollback target).
+
+    The audit trail (`model_events`) records who did it and why.
+    """
     start_write(session)
     version = _load_version(session, version_id)
     if version.status == ACTIVE:
         session.rollback()
         raise ConflictError(f"model version {version_id} is already active")
-    _set_active(session, version, reason)
+    current = _serving(session)
+    previous_id = current.id if current is not None else None
+    swapped = _swap_serving(
+        session,
+        version_id=version_id,
+        expected_serving_id=previous_id,
+        from_statuses=(CANDIDATE, RETIRED, REJECTED),
+        note=reason,
+    )
+    if not swapped:
+        raise ConflictError("another promotion or rollback happened at the same time; look at the registry and retry")
+    _audit(
+        session,
+        version_id=version_id,
+        action="promote",
+        actor=actor,
+        actor_id=actor_id,
+        reason=reason,
+        previous_serving_id=previous_id,
+    )
     session.commit()
-    return version
+    return _load_version(session, version_id)
 
 
-def rollback(session: Session, *, reason: str = "rolled back by an admin") -> ModelVersion | None:
+def rollback(
+    session: Session, *, reason: str = "rolled back by an admin", actor: str = "admin", actor_id: int | None = None
+) -> ModelVersion | None:
     """Retire the active version as `rejected` and reactivate the one active before it.
 
     Returns the version now active, or None when there was none before (the default model serves again).
     """
     start_write(session)
-    current = session.scalars(select(ModelVersion).where(ModelVersion.status == ACTIVE)).first()
+    current = _serving(session)
     if current is None:
         session.rollback()
         raise ConflictError("no active model version to roll back")
@@ -135,109 +217,85 @@ def rollback(session: Session, *, reason: str = "rolled back by an admin") -> Mo
     ).first()
     current.status = REJECTED
     current.notes = reason
+    session.flush()  # the rejected one stops serving before the previous one starts (one serving at a time)
     if previous is not None:
         previous.status = ACTIVE
         previous.promoted_at = utcnow()
         previous.notes = f"reactivated: {reason} (version {current.id})"
+    _audit(
+        session,
+        version_id=current.id,
+        action="rollback",
+        actor=actor,
+        actor_id=actor_id,
+        reason=reason,
+        previous_serving_id=previous.id if previous is not None else None,
+    )
     session.commit()
     return previous
+
+
+def model_events(session: Session, *, version_id: int | None = None, limit: int = 100) -> list[ModelEvent]:
+    """The registry's audit trail, newest first (optionally for one version)."""
+    query = select(ModelEvent).order_by(ModelEvent.id.desc()).limit(limit)
+    if version_id is not None:
+        query = query.where(ModelEvent.model_version_id == version_id)
+    events = list(session.scalars(query))
+    end_read(session)
+    return events
 
 
 # --- the evaluation gate -------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class GateDecision:
-    """The outcome of evaluating a candidate against the active model on the same held-out items."""
-
-    promoted: bool
-    reason: str
-    candidate_score: float | None
-    active_score: float | None
-    metric: str
-    details: dict[str, Any]
-
-
-HELD_OUT_SUBSET = "held-out"
-
-
-def evaluate_model(
-    model: str,
-    items: Sequence[SolutionItem],
+def apply_gate(
+    session: Session,
     *,
-    output: Path,
-    max_new_tokens: int,
-    model_version_id: int | None = None,
-) -> dict[str, Any]:
-    """ProcessBench scores of `model` on labelled items (greedy, one sample) through the evaluation harness.
-
-    The run is recorded as an EvalRun (linked to `model_version_id`) and its predictions kept under `output`.
-    """
-    from core.benchmarks import Benchmark
-    from training.evaluation import EvalConfig, run_eval
-
-    config = EvalConfig.build(
-        benchmark=HELD_OUT_SUBSET,
-        output=output,
-        model=str(model),
-        backend="transformers",
-        max_new_tokens=max_new_tokens,
-        model_version_id=model_version_id,
-    )
-    outcome = run_eval(
-        config, benchmark=Benchmark(name=HELD_OUT_SUBSET, subsets={HELD_OUT_SUBSET: list(items)}), show_progress=False
-    )
-    scores = outcome.report.subsets[HELD_OUT_SUBSET].to_dict()
-    return {**scores, "eval_run_id": outcome.eval_run_id}
-
-
-def _gate_score(scores: dict[str, Any]) -> tuple[float | None, str]:
-    # F1 needs both erroneous and correct solutions; with only one kind held out, accuracy is what is known.
-    if scores.get("f1") is not None:
-        return float(scores["f1"]), "f1"
-    total = scores.get("total") or 0
-    if not total:
-        return None, "none"
-    return (scores.get("error_hits", 0) + scores.get("correct_hits", 0)) / total, "accuracy"
-
-
-def decide(
-    candidate: dict[str, Any], active: dict[str, Any] | None, *, min_delta: float, auto_promote: bool
-) -> GateDecision:
-    """Promote when the candidate's score >= active's + min_delta (no active model: any readable score passes)."""
-    cand_score, metric = _gate_score(candidate)
-    act_score = _gate_score(active)[0] if active is not None else None
-    details = {"candidate": candidate, "active": active, "min_delta": min_delta}
-    if cand_score is None:
-        reason = "evaluation produced no score (empty held-out set)"
-        return GateDecision(False, reason, None, act_score, metric, details)
-    if act_score is not None and cand_score < act_score + min_delta:
-        reason = f"{metric} {cand_score:.3f} < active {act_score:.3f}" + (f" + {min_delta:g}" if min_delta else "")
-        return GateDecision(False, reason, cand_score, act_score, metric, details)
-    passed = f"{metric} {cand_score:.3f} >= " + (f"active {act_score:.3f}" if act_score is not None else "no active")
-    if not auto_promote:
-        return GateDecision(False, f"{passed}; auto_promote is off", cand_score, act_score, metric, details)
-    return GateDecision(True, passed, cand_score, act_score, metric, details)
-
-
-def apply_gate(session: Session, *, version_id: int, decision: GateDecision) -> ModelVersion:
-    """Store the evaluation on the version and promote it if the gate passed; otherwise keep it a candidate."""
+    version_id: int,
+    decision: GateDecision,
+    expected_serving_id: int | None,
+    actor: str = "gate",
+) -> ModelVersion:
+    """Store the gate's evaluation on the version; promote it when the gate passed and the version it was compared
+    with (`expected_serving_id`, None = the default model) still serves. Otherwise it stays a candidate."""
+    gate = {
+        "metric": decision.metric,
+        "candidate": decision.candidate_score,
+        "active": decision.active_score,
+        "interval": list(decision.interval) if decision.interval else None,
+        "n_items": decision.n_items,
+        "compared_with": expected_serving_id,
+        "promoted": decision.promoted,
+        "reason": decision.reason,
+    }
+    promoted = False
+    if decision.promoted:
+        start_write(session)
+        promoted = _swap_serving(
+            session,
+            version_id=version_id,
+            expected_serving_id=expected_serving_id,
+            from_statuses=(CANDIDATE,),
+            note=f"auto-promoted: {decision.reason}",
+        )
+        if promoted:
+            _audit(
+                session,
+                version_id=version_id,
+                action="auto-promote",
+                actor=actor,
+                reason=decision.reason,
+                previous_serving_id=expected_serving_id,
+            )
+            session.commit()
+        else:
+            gate["promoted"] = False
+            gate["reason"] = f"{decision.reason}; not promoted: the serving model changed during the evaluation"
     start_write(session)
     version = _load_version(session, version_id)
-    version.metrics = {
-        **(version.metrics or {}),
-        "gate": {
-            "metric": decision.metric,
-            "candidate": decision.candidate_score,
-            "active": decision.active_score,
-            "promoted": decision.promoted,
-            "reason": decision.reason,
-        },
-        "eval": decision.details.get("candidate"),
-    }
-    if decision.promoted:
-        _set_active(session, version, f"auto-promoted: {decision.reason}")
-    else:
-        version.notes = f"kept as candidate: {decision.reason}"
+    version.metrics = {**(version.metrics or {}), "gate": gate, "eval": decision.details.get("candidate_scores")}
+    if not promoted:
+        version.notes = f"kept as candidate: {gate['reason']}"
+        _audit(session, version_id=version_id, action="kept", actor=actor, reason=gate["reason"])
     session.commit()
     return version

@@ -82,3 +82,13 @@ def test_subsets_are_scored_separately_and_f1_averaged() -> None:
 def test_scores_round_trip_through_a_summary_dict() -> None:
     scores = score([2, -1, 3], [2, None, 1])
     assert scores_from_dict(scores.to_dict()) == scores
+
+
+def test_step_auroc_scores_confidence_on_labelled_steps_only() -> None:
+    from core.metrics import step_auroc
+
+    # Steps after a first error carry no label: the 0.99 on step 3 of the first solution is ignored.
+    assert step_auroc([2, -1], [[0.9, 0.1, 0.99], [0.8, 0.7]]) == 1.0
+    assert step_auroc([2, -1], [[0.2, 0.9], [0.8, 0.7]]) == 0.0
+    assert step_auroc([-1, -1], [[0.9], [0.8]]) is None  # only correct steps: undefined
+    assert step_auroc([2], [[None, None]]) is None  # the critic gave no confidence

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from sqlalchemy.orm import Session
 
+from core.errors import BadInputError
 from core.parsing import parse_critique
-from db.annotations import save_annotation
+from db.annotations import review_annotation, save_annotation
+from db.eval_sets import create_eval_set
+from db.items import problem_key
 from db.models import Annotation
+from db.users import create_user
 from tests.core.scripted_backend import ScriptedBackend
-from tests.training.helpers import add_labelled_items, write_prm800k
+from tests.training.helpers import add_labelled_items, arithmetic_item, write_prm800k
 from training.config import load_config
-from training.data import build_snapshot, mix, problem_key
+from training.data import build_snapshot, held_out_side, mix, split_by_problem
 from training.targets import LabelledItem, build_sft_targets, template_critique
 
 
@@ -23,7 +28,7 @@ def _item(i: int, label: int, source: str = "annotation") -> LabelledItem:
 def test_snapshot_mixes_dedups_and_holds_out_whole_problems(sqlite_session: Session, tmp_path: Path) -> None:
     add_labelled_items(sqlite_session, 6)
     prm = write_prm800k(tmp_path / "phase2_train.jsonl", 4)
-    config = load_config("sft", None, {"prm800k": str(prm), "prm800k_ratio": 0.4, "validation_fraction": 0.2})
+    config = load_config("sft", None, {"prm800k": str(prm), "prm800k_ratio": 0.4, "validation_fraction": 0.4})
     snapshot = build_snapshot(sqlite_session, config)
     assert snapshot.counts["annotations"] == 6 and snapshot.counts["prm800k"] == 4  # the give_up row has no label
     train_problems = {problem_key(i.problem) for i in snapshot.train}
@@ -88,3 +93,59 @@ def test_three_target_paths_are_counted_and_all_agree_with_labels(sqlite_session
         parsed = parse_critique(example["completion"], len(item.steps))
         assert parsed.first_error_step == item.first_error_step
         assert example["prompt"][-1]["role"] == "user"
+
+
+def test_held_out_problems_keep_their_side_as_data_grows() -> None:
+    before = [_item(i, -1) for i in range(87)]
+    grown = before + [_item(i, 2) for i in range(87, 123)]
+    _, held_before = split_by_problem(before, fraction=0.15)
+    train_after, held_after = split_by_problem(list(reversed(grown)), fraction=0.15)
+    old = {i.problem for i in before}
+    assert {i.problem for i in held_before} == {i.problem for i in held_after} & old
+    assert not {i.problem for i in train_after} & {i.problem for i in held_after}
+    assert 0.05 < len(held_after) / len(grown) < 0.3
+    # The same problem written with other case or spacing lands on the same side.
+    twin = LabelledItem(problem="  p3 ", steps=("x",), first_error_step=-1, source="annotation", source_id="t")
+    assert held_out_side(twin.problem, 0.15) == held_out_side("P3", 0.15)
+
+
+def test_use_annotations_off_trains_on_prm800k_alone(sqlite_session: Session, tmp_path: Path) -> None:
+    add_labelled_items(sqlite_session, 6)
+    prm = write_prm800k(tmp_path / "phase2_train.jsonl", 4)
+    snapshot = build_snapshot(sqlite_session, load_config("sft", None, {"use_annotations": False, "prm800k": str(prm)}))
+    assert snapshot.counts["annotations"] == 0
+    assert {i.source for i in snapshot.train + snapshot.validation} == {"prm800k"}
+
+
+def test_data_switches_choose_what_is_trained_on(sqlite_session: Session, tmp_path: Path) -> None:
+    ids = add_labelled_items(sqlite_session, 6)
+    prm = str(write_prm800k(tmp_path / "phase2_train.jsonl", 4))
+
+    def snapshot(**values) -> object:
+        return build_snapshot(sqlite_session, load_config("sft", None, {"validation_fraction": 0.0, **values}))
+
+    assert {i.source for i in snapshot(prm800k=prm, prm800k_ratio=0.0).train} == {"annotation"}
+    assert {i.source for i in snapshot(prm800k=prm, prm800k_ratio=1.0).train} == {"prm800k"}
+    assert snapshot(prm800k=prm, max_train_items=3).counts["train"] == 3
+    with pytest.raises(BadInputError, match="no training data"):  # nothing approved yet
+        snapshot(annotation_statuses=["approved"])
+    reviewer = create_user(sqlite_session, username="rita", password="pw", role="reviewer")
+    review_annotation(sqlite_session, annotation_id=ids[0], expected_version=1, reviewer_id=reviewer.id, approve=True)
+    approved = snapshot(annotation_statuses=["approved"])
+    assert [i.provenance["annotation_id"] for i in approved.train] == [ids[0]]
+
+
+def test_evaluation_set_problems_never_reach_a_snapshot(sqlite_session: Session, tmp_path: Path) -> None:
+    add_labelled_items(sqlite_session, 6)
+    prm = write_prm800k(tmp_path / "phase2_train.jsonl", 4, offset=3)  # shares problems 3, 4, 5 with annotations
+    config = load_config("sft", None, {"prm800k": str(prm), "prm800k_ratio": 0.5, "validation_fraction": 0.3})
+    before = build_snapshot(sqlite_session, config)
+    # Registered with other spacing and case: the same problems all the same.
+    held = [arithmetic_item(i, wrong=False) for i in (3, 4)]
+    held = [h.model_copy(update={"problem": "  " + h.problem.upper()}) for h in held]
+    create_eval_set(sqlite_session, name="held", items=held, source="test")
+    after = build_snapshot(sqlite_session, config)
+    keys = {problem_key(h.problem) for h in held}
+    assert not keys & {problem_key(i.problem) for i in after.train + after.validation}
+    assert after.counts["eval_set_excluded"] == 4  # problems 3 and 4: one annotation and one PRM800K row each
+    assert before.counts["eval_set_excluded"] == 0 and after.data_hash != before.data_hash

@@ -11,9 +11,12 @@ from pathlib import Path
 
 import pytest
 from safetensors.torch import load_file
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tests.training.helpers import add_labelled_items, wait_for
+from db.eval_sets import create_eval_set
+from db.models import EvalRun
+from tests.training.helpers import add_labelled_items, arithmetic_item, wait_for
 from training import queue, registry
 from training.config import load_config
 from training.worker import Worker, WorkerOptions
@@ -27,11 +30,15 @@ def _changed(before: dict, after: dict) -> bool:
     return any(not before[name].equal(after[name]) for name in before)
 
 
-def test_sft_job_trains_registers_evaluates_and_promotes(
+def test_sft_job_trains_registers_and_is_gated_on_the_registered_set(
     sqlite_session: Session, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CRITIC_MODEL", str(tiny_model_dir))  # the model served before any promotion
-    add_labelled_items(sqlite_session, 6, accepted=2)
+    add_labelled_items(sqlite_session, 8, accepted=2)
+    # Problems 6 and 7 are the registered evaluation set: annotated too, but never trained on.
+    create_eval_set(
+        sqlite_session, name="gate-set", items=[arithmetic_item(i, wrong=i % 2 == 1) for i in (6, 7)], source="test"
+    )
     config = load_config(
         "sft",
         None,
@@ -60,12 +67,18 @@ def test_sft_job_trains_registers_evaluates_and_promotes(
     assert [step for step, _ in curves["loss"]] == [1, 2]
     assert f"SFT targets: stored={paths['stored']}" in logs
 
+    assert done.metrics["data"]["eval_set_excluded"] == 2
+    assert "evaluation sets: 2 item(s) of registered evaluation-set problems left out" in logs
+
     version = registry.get_version(sqlite_session, version_id=done.result_model_version_id)
     assert version.data_hash == done.data_hash and version.config["job_id"] == job.id
     assert _changed(_weights(tiny_model_dir), _weights(Path(version.path)))
-    # Scored against the served default on the same held-out items; at least as good -> active.
-    assert version.metrics["gate"]["promoted"] and version.status == registry.ACTIVE
-    assert registry.serving_model(sqlite_session, "embedded") == version.path
+    # Both the candidate and the served default were scored on the registered set; two items decide nothing.
+    runs = sqlite_session.scalars(select(EvalRun).where(EvalRun.eval_set_id.is_not(None))).all()
+    assert {(r.model_version_id, r.n_items) for r in runs} == {(version.id, 2), (None, 2)}
+    assert version.status == registry.CANDIDATE and not version.metrics["gate"]["promoted"]
+    assert "fewer than gate_min_items" in version.metrics["gate"]["reason"]
+    assert registry.serving_model(sqlite_session, "embedded") == "embedded"
 
 
 def test_grpo_job_logs_reward_and_changes_weights(sqlite_session: Session, answering_tiny_model_dir: Path) -> None:

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import random
+import threading
+
 import pytest
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from core.errors import ConflictError
-from training import queue, registry
+from db.models import ModelVersion
+from db.session import session_scope
+from training import gate, queue, registry
 from training.config import load_config
+from training.queue import start_write
 
 
 def _candidate(session: Session, name: str) -> int:
@@ -46,23 +53,122 @@ def test_promote_and_rollback_switch_the_served_model(sqlite_session: Session) -
         registry.rollback(sqlite_session)
 
 
-def test_gate_promotes_only_when_at_least_as_good(sqlite_session: Session) -> None:
-    def scores(error_hits: int, correct_hits: int) -> dict:
-        return {"total": 8, "erroneous": 4, "correct": 4, "error_hits": error_hits, "correct_hits": correct_hits,
-                "f1": None if not (error_hits and correct_hits) else 2 * (error_hits / 4) * (correct_hits / 4)
-                / ((error_hits + correct_hits) / 4)}  # fmt: skip
+def _records(labels: list[int], predictions: list[int | None]) -> dict:
+    return {
+        ("set", f"i{n}"): {"label": lab, "prediction": p}
+        for n, (lab, p) in enumerate(zip(labels, predictions, strict=True))
+    }
 
-    worse = registry.decide(scores(1, 2), scores(2, 2), min_delta=0.0, auto_promote=True)
-    assert not worse.promoted and "< active" in worse.reason
-    equal = registry.decide(scores(2, 2), scores(2, 2), min_delta=0.0, auto_promote=True)
-    assert equal.promoted
-    strict = registry.decide(scores(2, 2), scores(2, 2), min_delta=0.05, auto_promote=True)
-    assert not strict.promoted
-    assert registry.decide(scores(1, 1), None, min_delta=0.0, auto_promote=True).promoted
 
-    version_id = _candidate(sqlite_session, "c")
-    kept = registry.apply_gate(sqlite_session, version_id=version_id, decision=worse)
+# 60 erroneous solutions (first error at step 2) and 60 correct ones; the serving model finds half of each.
+LABELS = [2] * 60 + [-1] * 60
+SERVING = [2] * 30 + [3] * 30 + [-1] * 30 + [1] * 30
+
+
+def _decide(candidate: list[int | None], reference: list[int | None] | None, **kw) -> gate.GateDecision:
+    options = {"min_lift": 0.0, "min_items": 50, "auto_promote": True, **kw}
+    ref = _records(LABELS, reference) if reference is not None else None
+    return gate.decide(_records(LABELS, candidate), ref, **options)
+
+
+def test_gate_promotes_a_true_lift_only() -> None:
+    lifted = [2] * 50 + [3] * 10 + [-1] * 50 + [1] * 10  # 0.83 vs 0.5 on the same items
+    true_lift = _decide(lifted, SERVING)
+    assert true_lift.promoted and true_lift.interval is not None and true_lift.interval[0] > 0
+    assert "lower bound above" in true_lift.reason
+
+    tie = _decide(list(SERVING), SERVING)
+    assert not tie.promoted and tie.interval == (0.0, 0.0)
+
+    # A candidate trained on shuffled labels guesses: its F1 may even match the serving model's, never clear it.
+    rng = random.Random(7)
+    shuffled = [rng.choice([1, 2, 3, -1]) for _ in LABELS]
+    noise = _decide(shuffled, SERVING)
+    assert not noise.promoted and noise.interval[0] <= 0
+
+    # Fixes 5 items and breaks 3 on each side: +0.033 F1, but which items flip is noise on 120 items.
+    churn = [3] * 3 + [2] * 32 + [3] * 25 + [1] * 3 + [-1] * 32 + [1] * 25
+    noisy = _decide(churn, SERVING)
+    assert noisy.candidate_score > noisy.active_score and not noisy.promoted
+    # Fixing 3 items per side and breaking none is a consistent improvement the paired bootstrap does see.
+    assert _decide([2] * 33 + [3] * 27 + [-1] * 33 + [1] * 27, SERVING).promoted
+    assert not _decide(lifted, SERVING, min_lift=0.5).promoted  # the configurable minimum
+    assert not _decide(lifted, SERVING, auto_promote=False).promoted
+
+
+def test_gate_never_promotes_without_a_reference_or_enough_items() -> None:
+    perfect = list(LABELS)
+    no_reference = _decide(perfect, None)
+    assert not no_reference.promoted and "no reference score" in no_reference.reason
+    few = gate.decide(
+        _records(LABELS[55:65], perfect[55:65]),
+        _records(LABELS[55:65], [None] * 10),
+        min_lift=0.0,
+        min_items=50,
+        auto_promote=True,
+    )
+    assert not few.promoted and "fewer than gate_min_items" in few.reason
+
+
+def test_apply_gate_promotes_only_while_the_compared_version_serves(sqlite_session: Session) -> None:
+    lifted = [2] * 50 + [3] * 10 + [-1] * 50 + [1] * 10
+    passed = _decide(lifted, SERVING)
+    kept_decision = _decide(list(SERVING), SERVING)
+
+    first = _candidate(sqlite_session, "c")
+    kept = registry.apply_gate(sqlite_session, version_id=first, decision=kept_decision, expected_serving_id=None)
     assert kept.status == registry.CANDIDATE and "kept as candidate" in kept.notes
-    assert kept.metrics["gate"]["reason"] == worse.reason
-    promoted = registry.apply_gate(sqlite_session, version_id=version_id, decision=equal)
-    assert promoted.status == registry.ACTIVE and registry.active_model(sqlite_session).id == version_id
+    assert kept.metrics["gate"]["interval"] == [0.0, 0.0]
+    promoted = registry.apply_gate(sqlite_session, version_id=first, decision=passed, expected_serving_id=None)
+    assert promoted.status == registry.ACTIVE and registry.active_model(sqlite_session).id == first
+
+    # Compared with the default model (None) while `first` started serving: the comparison is stale, no promotion.
+    late = _candidate(sqlite_session, "d")
+    stale = registry.apply_gate(sqlite_session, version_id=late, decision=passed, expected_serving_id=None)
+    assert stale.status == registry.CANDIDATE and "serving model changed" in stale.notes
+    assert registry.active_model(sqlite_session).id == first
+    events = registry.model_events(sqlite_session)
+    assert [(e.model_version_id, e.action) for e in events][:2] == [(late, "kept"), (first, "auto-promote")]
+
+
+def test_manual_promotion_is_audited_with_who(sqlite_session: Session) -> None:
+    version = _candidate(sqlite_session, "e")
+    registry.promote(sqlite_session, version_id=version, reason="looked good on gsm8k", actor="alice", actor_id=None)
+    event = registry.model_events(sqlite_session, version_id=version)[0]
+    assert (event.action, event.actor, event.reason) == ("promote", "alice", "looked good on gsm8k")
+
+
+@pytest.mark.postgres
+def test_two_jobs_finishing_together_leave_exactly_one_serving(postgres_db_url: str) -> None:
+    """Both candidates beat the default model and both gates pass at the same moment: only one may serve."""
+    lifted = [2] * 50 + [3] * 10 + [-1] * 50 + [1] * 10
+    passed = _decide(lifted, SERVING)
+    with session_scope(postgres_db_url) as session:
+        ids = [_candidate(session, f"race-{n}") for n in range(2)]
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def finish(version_id: int) -> None:
+        try:
+            with session_scope(postgres_db_url) as session:
+                barrier.wait()
+                registry.apply_gate(session, version_id=version_id, decision=passed, expected_serving_id=None)
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    for _ in range(5):  # several rounds: the race must be lost by one side every time, whatever the timing
+        threads = [threading.Thread(target=finish, args=(i,)) for i in ids]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert not errors
+        with session_scope(postgres_db_url) as session:
+            serving = session.scalars(select(ModelVersion).where(ModelVersion.status == registry.ACTIVE)).all()
+            assert len(serving) == 1
+            loser = next(i for i in ids if i != serving[0].id)
+            assert "serving model changed" in registry.get_version(session, version_id=loser).notes
+            registry.rollback(session)  # back to no version serving for the next round
+            start_write(session)
+            session.execute(update(ModelVersion).values(status=registry.CANDIDATE))
+            session.commit()

@@ -10,6 +10,11 @@ from pathlib import Path
 import pytest
 
 from core.errors import BadInputError, ConflictError, NotFoundError, PermissionDeniedError
+from db.eval_sets import get_eval_set
+from db.evals import finish_eval_run, start_eval_run
+from db.session import session_scope
+from training import queue, registry
+from training.config import load_config
 from webapp.auth import check_login, ensure_admin
 from webapp.handlers import admin, annotate, dashboard, teacher
 from webapp.reports import write_reports
@@ -32,6 +37,7 @@ def test_only_admins_manage_users_campaigns_training_and_models(web, role: str, 
         lambda: admin.cancel_training(web.ctx, actor, job_id=1),
         lambda: admin.promote_model(web.ctx, actor, version_id=1),
         lambda: admin.rollback_model(web.ctx, actor),
+        lambda: admin.add_eval_set(web.ctx, actor, name="mine", path=campaign_file),
     ]
     for call in calls:
         with pytest.raises(PermissionDeniedError):
@@ -72,6 +78,37 @@ def test_admin_queues_training_and_manages_models(web) -> None:
         admin.promote_model(web.ctx, boss, version_id=999)
     with pytest.raises(ConflictError):
         admin.rollback_model(web.ctx, boss)
+
+
+def test_registry_view_shows_versions_by_evaluation_sets(web, campaign_file: Path) -> None:
+    boss = web["admin"]
+    message = admin.add_eval_set(web.ctx, boss, name="gsm8k-4", path=campaign_file)
+    assert "4 items" in message
+    with pytest.raises(BadInputError, match="one of the two"):
+        admin.add_eval_set(web.ctx, boss, name="both", path=campaign_file, campaign="gold run")
+    assert [(r["name"], r["items"]) for r in admin.eval_sets_table(web.ctx, web["viewer"])] == [("gsm8k-4", 4)]
+    with session_scope(web.url) as session:
+        job = queue.enqueue_job(session, config=load_config("sft", None, {"max_steps": 1}))
+        version = registry.register_candidate(
+            session, job_id=job.id, path="/m/v", base_model="embedded", parent_id=None, data_hash="0" * 64, config={}
+        )
+        eval_set = get_eval_set(session, name="gsm8k-4")
+        run = start_eval_run(
+            session,
+            model="/m/v",
+            dataset="eval-set:gsm8k-4",
+            config={},
+            predictions_path="/m/v/eval",
+            n_items=4,
+            model_version_id=version.id,
+            eval_set_id=eval_set.id,
+        )
+        summary = {"average": {"f1": 0.5, "error_acc": 0.25, "correct_acc": 1.0}, "step_auroc": None}
+        finish_eval_run(session, run_id=run.id, metrics=summary, n_items=4)
+
+    columns, rows = admin.registry_scores(web.ctx, web["viewer"])
+    assert columns == ["version", "status", "gsm8k-4 F1", "gsm8k-4 err", "gsm8k-4 corr", "gsm8k-4 AUROC"]
+    assert rows == [[version.name, "candidate", 50.0, 25.0, 100.0, None]]
 
 
 def test_first_start_creates_one_admin_with_the_configured_password(sqlite_db_url: str) -> None:

@@ -1,4 +1,4 @@
-"""Admin handlers: users, campaigns (guidelines, data upload, overlap, progress), training jobs, model versions."""
+"""Admin handlers: users, campaigns (data, overlap, progress), training jobs, evaluation sets, model versions."""
 
 from __future__ import annotations
 
@@ -217,7 +217,7 @@ def models_table(ctx: AppContext, actor: Actor | None) -> list[dict[str, Any]]:
                 "id": v.id,
                 "name": v.name,
                 "status": v.status,
-                "f1": (v.metrics or {}).get("f1"),
+                "f1": ((v.metrics or {}).get("gate") or {}).get("candidate"),
                 "path": v.path,
                 "promoted_at": str(v.promoted_at)[:19] if v.promoted_at else "",
                 "notes": v.notes,
@@ -231,7 +231,13 @@ def promote_model(ctx: AppContext, actor: Actor | None, *, version_id: int) -> s
 
     actor = require(actor, Action.PROMOTE_MODEL)
     with session_scope(ctx.database_url) as session:
-        version = promote(session, version_id=version_id, reason=f"promoted by {actor.username}")
+        version = promote(
+            session,
+            version_id=version_id,
+            reason=f"promoted by hand by {actor.username}",
+            actor=actor.username,
+            actor_id=actor.id,
+        )
         return f"Model version {version.id} ({version.name}) now serves."
 
 
@@ -240,7 +246,72 @@ def rollback_model(ctx: AppContext, actor: Actor | None) -> str:
 
     actor = require(actor, Action.PROMOTE_MODEL)
     with session_scope(ctx.database_url) as session:
-        previous = rollback(session, reason=f"rolled back by {actor.username}")
+        previous = rollback(session, reason=f"rolled back by {actor.username}", actor=actor.username, actor_id=actor.id)
         if previous is None:
             return "Rolled back: the default model serves again."
         return f"Rolled back: model version {previous.id} ({previous.name}) serves again."
+
+
+# ---- evaluation sets and the versions x sets table ----------------------------------------------------------
+
+SET_METRICS = (("F1", "f1"), ("err", "error_acc"), ("corr", "correct_acc"), ("AUROC", "step_auroc"))
+
+
+def eval_sets_table(ctx: AppContext, actor: Actor | None) -> list[dict[str, Any]]:
+    from db.eval_sets import list_eval_sets
+
+    require(actor, Action.VIEW_DASHBOARD)
+    with session_scope(ctx.database_url) as session:
+        return [
+            {"id": s.id, "name": s.name, "items": s.n_items, "problems": len(s.problem_keys), "source": s.source}
+            for s in list_eval_sets(session)
+        ]
+
+
+def add_eval_set(
+    ctx: AppContext,
+    actor: Actor | None,
+    *,
+    name: str,
+    path: str | Path | None = None,
+    campaign: str = "",
+    limit: int | None = None,
+) -> str:
+    """Register an evaluation set from a ProcessBench-format file or a campaign's gold items."""
+    from db.eval_sets import register_eval_set
+
+    actor = require(actor, Action.START_TRAINING)
+    if bool(path) == bool(campaign.strip()):
+        raise BadInputError("choose a ProcessBench-format file or name a campaign (one of the two)")
+    with session_scope(ctx.database_url) as session:
+        eval_set = register_eval_set(
+            session,
+            name=name,
+            benchmark=str(path) if path else None,
+            campaign=campaign.strip() or None,
+            limit=int(limit) if limit else None,
+            created_by_id=actor.id,
+        )
+        return (
+            f"Registered evaluation set {eval_set.name}: {eval_set.n_items} items from {len(eval_set.problem_keys)} "
+            "problems; training jobs leave these problems out and the gate scores on them."
+        )
+
+
+def registry_scores(ctx: AppContext, actor: Actor | None) -> tuple[list[str], list[list[Any]]]:
+    """The registry view: one row per model version, F1 / error acc / correct acc / step AUROC per evaluation set
+    (percent, rounded; None where not scored or where the critic gives no step confidence)."""
+    from db.eval_sets import versions_by_sets
+
+    require(actor, Action.VIEW_DASHBOARD)
+    with session_scope(ctx.database_url) as session:
+        set_names, rows = versions_by_sets(session)
+    columns = ["version", "status", *(f"{name} {label}" for name in set_names for label, _ in SET_METRICS)]
+    table = []
+    for row in rows:
+        cells: list[Any] = [row["name"], row["status"]]
+        for name in set_names:
+            scores = row["scores"].get(name) or {}
+            cells += [None if scores.get(k) is None else round(100 * scores[k], 1) for _, k in SET_METRICS]
+        table.append(cells)
+    return columns, table

@@ -1,4 +1,4 @@
-"""The Admin tab: users, campaigns (guidelines, data, overlap, annotators, progress), training and models."""
+"""The Admin tab: users, campaigns (guidelines, data, overlap, annotators, progress), training, models, eval sets."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ USER_COLUMNS = ["id", "username", "role", "active", "can_log_in"]
 CAMPAIGN_COLUMNS = ["id", "name", "status", "overlap", "items", "complete", "submitted", "drafts"]
 JOB_COLUMNS = ["id", "kind", "status", "progress", "error", "created_at"]
 MODEL_COLUMNS = ["id", "name", "status", "f1", "promoted_at", "notes", "path"]
+EVAL_SET_COLUMNS = ["id", "name", "items", "problems", "source"]
 
 
 def _rows(rows: list[dict[str, Any]], columns: list[str]) -> list[list[Any]]:
@@ -74,8 +75,18 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
             m_id = gr.Number(label="Model version id", precision=0)
             m_promote = gr.Button("Promote", variant="primary", elem_id="admin-promote")
             m_rollback = gr.Button("Roll back to the previous model", variant="stop")
+        gr.Markdown("Versions x evaluation sets, in percent: F1, error accuracy, correct accuracy, step AUROC.")
+        scores = gr.Dataframe(interactive=False, wrap=True, elem_id="admin-registry-scores")
+    with gr.Tab("Evaluation sets"):
+        eval_sets = gr.Dataframe(headers=EVAL_SET_COLUMNS, interactive=False)
+        with gr.Row():
+            e_name = gr.Textbox(label="New evaluation set name")
+            e_file = gr.File(label="ProcessBench-format file", file_types=[".json", ".jsonl"])
+            e_campaign = gr.Textbox(label="...or a campaign whose gold items form the set")
+            e_limit = gr.Number(label="Items (per subset, spread evenly; empty = all)", precision=0)
+            e_add = gr.Button("Register evaluation set", variant="primary")
     refresh = gr.Button("↻ Refresh tables")
-    tables = [users, campaigns, jobs, models]
+    tables = [users, campaigns, jobs, models, scores, eval_sets]
 
     def _tables(actor: Any) -> list[Any]:
         return [
@@ -83,6 +94,8 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
             _rows(h.campaigns_table(ctx, actor), CAMPAIGN_COLUMNS),
             _rows(h.jobs_table(ctx, actor), JOB_COLUMNS),
             _rows(h.models_table(ctx, actor), MODEL_COLUMNS),
+            dict(zip(("headers", "data"), h.registry_scores(ctx, actor), strict=True)),
+            _rows(h.eval_sets_table(ctx, actor), EVAL_SET_COLUMNS),
         ]
 
     def action(fn: Any) -> Any:
@@ -143,6 +156,9 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
     def _rollback(actor: Any) -> str:
         return h.rollback_model(ctx, actor)
 
+    def _add_eval_set(actor: Any, name: str, path: str | None, campaign: str, limit: float | None) -> str:
+        return h.add_eval_set(ctx, actor, name=name, path=path, campaign=campaign or "", limit=limit)
+
     def _refresh(actor: Any) -> str:
         return ""
 
@@ -158,6 +174,7 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
         (t_cancel, _cancel, [t_job]),
         (m_promote, _promote, [m_id]),
         (m_rollback, _rollback, []),
+        (e_add, _add_eval_set, [e_name, e_file, e_campaign, e_limit]),
         (refresh, _refresh, []),
     ]
     for button, fn, inputs in wire:

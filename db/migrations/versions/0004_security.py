@@ -1,6 +1,6 @@
 """security: class owners, session versions (revoking web sessions), login attempts (throttling)
 
-Revision ID: 0002_security
+Revision ID: 0004_security
 Revises: 0003_assignments_classes
 Create Date: 2026-12-02 10:00:00
 """
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0002_security"
+revision: str = "0004_security"
 down_revision: str | None = "0003_assignments_classes"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

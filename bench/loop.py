@@ -1,0 +1,250 @@
+"""Benchmark: the whole retrain loop through the product's own code, base critic vs retrained, and the gate.
+
+    .venv/bin/python bench/loop.py                          # the real run, then the shuffled-label control
+    .venv/bin/python bench/loop.py --limit 24 --eval-items 8 --max-steps 2 --max-new-tokens 64   # a smoke run
+
+Each run starts from an empty CRITIC_HOME (its own SQLite database) and goes through the paths a user's data
+takes: ProcessBench GSM8K + MATH are written as PRM800K-format annotations (step ratings from the labels) and
+imported by `db.importer.import_file`, all of them; the items of a held-out set of whole problems (chosen by the
+stable problem hash) are registered as an evaluation set (`db.eval_sets`), so the job's snapshot drops them; the base
+embedded critic is scored on that set (`training.gate.evaluate_on_set`, as `critic eval-set score` does); an SFT
+job is queued (`training.queue`) and run by a worker (`training.worker`), which trains with TRL, scores the
+candidate on the same set, reuses the base model's stored predictions and applies the gate (paired bootstrap).
+The script then prints base vs retrained: parse rate, F1, error and correct accuracy, step AUROC, the bootstrap
+interval of the F1 difference and the gate's decision.
+
+The control run (`--runs shuffled`) permutes the training labels among the training solutions before import;
+its candidate must not be promoted.
+
+Budget (defaults, 2 CPU cores): full fine-tune of SmolLM2-135M, `--max-steps 60` steps of batch 4 at
+`--max-length 2048` tokens, with template critique targets; the gate on `--eval-items 100` held-out items at
+`--max-new-tokens 512`, each model generating once per item (the base model's predictions are reused by the job).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+EVAL_SET = "loop-held-out"
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", default="real,shuffled", help="real, shuffled (the control) or both, in order.")
+    parser.add_argument("--subsets", default="gsm8k,math", help="ProcessBench subsets in the shared data.")
+    parser.add_argument("--limit", type=int, default=None, help="Use N items per subset (spread evenly).")
+    parser.add_argument("--eval-fraction", type=float, default=0.25, help="Share of problems held out (by hash).")
+    parser.add_argument("--eval-items", type=int, default=100, help="Held-out items the gate scores (spread).")
+    parser.add_argument("--max-steps", type=int, default=60)
+    parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--learning-rate", type=float, default=2e-5)
+    parser.add_argument("--max-length", type=int, default=2048, help="Prompt + critique tokens (longer are cut).")
+    parser.add_argument("--lora", action="store_true", help="LoRA adapters instead of a full fine-tune.")
+    parser.add_argument("--max-new-tokens", type=int, default=512, help="Generation budget per critique.")
+    parser.add_argument("--gate-min-items", type=int, default=50)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--home", type=Path, default=None, help="Keep each run's CRITIC_HOME under this directory.")
+    return parser.parse_args(argv)
+
+
+def _split(args: argparse.Namespace) -> tuple[list[Any], list[Any]]:
+    """(training items, held-out items): whole problems on one side, by the same hash threshold the jobs use."""
+    from core.benchmarks import load_benchmark
+    from training.data import held_out_side
+
+    benchmark = load_benchmark(f"processbench:{args.subsets}", limit=args.limit)
+    train, held = [], []
+    for subset, item in benchmark.items():
+        item = item.model_copy(update={"id": f"{subset}/{item.id}"})
+        (held if held_out_side(item.problem, args.eval_fraction) else train).append(item)
+    return train, held
+
+
+def _annotation_file(items: list[Any], path: Path, *, shuffle: bool, seed: int) -> Path:
+    """PRM800K-format lines, one annotation per solution: steps before the first error rated 1, the error -1."""
+    from core.prm800k import to_prm800k
+    from core.types import NO_ERROR
+
+    labels = [item.first_error_step for item in items]
+    if shuffle:
+        random.Random(seed).shuffle(labels)
+    with path.open("w", encoding="utf-8") as handle:
+        for n, (item, label) in enumerate(zip(items, labels, strict=True)):
+            if label != NO_ERROR and label > len(item.steps):  # a shuffled label past this solution's end
+                label = random.Random(seed + n).randint(1, len(item.steps))
+            ratings = [1] * len(item.steps) if label == NO_ERROR else [1] * (label - 1) + [-1]
+            record = to_prm800k(item, ratings, finish_reason=None, labeler="processbench", timestamp=str(n))
+            handle.write(json.dumps(record) + "\n")
+    return path
+
+
+def _summary(records: dict[Any, dict[str, Any]]) -> dict[str, Any]:
+    from core.metrics import score
+    from training.evaluation import records_step_auroc
+
+    rows = list(records.values())
+    scores = score([int(r["label"]) for r in rows], [r["prediction"] for r in rows])
+    return {
+        "items": len(rows),
+        "parse_rate": sum(r.get("parse_status") == "ok" for r in rows) / len(rows) if rows else None,
+        "f1": scores.f1,
+        "error_acc": scores.error_acc,
+        "correct_acc": scores.correct_acc,
+        "step_auroc": records_step_auroc(rows),
+    }
+
+
+def run_loop(args: argparse.Namespace, *, shuffle: bool, home: Path) -> dict[str, Any]:
+    """One full loop in a fresh CRITIC_HOME; returns the numbers it prints."""
+    os.environ["CRITIC_HOME"] = str(home)
+    os.environ.pop("CRITIC_DATABASE_URL", None)
+    os.environ.setdefault("CRITIC_BACKEND", "transformers")
+    from core.models import resolve_model
+    from core.settings import get_settings
+
+    get_settings.cache_clear()
+    from db.eval_sets import create_eval_set
+    from db.importer import import_file
+    from db.session import dispose_engines, init_db, session_scope
+    from training import queue, registry
+    from training.config import load_config
+    from training.gate import evaluate_on_set, registered_set, stored_scores
+    from training.worker import Worker, WorkerOptions
+
+    dispose_engines()
+    init_db()
+    started = time.perf_counter()
+    train, held = _split(args)
+    # Every solution is imported, held-out ones too: the job's snapshot must leave the evaluation set's problems out.
+    annotations = _annotation_file([*train, *held], home / "annotations.jsonl", shuffle=shuffle, seed=args.seed)
+    imported = import_file(annotations, fmt="prm800k")
+    with session_scope() as session:
+        create_eval_set(
+            session,
+            name=EVAL_SET,
+            items=held,
+            source=f"processbench:{args.subsets}, problems held out by hash < {args.eval_fraction}",
+        )
+        gate_set = registered_set(session, name=EVAL_SET, max_items=args.eval_items)
+    print(
+        f"[{'shuffled' if shuffle else 'real'}] {imported.new_annotations} annotations imported "
+        f"({len(train)} of them trainable), evaluation set of {len(held)} held-out solutions, gate on "
+        f"{len(gate_set.items)}",
+        flush=True,
+    )
+    base_model = str(resolve_model(get_settings().model))
+    t0 = time.perf_counter()
+    base = evaluate_on_set(
+        base_model, gate_set, output=home / "eval-base", max_new_tokens=args.max_new_tokens, model_version_id=None
+    )
+    base_s = time.perf_counter() - t0
+    config = load_config(
+        "sft",
+        None,
+        {
+            "base_model": "active",
+            "use_lora": args.lora,
+            "max_steps": args.max_steps,
+            "per_device_batch_size": args.batch_size,
+            "learning_rate": args.learning_rate,
+            "max_length": args.max_length,
+            "teacher_backend": "template",
+            "validation_fraction": 0.0,
+            "eval_sets": [EVAL_SET],
+            "eval_max_items": args.eval_items,
+            "eval_max_new_tokens": args.max_new_tokens,
+            "gate_min_items": args.gate_min_items,
+            "seed": args.seed,
+        },
+    )
+    with session_scope() as session:
+        job_id = queue.enqueue_job(session, config=config).id
+    t0 = time.perf_counter()
+    Worker(WorkerOptions(exit_when_idle=True, poll_interval_s=0.5)).run()
+    job_s = time.perf_counter() - t0
+    with session_scope() as session:
+        job = queue.get_job(session, job_id=job_id)
+        logs = [line.message for line in queue.job_logs(session, job_id=job_id)]
+        if job.status != "succeeded":
+            raise SystemExit(f"job {job_id} {job.status}: {job.error}\n" + "\n".join(logs[-20:]))
+        version = registry.get_version(session, version_id=job.result_model_version_id)
+        candidate = stored_scores(
+            session,
+            model_version_id=version.id,
+            model=version.path,
+            gate_set=gate_set,
+            max_new_tokens=args.max_new_tokens,
+        )
+        gate = dict(version.metrics.get("gate") or {})
+        status = version.status
+        train_metrics = dict((job.metrics or {}).get("train") or {})
+        data = dict((job.metrics or {}).get("data") or {})
+    dispose_engines()
+    return {
+        "run": "shuffled" if shuffle else "real",
+        "base": _summary(base),
+        "retrained": _summary(candidate or {}),
+        "gate": gate,
+        "status": status,
+        "data": data,
+        "train": train_metrics,
+        "seconds": {"base_eval": round(base_s), "job": round(job_s), "total": round(time.perf_counter() - started)},
+        "reused_base": any("stored predictions" in line for line in logs),
+    }
+
+
+def _pct(value: Any) -> str:
+    return "-" if value is None else f"{100 * value:.1f}"
+
+
+def report(result: dict[str, Any]) -> str:
+    lines = [f"== {result['run']} labels: {result['data'].get('train', '?')} training solutions "
+             f"({result['data'].get('eval_set_excluded', '?')} left out as evaluation-set problems)"]  # fmt: skip
+    lines.append(f"{'':<10}{'items':>6}{'parse%':>8}{'F1':>7}{'err%':>7}{'corr%':>7}{'AUROC':>7}")
+    for name in ("base", "retrained"):
+        s = result[name]
+        auroc = "-" if s["step_auroc"] is None else f"{s['step_auroc']:.3f}"
+        lines.append(
+            f"{name:<10}{s['items']:>6}{_pct(s['parse_rate']):>8}{_pct(s['f1']):>7}{_pct(s['error_acc']):>7}"
+            f"{_pct(s['correct_acc']):>7}{auroc:>7}"
+        )
+    gate = result["gate"]
+    interval = gate.get("interval")
+    shown = "-" if not interval else f"[{interval[0]:+.3f}, {interval[1]:+.3f}]"
+    lines.append(f"F1 difference 95% interval: {shown}; gate: {'PROMOTED' if gate.get('promoted') else 'kept'}")
+    lines.append(f"  reason: {gate.get('reason')}")
+    lines.append(f"  status: {result['status']}; base predictions reused by the job: {result['reused_base']}")
+    lines.append(f"  seconds: {result['seconds']}; train: {result['train']}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse_args(argv)
+    runs = [r.strip() for r in args.runs.split(",") if r.strip()]
+    unknown = set(runs) - {"real", "shuffled"}
+    if unknown:
+        raise SystemExit(f"--runs takes real and/or shuffled, not {', '.join(sorted(unknown))}")
+    root = args.home or Path(tempfile.mkdtemp(prefix="critic-loop-"))
+    results = []
+    for run in runs:
+        result = run_loop(args, shuffle=run == "shuffled", home=root / run)
+        print(report(result), flush=True)
+        results.append(result)
+    (root / "loop_results.json").write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")
+    print(f"results: {root / 'loop_results.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,207 @@
+"""The promotion gate: both models scored on the same items, a paired bootstrap of the F1 difference, a decision."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.benchmarks import Benchmark, spread
+from core.errors import NotFoundError
+from core.metrics import paired_bootstrap_f1, score
+from core.types import SolutionItem
+from db.eval_sets import eval_set_items, get_eval_set, list_eval_sets
+from db.evals import EVAL_FINISHED
+from db.models import EvalRun
+
+HELD_OUT_SUBSET = "held-out"
+"""Name of the job's own held-out split when no evaluation set is registered."""
+
+ItemKey = tuple[str, str]
+"""(gate set name, item id): identifies one scored item across the sets the gate pools."""
+
+
+@dataclass(frozen=True)
+class GateSet:
+    """Items the gate scores both models on: a registered evaluation set, or the job's own held-out split."""
+
+    name: str
+    items: list[SolutionItem]
+    eval_set_id: int | None = None
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    """The outcome of comparing a candidate with the serving model on the same items."""
+
+    promoted: bool
+    reason: str
+    candidate_score: float | None
+    active_score: float | None
+    metric: str
+    details: dict[str, Any] = field(default_factory=dict)
+    interval: tuple[float, float] | None = None
+    n_items: int = 0
+
+
+def gate_sets(
+    session: Session, *, names: Sequence[str] | None, held_out: Sequence[SolutionItem], max_items: int
+) -> list[GateSet]:
+    """The registered evaluation sets (all, or those named); without any, the job's held-out items.
+
+    Each set is cut to `max_items` spread evenly over it (deterministic), so every model sees the same items.
+    """
+    registered = list_eval_sets(session)
+    if names:
+        by_name = {s.name: s for s in registered}
+        missing = [n for n in names if n not in by_name]
+        if missing:
+            known = ", ".join(by_name) or "none registered"
+            raise NotFoundError(f"eval_sets names unknown evaluation set(s) {', '.join(missing)} (known: {known})")
+        registered = [by_name[n] for n in names]
+    if registered:
+        return [GateSet(s.name, spread(eval_set_items(s), max_items), s.id) for s in registered]
+    return [GateSet(HELD_OUT_SUBSET, list(held_out[:max_items]))] if held_out else []
+
+
+def registered_set(session: Session, *, name: str, max_items: int | None = None) -> GateSet:
+    """A registered evaluation set by name, cut to `max_items` spread evenly (the gate's cut) when given."""
+    eval_set = get_eval_set(session, name=name)
+    items = eval_set_items(eval_set)
+    return GateSet(eval_set.name, spread(items, max_items) if max_items else items, eval_set.id)
+
+
+def evaluate_on_set(
+    model: str,
+    gate_set: GateSet,
+    *,
+    output: Path,
+    max_new_tokens: int,
+    model_version_id: int | None = None,
+) -> dict[ItemKey, dict[str, Any]]:
+    """Score `model` on the set (greedy, one sample) through the evaluation harness; the run is stored as an EvalRun.
+
+    Returns the prediction records keyed by (set name, item id).
+    """
+    from training.evaluation import EvalConfig, run_eval
+
+    config = EvalConfig.build(
+        benchmark=f"eval-set:{gate_set.name}" if gate_set.eval_set_id else HELD_OUT_SUBSET,
+        output=output,
+        model=str(model),
+        backend="transformers",
+        max_new_tokens=max_new_tokens,
+        model_version_id=model_version_id,
+        eval_set_id=gate_set.eval_set_id,
+    )
+    benchmark = Benchmark(name=gate_set.name, subsets={gate_set.name: list(gate_set.items)})
+    run_eval(config, benchmark=benchmark, show_progress=False)
+    return _keyed(gate_set, output)
+
+
+def stored_scores(
+    session: Session, *, model_version_id: int | None, model: str, gate_set: GateSet, max_new_tokens: int
+) -> dict[ItemKey, dict[str, Any]] | None:
+    """A finished run's predictions on this set at this generation budget, when every item is there: the version's,
+    or for an unversioned model (the default one) a run of the same model path."""
+    if gate_set.eval_set_id is None:
+        return None
+    who = (
+        EvalRun.model_version_id == model_version_id
+        if model_version_id is not None
+        else EvalRun.model_version_id.is_(None)
+    )
+    runs = session.scalars(
+        select(EvalRun)
+        .where(who, EvalRun.eval_set_id == gate_set.eval_set_id, EvalRun.status == EVAL_FINISHED)
+        .order_by(EvalRun.id.desc())
+    ).all()
+    for run in runs:
+        config = run.config or {}
+        if config.get("max_new_tokens") != max_new_tokens or not run.predictions_path:
+            continue
+        if model_version_id is None and config.get("model") != model:
+            continue
+        records = _keyed(gate_set, Path(run.predictions_path))
+        if len(records) == len(gate_set.items):
+            return records
+    return None
+
+
+def _keyed(gate_set: GateSet, output: Path) -> dict[ItemKey, dict[str, Any]]:
+    from training.evaluation import read_predictions
+
+    wanted = {item.id for item in gate_set.items}
+    return {
+        (gate_set.name, r["id"]): r
+        for r in read_predictions(output)
+        if r.get("subset") == gate_set.name and r["id"] in wanted
+    }
+
+
+def decide(
+    candidate: Mapping[ItemKey, Mapping[str, Any]],
+    reference: Mapping[ItemKey, Mapping[str, Any]] | None,
+    *,
+    min_lift: float,
+    min_items: int,
+    auto_promote: bool,
+    resamples: int = 2000,
+    seed: int = 0,
+) -> GateDecision:
+    """Promote only when the lower bound of the 95 % bootstrap interval of F1(candidate) - F1(reference) on the
+    same items is above `min_lift`, with at least `min_items` items. No reference scores: never promoted.
+
+    `candidate` and `reference` map item keys to prediction records (`label`, `prediction`).
+    """
+    keys = sorted(candidate)
+    labels = [int(candidate[k]["label"]) for k in keys]
+    cand_scores = score(labels, [candidate[k]["prediction"] for k in keys])
+    cand_f1 = cand_scores.f1 if keys else None
+    details: dict[str, Any] = {
+        "min_lift": min_lift,
+        "min_items": min_items,
+        "resamples": resamples,
+        "candidate_scores": cand_scores.to_dict(),
+    }
+
+    def keep(reason: str, ref_f1: float | None = None, **extra: Any) -> GateDecision:
+        return GateDecision(False, reason, cand_f1, ref_f1, "f1", {**details, **extra}, n_items=len(keys))
+
+    if not keys:
+        return keep("no evaluation items: register an evaluation set (`critic eval-set add`)")
+    if reference is None:
+        return keep("no reference score (the serving model could not be evaluated): an admin may promote by hand")
+    missing = [k for k in keys if k not in reference]
+    if missing:
+        return keep(f"the reference has no prediction for {len(missing)} of the {len(keys)} items; not comparable")
+    ref_scores = score(labels, [reference[k]["prediction"] for k in keys])
+    ref_f1 = ref_scores.f1
+    details["reference_scores"] = ref_scores.to_dict()
+    if len(keys) < min_items:
+        return keep(f"only {len(keys)} evaluation items, fewer than gate_min_items={min_items}", ref_f1)
+    try:
+        boot = paired_bootstrap_f1(
+            labels,
+            [candidate[k]["prediction"] for k in keys],
+            [reference[k]["prediction"] for k in keys],
+            resamples=resamples,
+            seed=seed,
+        )
+    except ValueError as exc:
+        return keep(str(exc), ref_f1)
+    interval = (boot.low, boot.high)
+    summary = (
+        f"F1 {boot.candidate_f1:.3f} vs serving {boot.reference_f1:.3f} on {boot.n} items, difference "
+        f"{boot.delta:+.3f}, {100 * boot.confidence:.0f}% interval [{boot.low:+.3f}, {boot.high:+.3f}]"
+    )
+    base = GateDecision(False, "", boot.candidate_f1, boot.reference_f1, "f1", details, interval, len(keys))
+    if boot.low <= min_lift:
+        return replace(base, reason=f"{summary}: lower bound not above {min_lift:+g}, kept")
+    if not auto_promote:
+        return replace(base, reason=f"{summary}: passed, but auto_promote is off")
+    return replace(base, reason=f"{summary}: lower bound above {min_lift:+g}", promoted=True)
