@@ -5,11 +5,15 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import typer
 
 from cli.main import app
+
+if TYPE_CHECKING:
+    from core.critic import Critic
+    from core.types import CritiqueResult, SolutionItem
 
 
 def _open_output(output: Path | None) -> IO[str]:
@@ -63,6 +67,19 @@ def critique(
     temperature: float | None = typer.Option(
         None, "--temperature", min=0.0, help="Sampling temperature. Default: 0 (greedy) for k=1, 0.7 for k>1."
     ),
+    critic_kind: str = typer.Option(
+        "combined",
+        "--critic",
+        "-c",
+        help="combined: steps the symbolic checker proves wrong are judged wrong (the reason is in the step's "
+        "'check'); llm: the model's verdicts alone.",
+    ),
+    constrained: str | None = typer.Option(
+        None,
+        "--constrained",
+        help="auto: enforce the critique format with a grammar where the backend can; on: or fail; off: never. "
+        "Default: CRITIC_CONSTRAINED (auto).",
+    ),
     batch_size: int = typer.Option(
         16, "--batch-size", min=1, help="Items sent to the backend together (each with all its samples)."
     ),
@@ -94,7 +111,14 @@ def critique(
     backend_name = backend or settings.backend
     if base_url and backend_name != "openai":
         raise ConfigError("--base-url is for --backend openai")
-    config = CriticConfig.build(mode=mode, samples=samples, max_new_tokens=max_new_tokens, temperature=temperature)
+    config = CriticConfig.build(
+        mode=mode,
+        samples=samples,
+        max_new_tokens=max_new_tokens,
+        temperature=temperature,
+        critic=critic_kind,
+        constrained=constrained,
+    )
 
     entries: list[SolutionItem | BadInputError]
     if problem is not None:
@@ -113,9 +137,14 @@ def critique(
         as_json = len(entries) == 1
         sink = _open_output(output)
         try:
+            if len(items) == 1:
+                results = [_critique_with_progress(critic, items[0])]
+            else:
+                results = None
             with tqdm(total=len(items), unit="item", file=sys.stderr, disable=len(items) <= 1) as progress:
                 for start in range(0, len(items), batch_size):
-                    for result in critic.critique_many(items[start : start + batch_size]):
+                    batch = results or critic.critique_many(items[start : start + batch_size])
+                    for result in batch:
                         if as_json:
                             sink.write(result.model_dump_json(indent=2) + "\n")
                         else:
@@ -129,6 +158,22 @@ def critique(
     if errors:
         # Raised (not typer.Exit) so `critic` prints it and exits with the bad-input code after all good items.
         raise BadInputError(f"{len(errors)} of {len(entries)} item(s) rejected; {len(items)} critiqued")
+
+
+def _critique_with_progress(critic: Critic, item: SolutionItem) -> CritiqueResult:
+    """One item, streamed: stderr shows the steps judged so far while the model writes, then the final result."""
+    from tqdm import tqdm
+
+    final = None
+    with tqdm(total=len(item.steps), unit="step", desc="critiquing", file=sys.stderr, leave=False) as bar:
+        for partial in critic.stream(item):
+            judged = sum(step.verdict != "unchecked" for step in partial.steps)
+            if partial.finished:
+                judged = len(item.steps)
+            bar.update(max(0, judged - bar.n))
+            final = partial
+    assert final is not None and final.finished  # stream always ends with the finished result
+    return final
 
 
 def _read_solution(path: str) -> str:

@@ -102,6 +102,7 @@ class OpenAIBackend(Backend):
         self.supports_n: bool | None = None
         # None until a request with vLLM's extra fields (grammar, repetition penalty) has been answered or rejected.
         self.supports_extras: bool | None = None
+        self._probe_lock = threading.Lock()
         self._lock = threading.Lock()
 
     # ---- public API -------------------------------------------------------------------------------------------
@@ -231,14 +232,16 @@ class OpenAIBackend(Backend):
         if not extras or self.supports_extras is False:
             return args, False
         if self.supports_extras is None:
-            try:
-                self.client.chat.completions.create(**{**args, "max_tokens": 1, "n": 1, "extra_body": extras})
-            except (openai.BadRequestError, openai.UnprocessableEntityError):
-                with self._lock:
-                    self.supports_extras = False
-                return args, False
-            with self._lock:
-                self.supports_extras = True
+            # One probe for all the threads of a batch: the others wait for its answer instead of probing too.
+            with self._probe_lock:
+                if self.supports_extras is None:
+                    try:
+                        self.client.chat.completions.create(**{**args, "max_tokens": 1, "n": 1, "extra_body": extras})
+                        self.supports_extras = True
+                    except (openai.BadRequestError, openai.UnprocessableEntityError):
+                        self.supports_extras = False
+        if not self.supports_extras:
+            return args, False
         return {**args, "extra_body": extras}, constraint is not None
 
     def _complete(
