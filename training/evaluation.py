@@ -16,8 +16,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from core.benchmarks import BENCHMARK_HELP, Benchmark, load_benchmark, unique_ids
 from core.errors import ConfigError
 from core.metrics import Report, format_report, score_subsets
+from core.parsing import parse_critique
 from core.symbolic import SolutionCheck, check_solution
 from core.types import NO_ERROR, Mode, SolutionItem
+from core.voting import majority_vote
 
 CriticKind = Literal["llm", "symbolic", "combined"]
 CombineMode = Literal["override", "prompt", "both"]
@@ -99,6 +101,7 @@ class EvalOutcome:
     skipped: int
     seconds: float
     eval_run_id: int | None = None
+    strict_report: Report | None = None
 
 
 # ---------------------------------------------------------------- predictions file
@@ -129,6 +132,20 @@ def read_predictions(output: Path) -> list[dict[str, Any]]:
 
 def report_from_records(records: Sequence[dict[str, Any]]) -> Report:
     return score_subsets((r["subset"], int(r["label"]), r["prediction"]) for r in records)
+
+
+def strict_report_from_records(records: Sequence[dict[str, Any]]) -> Report | None:
+    """Scores of the strict predictions; None when a record has none (deliberate mode, or a run recorded before
+    strict predictions were)."""
+    if not records or any("strict_prediction" not in r for r in records):
+        return None
+    return score_subsets((r["subset"], int(r["label"]), r["strict_prediction"]) for r in records)
+
+
+def strict_prediction(raw_outputs: Sequence[str], num_steps: int) -> tuple[int | None, list[int | None]]:
+    """The majority first-error step over the samples read in strict mode (the format's own rules), and each vote."""
+    votes = [parse_critique(raw, num_steps, mode="strict").first_error_step for raw in raw_outputs]
+    return majority_vote(votes), votes
 
 
 def _check_resumable(config: EvalConfig) -> None:
@@ -208,9 +225,9 @@ class _Runner:
         records = []
         if self.config.critic == "symbolic":
             for (subset, item), check in zip(batch, checks, strict=True):
-                records.append(
-                    self._record(subset, item, check.first_error_step, [check.first_error_step], "ok", check)
-                )
+                record = self._record(subset, item, check.first_error_step, [check.first_error_step], "ok", check)
+                record["strict_prediction"] = check.first_error_step  # no text to read: strict is the same
+                records.append(record)
         else:
             use_prompt = self.config.critic == "combined" and self.config.combine in {"prompt", "both"}
             items = [
@@ -220,10 +237,16 @@ class _Runner:
             for (subset, item), check, result in zip(batch, checks, results, strict=True):
                 prediction = result.first_error_step
                 extra: dict[str, Any] = {}
+                # Deliberate samples are per-step chains, not one critique in the format: no strict reading.
+                if self.config.mode == "single":
+                    strict, strict_votes = strict_prediction(result.raw_outputs, len(item.steps))
+                    extra = {"strict_prediction": strict, "strict_votes": strict_votes}
                 if self.config.critic == "combined":
-                    extra = {"llm_prediction": prediction}
+                    extra["llm_prediction"] = prediction
                     if self.config.combine in {"override", "both"}:
                         prediction = combine_predictions(prediction, check.first_error_step)
+                        if "strict_prediction" in extra:
+                            extra["strict_prediction"] = combine_predictions(strict, check.first_error_step)
                 record = self._record(subset, item, prediction, list(result.votes), result.parse_status, check)
                 record.update(extra)
                 record["raw_outputs"] = list(result.raw_outputs)
@@ -323,7 +346,9 @@ def run_eval(
         bar.close()
     records = read_predictions(output)
     wanted = {(subset, item.id) for subset, item in benchmark.items()}
-    report = report_from_records([r for r in records if (r["subset"], r["id"]) in wanted])
+    finished = [r for r in records if (r["subset"], r["id"]) in wanted]
+    report = report_from_records(finished)
+    strict_report = strict_report_from_records(finished)
     seconds = time.perf_counter() - started
     summary = {
         "benchmark": config.benchmark,
@@ -338,11 +363,13 @@ def run_eval(
         "items_per_s": round(len(todo) / seconds, 3) if todo and seconds else None,
         "finished_at": datetime.now(UTC).isoformat(),
         **report.to_dict(),
+        # The scores above read outputs leniently (repairs allowed); these read them by the format's own rules.
+        "strict": strict_report.to_dict() if strict_report else None,
     }
     (output / SUMMARY_FILE).write_text(json.dumps(summary, indent=2))
     if eval_run_id is not None:
         eval_run_id = _quietly(_db_finish, eval_run_id, summary, len(benchmark))
-    return EvalOutcome(report, output, len(todo), skipped, seconds, eval_run_id)
+    return EvalOutcome(report, output, len(todo), skipped, seconds, eval_run_id, strict_report)
 
 
 def title_for(config: EvalConfig, model_name: str = "") -> str:
@@ -352,9 +379,35 @@ def title_for(config: EvalConfig, model_name: str = "") -> str:
     return f"{config.benchmark}: {config.critic}{extra} critic, {who}{voting}"
 
 
+def format_strict_vs_lenient(lenient: Report, strict: Report | None) -> str:
+    """F1 and unreadable outputs per subset with lenient parsing (repairs allowed) and strict parsing side by side."""
+
+    def pct(value: float | None) -> str:
+        return "-" if value is None else f"{100 * value:.1f}"
+
+    if strict is None:
+        return "strict parsing: not available (deliberate mode, or a run recorded before strict predictions)"
+    rows = [("subset", "F1 lenient", "F1 strict", "unparsed lenient", "unparsed strict")]
+    for name, scores in lenient.subsets.items():
+        other = strict.subsets[name]
+        rows.append((name, pct(scores.f1), pct(other.f1), str(scores.unparseable), str(other.unparseable)))
+    if len(lenient.subsets) > 1:
+        rows.append(("average", pct(lenient.average_f1), pct(strict.average_f1), "", ""))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [
+        "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True)))
+        for row in rows
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
 def format_outcome(outcome: EvalOutcome, config: EvalConfig) -> str:
     note = f"\n{outcome.evaluated} evaluated, {outcome.skipped} already finished (resumed)" if outcome.skipped else ""
-    return format_report(outcome.report, title_for(config)) + note + f"\nresults: {outcome.output}"
+    side_by_side = format_strict_vs_lenient(outcome.report, outcome.strict_report)
+    return (
+        format_report(outcome.report, title_for(config)) + f"\n\n{side_by_side}" + note + f"\nresults: {outcome.output}"
+    )
 
 
 # ---------------------------------------------------------------- database (optional: the run works without it)
