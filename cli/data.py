@@ -44,6 +44,8 @@ def import_(
             on_error=report,
             on_batch=progress,
         )
+    if summary.labels_line():
+        typer.echo(summary.labels_line())
     typer.echo(summary.line())
 
 

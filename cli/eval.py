@@ -74,7 +74,8 @@ def evaluate(
     no_db: bool = typer.Option(False, "--no-db", help="Do not record the run in the database."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
-    """Evaluate a critic and print per-subset error accuracy, correct accuracy and F1."""
+    """Evaluate a critic and print per-subset error accuracy, correct accuracy and F1, then F1 with lenient and
+    strict parsing (the format's own rules: an off-format critique counts as wrong) side by side."""
     if ctx.invoked_subcommand is not None:
         return
     from training.evaluation import EvalConfig, format_outcome, run_eval

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 ItemKey = Any
@@ -83,9 +84,25 @@ def krippendorff_alpha_ratings(ratings: Mapping[str, Mapping[tuple[ItemKey, int]
     return _finite(krippendorff.alpha(reliability_data=values, level_of_measurement="ordinal"))
 
 
-def agreement_rate(pairs: Sequence[tuple[int | None, int | None]]) -> float | None:
-    """Share of (a, b) pairs with a == b, ignoring pairs with a missing side (critic vs human first errors)."""
-    usable = [(a, b) for a, b in pairs if a is not None and b is not None]
+@dataclass(frozen=True)
+class CriticAgreement:
+    """How often the critic named the human's first-error step; an unreadable critic output counts as a miss."""
+
+    rate: float | None
+    compared: int
+    unreadable: int
+
+
+def critic_agreement(pairs: Sequence[tuple[int | None, int | None]]) -> CriticAgreement:
+    """Agreement over (critic, human) first-error pairs: pairs without a human label are left out; a critic output
+    that could not be read (None) is a disagreement, as in evaluation, so it lowers the rate."""
+    usable = [(critic, human) for critic, human in pairs if human is not None]
+    unreadable = sum(critic is None for critic, _ in usable)
     if not usable:
-        return None
-    return sum(a == b for a, b in usable) / len(usable)
+        return CriticAgreement(None, 0, 0)
+    return CriticAgreement(sum(c == h for c, h in usable) / len(usable), len(usable), unreadable)
+
+
+def agreement_rate(pairs: Sequence[tuple[int | None, int | None]]) -> float | None:
+    """Share of (critic, human) pairs that agree; see `critic_agreement` for what counts."""
+    return critic_agreement(pairs).rate

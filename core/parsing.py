@@ -12,13 +12,24 @@ Split rule for `critique` vs `meta_critique` inside a step block: the meta-criti
 at the first sentence that opens with a re-verification cue ("Wait", "Let me double-check", "Let's verify",
 "Alternatively", "On second thought", ...); the text before it is the critique. A cue at the very start of the
 block does not split it. Without either, the whole block is the critique and the meta-critique is empty.
+
+Two modes, one reading. `lenient` (for showing an output to a person) repairs what it can and lists each repair in
+`problems`. `strict` (for rewards and evaluation) applies the format's own rules and counts anything lenient would
+repair as failed: a `**Critique of Step i**:` block for every step 1..k in order (k = the answer, or every step when
+it is -1), each non-empty and ending in `**Judgement**: The correctness of Step i is: \\boxed{1|-1}` (1 before k, -1
+at k), then `**Answer**: \\boxed{k}` as the last line. A `**Meta-critique**:` line inside a block is allowed. In
+either mode a `\\boxed{}` in text without step blocks is never a first-error step: it is usually the math answer.
 """
 
 from __future__ import annotations
 
 import re
+from typing import Literal
 
 from core.types import NO_ERROR, ParsedCritique, ParsedStep, ParseStatus, Verdict
+
+ParseMode = Literal["lenient", "strict"]
+"""lenient: repair and list what was repaired (for people); strict: the format's own rules (for rewards, evaluation)."""
 
 _HEADER = re.compile(
     r"^[ \t>#*_\-]*(?:critique|analysis|review|verification|evaluation)[ \t]+(?:of|for)[ \t]+"
@@ -51,6 +62,12 @@ _META_CUE = re.compile(
     r"as a (?:check|cross-check|sanity check)))",
     re.I,
 )
+
+
+# The exact lines of the format, for strict mode (the patterns above accept their variants).
+_STRICT_HEADER = re.compile(r"^\*\*Critique of Step (\d+)\*\*:[ \t]*", re.M)
+_STRICT_JUDGEMENT = re.compile(r"^\*\*Judgement\*\*: The correctness of Step (\d+) is: \\boxed\{(-?1)\}[ \t]*$", re.M)
+_STRICT_ANSWER = re.compile(r"^\*\*Answer\*\*: \\boxed\{(-?\d+)\}[ \t]*$", re.M)
 
 
 def boxed_values(text: str) -> list[str]:
@@ -194,31 +211,93 @@ def _first_error_from_steps(blocks: list[_Block], num_steps: int) -> int | None:
 
 
 def _unlabelled_answer(text: str, num_steps: int, problems: list[str]) -> tuple[int | None, int]:
-    # A final box after the last judgement (or in text with no step blocks at all) is taken as the answer.
+    # A final box after the last judgement is taken as the answer. Without step blocks a box is never one: a critique
+    # ending "the answer is \\boxed{2}" names the solution's result, not its second step.
     judgements = list(_JUDGEMENT.finditer(text))
-    if judgements:
-        tail_start = judgements[-1].end()
-    elif _HEADER.search(text) or _LOOSE_HEADER.search(text):
-        tail_start = len(text)
-    else:
-        tail_start = 0
+    if not judgements:
+        if boxed_values(text) and not (_HEADER.search(text) or _LOOSE_HEADER.search(text)):
+            problems.append("a \\boxed{} outside step blocks is not read as the first-error step")
+        problems.append("no '**Answer**: \\boxed{k}' found (output truncated or off-format)")
+        return None, len(text)
+    tail_start = judgements[-1].end()
     tail = text[tail_start:]
     values = [boxed_step_index(b) for b in boxed_values(tail)]
     if values and values[-1] is not None and (values[-1] == NO_ERROR or 1 <= values[-1] <= num_steps):
         problems.append("answer box has no '**Answer**:' label")
-        return values[-1], tail_start + tail.find("\\boxed") if tail_start else len(text)
+        return values[-1], tail_start + tail.find("\\boxed")
     problems.append("no '**Answer**: \\boxed{k}' found (output truncated or off-format)")
     return None, len(text)
 
 
-def parse_critique(text: str, num_steps: int) -> ParsedCritique:
-    """Parse one model output for a solution of `num_steps` steps. Never raises; problems are listed."""
+def parse_critique(text: str, num_steps: int, mode: ParseMode = "lenient") -> ParsedCritique:
+    """Parse one model output for a solution of `num_steps` steps. Never raises; problems are listed.
+
+    In strict mode any problem (a repair lenient mode made, or a break of the format's rules) leaves the output
+    without a first-error step and `parse_status` "failed"; the steps keep what could be read, for inspection.
+    """
     try:
-        return _parse(text if isinstance(text, str) else str(text), max(int(num_steps), 1))
+        text = text if isinstance(text, str) else str(text)
+        num_steps = max(int(num_steps), 1)
+        parsed = _parse(text, num_steps)
+        if mode == "strict":
+            return _strictly(parsed, num_steps)
+        return parsed
     except Exception as exc:  # model output is data: a parser bug must not lose the rest of a batch
         return ParsedCritique(
             raw=str(text), steps=_unread_steps(num_steps), parse_status="failed", problems=[f"parser error: {exc!r}"]
         )
+
+
+def _strictly(parsed: ParsedCritique, num_steps: int) -> ParsedCritique:
+    problems = list(parsed.problems)
+    if parsed.first_error_step is not None:
+        problems.extend(_format_violations(parsed.raw, num_steps, parsed.first_error_step))
+    if parsed.parse_status == "ok" and not problems:
+        return parsed
+    if parsed.first_error_step is None and not problems:
+        problems.append("no first-error step could be read")
+    return parsed.model_copy(update={"first_error_step": None, "parse_status": "failed", "problems": problems})
+
+
+def _format_violations(text: str, num_steps: int, answer: int) -> list[str]:
+    """What breaks the format's own rules in an output whose lenient reading has answer `answer`."""
+    problems: list[str] = []
+    answers = list(_STRICT_ANSWER.finditer(text))
+    if len(answers) != 1:
+        return ["not exactly one '**Answer**: \\boxed{k}' line"]
+    if text[answers[0].end() :].strip():
+        problems.append("text after the '**Answer**:' line")
+    last = num_steps if answer == NO_ERROR else answer
+    region = text[: answers[0].start()]
+    headers = list(_STRICT_HEADER.finditer(region))
+    if [int(h.group(1)) for h in headers] != list(range(1, last + 1)):
+        found = [int(h.group(1)) for h in headers]
+        problems.append(f"'**Critique of Step i**:' blocks are {found}, not steps 1..{last} in order")
+        return problems
+    if len(list(_HEADER.finditer(region))) != len(headers):
+        problems.append("a step header is not written as '**Critique of Step i**:'")
+    preamble = region[: headers[0].start()] if headers else region
+    if "\\boxed" in preamble:
+        problems.append("a box before the first step block")
+    for k, header in enumerate(headers):
+        index = k + 1
+        body = region[header.end() : headers[k + 1].start() if k + 1 < len(headers) else len(region)]
+        judgements = list(_STRICT_JUDGEMENT.finditer(body))
+        if len(judgements) != 1:
+            problems.append(f"Step {index}: not exactly one '**Judgement**: The correctness of Step {index} is: ' line")
+            continue
+        judgement = judgements[0]
+        if int(judgement.group(1)) != index:
+            problems.append(f"Step {index}: its judgement names Step {judgement.group(1)}")
+        if body[judgement.end() :].strip():
+            problems.append(f"Step {index}: text after its judgement")
+        critique, _meta = split_meta_critique(body[: judgement.start()])
+        if not critique:
+            problems.append(f"Step {index}: no critique before its judgement")
+        expected = "-1" if index == answer else "1"
+        if judgement.group(2) != expected:
+            problems.append(f"Step {index}: judged {judgement.group(2)} but the answer {answer} needs {expected}")
+    return problems
 
 
 def _unread_steps(num_steps: int) -> list[ParsedStep]:
@@ -292,17 +371,33 @@ def _parse(text: str, num_steps: int) -> ParsedCritique:
     return ParsedCritique(raw=text, steps=steps, first_error_step=first_error, parse_status=status, problems=problems)
 
 
-def parse_step_critique(text: str, index: int) -> ParsedStep:
-    """Parse one per-step critique (deliberate mode): its judgement, analysis and meta-critique. Never raises."""
+def parse_step_critique(text: str, index: int, mode: ParseMode = "lenient") -> ParsedStep:
+    """Parse one per-step critique (deliberate mode): its judgement, analysis and meta-critique. Never raises.
+
+    Strict mode needs a non-empty critique ending in `**Judgement**: The correctness of Step {index} is:
+    \\boxed{1|-1}`; anything else leaves the step unchecked and failed.
+    """
     try:
         text = text if isinstance(text, str) else str(text)
-        block = _Block(index, _HEADER.sub("", text.strip(), count=1))
-        return ParsedStep(
+        body = _HEADER.sub("", text.strip(), count=1)
+        block = _Block(index, body)
+        step = ParsedStep(
             index=index,
             verdict=block.verdict,
             critique=block.critique,
             meta_critique=block.meta_critique,
             parse_status=block.status,
         )
+        if mode == "strict":
+            judgements = list(_STRICT_JUDGEMENT.finditer(body))
+            readable = (
+                len(judgements) == 1
+                and int(judgements[0].group(1)) == index
+                and not body[judgements[0].end() :].strip()
+                and bool(step.critique)
+            )
+            if not readable:
+                return step.model_copy(update={"verdict": "unchecked", "parse_status": "failed"})
+        return step
     except Exception:  # model output is data
         return ParsedStep(index=index, critique=str(text), parse_status="failed")

@@ -33,6 +33,20 @@ def first_error_from_ratings(ratings: Sequence[StepRating], finish_reason: str |
     return None
 
 
+LABEL_KINDS: tuple[str, ...] = ("first_error", "no_error", "found_error_without_-1", "give_up", "bad_problem")
+"""How a PRM800K annotation turns into a label; the last three carry none (first_error_step is None)."""
+
+
+def label_kind(ratings: Sequence[StepRating], finish_reason: str | None) -> str:
+    """Which of LABEL_KINDS `first_error_from_ratings` gives these ratings (a neutral 0 rating is not an error)."""
+    first_error = first_error_from_ratings(ratings, finish_reason)
+    if first_error is not None:
+        return "no_error" if first_error == NO_ERROR else "first_error"
+    if finish_reason in ("give_up", "bad_problem"):
+        return str(finish_reason)
+    return "found_error_without_-1"
+
+
 @dataclass(frozen=True)
 class PRM800KRecord:
     """One labelled solution: the item (steps on the rated path) and one labeler's ratings of its steps."""

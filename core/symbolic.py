@@ -429,14 +429,23 @@ def with_checker_verdicts(result: CritiqueResult, answer: str | None = None) -> 
     from core.voting import verdicts_for
 
     checked = with_checks(result, answer)
-    proven = next((s.index for s in checked.steps if s.check is not None and s.check.status == "wrong"), None)
-    model_first = result.first_error_step
-    if proven is None or (model_first is not None and model_first != NO_ERROR and model_first <= proven):
+    proven = next((s.index for s in checked.steps if s.check is not None and s.check.status == "wrong"), NO_ERROR)
+    first = combined_first_error(result.first_error_step, proven)
+    if first == result.first_error_step:
         return checked
-    verdicts = verdicts_for(proven, len(checked.steps))
+    verdicts = verdicts_for(first, len(checked.steps))
     steps = [
         step.model_copy(update={"verdict": verdict, "model_verdict": step.model_verdict or step.verdict})
         for step, verdict in zip(checked.steps, verdicts, strict=True)
     ]
     status = result.parse_status if result.parse_status != "failed" else "partial"
-    return checked.model_copy(update={"steps": steps, "first_error_step": proven, "parse_status": status})
+    return checked.model_copy(update={"steps": steps, "first_error_step": first, "parse_status": status})
+
+
+def combined_first_error(model_first_error: int | None, checker_first_error: int) -> int | None:
+    """The combined critic's first wrong step: the checker's proven one, unless the model named an earlier one."""
+    if checker_first_error == NO_ERROR:
+        return model_first_error
+    if model_first_error is None or model_first_error == NO_ERROR or model_first_error > checker_first_error:
+        return checker_first_error
+    return model_first_error

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.errors import BadInputError
-from core.prm800k import BadLine, PRM800KRecord, read_prm800k
+from core.prm800k import LABEL_KINDS, BadLine, PRM800KRecord, label_kind, read_prm800k
 from core.types import SolutionItem
 from db.annotations import snapshot
 from db.campaigns import get_or_create_campaign
@@ -43,12 +43,23 @@ class ImportSummary:
     new_items: int = 0
     new_annotations: int = 0
     errors: list[str] = field(default_factory=list)
+    # PRM800K: stored annotations per core.prm800k.LABEL_KINDS, and how many steps were rated neutral (0), which the
+    # label reads as not an error.
+    labels: dict[str, int] = field(default_factory=dict)
+    neutral_steps: int = 0
 
     def line(self) -> str:
         return (
             f"imported {self.imported}, skipped as duplicate {self.duplicates}, rejected {self.rejected} "
             f"({self.new_items} new items, {self.new_annotations} new annotations)"
         )
+
+    def labels_line(self) -> str:
+        """PRM800K only: how the stored annotations' ratings became first-error labels (empty for other formats)."""
+        if not self.labels:
+            return ""
+        kinds = ", ".join(f"{kind} {self.labels.get(kind, 0)}" for kind in LABEL_KINDS)
+        return f"labels: {kinds}; steps rated neutral (0, read as not an error): {self.neutral_steps}"
 
 
 def _batches(records: Iterable[Any], size: int) -> Iterator[list[Any]]:
@@ -182,9 +193,11 @@ def _import_batch(
     digests = [content_hash(item.problem, item.steps) for item in items]
     begin_write(session)
     item_ids, new_hashes = _store_items(session, list(zip(items, digests, strict=True)))
+    kept: list[PRM800KRecord] = []
     if fmt == "prm800k":
         new_lines = _store_annotations(session, list(zip(good, digests, strict=True)), item_ids, campaign_id)
         stored = len(new_lines)
+        kept = [record for record in good if record.line_number in new_lines]
     else:
         stored = len(new_hashes)
     if campaign_id is not None:
@@ -195,6 +208,10 @@ def _import_batch(
     summary.new_annotations += stored if fmt == "prm800k" else 0
     summary.imported += stored
     summary.duplicates += len(good) - stored
+    for record in kept:
+        kind = label_kind(record.ratings, record.finish_reason)
+        summary.labels[kind] = summary.labels.get(kind, 0) + 1
+        summary.neutral_steps += sum(rating == 0 for rating in record.ratings)
 
 
 def import_file(

@@ -157,7 +157,11 @@ class GRPOJobConfig(_JobConfigBase):
     temperature: float = Field(1.0, gt=0.0, le=2.0, description="Sampling temperature of the rollouts.")
     max_completion_length: int = Field(1024, gt=0, description="Generation budget per rollout, in tokens.")
     format_reward_weight: float = Field(
-        0.0, ge=0.0, le=1.0, description="Weight of the format reward (critique blocks + '**Answer**: \\boxed{k}')."
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description="Weight of the format reward: 1 for a critique in the exact format (every step up to the named one "
+        "judged, then '**Answer**: \\boxed{k}' agreeing with the judgements), else 0.",
     )
     use_vllm: Literal["auto", "on", "off"] = Field(
         "auto", description="Generate rollouts with TRL's vLLM integration: 'auto' = when vLLM and a GPU are present."

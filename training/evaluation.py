@@ -16,8 +16,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from core.benchmarks import BENCHMARK_HELP, Benchmark, load_benchmark, unique_ids
 from core.errors import ConfigError
 from core.metrics import Report, format_report, score_subsets, step_auroc
-from core.symbolic import SolutionCheck, check_solution
+from core.parsing import parse_critique
+from core.symbolic import SolutionCheck, check_solution, combined_first_error
 from core.types import NO_ERROR, Mode, SolutionItem
+from core.voting import majority_vote
 
 CriticKind = Literal["llm", "symbolic", "combined"]
 CombineMode = Literal["override", "prompt", "both"]
@@ -101,6 +103,7 @@ class EvalOutcome:
     seconds: float
     eval_run_id: int | None = None
     summary: dict[str, Any] | None = None
+    strict_report: Report | None = None
 
 
 # ---------------------------------------------------------------- predictions file
@@ -174,6 +177,20 @@ def generation_stats(records: Sequence[dict[str, Any]]) -> dict[str, float | int
     }
 
 
+def strict_report_from_records(records: Sequence[dict[str, Any]]) -> Report | None:
+    """Scores of the strict predictions; None when a record has none (deliberate mode, or a run recorded before
+    strict predictions were)."""
+    if not records or any("strict_prediction" not in r for r in records):
+        return None
+    return score_subsets((r["subset"], int(r["label"]), r["strict_prediction"]) for r in records)
+
+
+def strict_prediction(raw_outputs: Sequence[str], num_steps: int) -> tuple[int | None, list[int | None]]:
+    """The majority first-error step over the samples read in strict mode (the format's own rules), and each vote."""
+    votes = [parse_critique(raw, num_steps, mode="strict").first_error_step for raw in raw_outputs]
+    return majority_vote(votes), votes
+
+
 def _check_resumable(config: EvalConfig) -> None:
     path = config.output / CONFIG_FILE
     if not path.exists():
@@ -242,9 +259,9 @@ class _Runner:
         records = []
         if self.config.critic == "symbolic":
             for (subset, item), check in zip(batch, checks, strict=True):
-                records.append(
-                    self._record(subset, item, check.first_error_step, [check.first_error_step], "ok", check)
-                )
+                record = self._record(subset, item, check.first_error_step, [check.first_error_step], "ok", check)
+                record["strict_prediction"] = check.first_error_step  # no text to read: strict is the same
+                records.append(record)
         else:
             use_prompt = self.config.critic == "combined" and self.config.combine in {"prompt", "both"}
             items = [
@@ -261,6 +278,12 @@ class _Runner:
                 )
                 if self.config.critic == "combined":
                     record["llm_prediction"] = result.model_first_error_step
+                # Deliberate samples are per-step chains, not one critique in the format: no strict reading.
+                if self.config.mode == "single":
+                    strict, strict_votes = strict_prediction(result.raw_outputs, len(item.steps))
+                    if applies_proofs:
+                        strict = combined_first_error(strict, check.first_error_step)
+                    record.update(strict_prediction=strict, strict_votes=strict_votes)
                 # Per-step confidence that the step is correct, when the critic gives one (step AUROC).
                 record["step_p_correct"] = [step.p_correct for step in result.steps]
                 record["constrained"] = result.constrained
@@ -363,6 +386,7 @@ def run_eval(
     wanted = wanted_keys(benchmark)
     records = [r for r in read_predictions(output) if (r["subset"], r["id"]) in wanted]
     report = report_from_records(records)
+    strict_report = strict_report_from_records(records)
     seconds = time.perf_counter() - started
     summary = {
         "benchmark": config.benchmark,
@@ -381,11 +405,13 @@ def run_eval(
         "step_auroc": records_step_auroc(records, combined=config.critic == "combined"),
         "step_auroc_by_subset": step_aurocs_by_subset(records),
         "generation": generation_stats(records),
+        # The scores above read outputs leniently (repairs allowed); these read them by the format's own rules.
+        "strict": strict_report.to_dict() if strict_report else None,
     }
     (output / SUMMARY_FILE).write_text(json.dumps(summary, indent=2))
     if eval_run_id is not None:
         eval_run_id = _quietly(_db_finish, eval_run_id, summary, len(benchmark))
-    return EvalOutcome(report, output, len(todo), skipped, seconds, eval_run_id, summary)
+    return EvalOutcome(report, output, len(todo), skipped, seconds, eval_run_id, summary, strict_report)
 
 
 def wanted_keys(benchmark: Benchmark) -> set[tuple[str, str]]:
@@ -399,13 +425,38 @@ def title_for(config: EvalConfig, model_name: str = "") -> str:
     return f"{config.benchmark}: {config.critic}{extra} critic, {who}{voting}"
 
 
+def format_strict_vs_lenient(lenient: Report, strict: Report | None) -> str:
+    """F1 and unreadable outputs per subset with lenient parsing (repairs allowed) and strict parsing side by side."""
+
+    def pct(value: float | None) -> str:
+        return "-" if value is None else f"{100 * value:.1f}"
+
+    if strict is None:
+        return "strict parsing: not available (deliberate mode, or a run recorded before strict predictions)"
+    rows = [("subset", "F1 lenient", "F1 strict", "unparsed lenient", "unparsed strict")]
+    for name, scores in lenient.subsets.items():
+        other = strict.subsets[name]
+        rows.append((name, pct(scores.f1), pct(other.f1), str(scores.unparseable), str(other.unparseable)))
+    if len(lenient.subsets) > 1:
+        rows.append(("average", pct(lenient.average_f1), pct(strict.average_f1), "", ""))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [
+        "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True)))
+        for row in rows
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
 def format_outcome(outcome: EvalOutcome, config: EvalConfig) -> str:
     note = f"\n{outcome.evaluated} evaluated, {outcome.skipped} already finished (resumed)" if outcome.skipped else ""
+    side_by_side = format_strict_vs_lenient(outcome.report, outcome.strict_report)
     return (
         format_report(outcome.report, title_for(config))
+        + f"\n\n{side_by_side}"
         + _extras(outcome.summary)
         + note
-        + (f"\nresults: {outcome.output}")
+        + f"\nresults: {outcome.output}"
     )
 
 

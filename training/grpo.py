@@ -1,4 +1,9 @@
-"""GRPO runner: TRL's GRPOTrainer with DeepCritic's reward (final boxed step == label) and an optional format reward."""
+"""GRPO runner: TRL's GRPOTrainer with DeepCritic's reward (final boxed step == label) and an optional format reward.
+
+Both rewards read completions in strict mode: only a complete critique (a judged block for every step up to the
+named one and an answer that agrees with the judgements) earns anything, so a bare `**Answer**: \\boxed{k}` or
+judgements without an answer cannot be learnt as a shortcut.
+"""
 
 from __future__ import annotations
 
@@ -24,20 +29,19 @@ def _completion_text(completion: Any) -> str:
 def correctness_reward(
     completions: Sequence[Any], first_error_step: Sequence[int], num_steps: Sequence[int], **_: Any
 ) -> list[float]:
-    """1.0 when the critique's parsed first-error step equals the label, else 0.0 (unparseable counts as wrong)."""
+    """1.0 when the strictly parsed critique names the labelled first-error step, else 0.0 (off-format counts as
+    wrong)."""
     rewards = []
     for completion, label, steps in zip(completions, first_error_step, num_steps, strict=True):
-        parsed = parse_critique(_completion_text(completion), int(steps))
+        parsed = parse_critique(_completion_text(completion), int(steps), mode="strict")
         rewards.append(1.0 if parsed.first_error_step is not None and parsed.first_error_step == int(label) else 0.0)
     return rewards
 
 
 def format_reward(completions: Sequence[Any], num_steps: Sequence[int], **_: Any) -> list[float]:
-    """1.0 for a cleanly parsed critique (per-step blocks with judgements and a final boxed answer), 0.5 for a
-    partly readable one, 0.0 otherwise."""
-    scores = {"ok": 1.0, "partial": 0.5, "failed": 0.0}
+    """1.0 for a critique in the exact format (strict parse succeeds), whatever step it names; 0.0 otherwise."""
     return [
-        scores[parse_critique(_completion_text(c), int(n)).parse_status]
+        1.0 if parse_critique(_completion_text(c), int(n), mode="strict").parse_status == "ok" else 0.0
         for c, n in zip(completions, num_steps, strict=True)
     ]
 

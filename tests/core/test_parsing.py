@@ -105,7 +105,6 @@ def test_wrong_duplicated_and_out_of_range_numbering_is_repaired_by_position() -
         (r"**Answer**: \boxed{Step 3}", 3),
         (r"**Answer**: \boxed{\text{Step 2}}", 2),
         (r"**Answer**: $\boxed{-1}$.", -1),
-        (r"The earliest error is in \boxed{1}.", 1),
         (r"**Final Answer**: \boxed{none}", -1),
     ],
 )
@@ -114,6 +113,21 @@ def test_answer_without_step_blocks_still_gives_the_first_error(text: str, expec
     assert parsed.first_error_step == expected
     assert parsed.parse_status == "partial"
     assert any("no per-step critiques" in p for p in parsed.problems)
+
+
+@pytest.mark.parametrize("mode", ["lenient", "strict"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        r"The earliest error is in \boxed{1}.",
+        r"Adding the two parts gives 12 + 7 = 19, so the answer is \boxed{2}.",
+        r"Step 2 multiplies instead of adding. The answer is \boxed{2}.",
+    ],
+)
+def test_a_bare_box_without_step_blocks_is_never_a_first_error(text: str, mode: str) -> None:
+    parsed = parse_critique(text, 3, mode=mode)
+    assert parsed.first_error_step is None and parsed.parse_status == "failed"
+    assert any("outside step blocks" in p for p in parsed.problems)
 
 
 @pytest.mark.parametrize(
@@ -151,3 +165,69 @@ def test_boxed_values_and_meta_split_rule() -> None:
         "**Critique of Step 2**: 7 + 5 = 12. To verify, 12 - 5 = 7.\n**Judgement**: \\boxed{1}", 2
     )
     assert (step.verdict, step.critique, step.meta_critique) == ("correct", "7 + 5 = 12.", "To verify, 12 - 5 = 7.")
+
+
+# The format the constrained critic emits: a labelled meta-critique line inside each step block.
+WITH_META_LINES = r"""**Critique of Step 1**: 4 * 6 = 24 pencils in the boxes, as the problem says.
+**Meta-critique**: Counting again, 6 + 6 + 6 + 6 = 24, so the analysis holds.
+**Judgement**: The correctness of Step 1 is: \boxed{1}
+
+**Critique of Step 2**: The step adds the 5 loose pencils and writes 24 + 5 = 30, but 24 + 5 = 29.
+**Meta-critique**: Subtracting back, 30 - 5 = 25, not 24, which confirms the sum is wrong.
+**Judgement**: The correctness of Step 2 is: \boxed{-1}
+
+**Answer**: \boxed{2}"""
+
+
+@pytest.mark.parametrize("text", [WELL_FORMED, WITH_META_LINES])
+def test_strict_mode_accepts_the_format_with_or_without_meta_critique_lines(text: str) -> None:
+    parsed = parse_critique(text, 4, mode="strict")
+    assert parsed.parse_status == "ok" and parsed.problems == [] and parsed.first_error_step == 2
+    assert [s.verdict for s in parsed.steps[:2]] == ["correct", "incorrect"]
+    assert parsed.steps[1].meta_critique.startswith("Subtracting back") or text is WELL_FORMED
+
+
+def test_strict_mode_accepts_every_step_judged_correct() -> None:
+    text = ALL_CORRECT.replace(r"\boxed{ -1 }", r"\boxed{-1}").split("\nAll steps")[0]
+    parsed = parse_critique(text, 2, mode="strict")
+    assert parsed.first_error_step == -1 and parsed.parse_status == "ok"
+
+
+STEP_1_OK = "**Critique of Step 1**: 4 * 6 = 24.\n**Judgement**: The correctness of Step 1 is: \\boxed{1}\n\n"
+STEP_2_BAD = (
+    "**Critique of Step 2**: 24 + 5 is 29, not 30.\n**Judgement**: The correctness of Step 2 is: \\boxed{-1}\n\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        (r"**Answer**: \boxed{2}", "blocks are []"),
+        (STEP_1_OK + STEP_2_BAD, "no '**Answer**"),
+        (STEP_1_OK + STEP_2_BAD + r"**Answer**: \boxed{3}", "disagrees"),
+        (STEP_1_OK + STEP_2_BAD + r"The first error is \boxed{2}", "no '**Answer**:' label"),
+        (STEP_2_BAD + r"**Answer**: \boxed{2}", "not steps 1..2"),
+        (STEP_1_OK.replace("\\boxed{1}", "correct") + STEP_2_BAD + r"**Answer**: \boxed{2}", "Step 1: not exactly one"),
+        (STEP_1_OK.replace("Step 1**", "Step 0**") + STEP_2_BAD + r"**Answer**: \boxed{2}", "repaired"),
+        (STEP_1_OK.replace("4 * 6 = 24.", "") + STEP_2_BAD + r"**Answer**: \boxed{2}", "no critique"),
+        (STEP_1_OK + STEP_2_BAD + "**Answer**: \\boxed{2}\nActually step 1 is wrong: \\boxed{1}", "text after"),
+        (STEP_1_OK + STEP_2_BAD + STEP_2_BAD.replace("Step 2", "Step 3") + r"**Answer**: \boxed{2}", "not steps 1..2"),
+        (
+            "Step 1: 4 * 6 = 24.\nJudgement: correct\nStep 2: wrong sum.\nJudgement: incorrect\n**Answer**: \\boxed{2}",
+            "headers",
+        ),
+    ],
+)
+def test_strict_mode_fails_what_lenient_mode_repairs(text: str, why: str) -> None:
+    strict = parse_critique(text, 3, mode="strict")
+    assert strict.first_error_step is None and strict.parse_status == "failed"
+    assert any(why in p for p in strict.problems), strict.problems
+
+
+def test_strict_step_critique_needs_the_exact_judgement_line() -> None:
+    good = "**Critique of Step 2**: 7 + 5 = 12.\n**Judgement**: The correctness of Step 2 is: \\boxed{-1}"
+    assert parse_step_critique(good, 2, mode="strict").verdict == "incorrect"
+    words = "**Critique of Step 2**: 7 + 5 = 12.\n**Judgement**: correct"
+    assert parse_step_critique(words, 2).verdict == "correct"
+    strict = parse_step_critique(words, 2, mode="strict")
+    assert strict.verdict == "unchecked" and strict.parse_status == "failed"

@@ -188,3 +188,32 @@ def test_unknown_format_and_missing_file_are_clear_errors(sqlite_db_url: str, tm
         import_file(tmp_path / "missing.jsonl", fmt="prm800k", url=sqlite_db_url)
     with pytest.raises(BadInputError, match="status 'done'"):
         export(tmp_path / "o.jsonl", fmt="prm800k", statuses=["done"], url=sqlite_db_url)
+
+
+def test_prm800k_import_counts_how_ratings_became_labels(sqlite_db_url: str, tmp_path: Path) -> None:
+    path = tmp_path / "kinds.jsonl"
+    lines = [
+        phase2_line("P1", ("a", "b", "c"), (1, 0, -1), finish_reason="found_error", labeler="lab-1"),
+        phase2_line("P2", ("a", "b"), (1, 0), finish_reason="solution", labeler="lab-1"),
+        phase2_line("P3", ("a", "b"), (1, 0), finish_reason="found_error", labeler="lab-1"),
+        phase2_line("P4", ("a", "b"), (1, None), finish_reason="give_up", labeler="lab-1"),
+        phase2_line("P5", ("a", "b"), (0, None), finish_reason="bad_problem", labeler="lab-1"),
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    summary = import_file(path, fmt="prm800k", url=sqlite_db_url)
+    assert summary.labels == {
+        "first_error": 1,
+        "no_error": 1,
+        "found_error_without_-1": 1,
+        "give_up": 1,
+        "bad_problem": 1,
+    }
+    assert summary.neutral_steps == 4
+    assert summary.labels_line() == (
+        "labels: first_error 1, no_error 1, found_error_without_-1 1, give_up 1, bad_problem 1; "
+        "steps rated neutral (0, read as not an error): 4"
+    )
+    with session_scope(sqlite_db_url) as session:
+        labels = dict(session.execute(select(Item.problem, Annotation.first_error_step).join(Annotation.item)).all())
+    assert labels == {"P1": 3, "P2": -1, "P3": None, "P4": None, "P5": None}
+    assert import_file(path, fmt="prm800k", url=sqlite_db_url).labels == {}  # nothing new stored, nothing counted

@@ -216,3 +216,45 @@ def test_an_unreachable_database_does_not_stop_the_evaluation(
         outcome = run_eval(config, show_progress=False)
     assert outcome.eval_run_id is None and outcome.evaluated == 4
     assert (tmp_path / "out" / "summary.json").exists()
+
+
+def test_strict_and_lenient_scores_side_by_side(bench_file: Path, tmp_path: Path) -> None:
+    def critique(judged: list[int], answer: int) -> str:
+        blocks = [
+            f"**Critique of Step {i}**: checked.\n**Judgement**: The correctness of Step {i} is: \\boxed{{{v}}}\n\n"
+            for i, v in enumerate(judged, start=1)
+        ]
+        return "".join(blocks) + f"**Answer**: \\boxed{{{answer}}}"
+
+    def script(text: str, sample: int) -> str:
+        if "Pens?" in text:
+            return critique([1, -1], 2)  # complete: right in both modes
+        if "Apples?" in text:
+            return "**Answer**: \\boxed{1}"  # bare answer box: right only when read leniently
+        if "Sum?" in text:
+            return critique([1, 1], -1)
+        return critique([1], -1)  # stops after step 1 yet says no error: lenient reads -1, strict fails
+
+    outcome = run_eval(_config(bench_file, tmp_path / "out", critic="llm"), critic=Critic(ScriptedBackend(script)))
+    by_id = {r["id"]: r for r in read_predictions(tmp_path / "out")}
+    assert {k: (r["prediction"], r["strict_prediction"]) for k, r in by_id.items()} == {
+        "a": (2, 2),
+        "b": (1, None),
+        "c": (-1, -1),
+        "d": (-1, None),
+    }
+    assert outcome.report.subsets["toy"].f1 == 1.0
+    assert outcome.strict_report.subsets["toy"].f1 == pytest.approx(0.5)
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["average"]["f1"] == 1.0 and summary["strict"]["average"]["f1"] == pytest.approx(0.5)
+    from training.evaluation import format_outcome
+
+    table = format_outcome(outcome, _config(bench_file, tmp_path / "out", critic="llm"))
+    assert "F1 lenient" in table and "F1 strict" in table
+    assert [line.split() for line in table.splitlines() if line.startswith("toy")][-1] == [
+        "toy",
+        "100.0",
+        "50.0",
+        "0",
+        "2",
+    ]

@@ -91,7 +91,7 @@ def test_grpo_job_logs_reward_and_changes_weights(sqlite_session: Session, answe
             "max_steps": 2,
             "per_device_batch_size": 8,
             "num_generations": 8,
-            "max_completion_length": 14,
+            "max_completion_length": 80,
             "temperature": 1.0,
             "learning_rate": 1e-3,
             "format_reward_weight": 0.2,
@@ -107,7 +107,9 @@ def test_grpo_job_logs_reward_and_changes_weights(sqlite_session: Session, answe
     curves = queue.job_metrics(sqlite_session, job_id=job.id)
     assert [step for step, _ in curves["reward"]] == [1, 2]
     assert "reward/correctness_reward" in curves and "reward/format_reward" in curves
+    # Rewards read completions strictly, so only the complete critiques the model samples earn them.
     assert any(value > 0 for _, value in curves["reward/correctness_reward"])
+    assert any(value > 0 for _, value in curves["reward/format_reward"])
     version = registry.get_version(sqlite_session, version_id=done.result_model_version_id)
     assert version.status == registry.CANDIDATE and version.data_hash == done.data_hash
     assert _changed(_weights(answering_tiny_model_dir), _weights(Path(version.path)))

@@ -228,3 +228,48 @@ def test_dashboard_plots_eval_f1_over_time_and_training_loss(web) -> None:
     assert f1_trace.name == "critic-v1" and list(f1_trace.y) == [0.2, 0.35]
     (loss_trace,) = board.figures["loss"].data
     assert list(loss_trace.x) == [1, 2, 3, 4, 5] and loss_trace.y[0] == 2.0
+
+
+def test_dashboard_counts_unreadable_critic_outputs_as_disagreements(web, campaign_file: Path) -> None:
+    from db.models import CritiqueRun
+    from db.session import session_scope
+
+    boss = web["admin"]
+    cid = admin.new_campaign(web.ctx, boss, name="versus", overlap=1)
+    admin.upload_campaign_data(web.ctx, boss, campaign_id=cid, path=campaign_file)
+    human: dict[int, int] = {}
+    while (task := annotate.next_task(web.ctx, web["annotator"], campaign_id=cid)) is not None:
+        n = len(task.steps)
+        ratings = [1] * n if task.item_id % 2 else [1, -1] + [None] * (n - 2)
+        annotate.save(web.ctx, web["annotator"], item_id=task.item_id, campaign_id=cid, ratings=ratings, submit=True)
+        human[task.item_id] = -1 if task.item_id % 2 else 2
+
+    def critic_runs(model: str, unreadable: int) -> None:
+        """The critic agrees with the human on every item except the first `unreadable`, which it could not read."""
+        with session_scope(web.url) as session:
+            for k, (item_id, first_error) in enumerate(sorted(human.items())):
+                readable = k >= unreadable
+                session.add(
+                    CritiqueRun(
+                        item_id=item_id,
+                        model=model,
+                        backend="transformers",
+                        result={},
+                        first_error_step=first_error if readable else None,
+                        parse_status="ok" if readable else "failed",
+                    )
+                )
+            session.commit()
+
+    critic_runs("clean-critic", 0)
+    critic_runs("garbled-critic", 2)
+    board = dashboard.build_dashboard(web.ctx, web["viewer"], campaign_id=cid)
+    total = len(human)
+    assert board.summary["critic_vs_human"] == {
+        "clean-critic": 1.0,
+        "garbled-critic": pytest.approx((total - 2) / total),
+    }
+    assert board.summary["critic_vs_human_unreadable"]["garbled-critic"] == {"unreadable": 2, "compared": total}
+    (bars,) = board.figures["critic_vs_human"].data
+    assert list(bars.text) == [f"0 of {total} unreadable", f"2 of {total} unreadable"]
+    assert f"garbled\\-critic: {(total - 2) / total:.3f} (2 of {total} unreadable)" in dashboard.summary_markdown(board)

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from core.agreement import agreement_rate, cohen_kappa_pairwise, fleiss_kappa_first_error, krippendorff_alpha_ratings
+from core.agreement import (
+    CriticAgreement,
+    agreement_rate,
+    cohen_kappa_pairwise,
+    critic_agreement,
+    fleiss_kappa_first_error,
+    krippendorff_alpha_ratings,
+)
 
 
 def test_cohen_kappa_matches_the_textbook_value() -> None:
@@ -29,6 +36,8 @@ def test_krippendorff_alpha_on_step_ratings() -> None:
     assert krippendorff_alpha_ratings({"a": {(1, 1): 1}}) is None
 
 
-def test_agreement_rate_ignores_missing_sides() -> None:
-    assert agreement_rate([(2, 2), (None, 3), (1, 2)]) == pytest.approx(0.5)
-    assert agreement_rate([(None, 1)]) is None
+def test_agreement_rate_counts_an_unreadable_critic_output_as_a_disagreement() -> None:
+    assert agreement_rate([(2, 2), (None, 3), (1, 2)]) == pytest.approx(1 / 3)
+    assert agreement_rate([(None, 1)]) == 0.0
+    assert agreement_rate([(2, None)]) is None  # no human label: nothing to compare
+    assert critic_agreement([(2, 2), (None, 3), (-1, -1), (None, 2)]) == CriticAgreement(0.5, 4, 2)

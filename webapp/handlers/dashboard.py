@@ -7,7 +7,13 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from core.agreement import agreement_rate, cohen_kappa_pairwise, fleiss_kappa_first_error, krippendorff_alpha_ratings
+from core.agreement import (
+    CriticAgreement,
+    cohen_kappa_pairwise,
+    critic_agreement,
+    fleiss_kappa_first_error,
+    krippendorff_alpha_ratings,
+)
 from db import queries_dashboard as q
 from db.session import session_scope
 from webapp.context import AppContext
@@ -63,6 +69,18 @@ def _refine_figure(runs: list[dict[str, Any]]) -> go.Figure:
     return fig
 
 
+def _critic_vs_human_figure(critic: dict[str, CriticAgreement]) -> go.Figure:
+    """One bar per critic model, labelled with how many of its outputs were unreadable (counted as disagreements)."""
+    title = "Critic vs human first-error agreement (unreadable = disagreement)"
+    rated = {m: a for m, a in critic.items() if a.rate is not None}
+    if not rated:
+        return _empty(title)
+    fig = _bar(list(rated), [a.rate for a in rated.values()], title, "model", "agreement")
+    fig.update_traces(text=[f"{a.unreadable} of {a.compared} unreadable" for a in rated.values()], textposition="auto")
+    fig.update_yaxes(range=[0, 1])
+    return fig
+
+
 def build_dashboard(ctx: AppContext, actor: Actor | None, *, campaign_id: int | None = None) -> Dashboard:
     require(actor, Action.VIEW_DASHBOARD)
     with session_scope(ctx.database_url) as session:
@@ -76,12 +94,17 @@ def build_dashboard(ctx: AppContext, actor: Actor | None, *, campaign_id: int | 
     cohen = cohen_kappa_pairwise(agree["first_error"])
     fleiss = fleiss_kappa_first_error(agree["per_item"])
     alpha = krippendorff_alpha_ratings(agree["step_ratings"])
+    critic = {model: critic_agreement(pairs) for model, pairs in versus.items()}
     summary = {
         "annotations": counts["total"],
         "cohen_kappa_first_error": cohen,
         "fleiss_kappa_first_error": fleiss,
         "krippendorff_alpha_ratings": alpha,
-        "critic_vs_human": {m: agreement_rate(p) for m, p in versus.items()},
+        "critic_vs_human": {m: a.rate for m, a in critic.items()},
+        # Unreadable critic outputs count as disagreements; how many there were is shown next to each rate.
+        "critic_vs_human_unreadable": {
+            m: {"unreadable": a.unreadable, "compared": a.compared} for m, a in critic.items()
+        },
         "gold_accuracy": {n: (c / t if t else None) for n, (c, t) in gold.items()},
     }
     figs: dict[str, go.Figure] = {}
@@ -110,12 +133,7 @@ def build_dashboard(ctx: AppContext, actor: Actor | None, *, campaign_id: int | 
         figs["time"] = fig
     else:
         figs["time"] = _empty("Time per item (s)")
-    rates = {m: r for m, r in summary["critic_vs_human"].items() if r is not None}
-    figs["critic_vs_human"] = (
-        _bar(list(rates), list(rates.values()), "Critic vs human first-error agreement", "model", "agreement")
-        if rates
-        else _empty("Critic vs human first-error agreement")
-    )
+    figs["critic_vs_human"] = _critic_vs_human_figure(critic)
     if evals:
         fig = go.Figure()
         for model in dict.fromkeys(e["model"] for e in evals):
@@ -150,6 +168,15 @@ def summary_markdown(board: Dashboard) -> str:
         f"**Fleiss' kappa** (first-error step): {_fmt(s['fleiss_kappa_first_error'])} · "
         f"**Krippendorff's alpha** (step ratings, ordinal): {_fmt(s['krippendorff_alpha_ratings'])}",
     ]
+    if s["critic_vs_human"]:
+        lines.append(
+            "**Critic vs human** (first-error step; an unreadable critic output counts as a disagreement): "
+            + ", ".join(
+                f"{md_escape(name)}: {_fmt(rate)} ({s['critic_vs_human_unreadable'][name]['unreadable']} of "
+                f"{s['critic_vs_human_unreadable'][name]['compared']} unreadable)"
+                for name, rate in sorted(s["critic_vs_human"].items())
+            )
+        )
     if s["gold_accuracy"]:
         lines.append(
             "**Gold accuracy:** "
