@@ -48,6 +48,9 @@ class Candidate(BaseModel):
     final_answer: str | None
     critic_first_error: int | None = Field(None, description="The critic's first wrong step; -1 none; None unread.")
     no_error_share: float = Field(0.0, description="Share of the critic's votes saying every step is correct.")
+    confidence: float | None = Field(
+        None, description="The critic's probability that every step it judged is correct (None: no probabilities)."
+    )
     correct: bool = False
 
 
@@ -102,19 +105,32 @@ def no_error_share(result: CritiqueResult) -> float:
     return sum(v == NO_ERROR for v in votes) / len(votes)
 
 
+def all_correct_probability(result: CritiqueResult) -> float | None:
+    """Product of the model's P(correct) over the steps it judged: how sure it is that the solution is right."""
+    known = [s.p_correct for s in result.steps if s.p_correct is not None]
+    if not known:
+        return None
+    probability = 1.0
+    for p in known:
+        probability *= p
+    return probability
+
+
 def critic_pick(candidates: Sequence[Candidate]) -> int | None:
     """The candidate the critic trusts most: no error found, then the highest no-error vote share, then the
-    latest first error (more of it judged correct), then the answer most candidates share."""
+    critic's confidence that every step is right, then the latest first error (more of it judged correct), then
+    the answer most candidates share."""
     if not candidates:
         return None
     clusters = answer_clusters([c.final_answer for c in candidates])
     support = [clusters.count(k) if k >= 0 else 0 for k in clusters]
 
-    def trust(position: int) -> tuple[bool, float, float, int, int]:
+    def trust(position: int) -> tuple[bool, float, float, float, int, int]:
         c = candidates[position]
         accepted = c.critic_first_error == NO_ERROR
         reached = 0.0 if c.critic_first_error in (None, NO_ERROR) else c.critic_first_error / max(len(c.steps), 1)
-        return accepted, c.no_error_share, reached, support[position], -position
+        confidence = -1.0 if c.confidence is None else c.confidence
+        return accepted, c.no_error_share, confidence, reached, support[position], -position
 
     return max(range(len(candidates)), key=trust)
 
@@ -145,6 +161,7 @@ def rank(
                     final_answer=solution.final_answer,
                     critic_first_error=result.first_error_step if result else None,
                     no_error_share=no_error_share(result) if result else 0.0,
+                    confidence=all_correct_probability(result) if result else None,
                     correct=answers_match(solution.final_answer, truths[position]),
                 )
             )

@@ -92,3 +92,6 @@ def test_step_auroc_scores_confidence_on_labelled_steps_only() -> None:
     assert step_auroc([2, -1], [[0.2, 0.9], [0.8, 0.7]]) == 0.0
     assert step_auroc([-1, -1], [[0.9], [0.8]]) is None  # only correct steps: undefined
     assert step_auroc([2], [[None, None]]) is None  # the critic gave no confidence
+    # By hand: correct steps scored 0.9 and 0.4, wrong ones 0.5 and 0.3; 3 of the 4 (correct, wrong) pairs are
+    # ordered right, so AUROC = 0.75.
+    assert step_auroc([2, 1, -1], [[0.9, 0.5], [0.3], [0.4]]) == pytest.approx(0.75)

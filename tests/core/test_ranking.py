@@ -36,6 +36,27 @@ def test_critic_pick_prefers_no_error_then_vote_share_then_later_errors() -> Non
     assert critic_pick([]) is None
 
 
+def test_among_accepted_candidates_the_critic_picks_the_one_it_is_surest_of() -> None:
+    sure = _candidate("7", -1, 1.0).model_copy(update={"confidence": 0.9})
+    unsure = _candidate("8", -1, 1.0).model_copy(update={"confidence": 0.4})
+    assert critic_pick([unsure, sure]) == 1
+    assert critic_pick([sure, _candidate("8", -1, 1.0)]) == 0, "a known confidence beats none"
+
+
+def test_all_correct_probability_multiplies_the_judged_steps() -> None:
+    from core.ranking import all_correct_probability
+    from core.types import StepResult
+
+    steps = [
+        StepResult(index=1, text="a", verdict="correct", p_correct=0.9),
+        StepResult(index=2, text="b", verdict="correct", p_correct=0.5),
+        StepResult(index=3, text="c", verdict="unchecked"),
+    ]
+    result = CritiqueResult(problem="p", steps=steps, first_error_step=-1, model="m", backend="b")
+    assert all_correct_probability(result) == pytest.approx(0.45)
+    assert all_correct_probability(result.model_copy(update={"steps": steps[2:]})) is None
+
+
 def _generator(prompt: str, sample: int) -> str:
     # 3 of 4 samples make the same mistake, so majority voting goes wrong and a good critic goes right.
     if sample == 2:
