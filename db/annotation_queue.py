@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from core.errors import BadInputError, NotFoundError, PermissionDeniedError
 from db.classes import is_class
-from db.models import Annotation, Campaign, CampaignAssignment, CampaignItem, User
+from db.models import Annotation, Campaign, CampaignAssignment, CampaignItem, CritiqueRun, User
 from db.session import begin_write
 
 
@@ -17,8 +17,9 @@ def next_item_id(session: Session, *, campaign_id: int, annotator_id: int, exclu
     """The next item for this annotator, or None when the campaign has nothing left for them.
 
     Their own unfinished draft comes first (resume). Otherwise an item they have not annotated whose number
-    of distinct annotators is still below the campaign's overlap, preferring items closest to complete so
-    finished items accumulate; `exclude` holds items skipped in this session.
+    of distinct annotators is still below the campaign's overlap: with the "uncertainty" order the one whose latest
+    critique the critic was least sure of (active learning; items never critiqued come last), else the one closest
+    to complete so finished items accumulate. `exclude` holds items skipped in this session.
     """
     campaign = session.get(Campaign, campaign_id)
     if campaign is None:
@@ -52,8 +53,20 @@ def next_item_id(session: Session, *, campaign_id: int, annotator_id: int, exclu
         select(CampaignItem.item_id)
         .outerjoin(counts, counts.c.item_id == CampaignItem.item_id)
         .where(CampaignItem.campaign_id == campaign_id, CampaignItem.item_id.not_in(mine), n < campaign.overlap)
-        .order_by(n.desc(), CampaignItem.item_id)
     )
+    if campaign.item_order == "uncertainty":
+        latest = (
+            select(CritiqueRun.item_id, func.max(CritiqueRun.id).label("run_id"))
+            .group_by(CritiqueRun.item_id)
+            .subquery()
+        )
+        query = (
+            query.outerjoin(latest, latest.c.item_id == CampaignItem.item_id)
+            .outerjoin(CritiqueRun, CritiqueRun.id == latest.c.run_id)
+            .order_by(CritiqueRun.confidence.is_(None), CritiqueRun.confidence, n.desc(), CampaignItem.item_id)
+        )
+    else:
+        query = query.order_by(n.desc(), CampaignItem.item_id)
     if excluded:
         query = query.where(CampaignItem.item_id.not_in(excluded))
     return session.scalars(query.limit(1)).first()

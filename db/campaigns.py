@@ -14,8 +14,15 @@ from db.items import link_items
 from db.models import CAMPAIGN_STATUSES, Annotation, Campaign, CampaignItem
 from db.session import begin_write
 
+ITEM_ORDERS = ("progress", "uncertainty")
 
-def _check(overlap: int, status: str) -> None:
+
+def _check(overlap: int, status: str, item_order: str = "progress") -> None:
+    if item_order not in ITEM_ORDERS:
+        raise BadInputError(
+            f"item order {item_order!r} is not one of {', '.join(ITEM_ORDERS)} (uncertainty: the items the critic is "
+            "least sure of come first)"
+        )
     if overlap < 1:
         raise BadInputError(f"overlap must be at least 1 annotator per item, got {overlap}")
     if status not in CAMPAIGN_STATUSES:
@@ -31,11 +38,12 @@ def create_campaign(
     overlap: int = 1,
     status: str = "active",
     created_by_id: int | None = None,
+    item_order: str = "progress",
 ) -> Campaign:
     name = name.strip()
     if not name:
         raise BadInputError("campaign name must not be empty")
-    _check(overlap, status)
+    _check(overlap, status, item_order)
     begin_write(session)
     campaign = Campaign(
         name=name,
@@ -44,6 +52,7 @@ def create_campaign(
         overlap=overlap,
         status=status,
         created_by_id=created_by_id,
+        item_order=item_order,
     )
     session.add(campaign)
     try:
@@ -90,10 +99,11 @@ def update_campaign(
     guidelines: str | None = None,
     overlap: int | None = None,
     status: str | None = None,
+    item_order: str | None = None,
 ) -> Campaign:
     begin_write(session)
     campaign = get_campaign(session, campaign_id=campaign_id)
-    _check(overlap if overlap is not None else campaign.overlap, status or campaign.status)
+    _check(overlap if overlap is not None else campaign.overlap, status or campaign.status, item_order or "progress")
     if description is not None:
         campaign.description = description
     if guidelines is not None:
@@ -102,6 +112,8 @@ def update_campaign(
         campaign.overlap = overlap
     if status is not None:
         campaign.status = status
+    if item_order is not None:
+        campaign.item_order = item_order
     session.commit()
     return campaign
 

@@ -59,6 +59,7 @@ def save_critique_run(
         first_error_step=result.first_error_step,
         votes=list(result.votes),
         parse_status=result.parse_status,
+        confidence=result.first_error_probability,
         duration_s=duration,
         created_by_id=created_by_id,
     )

@@ -81,6 +81,8 @@ class Campaign(Base):
     guidelines: Mapped[str] = mapped_column(Text, default="")
     overlap: Mapped[int] = mapped_column(Integer, default=1)
     status: Mapped[str] = mapped_column(String(20), default="active")
+    # "progress": items closest to their overlap first; "uncertainty": the critic's least confident critique first.
+    item_order: Mapped[str] = mapped_column(String(20), default="progress", server_default="progress")
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     # Teacher classes only: the one user (besides admins) who may see, correct and export it; None = admins only.
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
@@ -327,6 +329,8 @@ class CritiqueRun(Base):
     first_error_step: Mapped[int | None] = mapped_column(Integer)
     votes: Mapped[list[Any]] = mapped_column(JSON, default=list)
     parse_status: Mapped[str] = mapped_column(String(20), default="ok")
+    # The critic's probability of its own answer (CritiqueResult.first_error_probability): low = unsure.
+    confidence: Mapped[float | None] = mapped_column(Float)
     duration_s: Mapped[float | None] = mapped_column(Float)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

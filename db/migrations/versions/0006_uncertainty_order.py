@@ -1,0 +1,30 @@
+"""uncertainty order: campaigns can hand out the items the critic is least sure of first (active learning)
+
+Revision ID: 0006_uncertainty_order
+Revises: 0005_eval_sets
+Create Date: 2026-12-06 04:20:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0006_uncertainty_order"
+down_revision: str | None = "0005_eval_sets"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("campaigns", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("item_order", sa.String(length=20), server_default="progress", nullable=False))
+    with op.batch_alter_table("critique_runs", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("confidence", sa.Float(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("critique_runs", schema=None) as batch_op:
+        batch_op.drop_column("confidence")
+    with op.batch_alter_table("campaigns", schema=None) as batch_op:
+        batch_op.drop_column("item_order")
