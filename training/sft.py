@@ -71,12 +71,14 @@ def _critique_only_trainer_class() -> type:
             core = self.accelerator.unwrap_model(model)
             if is_peft_model(core):
                 core = core.get_base_model()
-            hidden = core.get_decoder()(
-                input_ids=inputs["input_ids"], attention_mask=inputs.get("attention_mask"), use_cache=False
-            ).last_hidden_state[:, :-1]
             labels = inputs["labels"][:, 1:]
             mask = labels != -100
-            logits = core.get_output_embeddings()(hidden[mask]).float()
+            # Accelerate puts a bf16 job's autocast on the model's forward, which this path does not call.
+            with self.accelerator.autocast():
+                hidden = core.get_decoder()(
+                    input_ids=inputs["input_ids"], attention_mask=inputs.get("attention_mask"), use_cache=False
+                ).last_hidden_state[:, :-1]
+                logits = core.get_output_embeddings()(hidden[mask]).float()
             targets = labels[mask]
             total = torch.nn.functional.cross_entropy(logits, targets, reduction="sum")
             count = mask.sum() if num_items_in_batch is None else num_items_in_batch
