@@ -3,8 +3,8 @@
 One pattern per item (its step count fixes the step numbers), in the DeepCritic format with the meta-critique as
 its own labelled part:
 
-    **Critique of Step 1**: <one sentence>
-    **Meta-critique**: <one sentence>
+    **Critique of Step 1**: This step <the rest of one sentence>
+    **Meta-critique**: Checking again, <the rest of one sentence>
     **Judgement**: The correctness of Step 1 is: \\boxed{1}
 
     **Critique of Step 2**: ...
@@ -15,8 +15,9 @@ its own labelled part:
 The pattern nests so that the answer always agrees with the judgements: after a step judged 1 comes the next step's
 block (or, after the last step, `\\boxed{-1}`); after a step judged -1 comes the answer naming that step, so the
 critique stops at the first wrong step as DeepCritic's does. Every engine (vLLM's structured outputs, llguidance for
-transformers, an OpenAI-compatible server) receives the same pattern. Text parts are one or two sentences of bounded
-length: the bound keeps every critique inside its token budget, and a part cannot run on into a loop.
+transformers, an OpenAI-compatible server) receives the same pattern. Text parts are one sentence of bounded
+length after fixed opening words: the bound keeps every critique inside its token budget, a part cannot run on into a
+loop, and a step's analysis and meta-critique cannot be the same sentence.
 """
 
 from __future__ import annotations
@@ -27,8 +28,10 @@ from dataclasses import dataclass
 # vLLM's name for llguidance, the engine the transformers backend uses too: every path enforces a pattern one way.
 VLLM_STRUCTURED_OUTPUTS_BACKEND = "guidance"
 
-CRITIQUE_LABEL = "**Critique of Step {index}**: "
-META_LABEL = "\n**Meta-critique**: "
+# Each text part is one sentence opened by fixed words: the analysis talks about the step, the meta-critique takes
+# a second look, and the two can never be the same sentence (a looping model's favourite move).
+CRITIQUE_LABEL = "**Critique of Step {index}**: This step "
+META_LABEL = "\n**Meta-critique**: Checking again, "
 JUDGEMENT_LINE = "\n**Judgement**: The correctness of Step {index} is: \\boxed{{{value}}}"
 STEP_SEPARATOR = "\n\n"
 ANSWER_LINE = "\n\n**Answer**: \\boxed{{{value}}}"
@@ -38,12 +41,16 @@ _FIXED_TOKENS_PER_STEP = 40
 _FIXED_TOKENS_ANSWER = 14
 # A token of free text is at least one character; two per token is a cautious average for math prose.
 _CHARS_PER_TOKEN = 2
-MIN_SENTENCE_CHARS = 24
+# Bounds of one text part (after its opening words): at least a short clause; at most what the token budget leaves,
+# but never less than room for one plain sentence, even if a long solution then needs more tokens than budgeted.
+MIN_SENTENCE_CHARS = 16
+SHORTEST_LIMIT_CHARS = 48
 MAX_SENTENCE_CHARS = 240
 
-# A sentence: no newline (a new line would open a new part), no '*' (markup of the labels), no backslash (no
-# `\boxed{}` inside the text that a parser could misread); '.', '!' or '?' end it, except a '.' between digits.
-_SENTENCE_START = r"[^\s*\\.!?]"
+# The rest of a sentence: no newline (a new line would open a new part), no '*' (markup of the labels), no
+# backslash (no `\boxed{}` inside the text that a parser could misread); '.', '!' or '?' end it, except a '.'
+# between digits.
+_SENTENCE_START = r"(?:[^\s*\\.!?]|[0-9]\.[0-9])"
 _SENTENCE_CHAR = r"(?:[^\n*\\.!?]|[0-9]\.[0-9])"
 _SENTENCE_END = r"[.!?]"
 
@@ -60,29 +67,17 @@ class Constraint:
         return re.fullmatch(self.regex, text, flags=re.DOTALL) is not None
 
 
-def sentence_pattern(max_chars: int) -> str:
-    """One sentence of MIN_SENTENCE_CHARS to `max_chars` characters (the end mark included)."""
+def text_pattern(max_chars: int) -> str:
+    """The rest of a sentence whose opening words the format wrote: MIN_SENTENCE_CHARS to `max_chars` characters."""
     longest = max(MIN_SENTENCE_CHARS, max_chars)
     return f"{_SENTENCE_START}{_SENTENCE_CHAR}{{{MIN_SENTENCE_CHARS - 2},{longest - 2}}}{_SENTENCE_END}"
-
-
-def text_pattern(max_chars: int) -> str:
-    """A text part: one sentence, or two when the budget allows; at most `max_chars` characters in all.
-
-    A second sentence lets a model that wants to go on after a full stop do so, instead of being pushed by the mask
-    into whatever odd token may follow a full stop; the bound still caps the part.
-    """
-    if max_chars < 2 * MIN_SENTENCE_CHARS + 1:
-        return sentence_pattern(max_chars)
-    half = (max_chars - 1) // 2
-    return f"{sentence_pattern(half)}(?: {sentence_pattern(half)})?"
 
 
 def sentence_chars(num_steps: int, max_new_tokens: int, parts_per_step: int = 2) -> int:
     """Longest sentence so that a critique of every step fits the token budget (within the allowed range)."""
     free_tokens = max_new_tokens - num_steps * _FIXED_TOKENS_PER_STEP - _FIXED_TOKENS_ANSWER
     per_part = free_tokens * _CHARS_PER_TOKEN // max(1, num_steps * parts_per_step)
-    return max(MIN_SENTENCE_CHARS, min(MAX_SENTENCE_CHARS, per_part))
+    return max(SHORTEST_LIMIT_CHARS, min(MAX_SENTENCE_CHARS, per_part))
 
 
 def _literal(text: str) -> str:

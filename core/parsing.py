@@ -401,3 +401,19 @@ def parse_step_critique(text: str, index: int, mode: ParseMode = "lenient") -> P
         return step
     except Exception:  # model output is data
         return ParsedStep(index=index, critique=str(text), parse_status="failed")
+
+
+_SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+")
+
+
+def repeats_a_sentence(text: str) -> bool:
+    """Whether any sentence of the text occurs twice (case and spacing aside): the mark of a looping model."""
+    seen: set[str] = set()
+    for sentence in _SENTENCE_SPLIT.split(text):
+        key = " ".join(sentence.lower().split())
+        if len(key) < 8:  # "Yes." twice is not a loop
+            continue
+        if key in seen:
+            return True
+        seen.add(key)
+    return False

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from core.benchmarks import BENCHMARK_HELP, Benchmark, load_benchmark, unique_ids
 from core.errors import ConfigError
 from core.metrics import Report, format_report, score_subsets, step_auroc
-from core.parsing import parse_critique
+from core.parsing import parse_critique, repeats_a_sentence
 from core.symbolic import SolutionCheck, check_solution, combined_first_error
 from core.types import NO_ERROR, Mode, SolutionItem
 from core.voting import majority_vote
@@ -166,14 +166,24 @@ def step_aurocs_by_subset(records: Sequence[dict[str, Any]]) -> dict[str, dict[s
 
 
 def generation_stats(records: Sequence[dict[str, Any]]) -> dict[str, float | int]:
-    """How readable and how long the critiques were: items whose output parsed cleanly, tokens per critique."""
+    """How readable and how long the critiques were: items whose output parsed cleanly, tokens per critique, and
+    items where some step's critique (analysis and meta-critique) says a sentence twice."""
     with_model = [r for r in records if "completion_tokens" in r]
     tokens = [int(r["completion_tokens"]) for r in with_model]
+
+    def loops(record: dict[str, Any]) -> bool:
+        for raw in record.get("raw_outputs", []):
+            parsed = parse_critique(raw, len(record.get("step_p_correct") or []) or 1)
+            if any(repeats_a_sentence(f"{s.critique} {s.meta_critique}") for s in parsed.steps):
+                return True
+        return False
+
     return {
         "items": len(with_model),
         "parse_ok": sum(r.get("parse_status") == "ok" for r in with_model),
         "constrained": sum(bool(r.get("constrained")) for r in with_model),
         "mean_tokens": round(sum(tokens) / len(tokens), 1) if tokens else 0,
+        "repeated_sentence": sum(loops(r) for r in with_model),
     }
 
 
@@ -475,7 +485,8 @@ def _extras(summary: dict[str, Any] | None) -> str:
     if stats.get("items"):
         lines.append(
             f"critiques read cleanly: {stats['parse_ok']}/{stats['items']}, constrained: {stats['constrained']}, "
-            f"mean tokens per critique: {stats['mean_tokens']}"
+            f"mean tokens per critique: {stats['mean_tokens']}, "
+            f"a step repeating a sentence: {stats.get('repeated_sentence', 0)}"
         )
     return "\n" + "\n".join(lines) if lines else ""
 

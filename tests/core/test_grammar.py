@@ -13,6 +13,7 @@ from core.grammar import (
     JUDGEMENT_LINE,
     META_LABEL,
     MIN_SENTENCE_CHARS,
+    SHORTEST_LIMIT_CHARS,
     STEP_SEPARATOR,
     critique_constraint,
     sentence_chars,
@@ -22,14 +23,14 @@ from core.parsing import parse_critique
 from core.types import SolutionItem
 
 
-def written_critique(num_steps: int, first_error: int, sentence: str = "The arithmetic is right.") -> str:
+def written_critique(num_steps: int, first_error: int, sentence: str = "multiplies the numbers right.") -> str:
     """A critique in the exact format: every step up to the first error judged, then the agreeing answer."""
     last = num_steps if first_error == -1 else first_error
     blocks = [
         CRITIQUE_LABEL.format(index=i)
         + sentence
         + META_LABEL
-        + "Checking: 3.5 x 2 gives 7."
+        + "3.5 x 2 gives 7 here."
         + JUDGEMENT_LINE.format(index=i, value=-1 if i == first_error else 1)
         for i in range(1, last + 1)
     ]
@@ -61,28 +62,28 @@ def test_text_parts_are_bounded_single_lines_without_markup() -> None:
     constraint = critique_constraint(3, 512)
     limit = sentence_chars(3, 512)
     assert MIN_SENTENCE_CHARS <= limit <= 240
-    assert not constraint.matches(written_critique(3, 2, sentence="Short."))
+    assert not constraint.matches(written_critique(3, 2, sentence="is ok."))
     assert not constraint.matches(written_critique(3, 2, sentence="A" * (limit + 5) + "."))
-    assert not constraint.matches(written_critique(3, 2, sentence="This has\na new line inside it, see."))
-    assert not constraint.matches(written_critique(3, 2, sentence="It is \\boxed{-1} wrong in this step."))
-    assert not constraint.matches(written_critique(3, 2, sentence="It is **bold** and that is not allowed."))
-    assert constraint.matches(
-        written_critique(3, 2, sentence="Four pens cost 4.5 dollars in all. That total is checked here.")
-    )
+    assert not constraint.matches(written_critique(3, 2, sentence="has\na new line inside it, see."))
+    assert not constraint.matches(written_critique(3, 2, sentence="is \\boxed{-1} wrong in this step."))
+    assert not constraint.matches(written_critique(3, 2, sentence="is **bold** and that is not allowed."))
+    assert not constraint.matches(written_critique(3, 2, sentence="says 4 pens cost 12. It then goes on."))
+    assert constraint.matches(written_critique(3, 2, sentence="says four pens cost 4.5 dollars in all."))
 
 
 def test_the_token_cap_covers_the_longest_critique_the_pattern_allows() -> None:
     for num_steps in (1, 5, 40):
         constraint = critique_constraint(num_steps, 512)
         longest = written_critique(num_steps, -1, sentence="x" * (sentence_chars(num_steps, 512) - 1) + ".")
+        assert constraint.matches(longest)
         assert constraint.max_tokens >= max(512, len(longest)), "every token is at least one character"
-    # a budget too small for the text still leaves every step its shortest sentences
-    assert sentence_chars(40, 64) == MIN_SENTENCE_CHARS
+    # a budget too small for the text still leaves every step room for one plain sentence
+    assert sentence_chars(40, 64) == SHORTEST_LIMIT_CHARS
 
 
 def test_deliberate_calls_write_one_step_each() -> None:
     constraint = step_constraint(3, 256)
-    text = CRITIQUE_LABEL.format(index=3) + "The subtraction gives 8, not 9." + JUDGEMENT_LINE.format(index=3, value=-1)
+    text = CRITIQUE_LABEL.format(index=3) + "subtracts and gets 9, not 8." + JUDGEMENT_LINE.format(index=3, value=-1)
     assert constraint.matches(text)
     assert not constraint.matches(text.replace("Step 3", "Step 2"))
 

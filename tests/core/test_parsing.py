@@ -231,3 +231,12 @@ def test_strict_step_critique_needs_the_exact_judgement_line() -> None:
     assert parse_step_critique(words, 2).verdict == "correct"
     strict = parse_step_critique(words, 2, mode="strict")
     assert strict.verdict == "unchecked" and strict.parse_status == "failed"
+
+
+def test_a_repeated_sentence_is_the_mark_of_a_loop() -> None:
+    from core.parsing import repeats_a_sentence
+
+    looping = "The correct step to solve this problem is: add. The correct step to solve this problem is: add."
+    assert repeats_a_sentence(looping)
+    assert not repeats_a_sentence("Four pens cost 12 dollars. Checking: 4 x 3 = 12 again gives 12.")
+    assert not repeats_a_sentence("Yes. Yes. The step is right.")
