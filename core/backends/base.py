@@ -44,6 +44,19 @@ class Generation:
     constrained: bool = False  # the engine enforced the prompt's Constraint while generating this text
 
 
+def constraints_per_prompt(
+    prompts: Sequence[Messages], params: GenerationParams, constraints: Sequence[Constraint | None] | None
+) -> list[Constraint | None]:
+    """Check a generate() call's arguments and give one constraint (or None) per prompt."""
+    if params.n < 1:
+        from core.errors import ConfigError
+
+        raise ConfigError(f"the number of samples must be at least 1, got {params.n}")
+    if constraints is not None and len(constraints) != len(prompts):
+        raise ValueError(f"{len(prompts)} prompts but {len(constraints)} constraints: give one per prompt (or None)")
+    return list(constraints) if constraints is not None else [None] * len(prompts)
+
+
 class Backend(ABC):
     """Generates chat completions. Implementations batch or parallelise internally."""
 

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import openai
 
-from core.backends.base import Backend, Generation, GenerationParams, Messages, TokenLogprobs
+from core.backends.base import Backend, Generation, GenerationParams, Messages, TokenLogprobs, constraints_per_prompt
 from core.errors import BackendUnavailableError, BadInputError, ConfigError
 from core.grammar import Constraint
 from core.settings import Settings, get_settings
@@ -119,9 +119,7 @@ class OpenAIBackend(Backend):
     ) -> list[list[Generation]]:
         if not prompts:
             return []
-        if params.n < 1:
-            raise ConfigError(f"the number of samples must be at least 1, got {params.n}")
-        per_prompt = list(constraints) if constraints else [None] * len(prompts)
+        per_prompt = constraints_per_prompt(prompts, params, constraints)
         workers = min(self.max_concurrency, len(prompts) * (params.n if self.supports_n is False else 1))
         with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="openai-backend") as pool:
             return list(

@@ -8,7 +8,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from core.backends.base import Backend, Generation, GenerationParams, Messages, TokenLogprobs
+from core.backends.base import Backend, Generation, GenerationParams, Messages, TokenLogprobs, constraints_per_prompt
 from core.backends.cpu import cpu_dtype_name, large_buffers_returned_to_the_os, vllm_kv_cache_bytes
 from core.errors import BackendUnavailableError, ConfigError
 from core.grammar import VLLM_STRUCTURED_OUTPUTS_BACKEND, Constraint
@@ -133,9 +133,7 @@ class VLLMBackend(Backend):
     ) -> list[list[Generation]]:
         if not prompts:
             return []
-        if params.n < 1:
-            raise ConfigError(f"the number of samples must be at least 1, got {params.n}")
-        per_prompt = list(constraints) if constraints else [None] * len(prompts)
+        per_prompt = constraints_per_prompt(prompts, params, constraints)
         sampling = [self._sampling(params, constraint) for constraint in per_prompt]
         # LLM.chat applies the model's chat template and batches every prompt in one engine run.
         outputs = self.llm.chat([list(prompt) for prompt in prompts], sampling, use_tqdm=False)
