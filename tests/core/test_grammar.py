@@ -115,3 +115,6 @@ def test_a_random_tiny_model_under_the_grammar_always_writes_a_readable_critique
         assert all(vote in (-1, 1, 2, 3) for vote in result.votes)
         assert all(s.p_correct is not None for s in result.steps if s.verdict != "unchecked")
     assert len({output for result in results for output in result.raw_outputs}) > 3, "samples really differ"
+    deliberate = critic.critique(item, mode="deliberate", samples=1)
+    assert deliberate.constrained and deliberate.parse_status == "ok", "each of the three calls keeps its format"
+    assert all(s.verdict in ("correct", "incorrect", "unchecked") and s.critique for s in deliberate.steps[:1])
