@@ -61,7 +61,4 @@ def first_error_probability(p_correct: Sequence[float | None], first_error_step:
     needed = p_correct[:last]
     if len(needed) < last or any(p is None for p in needed):
         return None
-    probability = 1.0
-    for index, p in enumerate(needed, start=1):
-        probability *= (1.0 - p) if index == first_error_step else p  # type: ignore[operator]
-    return probability
+    return math.prod((1.0 - p) if index == first_error_step else p for index, p in enumerate(needed, start=1))  # type: ignore[operator]

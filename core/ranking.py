@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -108,12 +109,7 @@ def no_error_share(result: CritiqueResult) -> float:
 def all_correct_probability(result: CritiqueResult) -> float | None:
     """Product of the model's P(correct) over the steps it judged: how sure it is that the solution is right."""
     known = [s.p_correct for s in result.steps if s.p_correct is not None]
-    if not known:
-        return None
-    probability = 1.0
-    for p in known:
-        probability *= p
-    return probability
+    return math.prod(known) if known else None
 
 
 def critic_pick(candidates: Sequence[Candidate]) -> int | None:
