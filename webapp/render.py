@@ -382,6 +382,7 @@ PAGE_CSS = """
 .kbd-help { font-size: 0.85em; color: #57606a; }
 .conf { display: inline-block; width: 60px; height: 8px; border-radius: 4px; background: #eaeef2;
   margin-left: 8px; vertical-align: middle; overflow: hidden; }
+.conf.wide { width: 240px; height: 12px; margin-left: 0; }
 .conf-fill { display: block; height: 100%; background: #0969da; }
 .conf-text { font-size: 0.8em; color: #57606a; margin-left: 4px; font-weight: 400; }
 .badge-model-verdict { background: #f6f8fa; color: #57606a; }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import time
 from typing import Any
 
@@ -128,7 +129,8 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
         }
         if task is None:
             return [*render(st), "", message_html("Nothing left for you in this campaign.", kind="ok"), "", ""]
-        reason = task.finish_reason or ""
+        # A reason that only restates the ratings stays "from the ratings", so changing a rating still counts.
+        reason = "" if task.finish_reason == h.default_finish_reason(task.ratings) else task.finish_reason or ""
         note = f"Reopened your {task.status} annotation: change it and submit again." if task.status != "new" else ""
         return [*render(st), markdown_html(task.guidelines), message_html(note) if note else "", reason, task.comment]
 
@@ -198,6 +200,7 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
             current_actor(ctx, request)  # the page only edits local state, but only for a logged-in user
             if not st.get("task"):
                 return [*render(st), message_html("Load an item first (Next item).", kind="warn")]
+            before = copy.deepcopy(st["task"])  # the edit changes the task's lists in place
             task = h.Task.from_dict(st["task"])
             try:
                 step = fn(task, st["step"])
@@ -205,7 +208,7 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
                 return [*render(st), message_html(str(exc), kind="warn")]
             undo_stack = list(st.get("undo", []))
             if changes:
-                undo_stack = [*undo_stack, {"task": st["task"], "step": st["step"]}][-UNDO_DEPTH:]
+                undo_stack = [*undo_stack, {"task": before, "step": st["step"]}][-UNDO_DEPTH:]
             new = {**st, "task": task.to_dict(), "step": step, "dirty": st.get("dirty") or changes, "undo": undo_stack}
             return [*render(new), ""]
 
