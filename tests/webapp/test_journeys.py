@@ -203,7 +203,7 @@ def test_admin_adds_a_user_and_sets_up_a_campaign(served: Served, browser, campa
     assert page.input_value("#admin-campaign input") == "journey (#1)"  # the new campaign is the picked one
 
     page.set_input_files("#admin-data-file input[type=file]", str(campaign_file))
-    _wait_text(page, "#admin-data-file", "campaign.json")
+    page.wait_for_selector("#admin-data-file :text('campaign.json')")
     page.click("#admin-import")
     _wait_text(page, "#admin-status", "Imported 4 record(s) into journey")
 
