@@ -29,7 +29,11 @@ LATEX_DELIMITERS: list[dict[str, str | bool]] = [
 ALLOWED_TAGS = frozenset(
     {"div", "span", "p", "b", "strong", "i", "em", "br", "details", "summary", "h3", "h4", "table", "tr", "td", "th"}
 )
-ALLOWED_ATTRIBUTES = {"*": ["class", "id"], "details": ["open"]}
+ALLOWED_ATTRIBUTES = {
+    "*": ["class", "id"],
+    "details": ["open"],
+    "span": ["class", "id", "role", "aria-label", "aria-valuenow", "aria-valuemin", "aria-valuemax", "title"],
+}
 
 # Math segments: display forms anywhere; inline `$...$` only with the pandoc rule (no space inside the
 # delimiters, closing `$` not followed by a digit) so money amounts like "$5 and $3" stay text.
@@ -97,7 +101,33 @@ def text_html(value: str, *, css_class: str = "critic-text") -> str:
     return frag.finish(f'<div class="{css_class}">{frag.text(value)}</div>')
 
 
-def _step_card(frag: _Fragment, step: StepResult, *, first_error: int | None, show_votes: bool) -> str:
+CONFIDENCE_STEPS = 20  # the bar's width moves in 5 % steps (CSS classes: no inline styles reach the page)
+
+
+def confidence_bar(p_correct: float | None) -> str:
+    """The model's P(step correct) as a small meter with a spoken label; empty when the model gave none."""
+    if p_correct is None:
+        return ""
+    try:
+        value = float(p_correct)
+    except (TypeError, ValueError):
+        return ""
+    if value != value:  # NaN: no reading
+        return ""
+    value = min(max(value, 0.0), 1.0)
+    percent = round(value * 100)
+    width = round(value * CONFIDENCE_STEPS)
+    label = f"model confidence {percent} % correct"
+    return (
+        f'<span class="conf" role="meter" aria-label="{label}" title="{label}" aria-valuenow="{percent}" '
+        f'aria-valuemin="0" aria-valuemax="100"><span class="conf-fill conf-w-{width}"></span></span>'
+        f'<span class="conf-text">{percent} %</span>'
+    )
+
+
+def _step_card(
+    frag: _Fragment, step: StepResult, *, first_error: int | None, show_votes: bool, done: bool = True
+) -> str:
     classes = ["step-card", f"verdict-{step.verdict}"]
     if first_error is not None and step.index == first_error:
         classes.append("first-error")
@@ -106,12 +136,17 @@ def _step_card(frag: _Fragment, step: StepResult, *, first_error: int | None, sh
         badges.append('<span class="badge badge-first-error">first wrong step</span>')
     if show_votes and step.vote_share is not None:
         badges.append(f'<span class="badge badge-votes">votes {step.vote_share:.0%}</span>')
+    if step.model_verdict is not None and step.model_verdict != step.verdict:
+        own = VERDICT_LABELS.get(step.model_verdict, step.model_verdict)
+        badges.append(f'<span class="badge badge-model-verdict">model said: {html.escape(own)}</span>')
     if step.check is not None:
         badges.append(
             f'<span class="badge badge-check-{step.check.status}">{CHECK_LABELS.get(step.check.status, "")}</span>'
         )
-    if step.parse_status != "ok":
+    # While the model is still writing, a step it has not reached yet is simply not judged yet.
+    if done and step.parse_status != "ok":
         badges.append(f'<span class="badge badge-parse">parse {html.escape(step.parse_status)}</span>')
+    badges.append(confidence_bar(step.p_correct))
     parts = [
         f'<div class="{" ".join(classes)}" id="step-{step.index}">',
         f'<div class="step-head"><span class="step-num">Step {step.index}</span> {" ".join(badges)}</div>',
@@ -125,7 +160,10 @@ def _step_card(frag: _Fragment, step: StepResult, *, first_error: int | None, sh
             f'<div class="step-meta-text">{frag.text(step.meta_critique)}</div></details>'
         )
     if step.check is not None and step.check.detail:
-        parts.append(f'<div class="step-check">{frag.text(step.check.detail)}</div>')
+        who = "Checker" if step.check.status == "wrong" else "Checker note"
+        parts.append(
+            f'<div class="step-check step-check-{step.check.status}"><b>{who}:</b> {frag.text(step.check.detail)}</div>'
+        )
     parts.append("</div>")
     return "".join(parts)
 
@@ -154,7 +192,9 @@ def critique_html(result: CritiqueResult, *, done: bool = True) -> str:
     """The step cards of one (possibly partial) critique result, problem first."""
     frag = _Fragment()
     first_error = result.first_error_step if done and result.first_error_step not in (None, -1) else None
-    cards = [_step_card(frag, s, first_error=first_error, show_votes=result.samples > 1) for s in result.steps]
+    cards = [
+        _step_card(frag, s, first_error=first_error, show_votes=result.samples > 1, done=done) for s in result.steps
+    ]
     markup = (
         '<div class="critic-result">'
         f'<div class="critic-problem"><b>Problem.</b> {frag.text(result.problem)}</div>'
@@ -258,6 +298,30 @@ def annotation_html(
     return frag.finish(markup)
 
 
+def _rating_text(rating: int | None) -> str:
+    return "unrated" if rating is None else RATING_LABELS.get(rating, str(rating))
+
+
+def conflict_html(steps: Sequence[str], mine: dict, theirs: dict) -> str:
+    """Two versions of one annotation side by side, step by step; rows that differ are marked."""
+    frag = _Fragment()
+    rows = ["<tr><th>Step</th><th>Yours (not saved)</th><th>Stored</th></tr>"]
+    mine_r, theirs_r = list(mine.get("ratings") or []), list(theirs.get("ratings") or [])
+    for index, text in enumerate(steps, start=1):
+        a = mine_r[index - 1] if index - 1 < len(mine_r) else None
+        b = theirs_r[index - 1] if index - 1 < len(theirs_r) else None
+        css = "differs" if a != b else "same"
+        rows.append(
+            f'<tr class="{css}"><td>Step {index}: {frag.text(text[:120])}</td>'
+            f"<td>{_rating_text(a)}</td><td>{_rating_text(b)}</td></tr>"
+        )
+    for key, label in (("finish_reason", "Finish reason"), ("comment", "Comment"), ("status", "Status")):
+        a, b = str(mine.get(key) or ""), str(theirs.get(key) or "")
+        css = "differs" if a != b else "same"
+        rows.append(f'<tr class="{css}"><td>{label}</td><td>{frag.text(a)}</td><td>{frag.text(b)}</td></tr>')
+    return frag.finish(f'<table class="conflict-diff">{"".join(rows)}</table>')
+
+
 def markdown_html(text: str) -> str:
     """Admin-written markdown (campaign guidelines) as sanitised HTML: http(s) links only, no raw HTML."""
     from markdown_it import MarkdownIt
@@ -316,4 +380,13 @@ PAGE_CSS = """
 .step-card.diff-removed { border-left-color: #cf222e; opacity: 0.7; }
 .step-before { color: #8c959f; text-decoration: line-through; }
 .kbd-help { font-size: 0.85em; color: #57606a; }
+.conf { display: inline-block; width: 60px; height: 8px; border-radius: 4px; background: #eaeef2;
+  margin-left: 8px; vertical-align: middle; overflow: hidden; }
+.conf.wide { width: 240px; height: 12px; margin-left: 0; }
+.conf-fill { display: block; height: 100%; background: #0969da; }
+.conf-text { font-size: 0.8em; color: #57606a; margin-left: 4px; font-weight: 400; }
+.badge-model-verdict { background: #f6f8fa; color: #57606a; }
+.step-check-wrong { color: #9a6700; }
+.conflict-diff tr.differs td { background: #fff8c5; }
 """
+PAGE_CSS += "".join(f".conf-w-{i} {{ width: {i * 100 // CONFIDENCE_STEPS}%; }}\n" for i in range(CONFIDENCE_STEPS + 1))

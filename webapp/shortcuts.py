@@ -6,19 +6,21 @@ import json
 
 # key -> (button elem_id, what it does). Keys are ignored while typing in a text field.
 SHORTCUTS: dict[str, tuple[str, str]] = {
-    "a": ("ann-accept", "accept the critic's verdict for the current step"),
+    "a": ("ann-accept", "accept the critic's verdict for the current step (stays on it)"),
     "A": ("ann-accept-all", "accept the critic's verdicts for all steps"),
-    "+": ("ann-good", "rate the current step +1 (good)"),
-    "=": ("ann-good", "rate the current step +1 (good)"),
-    "0": ("ann-neutral", "rate the current step 0 (neutral)"),
-    "-": ("ann-bad", "rate the current step -1 (wrong)"),
+    "+": ("ann-good", "rate the current step +1 (good; stays on it)"),
+    "=": ("ann-good", "rate the current step +1 (good; stays on it)"),
+    "0": ("ann-neutral", "rate the current step 0 (neutral; stays on it)"),
+    "-": ("ann-bad", "rate the current step -1 (wrong; stays on it)"),
     "f": ("ann-flag", "flag / unflag the current step"),
     "j": ("ann-next-step", "next step"),
     "k": ("ann-prev-step", "previous step"),
     "d": ("ann-save-draft", "save draft"),
     "s": ("ann-submit", "submit"),
+    "u": ("ann-undo", "undo the last change"),
     "x": ("ann-skip", "skip this item"),
     "n": ("ann-next-item", "next item"),
+    "p": ("ann-prev-item", "previous item (reopens it)"),
 }
 
 

@@ -28,11 +28,20 @@ def _text(message: str) -> str:
     return html.escape(message, quote=False)
 
 
-def _as_gradio_error(exc: Exception) -> gr.Error:
+def one_line(exc: BaseException) -> str:
+    """An error as one log line: its kind and message, newlines folded."""
+    return f"{type(exc).__name__}: " + " ".join(str(exc).split())
+
+
+def _as_gradio_error(exc: Exception, where: str = "") -> gr.Error:
+    # A refused or invalid request is the user's to fix: one log line, no traceback (Gradio's own included).
     if isinstance(exc, ConflictError):
-        return gr.Error(_text(f"Conflict: {exc}"), title="Someone else saved first")
+        log.info("%s: %s", where or "web handler", one_line(exc))
+        return gr.Error(_text(f"Conflict: {exc}"), title="Someone else saved first", print_exception=False)
     if isinstance(exc, CriticError):
-        return gr.Error(_text(str(exc)), title=type(exc).__name__.removesuffix("Error") or "Error")
+        log.info("%s: %s", where or "web handler", one_line(exc))
+        title = type(exc).__name__.removesuffix("Error") or "Error"
+        return gr.Error(_text(str(exc)), title=title, print_exception=False)
     log.exception("unexpected error in a web handler")
     return gr.Error(_text(f"Unexpected error: {type(exc).__name__}: {exc}"))
 
@@ -48,7 +57,7 @@ def shows_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             except gr.Error:
                 raise
             except Exception as exc:
-                raise _as_gradio_error(exc) from exc
+                raise _as_gradio_error(exc, fn.__name__) from exc
 
         return gen_wrapper
 
@@ -59,6 +68,6 @@ def shows_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         except gr.Error:
             raise
         except Exception as exc:
-            raise _as_gradio_error(exc) from exc
+            raise _as_gradio_error(exc, fn.__name__) from exc
 
     return wrapper

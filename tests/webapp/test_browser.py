@@ -99,7 +99,7 @@ def test_critique_label_and_dashboard_in_the_browser(web, embedded_ctx, campaign
         assert page.query_selector("#critique-cards .katex") is not None  # the math rendered
         _shot(page, "browser-critique")
 
-        # Label an item of the campaign with the keyboard, correcting step 2 before submitting.
+        # Label an item of the campaign with the keyboard (a rating stays on its step), correcting step 2.
         page.get_by_role("tab", name="Annotate").click()
         page.click("#ann-campaign input")
         page.get_by_role("option", name="browser (0/4 done)").click()
@@ -109,8 +109,8 @@ def test_critique_label_and_dashboard_in_the_browser(web, embedded_ctx, campaign
         # Each key is one round trip; wait for its effect so the next key sees the updated page.
         for key, selector, text in (
             ("+", "#ann-step-1", "you: +1"),
+            ("j", "#ann-info", "current step 2 of"),
             ("+", "#ann-step-2", "you: +1"),
-            ("k", "#ann-info", "current step 2 of"),
             ("-", "#ann-step-2", "you: −1"),
         ):
             page.keyboard.press(key)

@@ -67,13 +67,12 @@ def test_streamed_cards_never_carry_markup_from_the_user_or_the_model(web) -> No
     assert "&lt;script&gt;" in html and "first wrong step" in html
 
 
-def test_symbolic_check_badges_arrive_with_the_cards(web) -> None:
-    updates = list(critique_stream(web.ctx, web["viewer"], problem=PROBLEM, solution=SOLUTION))
-    checked, _ = updates[1]
-    assert [s.check.status for s in checked.steps] == ["verified", "wrong"]  # 5 * 2 is not 12
-    final, _ = updates[-1]
-    assert [s.check.status for s in final.steps] == ["verified", "wrong"]
-    assert "symbolic ✗" in critique_html(final)
+def test_the_checkers_proof_is_in_the_final_card(web) -> None:
+    *_, (final, done) = critique_stream(web.ctx, web["viewer"], problem=PROBLEM, solution=SOLUTION)
+    assert done and [s.check.status for s in final.steps] == ["verified", "wrong"]  # 5 * 2 is not 12
+    assert final.steps[1].verdict == "incorrect"
+    page = critique_html(final)
+    assert "symbolic ✗" in page and "Checker:" in page
 
 
 def test_after_promotion_the_promoted_version_critiques_and_is_credited(web) -> None:

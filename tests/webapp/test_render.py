@@ -87,3 +87,38 @@ def test_names_inside_markdown_lose_their_markup() -> None:
     rendered = MarkdownIt("commonmark", {"html": True}).render(f"Logged in as **{md_escape(INJECTIONS[1] + ' *x*')}**")
     assert_inert(rendered)
     assert "<em>" not in rendered and "onerror=alert(2)" in rendered  # shown as text
+
+
+def test_the_confidence_bar_is_clamped_labelled_and_inert() -> None:
+    from webapp.render import confidence_bar, sanitize
+
+    bar = sanitize(confidence_bar(0.834))
+    assert 'aria-label="model confidence 83 % correct"' in bar and "conf-w-17" in bar
+    assert "100 %" in confidence_bar(7.5) and "conf-w-20" in confidence_bar(7.5)  # clamped, never wider than full
+    assert "0 %" in confidence_bar(-3) and "conf-w-0" in confidence_bar(-3)
+    assert confidence_bar(None) == "" and confidence_bar(float("nan")) == ""
+    assert confidence_bar('"><script>alert(1)</script>') == ""  # not a number: nothing, never the text
+    assert_inert(bar)
+
+
+def test_a_card_shows_the_checkers_reason_and_the_models_own_verdict() -> None:
+    step = StepResult(
+        index=2,
+        text="Change is 20 − 12 = 9 dollars.",
+        verdict="incorrect",
+        model_verdict="correct",
+        p_correct=0.83,
+        check=StepCheck(status="wrong", detail="20 − 12 = 9 is false (20 − 12 = 8)"),
+    )
+    result = CritiqueResult(problem="p", steps=[step], first_error_step=2, model="m", backend="b")
+    page = critique_html(result)
+    assert "✗ incorrect" in page and "model said: ✓ correct" in page
+    assert "<b>Checker:</b> 20 − 12 = 9 is false (20 − 12 = 8)" in page
+    assert "model confidence 83 % correct" in page
+
+
+def test_a_streaming_card_does_not_call_an_unwritten_step_a_parse_failure() -> None:
+    step = StepResult(index=1, text="x", verdict="unchecked", parse_status="failed")
+    result = CritiqueResult(problem="p", steps=[step], first_error_step=None, model="m", backend="b", finished=False)
+    assert "parse failed" not in critique_html(result, done=False)
+    assert "parse failed" in critique_html(result, done=True)

@@ -190,6 +190,9 @@ def test_only_the_owner_and_admins_see_export_and_correct_a_class(web, campaigns
     owner.open_page()
     ok, (table, *_rest) = owner.call(owner.fn_index(elem_id="teach-refresh"), [class_id])
     assert ok and {row[0] for row in table["data"]} == {"Ann Private", "Ben Private"}
+    # As in the browser: picking the solution offers its steps, then the first wrong one is chosen from them.
+    ok, _ = owner.call(owner.fn_index(elem_id="teach-item", event="change"), [class_id, item_id])
+    assert ok
     ok, _ = owner.call(owner.fn_index(elem_id="teach-save"), [class_id, item_id, 1, "see step 1"])
     assert ok
     boss = Attacker(app_url, "admin", "pw-admin")

@@ -97,6 +97,7 @@ def new_campaign(
     guidelines: str = "",
     overlap: int = 1,
     description: str = "",
+    item_order: str = "progress",
 ) -> int:
     actor = require(actor, Action.MANAGE_CAMPAIGNS)
     with session_scope(ctx.database_url) as session:
@@ -107,6 +108,7 @@ def new_campaign(
             guidelines=guidelines,
             overlap=int(overlap),
             created_by_id=actor.id,
+            item_order=item_order,
         )
         return campaign.id
 
@@ -150,6 +152,33 @@ def upload_campaign_data(
         lines.append(f"{summary.rejected} rejected:")
         lines.extend(summary.errors)
     return "\n".join(lines)
+
+
+def campaign_details(ctx: AppContext, actor: Actor | None, *, campaign_id: int) -> dict[str, Any]:
+    """What the campaign form shows for one campaign: guidelines, overlap, status and assigned usernames."""
+    from db.annotation_queue import assigned_user_ids
+    from db.campaigns import get_campaign
+    from db.models import User
+
+    require(actor, Action.MANAGE_CAMPAIGNS)
+    with session_scope(ctx.database_url) as session:
+        campaign = get_campaign(session, campaign_id=campaign_id)
+        ids = assigned_user_ids(session, campaign_id=campaign_id)
+        names = [session.get(User, uid).username for uid in ids]
+        return {
+            "name": campaign.name,
+            "guidelines": campaign.guidelines or "",
+            "overlap": campaign.overlap,
+            "status": campaign.status,
+            "annotators": names,
+        }
+
+
+def annotator_names(ctx: AppContext, actor: Actor | None) -> list[str]:
+    """Usernames that may be assigned to a campaign: active users who annotate (annotators, reviewers, admins)."""
+    require(actor, Action.MANAGE_CAMPAIGNS)
+    with session_scope(ctx.database_url) as session:
+        return [u.username for u in list_users(session) if u.active and u.role in {"annotator", "reviewer", "admin"}]
 
 
 def assign_annotators(ctx: AppContext, actor: Actor | None, *, campaign_id: int, usernames: list[str]) -> str:
@@ -199,12 +228,22 @@ def jobs_table(ctx: AppContext, actor: Actor | None) -> list[dict[str, Any]]:
                 "id": j.id,
                 "kind": j.kind,
                 "status": j.status,
-                "progress": round(float(j.progress or 0.0), 3),
+                "progress": f"{float(j.progress or 0.0):.0%}",
+                "latest": _latest_log(session, j.id) if j.status in {"queued", "running"} else "",
                 "error": (j.error or "")[:200],
                 "created_at": str(j.created_at)[:19],
             }
             for j in list_jobs(session, limit=50)
         ]
+
+
+def _latest_log(session: Any, job_id: int) -> str:
+    from sqlalchemy import select
+
+    from db.models import TrainingJobLog
+
+    query = select(TrainingJobLog.message).where(TrainingJobLog.job_id == job_id).order_by(TrainingJobLog.id.desc())
+    return (session.scalar(query.limit(1)) or "")[:160]
 
 
 def models_table(ctx: AppContext, actor: Actor | None) -> list[dict[str, Any]]:

@@ -13,8 +13,7 @@ from core.items_csv import read_upload
 from core.items_io import make_item
 from core.prompts import format_steps
 from core.refine import RefineConfig, Revision, StepChange, revise, step_diff
-from core.symbolic import with_checks
-from core.types import CritiqueResult, SolutionItem, StepCheck, StepResult
+from core.types import CritiqueResult, SolutionItem, StepResult
 from webapp.context import AppContext
 from webapp.permissions import Action, Actor, require
 
@@ -64,19 +63,15 @@ def critique_stream(
     backend = backend or ctx.default_backend
     pending = pending_result(item, model=model, backend=backend, mode=mode, samples=k)
     yield pending, False
-    # The symbolic checker's badges come right after the first cards, before the model has written anything.
-    checks = [s.check for s in with_checks(pending, item.answer).steps]
-    yield _with(pending, checks), False
     critic = ctx.critic(model, backend, mode)
     started = time.perf_counter()
     final: CritiqueResult | None = None
     with ctx.generating(critic.backend):
         for partial in critic.stream(item, samples=k):
             final = partial
-            yield _with(partial, checks), False
+            yield partial, False
     if final is None:  # a critic that streamed nothing still owes one result
         final = critic.critique_many([item], samples=k)[0]
-    final = _with(final, checks)
     final.timings.setdefault("web_total_s", time.perf_counter() - started)
     _store_run(ctx, actor, item, final, model)
     yield final, True
@@ -104,7 +99,6 @@ def critique_file(
     critic = ctx.critic(model, backend, mode)
     with ctx.generating(critic.backend):
         results = list(critic.critique_many(items, samples=k))
-    results = [with_checks(r, item.answer) for item, r in zip(items, results, strict=True)]
     for item, result in zip(items, results, strict=True):
         _store_run(ctx, actor, item, result, model)
     return results, errors
@@ -143,11 +137,6 @@ def revise_with_critique(
     return RevisedSolution(
         revision=revision, diff=step_diff(item.steps, revision.steps), solution_text=format_steps(revision.steps)
     )
-
-
-def _with(result: CritiqueResult, checks: list[StepCheck | None]) -> CritiqueResult:
-    steps = [s.model_copy(update={"check": c}) for s, c in zip(result.steps, checks, strict=False)]
-    return result.model_copy(update={"steps": steps + result.steps[len(steps) :]})
 
 
 def serving_model_name(ctx: AppContext) -> str:

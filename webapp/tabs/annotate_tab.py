@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import copy
 import time
 from typing import Any
 
@@ -14,11 +14,12 @@ from webapp.context import AppContext
 from webapp.handlers import admin as admin_handlers
 from webapp.handlers import annotate as h
 from webapp.permissions import Action
-from webapp.render import LATEX_DELIMITERS, annotation_html, markdown_html, message_html
+from webapp.render import LATEX_DELIMITERS, annotation_html, conflict_html, markdown_html, message_html
 from webapp.shortcuts import shortcuts_markdown
 from webapp.ui import current_actor, shows_errors
 
-EMPTY = {"task": None, "step": 1, "skipped": [], "opened": 0.0, "dirty": False}
+EMPTY = {"task": None, "step": 1, "skipped": [], "opened": 0.0, "dirty": False, "undo": [], "seen": []}
+UNDO_DEPTH = 50
 
 
 def campaign_choices(ctx: AppContext, actor: Any) -> list[tuple[str, int]]:
@@ -45,7 +46,10 @@ def _view(state: dict[str, Any]) -> tuple[str, str]:
         current=state["step"],
         first_error=first if first not in (None, -1) else None,
     )
-    first_text = "none (all correct)" if first == -1 else "unknown yet" if first is None else f"step {first}"
+    if all(r is None for r in task.ratings):
+        first_text = "not rated yet"
+    else:
+        first_text = "none (all correct)" if first == -1 else "unknown yet" if first is None else f"step {first}"
     info = (
         f"Item {task.item_id} · status **{task.status}**"
         + (f" · version {task.version}" if task.version else "")
@@ -59,6 +63,7 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
     with gr.Row():
         campaign = gr.Dropdown(label="Campaign", choices=[], interactive=True, elem_id="ann-campaign", scale=3)
         refresh = gr.Button("↻ Campaigns", size="sm", scale=0)
+        prev_item = gr.Button("◀ Previous item (p)", elem_id="ann-prev-item", scale=1)
         next_item = gr.Button("Next item (n)", variant="primary", elem_id="ann-next-item", scale=1)
         skip = gr.Button("Skip (x)", elem_id="ann-skip", scale=1)
     with gr.Accordion("Guidelines", open=False):
@@ -74,6 +79,7 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
         neutral = gr.Button("0 neutral (0)", elem_id="ann-neutral", size="sm")
         bad = gr.Button("−1 wrong (-)", elem_id="ann-bad", size="sm")
         flag = gr.Button("⚑ Flag (f)", elem_id="ann-flag", size="sm")
+        undo = gr.Button("↶ Undo (u)", elem_id="ann-undo", size="sm")
     cards = gr.Markdown(latex_delimiters=LATEX_DELIMITERS, sanitize_html=True, elem_id="ann-cards")
     with gr.Row():
         finish = gr.Radio(
@@ -89,9 +95,7 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
     status = gr.HTML(elem_id="ann-status")
     with gr.Group(visible=False, elem_id="ann-conflict") as conflict_box:
         gr.Markdown("### Someone else saved this annotation first\nBoth versions are below; nothing was lost.")
-        with gr.Row():
-            mine_json = gr.Code(label="Your version (not saved yet)", language="json")
-            theirs_json = gr.Code(label="Stored version", language="json")
+        conflict_diff = gr.HTML(elem_id="ann-conflict-diff")
         with gr.Row():
             keep_mine = gr.Button("Save mine over theirs", elem_id="ann-keep-mine")
             take_theirs = gr.Button("Load theirs", elem_id="ann-take-theirs")
@@ -111,11 +115,24 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
         return gr.update(choices=campaign_choices(ctx, actor))
 
     def _load(st: dict[str, Any], task: h.Task | None) -> list[Any]:
-        st = {**st, "task": task.to_dict() if task else None, "step": 1, "opened": time.time(), "dirty": False}
+        seen = list(st.get("seen", []))
+        if task is not None and task.item_id not in seen[-1:]:
+            seen.append(task.item_id)
+        st = {
+            **st,
+            "task": task.to_dict() if task else None,
+            "step": 1,
+            "opened": time.time(),
+            "dirty": False,
+            "undo": [],
+            "seen": seen,
+        }
         if task is None:
             return [*render(st), "", message_html("Nothing left for you in this campaign.", kind="ok"), "", ""]
-        reason = task.finish_reason or ""
-        return [*render(st), markdown_html(task.guidelines), "", reason, task.comment]
+        # A reason that only restates the ratings stays "from the ratings", so changing a rating still counts.
+        reason = "" if task.finish_reason == h.default_finish_reason(task.ratings) else task.finish_reason or ""
+        note = f"Reopened your {task.status} annotation: change it and submit again." if task.status != "new" else ""
+        return [*render(st), markdown_html(task.guidelines), message_html(note) if note else "", reason, task.comment]
 
     load_outputs = [*outputs, guidelines, status, finish, comment]
 
@@ -145,6 +162,24 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
         return _load(st, task)
 
     @shows_errors
+    def on_previous(
+        campaign_id: int | None, st: dict[str, Any], reason: str, text: str, request: gr.Request
+    ) -> list[Any]:
+        """Go back to the item seen before this one (reopening it when it was submitted)."""
+        actor = current_actor(ctx, request)
+        seen = list(st.get("seen", []))
+        current = st["task"]["item_id"] if st.get("task") else None
+        if current in seen:  # walk the trail back: each press goes one item further
+            seen = seen[: len(seen) - 1 - seen[::-1].index(current)]
+        if not seen:
+            raise BadInputError("there is no earlier item in this session")
+        _keep_edits(actor, st, reason, text)
+        item_id = seen[-1]
+        st = {**st, "seen": seen}
+        task = h.load_task(ctx, actor, item_id=item_id, campaign_id=int(campaign_id) if campaign_id else None)
+        return _load(st, task)
+
+    @shows_errors
     def on_skip(campaign_id: int | None, st: dict[str, Any], reason: str, text: str, request: gr.Request) -> list[Any]:
         actor = current_actor(ctx, request)
         if campaign_id is None:
@@ -158,22 +193,43 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
         return _load(st, task)
 
     def _edit(fn: Any, changes: bool = True) -> Any:
+        """A rating key or button: changes the page's copy of the task (undoable); a refusal shows in the status."""
+
         @shows_errors
         def handler(st: dict[str, Any], request: gr.Request) -> list[Any]:
             current_actor(ctx, request)  # the page only edits local state, but only for a logged-in user
             if not st.get("task"):
-                raise BadInputError("load an item first (Next item)")
+                return [*render(st), message_html("Load an item first (Next item).", kind="warn")]
+            before = copy.deepcopy(st["task"])  # the edit changes the task's lists in place
             task = h.Task.from_dict(st["task"])
-            step = fn(task, st["step"])
-            return render({**st, "task": task.to_dict(), "step": step, "dirty": st.get("dirty") or changes})
+            try:
+                step = fn(task, st["step"])
+            except BadInputError as exc:
+                return [*render(st), message_html(str(exc), kind="warn")]
+            undo_stack = list(st.get("undo", []))
+            if changes:
+                undo_stack = [*undo_stack, {"task": before, "step": st["step"]}][-UNDO_DEPTH:]
+            new = {**st, "task": task.to_dict(), "step": step, "dirty": st.get("dirty") or changes, "undo": undo_stack}
+            return [*render(new), ""]
 
         return handler
+
+    @shows_errors
+    def on_undo(st: dict[str, Any], request: gr.Request) -> list[Any]:
+        current_actor(ctx, request)
+        undo_stack = list(st.get("undo", []))
+        if not undo_stack:
+            return [*render(st), message_html("Nothing to undo.", kind="warn")]
+        last = undo_stack.pop()
+        new = {**st, "task": last["task"], "step": last["step"], "undo": undo_stack, "dirty": True}
+        return [*render(new), message_html("Undone.")]
 
     def advance(task: h.Task, step: int) -> int:
         return min(step + 1, len(task.steps))
 
     def rate(value: int | None) -> Any:
-        return _edit(lambda task, step: (h.rate_step(task, step, value), advance(task, step))[1])
+        # Rating keeps the current step: moving on is its own key (j), so nothing is rated by surprise.
+        return _edit(lambda task, step: (h.rate_step(task, step, value), step)[1])
 
     # Edits change only the page's state: answered without the queue so quick key presses see fresh state.
     edits = [
@@ -182,12 +238,14 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
         (good, rate(1)),
         (neutral, rate(0)),
         (bad, rate(-1)),
-        (accept, _edit(lambda task, step: (h.accept_step(task, step), advance(task, step))[1])),
+        (accept, _edit(lambda task, step: (h.accept_step(task, step), step)[1])),
         (accept_all, _edit(lambda task, step: (h.accept_all(task), step)[1])),
         (flag, _edit(lambda task, step: (h.toggle_flag(task, step), step)[1])),
     ]
+    edit_outputs = [*outputs, status]
     for button, fn in edits:
-        button.click(fn, [state], outputs, api_visibility="private", queue=False, show_progress="hidden")
+        button.click(fn, [state], edit_outputs, api_visibility="private", queue=False, show_progress="hidden")
+    undo.click(on_undo, [state], edit_outputs, api_visibility="private", queue=False, show_progress="hidden")
 
     def _save(submit_it: bool) -> Any:
         @shows_errors
@@ -205,8 +263,7 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
                     *render(st),
                     message_html(outcome.message, kind="error"),
                     gr.update(visible=True),
-                    json.dumps(outcome.mine, indent=1),
-                    json.dumps(outcome.theirs, indent=1),
+                    conflict_html(task.steps, outcome.mine or {}, outcome.theirs or {}),
                     {"submit": submit_it, "theirs": outcome.theirs},
                 ]
             saved = outcome.saved or {}
@@ -215,11 +272,11 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
             task.status = saved.get("status", task.status)
             task.finish_reason = saved.get("finish_reason")
             st = {**st, "task": task.to_dict(), "opened": time.time(), "dirty": False}
-            return [*render(st), message_html(outcome.message, kind="ok"), gr.update(visible=False), "", "", None]
+            return [*render(st), message_html(outcome.message, kind="ok"), gr.update(visible=False), "", None]
 
         return handler
 
-    save_outputs = [*outputs, status, conflict_box, mine_json, theirs_json, conflict_state]
+    save_outputs = [*outputs, status, conflict_box, conflict_diff, conflict_state]
     save_draft.click(_save(False), [state, finish, comment], save_outputs, api_visibility="private")
     submit.click(_save(True), [state, finish, comment], save_outputs, api_visibility="private")
 
@@ -256,7 +313,6 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
             message_html("Loaded the stored version.", kind="ok"),
             gr.update(visible=False),
             "",
-            "",
             None,
             task.finish_reason or "",
             task.comment,
@@ -267,6 +323,7 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
         on_take_theirs, [state, conflict_state], [*save_outputs, finish, comment], api_visibility="private"
     )
     next_item.click(on_next, [campaign, state, finish, comment], load_outputs, api_visibility="private")
+    prev_item.click(on_previous, [campaign, state, finish, comment], load_outputs, api_visibility="private")
     skip.click(on_skip, [campaign, state, finish, comment], load_outputs, api_visibility="private")
     refresh.click(on_refresh, None, campaign, api_visibility="private")
     return [(on_refresh, [campaign])]

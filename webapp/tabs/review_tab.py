@@ -28,8 +28,10 @@ COLUMNS = [
 def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
     with gr.Row():
         status_filter = gr.Dropdown(["submitted", "approved", "rejected"], value="submitted", label="Status", scale=1)
-        refresh = gr.Button("↻ Refresh", scale=0)
-    table = gr.Dataframe(headers=COLUMNS, interactive=False, label="Annotations (click a row to open it)", wrap=True)
+        refresh = gr.Button("↻ Refresh", scale=0, elem_id="rev-refresh")
+    table = gr.Dataframe(
+        headers=COLUMNS, interactive=False, label="Annotations (click a row to open it)", wrap=True, elem_id="rev-table"
+    )
     with gr.Row():
         annotation_id = gr.Number(label="Annotation id", precision=0, elem_id="rev-annotation-id")
         open_btn = gr.Button("Open", elem_id="rev-open")
@@ -45,7 +47,7 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
     with gr.Row():
         approve = gr.Button("Approve", variant="primary", elem_id="rev-approve")
         reject = gr.Button("Reject", variant="stop", elem_id="rev-reject")
-    status = gr.HTML()
+    status = gr.HTML(elem_id="rev-status")
 
     @shows_errors
     def on_refresh(status_value: str, request: gr.Request) -> Any:
@@ -107,7 +109,11 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
         return handler
 
     refresh.click(on_refresh, [status_filter], table, api_visibility="private")
-    table.select(on_select, [table], annotation_id, api_visibility="private")
+    status_filter.change(on_refresh, [status_filter], table, api_visibility="private")
+    # Clicking a row opens it: no id to type.
+    table.select(on_select, [table], annotation_id, api_visibility="private").then(
+        on_open, [annotation_id], [cards, others, version, status], api_visibility="private"
+    )
     open_btn.click(on_open, [annotation_id], [cards, others, version, status], api_visibility="private")
     approve.click(decide(True), [annotation_id, version, comment], [version, status], api_visibility="private")
     reject.click(decide(False), [annotation_id, version, comment], [version, status], api_visibility="private")

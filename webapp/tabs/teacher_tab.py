@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import gradio as gr
 
-from core.errors import BadInputError
+from core.errors import BadInputError, CriticError
 from webapp.context import AppContext
 from webapp.handlers import teacher as h
 from webapp.permissions import Action
-from webapp.render import LATEX_DELIMITERS, critique_html, message_html
+from webapp.render import CONFIDENCE_STEPS, LATEX_DELIMITERS, critique_html, message_html, sanitize
 from webapp.reports import write_reports
 from webapp.ui import current_actor, shows_errors
 
@@ -29,27 +30,52 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
     with gr.Row():
         klass = gr.Dropdown(label="Class", choices=[], elem_id="teach-class")
         refresh = gr.Button("↻ Refresh", scale=0, elem_id="teach-refresh")
-    progress = gr.Slider(0, 1, value=0, label="Critiqued", interactive=False, elem_id="teach-progress")
-    progress_text = gr.Markdown(elem_id="teach-progress-text")
-    table = gr.Dataframe(headers=COLUMNS, interactive=False, wrap=True, label="Solutions (click a row to review it)")
-    item_id = gr.Number(label="Solution (item id)", precision=0, elem_id="teach-item")
-    cards = gr.Markdown(latex_delimiters=LATEX_DELIMITERS, sanitize_html=True)
+    progress = gr.HTML(elem_id="teach-progress")
+    table = gr.Dataframe(
+        headers=COLUMNS,
+        interactive=False,
+        wrap=True,
+        label="Solutions (click a row to review it)",
+        elem_id="teach-table",
+    )
+    item_id = gr.Dropdown(label="Solution", choices=[], elem_id="teach-item")
+    cards = gr.Markdown(latex_delimiters=LATEX_DELIMITERS, sanitize_html=True, elem_id="teach-cards")
     with gr.Row():
-        first_wrong = gr.Number(label="First wrong step (-1 = all correct)", precision=0, elem_id="teach-first")
+        first_wrong = gr.Dropdown(label="First wrong step", choices=[], elem_id="teach-first")
         comment = gr.Textbox(label="Comment for the student", elem_id="teach-comment")
         save = gr.Button("Save correction", elem_id="teach-save")
     with gr.Row():
         export = gr.Button("Export report", elem_id="teach-export")
-        files = gr.File(label="Report (CSV) and one printable page per student (zip)", file_count="multiple")
-    status = gr.HTML()
+        files = gr.File(
+            label="Report (CSV) and one printable page per student (zip)", file_count="multiple", elem_id="teach-files"
+        )
+    status = gr.HTML(elem_id="teach-status")
     timer = gr.Timer(2.0, active=False)
+    started: dict[int, tuple[float, int]] = {}  # class id -> (time first seen running, solutions done then)
 
-    def _table(actor: Any, class_id: int) -> tuple[list[list[Any]], float, str, bool]:
+    def _progress_html(class_id: int, done: int, total: int) -> str:
+        """Counts, a bar and (while it runs) the time left at the pace so far."""
+        now = time.time()
+        t0, done0 = started.setdefault(class_id, (now, done))
+        eta = ""
+        if done < total and done > done0:
+            left = (now - t0) / (done - done0) * (total - done)
+            eta = f" · about {int(left) + 1} s left"
+        share = done / total if total else 1.0
+        width = round(share * CONFIDENCE_STEPS)
+        text = f"{done} of {total} solutions critiqued" + (eta if done < total else " · done")
+        return sanitize(
+            f'<div class="class-progress"><span class="conf wide" role="progressbar" aria-label="{text}" '
+            f'aria-valuenow="{done}" aria-valuemin="0" aria-valuemax="{total}">'
+            f'<span class="conf-fill conf-w-{width}"></span></span> <span class="conf-text">{text}</span></div>'
+        )
+
+    def _table(actor: Any, class_id: int) -> tuple[list[list[Any]], str, bool, list[tuple[str, int]]]:
         rows = h.report_rows(ctx, actor, class_id=class_id)
         done, total = h.class_progress(ctx, actor, class_id=class_id)
         data = [[r.student, r.item_id, r.first_wrong_step, r.corrected, r.comment] for r in rows]
-        share = done / total if total else 0.0
-        return data, share, f"{done} of {total} solutions critiqued", done < total
+        picks = [(f"{r.student} (item {r.item_id})", r.item_id) for r in rows]
+        return data, _progress_html(class_id, done, total), done < total, picks
 
     @shows_errors
     def on_start(name: str, path: str | None, request: gr.Request) -> list[Any]:
@@ -59,13 +85,13 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
         class_id, errors = h.upload_class(ctx, actor, name=name, path=path)
         notes = "".join(message_html(e, kind="error") for e in errors)
         choices = h.classes(ctx, actor)
-        data, share, text, running = _table(actor, class_id)
+        data, bar, running, picks = _table(actor, class_id)
         return [
             gr.update(choices=choices, value=class_id),
             data,
-            share,
-            text,
+            bar,
             gr.Timer(active=running),
+            gr.update(choices=picks, value=None),
             notes + message_html(f"Class stored; critiquing {len(data)} solutions.", kind="ok"),
         ]
 
@@ -73,20 +99,26 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
     def on_refresh(class_id: int | None, request: gr.Request) -> list[Any]:
         actor = current_actor(ctx, request)
         if class_id is None:
-            return [gr.update(), 0.0, "", gr.Timer(active=False)]
-        data, share, text, running = _table(actor, int(class_id))
-        return [data, share, text, gr.Timer(active=running)]
+            return [gr.update(), "", gr.Timer(active=False), gr.update()]
+        data, bar, running, picks = _table(actor, int(class_id))
+        return [data, bar, gr.Timer(active=running), gr.update(choices=picks)]
 
     @shows_errors
-    def on_pick(class_id: int | None, item: float | None, request: gr.Request) -> list[Any]:
+    def on_pick(class_id: int | None, item: int | None, request: gr.Request) -> list[Any]:
         actor = current_actor(ctx, request)
-        if class_id is None or not item:
-            raise BadInputError("choose a class and a solution")
+        if class_id is None or item in (None, ""):
+            return [gr.update(), gr.update(), gr.update(), ""]
         row = next((r for r in h.report_rows(ctx, actor, class_id=int(class_id)) if r.item_id == int(item)), None)
         if row is None:
-            raise BadInputError(f"solution {int(item)} is not in this class")
+            return [
+                gr.update(),
+                gr.update(),
+                gr.update(),
+                message_html("That solution is not in this class.", kind="error"),
+            ]
         html = critique_html(row.critique) if row.critique else message_html("Not critiqued yet.")
-        return [html, row.first_wrong_step, row.comment]
+        steps = [("none: all steps are correct", -1), *[(f"step {i}", i) for i in range(1, len(row.steps) + 1)]]
+        return [html, gr.update(choices=steps, value=row.first_wrong_step), row.comment, ""]
 
     def on_select(evt: gr.SelectData, data: Any) -> Any:
         try:
@@ -96,12 +128,15 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
             return gr.update()
 
     @shows_errors
-    def on_save(class_id: int | None, item: float | None, first: float | None, text: str, request: gr.Request) -> Any:
+    def on_save(class_id: int | None, item: int | None, first: int | None, text: str, request: gr.Request) -> Any:
         actor = current_actor(ctx, request)
-        if class_id is None or not item or first is None:
-            raise BadInputError("choose a solution and give the first wrong step (-1 when all are correct)")
-        h.correct(ctx, actor, class_id=int(class_id), item_id=int(item), first_wrong_step=int(first), comment=text)
-        data, share, progress_line, _running = _table(actor, int(class_id))
+        if class_id is None or item in (None, "") or first in (None, ""):
+            return [gr.update(), message_html("Pick a solution and its first wrong step first.", kind="error")]
+        try:
+            h.correct(ctx, actor, class_id=int(class_id), item_id=int(item), first_wrong_step=int(first), comment=text)
+        except CriticError as exc:  # replaces any earlier "saved" line, so the page never says both
+            return [gr.update(), message_html(str(exc), kind="error")]
+        data, _bar, _running, _picks = _table(actor, int(class_id))
         return [data, message_html("Correction saved.", kind="ok")]
 
     @shows_errors
@@ -120,17 +155,22 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
         actor = current_actor(ctx, request)
         if not actor.can(Action.GRADE_CLASS):
             return gr.update()
-        return gr.update(choices=h.classes(ctx, actor))
+        choices = h.classes(ctx, actor)
+        # The newest class is picked again after a login, so the teacher lands where they left off.
+        return gr.update(choices=choices, value=choices[0][1] if choices else None)
 
-    refresh_outputs = [table, progress, progress_text, timer]
+    refresh_outputs = [table, progress, timer, item_id]
     start.click(
-        on_start, [class_name, upload], [klass, table, progress, progress_text, timer, status], api_visibility="private"
+        on_start,
+        [class_name, upload],
+        [klass, table, progress, timer, item_id, status],
+        api_visibility="private",
     )
     refresh.click(on_refresh, [klass], refresh_outputs, api_visibility="private")
     klass.change(on_refresh, [klass], refresh_outputs, api_visibility="private")
-    timer.tick(on_refresh, [klass], refresh_outputs, api_visibility="private")
+    timer.tick(on_refresh, [klass], refresh_outputs, api_visibility="private", show_progress="hidden")
     table.select(on_select, [table], item_id, api_visibility="private")
-    item_id.change(on_pick, [klass, item_id], [cards, first_wrong, comment], api_visibility="private")
+    item_id.change(on_pick, [klass, item_id], [cards, first_wrong, comment, status], api_visibility="private")
     save.click(on_save, [klass, item_id, first_wrong, comment], [table, status], api_visibility="private")
     export.click(on_export, [klass], [files, status], api_visibility="private")
     return [(on_load, [klass])]
