@@ -136,7 +136,8 @@ def test_teacher_grades_a_class_and_exports_the_report(web_any, tmp_path: Path) 
     assert teacher.class_progress(web.ctx, t, class_id=class_id) == (3, 3)
     rows = teacher.report_rows(web.ctx, t, class_id=class_id)
     assert [r.student for r in rows] == ["Ann", "Ben", "Cy <script>"]
-    assert all(r.first_wrong_step == 2 and not r.corrected for r in rows)  # the scripted critic blames step 2
+    # The scripted critic blames step 2; in Ben's solution the checker proves step 1 wrong (2+3 = 5, not 6).
+    assert [r.first_wrong_step for r in rows] == [2, 1, 2] and not any(r.corrected for r in rows)
     teacher.correct(web.ctx, t, class_id=class_id, item_id=rows[0].item_id, first_wrong_step=-1, comment="All good")
     teacher.correct(web.ctx, t, class_id=class_id, item_id=rows[1].item_id, first_wrong_step=1, comment="2+3 is 5")
     with pytest.raises(BadInputError):
