@@ -105,7 +105,10 @@ CONFIDENCE_STEPS = 20  # the bar's width moves in 5 % steps (CSS classes: no inl
 
 
 def confidence_bar(p_correct: float | None) -> str:
-    """The model's P(step correct) as a small meter with a spoken label; empty when the model gave none."""
+    """The model's P(step correct) as a small meter with a spoken label; empty when the model gave none.
+
+    The label is also written as visually hidden text: the app's HTML sanitizer keeps `title` but not `aria-label`.
+    """
     if p_correct is None:
         return ""
     try:
@@ -121,7 +124,7 @@ def confidence_bar(p_correct: float | None) -> str:
     return (
         f'<span class="conf" role="meter" aria-label="{label}" title="{label}" aria-valuenow="{percent}" '
         f'aria-valuemin="0" aria-valuemax="100"><span class="conf-fill conf-w-{width}"></span></span>'
-        f'<span class="conf-text">{percent} %</span>'
+        f'<span class="conf-text">{percent} %</span><span class="sr-only">{label}</span>'
     )
 
 
@@ -385,6 +388,8 @@ PAGE_CSS = """
 .conf.wide { width: 240px; height: 12px; margin-left: 0; }
 .conf-fill { display: block; height: 100%; background: #0969da; }
 .conf-text { font-size: 0.8em; color: #57606a; margin-left: 4px; font-weight: 400; }
+/* Read by screen readers, not shown: the page's HTML sanitizer drops aria-label. */
+.sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
 .badge-model-verdict { background: #f6f8fa; color: #57606a; }
 .step-check-wrong { color: #9a6700; }
 .conflict-diff tr.differs td { background: #fff8c5; }

@@ -128,5 +128,36 @@ def test_critique_label_and_dashboard_in_the_browser(web, embedded_ctx, campaign
     assert page.dialogs == []  # type: ignore[attr-defined]  # no injected alert() ever ran
 
 
+PENS_PROBLEM = "A shop sells pens at $3 each. Tom buys 4 pens and pays with a $20 bill. How much change?"
+PENS_STEPS = ["4 pens cost 4 × 3 = 12 dollars.", "Change is 20 − 12 = 9 dollars.", "The answer is 9."]
+
+
+def test_the_pens_journey_every_critique_is_a_critique(web, embedded_ctx, browser_page) -> None:
+    """A teacher pastes a solution with a subtraction slip: the embedded model's critique is readable, step 2 is
+    judged wrong with the checker's reason, step 1 is judged, step 3 is left unchecked, confidence bars show."""
+    page = browser_page
+    with running_app(embedded_ctx) as url:
+        _log_in(page, url, "teacher", "pw-teacher")
+        page.fill("#critique-problem textarea", PENS_PROBLEM)
+        page.fill("#critique-solution textarea", "\n\n".join(PENS_STEPS))
+        page.click("#critique-run")
+        page.wait_for_function(
+            "() => !document.querySelector('#critique-cards .critic-summary.running')"
+            " && document.querySelector('#critique-cards .critic-summary')",
+            timeout=600_000,
+        )
+        _shot(page, "browser-pens-journey")
+        cards = page.inner_text("#critique-cards")
+        assert "could not be read" not in cards and "parse failed" not in cards
+        step1, step2, step3 = (page.inner_text(f"#critique-cards #step-{i}") for i in (1, 2, 3))
+        assert "✓ correct" in step1 or "✗ incorrect" in step1, "step 1 is judged"
+        assert "✗ incorrect" in step2 and "Checker:" in step2 and "20 - 12 = 8" in step2.replace("−", "-")
+        assert "… unchecked" in step3
+        bars = page.query_selector_all("#critique-cards #step-1 [role=meter], #critique-cards #step-2 [role=meter]")
+        assert len(bars) == 2 and all("model confidence" in (b.get_attribute("title") or "") for b in bars)
+        assert "model confidence" in page.inner_text("#critique-cards #step-1 .sr-only"), "a screen reader hears it"
+        assert page.query_selector("#critique-cards #step-3 [role=meter]") is None
+
+
 def test_chromium_is_the_system_browser() -> None:
     assert shutil.which("chromium") or Path(CHROMIUM).exists()
