@@ -46,6 +46,9 @@ _CHARS_PER_TOKEN = 2
 MIN_SENTENCE_CHARS = 16
 SHORTEST_LIMIT_CHARS = 48
 MAX_SENTENCE_CHARS = 240
+# The token cap of a constrained critique never exceeds this: vLLM refuses a max_tokens above the model's context,
+# and a realistic critique of even a 40-step solution stays far below it.
+MAX_CONSTRAINED_TOKENS = 4096
 
 # The rest of a sentence: no newline (a new line would open a new part), no '*' (markup of the labels), no
 # backslash (no `\boxed{}` inside the text that a parser could misread); '.', '!' or '?' end it, except a '.'
@@ -113,7 +116,7 @@ def critique_constraint(num_steps: int, max_new_tokens: int) -> Constraint:
         if index < num_steps:
             rest = _judgement(index, 1) + _literal(STEP_SEPARATOR) + rest
         rest = _step_block(index, sentence, meta=True) + f"(?:{rest}|{wrong_here})"
-    return Constraint(regex=rest, max_tokens=max(max_new_tokens, _longest_critique(num_steps, longest)))
+    return Constraint(regex=rest, max_tokens=_token_cap(max_new_tokens, _longest_critique(num_steps, longest)))
 
 
 def step_constraint(index: int, max_new_tokens: int) -> Constraint:
@@ -125,7 +128,13 @@ def step_constraint(index: int, max_new_tokens: int) -> Constraint:
         + f"(?:{_judgement(index, 1)}|{_judgement(index, -1)})"
     )
     fixed = len(CRITIQUE_LABEL.format(index=index)) + len(JUDGEMENT_LINE.format(index=index, value=-1))
-    return Constraint(regex=regex, max_tokens=max(max_new_tokens, fixed + 3 * longest))
+    return Constraint(regex=regex, max_tokens=_token_cap(max_new_tokens, fixed + 3 * longest))
+
+
+def _token_cap(max_new_tokens: int, longest_chars: int) -> int:
+    """The budget, raised to the longest text the pattern allows (every token is at least one character), but
+    not past MAX_CONSTRAINED_TOKENS unless the budget itself is larger."""
+    return max(max_new_tokens, min(longest_chars, MAX_CONSTRAINED_TOKENS))
 
 
 def _longest_critique(num_steps: int, longest_sentence: int) -> int:

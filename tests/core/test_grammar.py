@@ -11,6 +11,7 @@ from core.grammar import (
     ANSWER_LINE,
     CRITIQUE_LABEL,
     JUDGEMENT_LINE,
+    MAX_CONSTRAINED_TOKENS,
     META_LABEL,
     MIN_SENTENCE_CHARS,
     SHORTEST_LIMIT_CHARS,
@@ -76,7 +77,8 @@ def test_the_token_cap_covers_the_longest_critique_the_pattern_allows() -> None:
         constraint = critique_constraint(num_steps, 512)
         longest = written_critique(num_steps, -1, sentence="x" * (sentence_chars(num_steps, 512) - 1) + ".")
         assert constraint.matches(longest)
-        assert constraint.max_tokens >= max(512, len(longest)), "every token is at least one character"
+        assert constraint.max_tokens >= min(max(512, len(longest)), MAX_CONSTRAINED_TOKENS), "a token >= 1 character"
+        assert constraint.max_tokens <= max(512, MAX_CONSTRAINED_TOKENS), "servers refuse caps above the context"
     # a budget too small for the text still leaves every step room for one plain sentence
     assert sentence_chars(40, 64) == SHORTEST_LIMIT_CHARS
 
