@@ -137,7 +137,9 @@ def critique(
         as_json = len(entries) == 1
         sink = _open_output(output)
         try:
-            if len(items) == 1:
+            # One sample of one item streams, so the user sees the steps being judged; k samples go as one batch
+            # (which the default backend may hand to its vLLM server).
+            if len(items) == 1 and config.samples == 1:
                 results = [_critique_with_progress(critic, items[0])]
             else:
                 results = None

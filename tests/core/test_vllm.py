@@ -115,9 +115,11 @@ def check_result(result: CritiqueResult, item: dict[str, Any], backend: str) -> 
         assert step.verdict in ("correct", "incorrect", "unchecked")
         assert isinstance(step.critique, str) and isinstance(step.meta_critique, str)
         assert step.vote_share is None or 0.0 <= step.vote_share <= 1.0
-    # With 48 tokens the small model rarely reaches its verdict: null (no sample parsed) is a valid answer.
+    # Under the critique grammar every sample is a whole critique, whatever the token budget.
+    assert result.constrained and result.parse_status == "ok", result.notes
     first = result.first_error_step
-    assert first is None or first == -1 or 1 <= first <= len(item["steps"])
+    assert first == -1 or 1 <= first <= len(item["steps"])
+    assert all(s.p_correct is not None for s in result.steps if s.model_verdict != "unchecked")
     assert len(result.raw_outputs) == SAMPLES and all(output.strip() for output in result.raw_outputs)
     assert result.completion_tokens > 0
     CritiqueResult.model_validate_json(result.model_dump_json())  # the public JSON schema round-trips
@@ -216,7 +218,8 @@ IN_PROCESS_SCRIPT = textwrap.dedent(
         chat = backend.llm.chat
 
         def recording_chat(prompts, sampling, **kwargs):
-            engine_calls.append([len(prompts), sampling.n])
+            # One SamplingParams per prompt: each carries its own critique grammar.
+            engine_calls.append([len(prompts), [p.n for p in sampling], [bool(p.structured_outputs) for p in sampling]])
             return chat(prompts, sampling, **kwargs)
 
         backend.llm.chat = recording_chat
@@ -248,7 +251,7 @@ def test_in_process_vllm_backend_critiques_the_same_item(processbench_item: dict
     )
     assert done.returncode == 0, done.stderr[-3000:]
     lines = {line.split(" ", 1)[0]: line.split(" ", 1)[1] for line in done.stdout.splitlines() if " " in line}
-    assert json.loads(lines["ENGINE_CALLS"]) == [[1, SAMPLES]], "one engine call with n=k"
+    assert json.loads(lines["ENGINE_CALLS"]) == [[1, [SAMPLES], [True]]], "one engine call with n=k, under the grammar"
     assert json.loads(lines["ENGINE_PROCESSES"]) == 0, "on a CPU the engine runs in the caller's process"
     check_result(CritiqueResult.model_validate_json(lines["RESULT"]), processbench_item, "vllm")
 
