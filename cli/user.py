@@ -13,7 +13,7 @@ app.add_typer(user_app, name="user")
 @user_app.command("add")
 def add(
     name: str = typer.Argument(..., help="Login name."),
-    role: str = typer.Option("annotator", help="admin, reviewer, annotator or viewer."),
+    role: str = typer.Option("annotator", help="admin, reviewer, annotator, teacher or viewer."),
     password: str | None = typer.Option(
         None, help="Password; prompted for when omitted.", prompt=True, hide_input=True, confirmation_prompt=True
     ),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -38,3 +39,16 @@ def test_a_bad_setting_in_the_environment_names_the_variable(monkeypatch) -> Non
     done = _critic("critique", "--problem", "1+1?", "--solution-file", "/dev/null")
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "CRITIC_BACKEND='bogus'" in done.stderr and "'auto', 'transformers'" in done.stderr
+
+
+def test_user_add_help_names_every_role() -> None:
+    from db.models import ROLES
+
+    done = subprocess.run(
+        [sys.executable, "-m", "cli.main", "user", "add", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert done.returncode == 0 and all(role in done.stdout for role in ROLES), done.stdout
