@@ -151,7 +151,10 @@ def test_openai_backend_critiques_a_processbench_item_with_n_k(
     critic = Critic(backend, samples=SAMPLES, max_new_tokens=MAX_NEW_TOKENS, seed=1)
     result = critic.critique(SolutionItem.from_processbench(processbench_item))
     check_result(result, processbench_item, "openai")
-    assert [request["n"] for request in sent] == [SAMPLES], "k samples go as one request with n=k"
+    probe, *critiques = sent  # the first request asks once whether the server takes the grammar
+    assert probe["max_tokens"] == 1 and "structured_outputs" in probe["extra_body"]
+    assert [request["n"] for request in critiques] == [SAMPLES], "k samples go as one request with n=k"
+    assert all("structured_outputs" in request["extra_body"] for request in critiques)
     assert backend.supports_n is True
 
 
