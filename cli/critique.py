@@ -139,20 +139,18 @@ def critique(
         try:
             # One sample of one item streams, so the user sees the steps being judged; k samples go as one batch
             # (which the default backend may hand to its vLLM server).
-            if len(items) == 1 and config.samples == 1:
-                results = [_critique_with_progress(critic, items[0])]
-            else:
-                results = None
+            streamed = len(items) == 1 and config.samples == 1
             with tqdm(total=len(items), unit="item", file=sys.stderr, disable=len(items) <= 1) as progress:
                 for start in range(0, len(items), batch_size):
-                    batch = results or critic.critique_many(items[start : start + batch_size])
-                    for result in batch:
+                    batch = items[start : start + batch_size]
+                    results = [_critique_with_progress(critic, batch[0])] if streamed else critic.critique_many(batch)
+                    for result in results:
                         if as_json:
                             sink.write(result.model_dump_json(indent=2) + "\n")
                         else:
                             sink.write(json.dumps(result.model_dump(mode="json"), ensure_ascii=False) + "\n")
                     sink.flush()  # written batch by batch, so an interruption keeps what is done
-                    progress.update(len(items[start : start + batch_size]))
+                    progress.update(len(batch))
         finally:
             if sink is not sys.stdout:
                 sink.close()

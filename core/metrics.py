@@ -124,15 +124,29 @@ def score_subsets(records: Iterable[tuple[str, int, int | None]]) -> Report:
     return Report({name: score(labels, preds) for name, (labels, preds) in grouped.items()})
 
 
+def percent(value: float | None) -> str:
+    """A share as a percentage with one decimal, '-' when unknown: the cells of the report tables."""
+    return "-" if value is None else f"{100 * value:.1f}"
+
+
+def format_table(rows: Sequence[Sequence[str]]) -> str:
+    """Fixed-width columns (the first left-aligned, the others right-aligned) with a dashed line under the header."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [
+        "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True)))
+        for row in rows
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
 def format_report(report: Report, title: str = "") -> str:
     """A readable fixed-width table: one row per subset and an average row."""
     rows = [("subset", "n", "err_acc", "corr_acc", "F1", "unparsed")]
-
-    def pct(value: float | None) -> str:
-        return "-" if value is None else f"{100 * value:.1f}"
-
     for name, s in report.subsets.items():
-        rows.append((name, str(s.total), pct(s.error_acc), pct(s.correct_acc), pct(s.f1), str(s.unparseable)))
+        rows.append(
+            (name, str(s.total), percent(s.error_acc), percent(s.correct_acc), percent(s.f1), str(s.unparseable))
+        )
     if len(report.subsets) > 1:
         total = sum(s.total for s in report.subsets.values())
         unparsed = sum(s.unparseable for s in report.subsets.values())
@@ -140,20 +154,13 @@ def format_report(report: Report, title: str = "") -> str:
             (
                 "average",
                 str(total),
-                pct(report.average_error_acc),
-                pct(report.average_correct_acc),
-                pct(report.average_f1),
+                percent(report.average_error_acc),
+                percent(report.average_correct_acc),
+                percent(report.average_f1),
                 str(unparsed),
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = [title] if title else []
-    for n, row in enumerate(rows):
-        cells = [c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))]
-        lines.append("  ".join(cells))
-        if n == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return (f"{title}\n" if title else "") + format_table(rows)
 
 
 def scores_from_dict(data: Mapping[str, object]) -> Scores:

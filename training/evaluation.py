@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from core.benchmarks import BENCHMARK_HELP, Benchmark, load_benchmark, unique_ids
 from core.errors import ConfigError
-from core.metrics import Report, format_report, score_subsets, step_auroc
+from core.metrics import Report, format_report, format_table, percent, score_subsets, step_auroc
 from core.parsing import parse_critique, repeats_a_sentence
 from core.symbolic import SolutionCheck, check_solution, combined_first_error
 from core.types import NO_ERROR, Mode, SolutionItem
@@ -437,25 +437,15 @@ def title_for(config: EvalConfig, model_name: str = "") -> str:
 
 def format_strict_vs_lenient(lenient: Report, strict: Report | None) -> str:
     """F1 and unreadable outputs per subset with lenient parsing (repairs allowed) and strict parsing side by side."""
-
-    def pct(value: float | None) -> str:
-        return "-" if value is None else f"{100 * value:.1f}"
-
     if strict is None:
         return "strict parsing: not available (deliberate mode, or a run recorded before strict predictions)"
     rows = [("subset", "F1 lenient", "F1 strict", "unparsed lenient", "unparsed strict")]
     for name, scores in lenient.subsets.items():
         other = strict.subsets[name]
-        rows.append((name, pct(scores.f1), pct(other.f1), str(scores.unparseable), str(other.unparseable)))
+        rows.append((name, percent(scores.f1), percent(other.f1), str(scores.unparseable), str(other.unparseable)))
     if len(lenient.subsets) > 1:
-        rows.append(("average", pct(lenient.average_f1), pct(strict.average_f1), "", ""))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = [
-        "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True)))
-        for row in rows
-    ]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+        rows.append(("average", percent(lenient.average_f1), percent(strict.average_f1), "", ""))
+    return format_table(rows)
 
 
 def format_outcome(outcome: EvalOutcome, config: EvalConfig) -> str:
@@ -590,9 +580,6 @@ def compare_runs(dir_a: Path, dir_b: Path) -> Comparison:
 def format_comparison(comparison: Comparison, *, max_items: int = 40) -> str:
     """A per-subset table of A, B and B - A, then the items whose prediction changed."""
 
-    def pct(value: float | None) -> str:
-        return "-" if value is None else f"{100 * value:.1f}"
-
     def delta(a: float | None, b: float | None) -> str:
         return "-" if a is None or b is None else f"{100 * (b - a):+.1f}"
 
@@ -604,24 +591,19 @@ def format_comparison(comparison: Comparison, *, max_items: int = 40) -> str:
             (
                 name,
                 str(sa.total),
-                pct(sa.f1),
-                pct(sb.f1),
+                percent(sa.f1),
+                percent(sb.f1),
                 delta(sa.f1, sb.f1),
-                pct(sa.error_acc),
-                pct(sb.error_acc),
-                pct(sa.correct_acc),
-                pct(sb.correct_acc),
+                percent(sa.error_acc),
+                percent(sb.error_acc),
+                percent(sa.correct_acc),
+                percent(sb.correct_acc),
             )
         )
     if len(names) > 1:
         fa, fb = comparison.report_a.average_f1, comparison.report_b.average_f1
-        rows.append(("average", "", pct(fa), pct(fb), delta(fa, fb), "", "", "", ""))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = [
-        "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
-        for r in rows
-    ]
-    lines.insert(1, "  ".join("-" * w for w in widths))
+        rows.append(("average", "", percent(fa), percent(fb), delta(fa, fb), "", "", "", ""))
+    lines = [format_table(rows)]
     counts = {s: sum(c["status"] == s for c in comparison.changed) for s in ("fixed", "broken", "changed")}
     lines.append(
         f"\n{len(comparison.changed)} items changed: {counts['fixed']} fixed, {counts['broken']} broken, "
