@@ -264,6 +264,14 @@ def split_backend_options(options: dict[str, Any]) -> tuple[dict[str, Any], dict
     return backend, {k: v for k, v in options.items() if k not in BACKEND_OPTIONS}
 
 
+def _enforced(generation: Generation, constraint: Constraint) -> Generation:
+    """The generation, no longer marked constrained if its text breaks the pattern: an engine that took the grammar
+    without enforcing it (a server ignoring unknown request fields) is caught here."""
+    if not generation.constrained or constraint.matches(generation.text):
+        return generation
+    return replace(generation, constrained=False)
+
+
 class Critic:
     """Critiques solutions with one backend. Overrides given to a call apply to that call only."""
 
@@ -312,11 +320,12 @@ class Critic:
         if not constraints:
             return self.backend.generate(prompts, params)
         outputs = self.backend.generate(prompts, params, constraints)
-        # An engine that took the grammar but did not enforce it (a server ignoring unknown fields) is caught here.
-        return [
-            [g if not g.constrained or constraint.matches(g.text) else replace(g, constrained=False) for g in gens]
-            for gens, constraint in zip(outputs, constraints, strict=True)
-        ]
+        return [[_enforced(g, c) for g in gens] for gens, c in zip(outputs, constraints, strict=True)]
+
+    def _stream(self, prompt: Messages, params: GenerationParams, constraint: Constraint | None) -> Iterator[Any]:
+        if constraint is None:
+            return self.backend.stream(prompt, params)
+        return self.backend.stream(prompt, params, constraint)
 
     def critique(self, item: SolutionItem, **overrides: Any) -> CritiqueResult:
         """Critique one item (see `critique_many`)."""
@@ -495,10 +504,9 @@ class Critic:
         constraint = critique_constraint(len(item.steps), config.max_new_tokens) if self.constrains(config) else None
         text = ""
         first: Generation | None = None
-        chunks = self.backend.stream(prompt, config.generation_params(1), constraint) if constraint else None
-        for chunk in chunks if chunks is not None else self.backend.stream(prompt, config.generation_params(1)):
+        for chunk in self._stream(prompt, config.generation_params(1), constraint):
             if isinstance(chunk, Generation):
-                first = chunk
+                first = _enforced(chunk, constraint) if constraint else chunk
                 continue
             if not chunk:
                 continue
