@@ -48,10 +48,14 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--eval-items", type=int, default=100, help="Held-out items the gate scores (spread).")
     parser.add_argument("--max-steps", type=int, default=60)
     parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--grad-accum", type=int, default=1, help="Micro-batches per optimiser step.")
     parser.add_argument("--learning-rate", type=float, default=2e-5)
     parser.add_argument("--max-length", type=int, default=2048, help="Prompt + critique tokens (longer are cut).")
     parser.add_argument("--lora", action="store_true", help="LoRA adapters instead of a full fine-tune.")
     parser.add_argument("--max-new-tokens", type=int, default=512, help="Generation budget per critique.")
+    parser.add_argument(
+        "--eval-backend", default="auto", choices=["auto", "transformers"], help="Engine both models are scored with."
+    )
     parser.add_argument("--gate-min-items", type=int, default=50)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--home", type=Path, default=None, help="Keep each run's CRITIC_HOME under this directory.")
@@ -109,7 +113,6 @@ def run_loop(args: argparse.Namespace, *, shuffle: bool, home: Path) -> dict[str
     """One full loop in a fresh CRITIC_HOME; returns the numbers it prints."""
     os.environ["CRITIC_HOME"] = str(home)
     os.environ.pop("CRITIC_DATABASE_URL", None)
-    os.environ.setdefault("CRITIC_BACKEND", "transformers")
     from core.models import resolve_model
     from core.settings import get_settings
 
@@ -146,7 +149,12 @@ def run_loop(args: argparse.Namespace, *, shuffle: bool, home: Path) -> dict[str
     base_model = str(resolve_model(get_settings().model))
     t0 = time.perf_counter()
     base = evaluate_on_set(
-        base_model, gate_set, output=home / "eval-base", max_new_tokens=args.max_new_tokens, model_version_id=None
+        base_model,
+        gate_set,
+        output=home / "eval-base",
+        max_new_tokens=args.max_new_tokens,
+        model_version_id=None,
+        backend=args.eval_backend,
     )
     base_s = time.perf_counter() - t0
     config = load_config(
@@ -157,6 +165,7 @@ def run_loop(args: argparse.Namespace, *, shuffle: bool, home: Path) -> dict[str
             "use_lora": args.lora,
             "max_steps": args.max_steps,
             "per_device_batch_size": args.batch_size,
+            "gradient_accumulation_steps": args.grad_accum,
             "learning_rate": args.learning_rate,
             "max_length": args.max_length,
             "teacher_backend": "template",
@@ -164,6 +173,7 @@ def run_loop(args: argparse.Namespace, *, shuffle: bool, home: Path) -> dict[str
             "eval_sets": [EVAL_SET],
             "eval_max_items": args.eval_items,
             "eval_max_new_tokens": args.max_new_tokens,
+            "eval_backend": args.eval_backend,
             "gate_min_items": args.gate_min_items,
             "seed": args.seed,
         },
@@ -185,6 +195,7 @@ def run_loop(args: argparse.Namespace, *, shuffle: bool, home: Path) -> dict[str
             model=version.path,
             gate_set=gate_set,
             max_new_tokens=args.max_new_tokens,
+            backend=args.eval_backend,
         )
         gate = dict(version.metrics.get("gate") or {})
         status = version.status

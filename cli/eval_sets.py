@@ -65,6 +65,9 @@ def score(
     model: str | None = typer.Option(None, help="A model path or 'embedded' instead of a version (default model)."),
     max_new_tokens: int = typer.Option(1024, min=1, help="Generation budget per critique (the gate's default)."),
     output: Path | None = typer.Option(None, help="Results directory (default under CRITIC_HOME/eval-sets)."),
+    backend: str = typer.Option(
+        "transformers", help="Engine: 'transformers' (the gate's default) or 'auto' (a vLLM server when installed)."
+    ),
 ) -> None:
     """Score a model version (or a model) on a set: the result fills the registry's versions x sets table."""
     from core.models import resolve_model
@@ -83,7 +86,9 @@ def score(
             path = str(resolve_model(model or get_settings().model))
             label = Path(path).name
     out = output or get_settings().home / "eval-sets" / name / f"{label}-t{max_new_tokens}"
-    records = evaluate_on_set(path, gate_set, output=out, max_new_tokens=max_new_tokens, model_version_id=version_id)
+    records = evaluate_on_set(
+        path, gate_set, output=out, max_new_tokens=max_new_tokens, model_version_id=version_id, backend=backend
+    )
     scores = report_from_records(list(records.values())).subsets[gate_set.name]
     f1 = "-" if scores.f1 is None else f"{scores.f1:.3f}"
     typer.echo(f"{name}: {len(records)} items, F1 {f1}, unparsed {scores.unparseable}; results in {out}")

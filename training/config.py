@@ -93,6 +93,11 @@ class _JobConfigBase(BaseModel):
     )
     eval_max_items: int = Field(200, gt=0, description="Items per evaluation set used by the gate (spread evenly).")
     eval_max_new_tokens: int = Field(1024, gt=0, description="Generation budget per critique during evaluation.")
+    eval_backend: Literal["transformers", "auto"] = Field(
+        "transformers",
+        description="Engine the gate scores both models with: 'transformers' (in process) or 'auto' (a vLLM server "
+        "when installed, much faster for many items). Stored scores are reused only from the same engine.",
+    )
     promote_min_delta: float = Field(
         0.0,
         ge=-1.0,

@@ -82,6 +82,7 @@ def evaluate_on_set(
     output: Path,
     max_new_tokens: int,
     model_version_id: int | None = None,
+    backend: str = "transformers",
 ) -> dict[ItemKey, dict[str, Any]]:
     """Score `model` on the set (greedy, one sample) through the evaluation harness; the run is stored as an EvalRun.
 
@@ -93,7 +94,7 @@ def evaluate_on_set(
         benchmark=f"eval-set:{gate_set.name}" if gate_set.eval_set_id else HELD_OUT_SUBSET,
         output=output,
         model=str(model),
-        backend="transformers",
+        backend=backend,
         max_new_tokens=max_new_tokens,
         model_version_id=model_version_id,
         eval_set_id=gate_set.eval_set_id,
@@ -104,10 +105,16 @@ def evaluate_on_set(
 
 
 def stored_scores(
-    session: Session, *, model_version_id: int | None, model: str, gate_set: GateSet, max_new_tokens: int
+    session: Session,
+    *,
+    model_version_id: int | None,
+    model: str,
+    gate_set: GateSet,
+    max_new_tokens: int,
+    backend: str = "transformers",
 ) -> dict[ItemKey, dict[str, Any]] | None:
-    """A finished run's predictions on this set at this generation budget, when every item is there: the version's,
-    or for an unversioned model (the default one) a run of the same model path."""
+    """A finished run's predictions on this set at this generation budget and engine, when every item is there: the
+    version's, or for an unversioned model (the default one) a run of the same model path."""
     if gate_set.eval_set_id is None:
         return None
     who = (
@@ -122,7 +129,9 @@ def stored_scores(
     ).all()
     for run in runs:
         config = run.config or {}
-        if config.get("max_new_tokens") != max_new_tokens or not run.predictions_path:
+        if config.get("max_new_tokens") != max_new_tokens or config.get("backend") != backend:
+            continue
+        if not run.predictions_path:
             continue
         if model_version_id is None and config.get("model") != model:
             continue

@@ -222,6 +222,7 @@ def _evaluate_and_gate(
                 output=eval_dir / gate_set.name / "candidate",
                 max_new_tokens=budget,
                 model_version_id=version_id,
+                backend=config.eval_backend,
             )
         )
     reference: dict[Any, Any] | None = {}
@@ -233,7 +234,12 @@ def _evaluate_and_gate(
     if reference is not None:
         for gate_set in sets:
             stored = gate.stored_scores(
-                session, model_version_id=expected_id, model=ref_model, gate_set=gate_set, max_new_tokens=budget
+                session,
+                model_version_id=expected_id,
+                model=ref_model,
+                gate_set=gate_set,
+                max_new_tokens=budget,
+                backend=config.eval_backend,
             )
             if stored is not None:
                 reporter.log(f"the serving model's stored predictions on {gate_set.name} are reused")
@@ -245,6 +251,7 @@ def _evaluate_and_gate(
                     output=eval_dir / gate_set.name / "reference",
                     max_new_tokens=budget,
                     model_version_id=expected_id,
+                    backend=config.eval_backend,
                 )
             reference.update(stored)
     decision = gate.decide(

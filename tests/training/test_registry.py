@@ -172,3 +172,45 @@ def test_two_jobs_finishing_together_leave_exactly_one_serving(postgres_db_url: 
             start_write(session)
             session.execute(update(ModelVersion).values(status=registry.CANDIDATE))
             session.commit()
+
+
+def test_stored_scores_are_reused_only_from_the_same_engine_and_budget(sqlite_session: Session, tmp_path) -> None:
+    import json
+
+    from core.types import SolutionItem
+    from db.eval_sets import create_eval_set
+    from db.evals import finish_eval_run, start_eval_run
+
+    items = [SolutionItem(id=f"i{n}", problem=f"p{n}", steps=["a", "b"], first_error_step=n % 2) for n in range(3)]
+    create_eval_set(sqlite_session, name="held", items=items, source="test")
+    gate_set = gate.registered_set(sqlite_session, name="held")
+    out = tmp_path / "run"
+    out.mkdir()
+    rows = [{"id": i.id, "subset": "held", "label": i.first_error_step, "prediction": 2} for i in items]
+    (out / "predictions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    run = start_eval_run(
+        sqlite_session,
+        model="embedded-path",
+        dataset="eval-set:held",
+        config={"model": "embedded-path", "max_new_tokens": 512, "backend": "auto"},
+        predictions_path=str(out),
+        n_items=3,
+        eval_set_id=gate_set.eval_set_id,
+    )
+    finish_eval_run(sqlite_session, run_id=run.id, metrics={}, n_items=3)
+
+    def stored(backend: str, budget: int = 512) -> dict | None:
+        return gate.stored_scores(
+            sqlite_session,
+            model_version_id=None,
+            model="embedded-path",
+            gate_set=gate_set,
+            max_new_tokens=budget,
+            backend=backend,
+        )
+
+    reused = stored("auto")
+    assert reused is not None and {r["prediction"] for r in reused.values()} == {2} and len(reused) == 3
+    # A vLLM run must not stand in for a transformers one (or another budget): the gate compares like with like.
+    assert stored("transformers") is None
+    assert stored("auto", budget=256) is None
