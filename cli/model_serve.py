@@ -41,7 +41,7 @@ def serve_model(
     """Start vLLM's OpenAI-compatible server for a critic model and print the --backend openai line to use it.
 
     Runs in the foreground until Ctrl-C. For more traffic start replicas on other ports/GPUs, or pass
-    --tensor-parallel-size N to split one model over N GPUs (see the README). Options this command does not
+    --tensor-parallel-size N to split one model over N GPUs (see docs/serving.md). Options this command does not
     know are passed to vLLM unchanged (e.g. --max-num-seqs 128 --gpu-memory-utilization 0.9).
     """
     settings = get_settings()

@@ -10,8 +10,8 @@ def freeze_startup_heap() -> None:
 
     A full collection walks every tracked object: in a server that has loaded torch, transformers and gradio
     it stops all of the process's threads for tens to hundreds of milliseconds, and if one of them holds the
-    SQLite write turn meanwhile, every writer of every process waits too (measured with bench/annotations.py:
-    a 74 ms pause in the middle of a load made the slowest 1 % of saves 2-4x slower). Frozen objects are
+    SQLite write turn meanwhile, every writer of every process waits too, which shows up as the slowest saves'
+    latency (bench/annotations.py reports the p99). Frozen objects are
     never collected, which is what start-up objects are anyway; forked children share their memory pages
     instead of copying them when a collection would have touched them (as the gc module's documentation
     recommends before fork).

@@ -75,7 +75,7 @@ class Settings(BaseSettings):
     cpu_dtype: CpuDtype = Field(
         "auto",
         description="Number format of models generating on the CPU (transformers and vLLM): auto = bfloat16 where the "
-        "CPU computes it natively (AVX512-BF16 or AMX; batched critiques 3.8x as fast on a 2-core Xeon), else float32.",
+        "CPU computes it natively (AVX512-BF16 or AMX), else float32 (emulated bfloat16 is slower than float32).",
     )
     admin_password: str | None = Field(
         None, description="Password of the first admin account; random (and shown once) when unset. Never logged."

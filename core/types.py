@@ -1,4 +1,4 @@
-"""Shared result types: a solution item, a parsed critique, and the critique result (the README's JSON schema)."""
+"""Shared result types: a solution item, a parsed critique, and the critique result (docs/data-formats.md)."""
 
 from __future__ import annotations
 

@@ -127,7 +127,7 @@ class VLLMServer:
         self.stop()
         raise BackendUnavailableError(
             f"the vLLM server did not answer {self.base_url}/models within {timeout_s:g} s; "
-            "raise --startup-timeout (the first start on a CPU compiles for about 2 minutes)"
+            "raise --startup-timeout (the first start on a CPU compiles the model, which takes minutes)"
         )
 
     def stop(self, grace_s: float = 30.0) -> None:

@@ -119,7 +119,7 @@ _NEW_ANNOTATION_KEYS = tuple(column.key for column in _ANNOTATIONS.columns if co
 def prepare_statements(url: str | None = None) -> None:
     """Compile the statements of loading, saving and creating annotations now, in this process.
 
-    A process compiles each statement on first use (about 10 ms of CPU for a first save); a server calls
+    A process compiles each statement on first use, which makes its first save slower; a server calls
     this at start so that the first saves of its users do not pay for it (on SQLite, while others wait).
     """
     with session_scope(url) as session:

@@ -76,7 +76,7 @@ def _configure_sqlite(engine: Engine) -> None:
         # forever: it falls back to SQLite's own busy timeout (an error after 30 s).
         if queue is not None and not _lock_holders.get(thread):
             # Writers queue first come, first served (see db.write_queue); SQLite's busy handler alone
-            # retries with sleeps of up to 100 ms, so under many writers some waited for seconds.
+            # retries with sleeps of up to 100 ms, so under many writers a few would wait far longer than the rest.
             place = options.get(WRITE_PLACE_OPTION) or queue.acquire(SQLITE_BUSY_TIMEOUT_MS / 1000)
             conn.info["write_queue_place"] = (thread, place)
             _lock_holders[thread] = True
@@ -199,7 +199,7 @@ def sqlite_group_commit(session: Session) -> GroupCommit | None:
 def compile_ahead(session: Session, statement: Executable, parameters: Mapping[str, Any]) -> None:
     """Put `statement`'s compiled form (for these parameter names) into its engine's cache now.
 
-    SQLAlchemy compiles a statement on its first execution in each process (1-2 ms); a write statement would
+    SQLAlchemy compiles a statement on its first execution in each process; a write statement would
     be compiled inside the write transaction, which on SQLite every other writer waits for. This uses the
     cache-aware compile SQLAlchemy itself calls (a private method): should it change, this does nothing and
     the first execution compiles, as before.

@@ -1,9 +1,9 @@
 """A first-come-first-served queue of SQLite writers (threads and processes) made of file locks: crash-safe, no polling.
 
 SQLite admits one writer at a time. Its own busy handler retries with sleeps of up to 100 ms, and a plain
-flock wakes every waiter at once to race for it, so under many writers some waited far longer than others
-(measured: p99 20-50x the median). Here each writer draws a ticket and waits only for the writer just ahead
-of it, in the kernel, woken the moment that one finishes:
+flock wakes every waiter at once to race for it, so under many writers a few wait far longer than the rest
+(a long tail: bench/annotations.py reports p50 and p99). Here each writer draws a ticket and waits only for
+the writer just ahead of it, in the kernel, woken the moment that one finishes:
 
 - `<db>.write-lock` holds the ticket counter; it is flocked only while a ticket is drawn (a few syscalls).
 - `<db>.write-queue/<n>`: the writer with ticket t holds slot t mod SLOTS from drawing its ticket until its

@@ -260,7 +260,7 @@ def config_from_json(kind: str, data: dict[str, Any]) -> SFTJobConfig | GRPOJobC
 
 
 def resolve_precision(precision: Precision, *, cuda: bool, bf16_supported: bool) -> Literal["fp32", "bf16"]:
-    """'auto' means bf16 where the GPU supports it, else fp32 (see the README's training benchmark for the CPU)."""
+    """'auto' means bf16 where the GPU supports it, else fp32 (bench/README.md, Training, says why not on CPU)."""
     if precision != "auto":
         return precision
     return "bf16" if cuda and bf16_supported else "fp32"

@@ -56,9 +56,9 @@ def _critique_only_trainer_class() -> type:
     """SFTTrainer whose loss, on a single CPU process, projects only the critique positions through the LM head.
 
     TRL's fused LM head scores only labelled positions on GPUs (Triton); elsewhere it scores every position in
-    tiles and recomputes them in the backward pass. On CPU that made a step ~1.3x slower than a plain loop
-    (bench/training.py). Prompt positions carry no loss, so skipping their logits gives the same loss and gradients
-    for less work. Multi-process and GPU runs keep TRL's own loss.
+    tiles and recomputes them in the backward pass, so on CPU a step costs more than a plain loop's
+    (bench/training.py compares them). Prompt positions carry no loss, so skipping their logits gives the same loss
+    and gradients for less work. Multi-process and GPU runs keep TRL's own loss.
     """
     import torch
     from accelerate.utils import is_peft_model

@@ -78,8 +78,8 @@ def launch(
     """Start the server with database logins; generation runs one at a time, everything else concurrently."""
     demo = build_app(ctx)
     # Gradio's queue rebuilds a pandas table of up to 10,000 past events after every event, for its monitoring
-    # page; that cost more than a whole save (bench/webapp.py, 800 saves by 20 users: 40.6 -> 73.9 saves/s,
-    # p50 466 -> 245 ms) and grows with the server's age. Recomputed every 1000 events it is negligible.
+    # page: a cost paid by every save that grows with the server's age. Recomputing it every 1000 events
+    # removes it from the save path (bench/webapp.py measures saves per second).
     os.environ.setdefault(ANALYTICS_FREQUENCY_VARIABLE, "1000")
     demo.queue(default_concurrency_limit=16)
     demo.launch(

@@ -35,9 +35,9 @@ def has_native_bf16(flags: frozenset[str] | None = None) -> bool:
 def cpu_dtype_name(setting: str, flags: frozenset[str] | None = None) -> str:
     """'float32' or 'bfloat16' for a model generating on this CPU, from the `cpu_dtype` setting.
 
-    `auto` takes bfloat16 where the CPU has it natively: measured with bench/generation.py on a 2-core Xeon with
-    AMX, batched critiques ran 3.8x as fast as in float32 (default backend), one at a time 1.9x; on CPUs without
-    it (AVX2 only) bfloat16 is slower than float32, so they keep float32.
+    `auto` takes bfloat16 where the CPU has it natively, since there it halves the bytes read per token and runs
+    on the bfloat16 units (bench/generation.py compares the two); on CPUs without it (AVX2 only) bfloat16 is
+    emulated through float32 and is slower than float32 itself, so they keep float32.
     """
     if setting in ("float32", "bfloat16"):
         return setting
@@ -78,10 +78,10 @@ def large_buffers_returned_to_the_os(threshold_bytes: int = 128 * 1024) -> Itera
     """While the block runs, each allocation of `threshold_bytes` or more gets its own mapping, unmapped when freed.
 
     Loading a model and torch.compile allocate and free many large buffers; glibc's default serves them from its
-    heap once its threshold has grown, and the heap fragments and never shrinks. Measured as vLLM-CPU starts the
-    embedded model: heap 610 MB with glibc's default, 250 MB within this block. After the block, large buffers
-    come from the heap again at the thresholds glibc's own tuning settles at: separate mappings for every buffer
-    made batched generation ~10 % slower. Yields whether the C library took the setting (glibc only).
+    heap once its threshold has grown, and the heap fragments and never shrinks, so a process keeps the start-up
+    peak for its whole life. After the block, large buffers come from the heap again at the thresholds glibc's own
+    tuning settles at: mapping every buffer afresh during generation would cost throughput (peak memory and speed:
+    bench/generation.py --backend vllm). Yields whether the C library took the setting (glibc only).
     """
     applied = _mallopt(M_MMAP_THRESHOLD, threshold_bytes)
     try:

@@ -48,8 +48,8 @@ class VLLMBackend(Backend):
     On a GPU vLLM starts an engine worker process, so a script that builds this backend needs an
     `if __name__ == "__main__":` guard. On a CPU the engine runs inside this process unless
     VLLM_ENABLE_V1_MULTIPROCESSING is set: an engine process competes with its caller for the same cores and
-    holds a second copy of torch (32 batched critiques of the embedded model, 2 cores, 0.5 GiB KV cache: 202
-    tokens/s and 3.4 GB in two processes, ~330 tokens/s and ~1.95 GB in one). Its KV cache on a CPU is
+    holds a second copy of torch, so one process is both faster and smaller (bench/generation.py --backend vllm
+    shows it; figures in bench/README.md). Its KV cache on a CPU is
     `cpu_kv_cache_gib` (default: the vllm_cpu_kv_cache_gib setting).
     """
 
@@ -89,8 +89,8 @@ class VLLMBackend(Backend):
                 cpu_options["kv_cache_memory_bytes"] = kv_cache_bytes
             # Read by vLLM when the engine starts: keep the engine (and its model) in this process.
             os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
-            # Prompt chunks of 2048 tokens instead of vLLM-CPU's 4096: 32 batched critiques of the embedded model
-            # ran at 381-405 tokens/s in 1948-1963 MB peak RSS, against 343-376 tokens/s in 2015-2020 MB.
+            # Prompt chunks smaller than vLLM-CPU's default (4096 tokens) hold smaller activation buffers at once:
+            # less peak memory for batched critiques, and no fewer tokens/s (bench/generation.py --backend vllm).
             cpu_options["max_num_batched_tokens"] = CPU_PROMPT_CHUNK_TOKENS
         options: dict[str, Any] = {
             "model": str(model_path),
