@@ -76,6 +76,17 @@ def text_pattern(max_chars: int) -> str:
     return f"{_SENTENCE_START}{_SENTENCE_CHAR}{{{MIN_SENTENCE_CHARS - 2},{longest - 2}}}{_SENTENCE_END}"
 
 
+def as_sentence(text: str, max_chars: int) -> str | None:
+    """`text` as the rest of one format sentence (no new line, markup or backslash; one end mark), or None when it
+    does not fit between MIN_SENTENCE_CHARS and `max_chars` characters."""
+    plain = " ".join(text.replace("*", " ").replace("\\", " ").split())
+    # A '.', '!' or '?' ends a sentence, except a decimal point between digits.
+    plain = re.sub(r"(?<![0-9])\.|\.(?![0-9])|[!?]", ",", plain).strip(" ,;:") + "."
+    if plain[:1] in {"", ".", ","} or not MIN_SENTENCE_CHARS <= len(plain) <= max_chars:
+        return None
+    return plain if re.fullmatch(text_pattern(max_chars), plain) else None
+
+
 def sentence_chars(num_steps: int, max_new_tokens: int, parts_per_step: int = 2) -> int:
     """Longest sentence so that a critique of every step fits the token budget (within the allowed range)."""
     free_tokens = max_new_tokens - num_steps * _FIXED_TOKENS_PER_STEP - _FIXED_TOKENS_ANSWER

@@ -8,8 +8,18 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from core.backends.base import Backend, GenerationParams
+from core.grammar import (
+    ANSWER_LINE,
+    CRITIQUE_LABEL,
+    JUDGEMENT_LINE,
+    META_LABEL,
+    SHORTEST_LIMIT_CHARS,
+    STEP_SEPARATOR,
+    as_sentence,
+)
 from core.parsing import parse_critique
 from core.prompts import critique_messages
+from core.symbolic import check_step
 from core.types import NO_ERROR
 
 TargetPath = Literal["stored", "generated", "template"]
@@ -45,30 +55,35 @@ def agrees_with_label(text: str, item: LabelledItem) -> bool:
 
 
 def template_critique(item: LabelledItem) -> str:
-    """A critique that states the human judgement in the critic's output format (the last-resort target)."""
+    """A critique that states the human judgement in the critic's constrained output format (the last-resort target).
+
+    It is written in exactly the shape constrained decoding lets the critic write (`core.grammar`), so a model trained
+    on it learns the judgements inside the format it will be held to. Every sentence fits the shortest sentence any
+    token budget allows; the symbolic checker's proof, or the reviewer's note, explains a wrong step when it fits.
+    """
     last = len(item.steps) if item.first_error_step == NO_ERROR else item.first_error_step
     blocks = []
     for index in range(1, last + 1):
-        step = " ".join(item.steps[index - 1].split())
-        quoted = step if len(step) <= 160 else step[:157] + "..."
-        if index == item.first_error_step:
-            reason = f" Reviewer's note: {item.comment.strip()}" if item.comment.strip() else ""
-            body = (
-                f'Step {index} says: "{quoted}" Checking its reasoning and calculations against the problem and '
-                f"the previous steps, this step contains an error.{reason} Re-verifying it another way confirms "
-                "the mistake, so this step is incorrect."
-            )
-            verdict = -1
+        wrong = index == item.first_error_step
+        if wrong:
+            analysis = _wrong_step_reason(item.steps[index - 1], item.comment)
+            second_look = "the mistake remains, so it is incorrect."
         else:
-            body = (
-                f'Step {index} says: "{quoted}" Its reasoning follows from the problem and the previous steps, and '
-                "its calculations are right. Re-verifying it another way gives the same result, so it is correct."
-            )
-            verdict = 1
-        judgement = f"**Judgement**: The correctness of Step {index} is: \\boxed{{{verdict}}}"
-        blocks.append(f"**Critique of Step {index}**: {body}\n{judgement}")
-    blocks.append(f"**Answer**: \\boxed{{{item.first_error_step}}}")
-    return "\n\n".join(blocks)
+            analysis = "follows from the previous steps and is right."
+            second_look = "the step holds up, so it is correct."
+        block = CRITIQUE_LABEL.format(index=index) + analysis + META_LABEL + second_look
+        blocks.append(block + JUDGEMENT_LINE.format(index=index, value=-1 if wrong else 1))
+    return STEP_SEPARATOR.join(blocks) + ANSWER_LINE.format(value=item.first_error_step)
+
+
+def _wrong_step_reason(step: str, comment: str) -> str:
+    """The analysis of the first wrong step: the checker's proof or the reviewer's note when either fits a sentence."""
+    check = check_step(step)
+    for reason in (f"claims {check.detail}" if check.status == "wrong" else "", f"is wrong: {comment}"):
+        sentence = as_sentence(reason, SHORTEST_LIMIT_CHARS)
+        if reason.strip(": ") and sentence is not None:
+            return sentence
+    return "is wrong, so the solution fails from here."
 
 
 @dataclass

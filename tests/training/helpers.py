@@ -48,7 +48,7 @@ def add_labelled_items(session: Session, n: int = 6, *, accepted: int = 0) -> li
                 source="t",
                 source_id="t",
             )
-            text = template_critique(labelled).replace("Re-verifying", "As stored, re-verifying")
+            text = template_critique(labelled).replace("holds up", "holds up as stored")
             run = CritiqueRun(
                 item_id=item.id,
                 model="critic",

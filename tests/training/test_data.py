@@ -81,7 +81,7 @@ def test_three_target_paths_are_counted_and_all_agree_with_labels(sqlite_session
         for problem, item in by_problem.items():
             if problem in prompt:
                 if item.first_error_step == 1 and sample == 1:
-                    return template_critique(item).replace("contains an error", "is wrong")
+                    return template_critique(item).replace("the mistake remains", "the error remains")
                 return "**Critique of Step 1**: fine.\n**Judgement**: \\boxed{1}\n**Answer**: \\boxed{3}"
         return ""
 
@@ -149,3 +149,27 @@ def test_evaluation_set_problems_never_reach_a_snapshot(sqlite_session: Session,
     assert not keys & {problem_key(i.problem) for i in after.train + after.validation}
     assert after.counts["eval_set_excluded"] == 4  # problems 3 and 4: one annotation and one PRM800K row each
     assert before.counts["eval_set_excluded"] == 0 and after.data_hash != before.data_hash
+
+
+@pytest.mark.parametrize("budget", [512, 1024])
+def test_template_targets_are_what_the_constrained_critic_may_write(budget: int) -> None:
+    from core.grammar import critique_constraint
+
+    cases = [
+        (["In May she sold 48 / 2 = 24 clips.", "Altogether 48 + 24 = 72 clips."], -1, ""),
+        (["She has 20 pens.", "She gives 12 away: 20 - 12 = 9 pens are left.", "The answer is 9."], 2, ""),
+        ([f"Step text {n} with $x^{n}$ and \\frac{{1}}{{2}}." for n in range(1, 31)], 17, "Wrong sign! See *this*."),
+        (["A long step."] * 4, 1, "x" * 400),
+    ]
+    for steps, first_error, comment in cases:
+        item = LabelledItem("p", tuple(steps), first_error, "annotation", "1", comment=comment)
+        text = template_critique(item)
+        assert critique_constraint(len(steps), budget).matches(text), text
+        parsed = parse_critique(text, len(steps))
+        assert parsed.parse_status == "ok" and parsed.first_error_step == first_error
+    pens = template_critique(LabelledItem("p", tuple(cases[1][0]), 2, "annotation", "2"))
+    assert "claims 20 - 12 = 9 is false (20 - 12 = 8)." in pens  # the checker's proof explains the wrong step
+    noted = template_critique(
+        LabelledItem("p", tuple(cases[2][0]), 17, "annotation", "3", comment="Wrong sign! See *this*.")
+    )
+    assert "This step is wrong: Wrong sign, See this." in noted
