@@ -18,6 +18,12 @@ def import_(
     format: str = typer.Option(..., "--format", "-f", help="processbench, prm800k, mr-gsm8k or jsonl."),
     campaign: str | None = typer.Option(None, help="Add the items to this campaign (created if missing)."),
     batch_size: int = typer.Option(500, help="Records per transaction; an interrupted import keeps whole batches."),
+    critique: bool = typer.Option(
+        True,
+        "--critique/--no-critique",
+        help="With --campaign: queue a job that critiques the campaign's uncritiqued items (a worker runs it), "
+        "so annotators start from the critic's labels.",
+    ),
     database_url: str | None = typer.Option(None, help=_URL_HELP),
 ) -> None:
     """Import items (and PRM800K ratings as annotations); re-running adds nothing already stored."""
@@ -47,6 +53,21 @@ def import_(
     if summary.labels_line():
         typer.echo(summary.labels_line())
     typer.echo(summary.line())
+    if campaign and critique:
+        _queue_critiques(campaign, database_url)
+
+
+def _queue_critiques(campaign: str, database_url: str | None) -> None:
+    from db.campaigns import get_campaign
+    from db.session import session_scope
+    from training.item_critiques import queue_item_critiques
+
+    with session_scope(database_url) as session:
+        job = queue_item_critiques(session, campaign_id=get_campaign(session, name=campaign).id)
+        if job is not None:
+            typer.echo(
+                f"queued critique_items job {job.id}: a worker (`critic worker` or `critic serve`) critiques them"
+            )
 
 
 @app.command("export")

@@ -108,6 +108,21 @@ def check_may_label(session: Session, *, campaign_id: int | None, item_id: int, 
     return campaign
 
 
+def check_may_label_own_critique(session: Session, *, critique_run_id: int, item_id: int, user_id: int) -> CritiqueRun:
+    """The critique run, if this user may label its item outside any campaign: they ran it themselves (a solution
+    they pasted on the Critique tab); else raise saying why."""
+    run = session.get(CritiqueRun, critique_run_id)
+    if run is None:
+        raise NotFoundError(f"no critique run with id {critique_run_id}")
+    if run.item_id != item_id:
+        raise BadInputError(f"critique run {critique_run_id} is not a critique of item {item_id}")
+    if run.created_by_id != user_id:
+        raise PermissionDeniedError(
+            "outside a campaign you label only critiques you ran yourself; this one is someone else's"
+        )
+    return run
+
+
 def set_assignments(session: Session, *, campaign_id: int, user_ids: Sequence[int]) -> list[int]:
     """Replace the campaign's assigned annotators in one transaction; returns the new list."""
     begin_write(session)

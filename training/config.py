@@ -184,8 +184,33 @@ class GRPOJobConfig(_JobConfigBase):
         return self
 
 
+class CritiqueItemsConfig(BaseModel):
+    """Critique a campaign's items that have no critique yet, so annotators start from the critic's labels."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    job: Literal["critique_items"] = Field("critique_items", description="Job type (fixed).")
+    campaign_id: int = Field(
+        gt=0, description="Campaign whose items are critiqued (items with a critique are skipped)."
+    )
+    model: str | None = Field(
+        None, description="Critic model; None = the serving model (the registry's active version, else default_model)."
+    )
+    default_model: str | None = Field(
+        None, description="The model when no registry version serves (None = CRITIC_MODEL): the app's default."
+    )
+    backend: str | None = Field(None, description="Generation backend (None = CRITIC_BACKEND).")
+    batch_size: int = Field(8, gt=0, le=256, description="Items per critic call; progress is stored after each.")
+    samples: int = Field(1, gt=0, le=16, description="Critiques sampled per item (k, majority vote).")
+
+
 JobConfig = Annotated[SFTJobConfig | GRPOJobConfig, Field(discriminator="job")]
-CONFIG_CLASSES: dict[str, type[SFTJobConfig] | type[GRPOJobConfig]] = {"sft": SFTJobConfig, "grpo": GRPOJobConfig}
+AnyJobConfig = SFTJobConfig | GRPOJobConfig | CritiqueItemsConfig
+CONFIG_CLASSES: dict[str, type[SFTJobConfig] | type[GRPOJobConfig] | type[CritiqueItemsConfig]] = {
+    "sft": SFTJobConfig,
+    "grpo": GRPOJobConfig,
+    "critique_items": CritiqueItemsConfig,
+}
 
 
 def _looks_like_path(value: str) -> bool:
@@ -206,8 +231,8 @@ def _describe(error: ValidationError, cls: type[BaseModel]) -> str:
     return "; ".join(lines)
 
 
-def build_config(kind: str, values: dict[str, Any]) -> SFTJobConfig | GRPOJobConfig:
-    """Build and validate a config of `kind` ('sft' or 'grpo'); raises ConfigError saying what to fix."""
+def build_config(kind: str, values: dict[str, Any]) -> AnyJobConfig:
+    """Build and validate a config of `kind` (a key of CONFIG_CLASSES); raises ConfigError saying what to fix."""
     cls = CONFIG_CLASSES.get(kind)
     if cls is None:
         raise ConfigError(f"unknown job type {kind!r}: choose one of {', '.join(CONFIG_CLASSES)}")
@@ -232,9 +257,7 @@ def parse_override(text: str) -> tuple[str, Any]:
     return key.strip().replace("-", "_"), value
 
 
-def load_config(
-    kind: str, path: Path | None = None, overrides: dict[str, Any] | None = None
-) -> SFTJobConfig | GRPOJobConfig:
+def load_config(kind: str, path: Path | None = None, overrides: dict[str, Any] | None = None) -> AnyJobConfig:
     """Read a YAML file (optional), apply CLI overrides on top, and validate the result."""
     values: dict[str, Any] = {}
     if path is not None:
@@ -254,7 +277,7 @@ def load_config(
     return build_config(kind, values)
 
 
-def config_from_json(kind: str, data: dict[str, Any]) -> SFTJobConfig | GRPOJobConfig:
+def config_from_json(kind: str, data: dict[str, Any]) -> AnyJobConfig:
     """Rebuild a stored config (from a TrainingJob row)."""
     return build_config(kind, data)
 

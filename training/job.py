@@ -1,4 +1,4 @@
-"""One training job, run in its own process by a worker: data -> train -> register -> evaluate -> maybe promote.
+"""One queued job in its own process: training (data -> train -> register -> evaluate -> promote?) or item critiques.
 
 Run as `python -m training.job JOB_ID --worker-id W --attempt N` (or under `accelerate launch ... -m training.job`).
 Exit codes: 0 done, 4 stopped because cancel was requested, 1 failed (the traceback is in the log).
@@ -271,6 +271,24 @@ def _evaluate_and_gate(
     reporter.log(f"model version {version_id} {verb}: {version.metrics['gate']['reason']}")
 
 
+def run_any_job(job_id: int, *, worker_id: str, attempt: int) -> int:
+    """Run a job of any kind the worker claims: critique_items here, training in `run_job`."""
+    from db.session import get_sessionmaker
+    from training.item_critiques import CRITIQUE_ITEMS, run_critique_job
+    from training.queue import get_job
+
+    with get_sessionmaker()() as session:
+        job = get_job(session, job_id=job_id)
+    if job.kind != CRITIQUE_ITEMS:
+        return run_job(job_id, worker_id=worker_id, attempt=attempt)
+    with get_sessionmaker()() as session:
+        reporter = DatabaseReporter(job_id)
+        try:
+            return 0 if run_critique_job(session, job, reporter) else EXIT_CANCELLED
+        finally:
+            reporter.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.job", description=__doc__)
     parser.add_argument("job_id", type=int)
@@ -281,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.watch_stdin:
         _exit_when_parent_dies()
     try:
-        return run_job(args.job_id, worker_id=args.worker_id, attempt=args.attempt)
+        return run_any_job(args.job_id, worker_id=args.worker_id, attempt=args.attempt)
     except Exception as exc:
         traceback.print_exc()
         try:

@@ -13,9 +13,11 @@ from sqlalchemy.orm import Session
 from core.errors import ConflictError, NotFoundError
 from db.models import TrainingJob, TrainingJobLog, TrainingMetricPoint, utcnow
 from db.session import begin_write
-from training.config import GRPOJobConfig, SFTJobConfig, config_from_json
+from training.config import AnyJobConfig, config_from_json
 
 TRAINING_KINDS = ("sft", "grpo")
+JOB_KINDS = (*TRAINING_KINDS, "critique_items")
+"""Every kind a worker runs and the jobs table lists: training, and critiquing a campaign's items."""
 FINISHED = ("succeeded", "failed", "cancelled")
 DEFAULT_MAX_ATTEMPTS = 2
 """A job whose worker died is requeued once; the second death fails it."""
@@ -44,7 +46,7 @@ def end_read(session: Session) -> None:
 def enqueue_job(
     session: Session,
     *,
-    config: SFTJobConfig | GRPOJobConfig,
+    config: AnyJobConfig,
     created_by_id: int | None = None,
     base_model_version_id: int | None = None,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
@@ -69,7 +71,7 @@ def enqueue_job(
     return job
 
 
-def job_config(job: TrainingJob) -> SFTJobConfig | GRPOJobConfig:
+def job_config(job: TrainingJob) -> AnyJobConfig:
     """The job's stored config, validated again."""
     return config_from_json(job.kind, dict(job.config))
 
@@ -90,7 +92,7 @@ def get_job(session: Session, *, job_id: int) -> TrainingJob:
 
 def list_jobs(session: Session, *, status: str | Sequence[str] | None = None, limit: int = 50) -> list[TrainingJob]:
     """Newest first."""
-    query = select(TrainingJob).where(TrainingJob.kind.in_(TRAINING_KINDS)).order_by(TrainingJob.id.desc())
+    query = select(TrainingJob).where(TrainingJob.kind.in_(JOB_KINDS)).order_by(TrainingJob.id.desc())
     if status is not None:
         query = query.where(TrainingJob.status.in_([status] if isinstance(status, str) else list(status)))
     jobs = list(session.scalars(query.limit(limit)).all())
@@ -98,7 +100,7 @@ def list_jobs(session: Session, *, status: str | Sequence[str] | None = None, li
     return jobs
 
 
-def claim_next_job(session: Session, *, worker_id: str, kinds: Sequence[str] = TRAINING_KINDS) -> TrainingJob | None:
+def claim_next_job(session: Session, *, worker_id: str, kinds: Sequence[str] = JOB_KINDS) -> TrainingJob | None:
     """Atomically take the oldest queued job for `worker_id`; None when the queue is empty.
 
     PostgreSQL: `SELECT ... FOR UPDATE SKIP LOCKED`, so concurrent workers never wait on or share a row.
@@ -256,7 +258,7 @@ def reap_stale_jobs(session: Session, *, timeout_s: float, now: datetime | None 
     running = session.execute(
         select(TrainingJob.id, TrainingJob.worker_id, TrainingJob.attempts, TrainingJob.max_attempts,
                TrainingJob.heartbeat_at, TrainingJob.cancel_requested)
-        .where(TrainingJob.status == "running", TrainingJob.kind.in_(TRAINING_KINDS))
+        .where(TrainingJob.status == "running", TrainingJob.kind.in_(JOB_KINDS))
     ).all()  # fmt: skip
     end_read(session)
     touched: list[tuple[int, str]] = []

@@ -48,9 +48,9 @@ def test_import_then_reimport_then_export_processbench(
 ) -> None:
     source = str(processbench_dir / "gsm8k.json")
     assert run_cli(monkeypatch, "import", "--format", "processbench", source, "--campaign", "gsm") == 0
-    assert (
-        capsys.readouterr().out.strip().splitlines()[-1].startswith("imported 400, skipped as duplicate 0, rejected 0")
-    )
+    *_, summary, queued = capsys.readouterr().out.strip().splitlines()
+    assert summary.startswith("imported 400, skipped as duplicate 0, rejected 0")
+    assert queued.startswith("queued critique_items job 1: a worker")  # the campaign's items get critiques
     assert run_cli(monkeypatch, "import", "--format", "processbench", source) == 0
     assert "imported 0, skipped as duplicate 400, rejected 0" in capsys.readouterr().out
     out = tmp_path / "gsm.json"

@@ -206,6 +206,7 @@ def test_admin_adds_a_user_and_sets_up_a_campaign(served: Served, browser, campa
     page.wait_for_selector("#admin-data-file :text('campaign.json')")
     page.click("#admin-import")
     _wait_text(page, "#admin-status", "Imported 4 record(s) into journey")
+    _wait_text(page, "#admin-status", "The critic labels its new items in the background (job 1")
 
     _pick(page, "#admin-annotators", "annotator")
     page.keyboard.press("Escape")
@@ -215,6 +216,9 @@ def test_admin_adds_a_user_and_sets_up_a_campaign(served: Served, browser, campa
     _wait_row(page, "#admin-campaigns", "1", "journey", "active", "2", "4")
     _shot(page, "admin-campaign")
     assert "Error" not in page.inner_text("#admin-status")
+
+    _tab(page, "Training")  # the worker critiques the imported items; the jobs table shows it finish
+    _wait_row(page, "#admin-jobs", "1", "critique_items", "succeeded", "100%", timeout=180_000)
 
 
 def test_annotator_labels_with_the_keyboard_goes_back_and_reopens(served: Served, browser) -> None:
@@ -248,8 +252,11 @@ def test_annotator_labels_with_the_keyboard_goes_back_and_reopens(served: Served
     page.wait_for_function(
         "(first) => !document.querySelector('#ann-info').innerText.startsWith(first)", arg=first_item
     )
-    page.keyboard.press("a")  # imported items have no critique yet: the page says so instead of failing silently
-    _wait_text(page, "#ann-status", "no critic suggestion")
+    # The imported items were critiqued in the background: the critic's verdict is there to accept.
+    verdict = re.search(r"critic: (correct|incorrect)", page.inner_text("#ann-step-1"))
+    assert verdict, page.inner_text("#ann-step-1")
+    page.keyboard.press("a")
+    _wait_text(page, "#ann-step-1", "you: +1 good" if verdict.group(1) == "correct" else "you: −1 wrong")
     page.keyboard.press("-")
     _wait_text(page, "#ann-step-1", "you: −1 wrong")
     page.keyboard.press("s")
@@ -289,6 +296,26 @@ def test_reviewer_approves_and_rejects(served: Served, browser) -> None:
     _shot(page, "reviewer")
 
 
+def test_a_user_corrects_the_critique_of_their_solution_and_a_reviewer_sees_it(served: Served, browser) -> None:
+    page = _page(browser, served, "annotator", "pw-annotator")
+    assert not page.is_visible("#critique-save-labels")  # nothing to label before a critique
+    _fill(page, "#critique-problem", "What is 2 + 3, then doubled?")
+    _fill(page, "#critique-solution", "Step 1: 2 + 3 = 5.\nStep 2: Doubled is 5 * 2 = 12.\nThe answer is 12.")
+    page.click("#critique-run")
+    page.wait_for_selector("#critique-save-labels", state="visible", timeout=120_000)
+    page.click("#critique-first-wrong label:has-text('Step 2')")
+    page.click("#critique-save-labels")
+    _wait_text(page, "#critique-label-status", "Saved: step 2 is the first wrong step (annotation #")
+    assert "linked to critique run #" in page.inner_text("#critique-label-status")
+    _shot(page, "critique-label")
+
+    reviewer = _page(browser, served, "reviewer", "pw-reviewer")
+    _tab(reviewer, "Review")
+    reviewer.wait_for_selector("#rev-table [data-testid=cell-0-0]")  # the earlier two are decided: only this one
+    reviewer.click("#rev-table [data-testid=cell-0-0]")
+    _wait_text(reviewer, "#rev-status", "Annotator annotator says first wrong step = 2")
+
+
 def test_admin_trains_promotes_and_rolls_back(served: Served, browser) -> None:
     page = _page(browser, served, "admin", ADMIN_PASSWORD)
     _tab(page, "Admin")
@@ -298,7 +325,7 @@ def test_admin_trains_promotes_and_rolls_back(served: Served, browser) -> None:
     page.keyboard.press("Delete")
     page.keyboard.insert_text(json.dumps(JOB))
     page.click("#admin-start-training")
-    _wait_text(page, "#admin-status", "Queued sft job 1")
+    _wait_text(page, "#admin-status", "Queued sft job 2")  # job 1 critiqued the imported items
     seen: set[str] = set()
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:  # the table refreshes itself; watch it as a person would
@@ -317,7 +344,7 @@ def test_admin_trains_promotes_and_rolls_back(served: Served, browser) -> None:
     page.get_by_role("option").first.click()
     page.click("#admin-promote")
     _wait_text(page, "#admin-status", "now serves")
-    _wait_row(page, "#admin-models", "1", "v1-sft-job1", "serving")
+    _wait_row(page, "#admin-models", "1", "v1-sft-job2", "serving")
     page.click("#admin-rollback")
     _wait_text(page, "#admin-status", "Rolled back")
     _shot(page, "admin-models")

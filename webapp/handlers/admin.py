@@ -137,15 +137,28 @@ def edit_campaign(
 def upload_campaign_data(
     ctx: AppContext, actor: Actor | None, *, campaign_id: int, path: str | Path, fmt: str = "processbench"
 ) -> str:
-    """Import a file into a campaign through the database importer (duplicates are skipped, bad lines listed)."""
+    """Import a file into a campaign through the database importer (duplicates are skipped, bad lines listed), then
+    queue the critiques of its uncritiqued items so annotators start from the critic's labels."""
     from db.campaigns import get_campaign
     from db.importer import import_file
+    from training.item_critiques import queue_item_critiques
 
-    require(actor, Action.MANAGE_CAMPAIGNS)
+    actor = require(actor, Action.MANAGE_CAMPAIGNS)
     with session_scope(ctx.database_url) as session:
         name = get_campaign(session, campaign_id=campaign_id).name
     summary = import_file(path, fmt=fmt, campaign=name, url=ctx.database_url)
+    with session_scope(ctx.database_url) as session:
+        job = queue_item_critiques(
+            session,
+            campaign_id=campaign_id,
+            created_by_id=actor.id,
+            default_model=ctx.default_model,
+            backend=ctx.default_backend,
+        )
+        job_id = job.id if job is not None else None
     lines = [f"Imported {summary.imported} record(s) into {name}: {summary.new_items} new item(s)."]
+    if job_id is not None:
+        lines.append(f"The critic labels its new items in the background (job {job_id} in the Training tab).")
     if summary.duplicates:
         lines.append(f"{summary.duplicates} already stored.")
     if summary.rejected:

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from core.errors import BadInputError, NotFoundError, PermissionDeniedError
 from core.prm800k import FINISH_REASONS, first_error_from_ratings
 from core.types import CritiqueResult, StepRating
-from db.annotation_queue import check_may_label
+from db.annotation_queue import check_may_label, check_may_label_own_critique
 from db.annotations import AnnotationConflictError, create_annotation, find_annotation, save_annotation, snapshot
 from db.critique_runs import latest_critique_run, to_critique_result
 from db.models import Annotation, Item
@@ -159,7 +159,10 @@ def save(
     critique_run_id: int | None = None,
     time_spent_ms: int = 0,
 ) -> SaveOutcome:
-    """Save a draft or submit. A stale `version` returns both versions instead of overwriting anything."""
+    """Save a draft or submit. A stale `version` returns both versions instead of overwriting anything.
+
+    A label belongs to a campaign, except a label of a critique the user ran themselves (`campaign_id` None and
+    that run's `critique_run_id`)."""
     actor = require(actor, Action.ANNOTATE)
     if finish_reason in ("", None):
         finish_reason = None
@@ -186,7 +189,10 @@ def save(
             if stored is None:
                 raise NotFoundError(f"no annotation with id {annotation_id}")
             item_id, campaign_id = stored
-        check_may_label(session, campaign_id=campaign_id, item_id=item_id, user_id=actor.id, role=actor.role)
+        if campaign_id is None and critique_run_id is not None:  # a label of one's own critique (Critique tab)
+            check_may_label_own_critique(session, critique_run_id=critique_run_id, item_id=item_id, user_id=actor.id)
+        else:
+            check_may_label(session, campaign_id=campaign_id, item_id=item_id, user_id=actor.id, role=actor.role)
         try:
             if annotation_id is None:
                 existing = find_annotation(session, item_id=item_id, annotator_id=actor.id, campaign_id=campaign_id)
@@ -228,6 +234,8 @@ def save(
                     comment=comment,
                     status=status,
                     add_time_ms=time_spent_ms,
+                    # The label now answers the critique on screen: link it (the audit trail keeps the old link).
+                    **({} if critique_run_id is None else {"critique_run_id": critique_run_id}),
                 )
         except AnnotationConflictError as exc:
             return SaveOutcome(

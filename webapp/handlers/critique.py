@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.errors import BadInputError
+from core.errors import BadInputError, ConflictError
 from core.items_csv import read_upload
 from core.items_io import make_item
 from core.prompts import format_steps
@@ -56,25 +56,43 @@ def critique_stream(
     samples: int = 1,
 ) -> Iterator[tuple[CritiqueResult, bool]]:
     """Yield (partial result, done) while the critic writes; the last one has done=True and is stored."""
+    for result, done, _run_id in critique_stream_with_run(
+        ctx, actor, problem=problem, solution=solution, model=model, backend=backend, mode=mode, samples=samples
+    ):
+        yield result, done
+
+
+def critique_stream_with_run(
+    ctx: AppContext,
+    actor: Actor | None,
+    *,
+    problem: str,
+    solution: str,
+    model: str | None = None,
+    backend: str | None = None,
+    mode: str = "single",
+    samples: int = 1,
+) -> Iterator[tuple[CritiqueResult, bool, int | None]]:
+    """Like `critique_stream`, with the stored critique run's id in the last update (None before, or on an error)."""
     actor = require(actor, Action.CRITIQUE)
     k = _check_samples(samples)
     item = make_item(problem or "", solution=solution or "", settings=ctx.settings, where="pasted solution")
     model = model or serving_model_name(ctx)
     backend = backend or ctx.default_backend
     pending = pending_result(item, model=model, backend=backend, mode=mode, samples=k)
-    yield pending, False
+    yield pending, False, None
     critic = ctx.critic(model, backend, mode)
     started = time.perf_counter()
     final: CritiqueResult | None = None
     with ctx.generating(critic.backend):
         for partial in critic.stream(item, samples=k):
             final = partial
-            yield partial, False
+            yield partial, False, None
     if final is None:  # a critic that streamed nothing still owes one result
         final = critic.critique_many([item], samples=k)[0]
     final.timings.setdefault("web_total_s", time.perf_counter() - started)
-    _store_run(ctx, actor, item, final, model)
-    yield final, True
+    run_id = _store_run(ctx, actor, item, final, model)
+    yield final, True, run_id
 
 
 def critique_file(
@@ -148,18 +166,82 @@ def serving_model_name(ctx: AppContext) -> str:
         return serving_model(session, ctx.default_model)
 
 
-def _store_run(ctx: AppContext, actor: Actor, item: SolutionItem, result: CritiqueResult, model: str) -> None:
-    """Keep the critique in the database so reviewers and annotators can reuse it."""
+def _store_run(ctx: AppContext, actor: Actor, item: SolutionItem, result: CritiqueResult, model: str) -> int | None:
+    """Keep the critique in the database so reviewers and annotators can reuse it; returns the run's id (None: a
+    failed critique is not stored)."""
     from db.critique_runs import save_critique_run
     from db.items import add_item
     from db.session import session_scope
     from training.registry import active_model
 
     if result.error:
-        return
+        return None
     with session_scope(ctx.database_url) as session:
         serving = active_model(session)
         # Runs by the promoted version are attributed to it, so the dashboard compares versions with people.
         version_id = serving.id if serving is not None and serving.path == model else None
         row = add_item(session, item=item.model_copy(update={"source": "web"}))
-        save_critique_run(session, item_id=row.id, result=result, created_by_id=actor.id, model_version_id=version_id)
+        run = save_critique_run(
+            session, item_id=row.id, result=result, created_by_id=actor.id, model_version_id=version_id
+        )
+        return run.id
+
+
+@dataclass
+class CritiqueLabel:
+    """What saving labels of one's critique stored: the annotation, its critique run and first wrong step."""
+
+    annotation_id: int
+    critique_run_id: int
+    first_error_step: int | None
+    message: str
+
+
+def label_critique_run(
+    ctx: AppContext, actor: Actor | None, *, run_id: int, first_wrong_step: int | None
+) -> CritiqueLabel:
+    """Save the user's labels of a critique they ran, as their submitted annotation linked to that run (audited like
+    every annotation): the critic's step verdicts accepted (`first_wrong_step` None), or the steps before
+    `first_wrong_step` correct and it wrong (-1: every step correct)."""
+    from db.annotations import find_annotation
+    from db.critique_runs import get_critique_run, to_critique_result
+    from db.session import session_scope
+    from webapp.handlers.annotate import Task, accept_all, save_task
+    from webapp.handlers.teacher import ratings_for_first_wrong
+
+    actor = require(actor, Action.ANNOTATE)
+    with session_scope(ctx.database_url) as session:
+        run = get_critique_run(session, run_id=run_id)
+        steps = list(run.item.steps)
+        task = Task(
+            campaign_id=None,
+            item_id=run.item_id,
+            problem=run.item.problem,
+            steps=steps,
+            critique=to_critique_result(run),
+            critique_run_id=run.id,
+            ratings=[None] * len(steps),
+        )
+        # The same solution critiqued again: the user's label of it is updated, not duplicated.
+        mine = find_annotation(session, item_id=run.item_id, annotator_id=actor.id, campaign_id=None)
+        if mine is not None:
+            task.annotation_id, task.version = mine.id, mine.version
+    finish_reason: str | None = None
+    if first_wrong_step is None:
+        accept_all(task)
+        if all(rating is None for rating in task.ratings):
+            raise BadInputError("the critic judged no step, so there is nothing to accept: pick the first wrong step")
+    else:
+        task.ratings, finish_reason = ratings_for_first_wrong(int(first_wrong_step), len(steps))
+    outcome = save_task(ctx, actor, task, finish_reason=finish_reason, comment="", submit=True)
+    if outcome.conflict or outcome.saved is None:
+        raise ConflictError(outcome.message or "someone saved this label at the same time; save again")
+    first = outcome.saved["first_error_step"]
+    what = "every step is correct" if first == -1 else f"step {first} is the first wrong step"
+    annotation_id = int(outcome.saved["annotation_id"])
+    return CritiqueLabel(
+        annotation_id=annotation_id,
+        critique_run_id=run_id,
+        first_error_step=first,
+        message=f"Saved: {what} (annotation #{annotation_id}, linked to critique run #{run_id}).",
+    )

@@ -1,4 +1,4 @@
-"""The Critique tab: paste a problem and solution (or upload a file), pick model / backend / k, watch step cards."""
+"""The Critique tab: paste a solution (or upload a file), pick model / backend / k, watch step cards, label them."""
 
 from __future__ import annotations
 
@@ -7,9 +7,12 @@ from typing import Any
 
 import gradio as gr
 
+from core.errors import CriticError
 from core.settings import BACKEND_NAMES
+from core.types import CritiqueResult
 from webapp.context import AppContext
 from webapp.handlers import critique as handlers
+from webapp.permissions import Action, Actor
 from webapp.render import LATEX_DELIMITERS, critique_html, many_results_html, message_html, revision_html
 from webapp.ui import current_actor, shows_errors
 
@@ -45,6 +48,13 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
             upload = gr.File(label="…or upload JSON / JSONL / CSV of many", file_types=[".json", ".jsonl", ".csv"])
             run_file = gr.Button("Critique file", elem_id="critique-run-file")
     cards = gr.Markdown(latex_delimiters=LATEX_DELIMITERS, sanitize_html=True, elem_id="critique-cards")
+    run_id = gr.State(None)  # the stored critique run on screen: labels saved below are linked to it
+    with gr.Column(visible=False, elem_id="critique-label") as label_panel:
+        first_wrong = gr.Radio([], label="First wrong step", elem_id="critique-first-wrong")
+        with gr.Row():
+            accept = gr.Button("Accept critic's labels", elem_id="critique-accept")
+            save_mine = gr.Button("Save my labels", variant="primary", elem_id="critique-save-labels")
+    label_status = gr.Markdown(elem_id="critique-label-status")
     result_json = gr.JSON(label="Result JSON", visible=False)
     with gr.Row():
         revise_button = gr.Button("Revise with this critique", elem_id="critique-revise")
@@ -52,12 +62,16 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
     revision_cards = gr.Markdown(latex_delimiters=LATEX_DELIMITERS, sanitize_html=True, elem_id="critique-revision")
     revised_text = gr.State("")
 
+    def on_start() -> tuple[Any, Any, str]:
+        # A new critique replaces the one on screen: its labels and their confirmation go with it.
+        return None, gr.update(visible=False), ""
+
     @shows_errors
     def on_run(
         problem: str, solution: str, model: str, backend: str, mode: str, samples: float, request: gr.Request
-    ) -> Iterator[tuple[str, Any]]:
+    ) -> Iterator[tuple[Any, ...]]:
         actor = current_actor(ctx, request)
-        for result, done in handlers.critique_stream(
+        for result, done, stored in handlers.critique_stream_with_run(
             ctx,
             actor,
             problem=problem,
@@ -67,10 +81,47 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
             mode=mode,
             samples=int(samples),
         ):
+            if not done:
+                yield critique_html(result, done=False), gr.update(), None, gr.update(), gr.update(), gr.update()
+                continue
             yield (
-                critique_html(result, done=done),
-                (gr.update(value=result.model_dump(mode="json"), visible=True) if done else gr.update()),
+                critique_html(result, done=True),
+                gr.update(value=result.model_dump(mode="json"), visible=True),
+                stored,
+                *_label_controls(actor, result, stored),
             )
+
+    def _label_controls(actor: Actor, result: CritiqueResult, stored: int | None) -> tuple[Any, Any, str]:
+        """The label panel under a finished critique: the first-wrong pick prefilled from the critic."""
+        if stored is None:
+            return gr.update(visible=False), gr.update(), ""
+        if not actor.can(Action.ANNOTATE):
+            note = f"Your role ({actor.role}) may not save labels; annotators, reviewers and admins can."
+            return gr.update(visible=False), gr.update(), message_html(note)
+        choices = [("none (all correct)", -1), *[(f"Step {s.index}", s.index) for s in result.steps]]
+        return gr.update(visible=True), gr.update(choices=choices, value=result.first_error_step), ""
+
+    def label(first: int | None, stored: int | None, request: gr.Request, *, accept_critic: bool) -> str:
+        actor = current_actor(ctx, request)
+        if stored is None:
+            return message_html("Critique a pasted solution first.", kind="warn")
+        if not accept_critic and first in (None, ""):
+            return message_html("Pick the first wrong step (or none) first.", kind="warn")
+        try:
+            saved = handlers.label_critique_run(
+                ctx, actor, run_id=int(stored), first_wrong_step=None if accept_critic else int(first)
+            )
+        except CriticError as exc:  # replaces any earlier confirmation, so the page never says both
+            return message_html(str(exc), kind="error")
+        return message_html(saved.message, kind="ok")
+
+    @shows_errors
+    def on_accept(first: int | None, stored: int | None, request: gr.Request) -> str:
+        return label(first, stored, request, accept_critic=True)
+
+    @shows_errors
+    def on_save_mine(first: int | None, stored: int | None, request: gr.Request) -> str:
+        return label(first, stored, request, accept_critic=False)
 
     @shows_errors
     def on_run_file(
@@ -110,14 +161,16 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
         concurrency_id="generation",
     )
     load_revision.click(on_load_revision, [revised_text], [solution], api_visibility="private")
-    run.click(
+    accept.click(on_accept, [first_wrong, run_id], [label_status], api_visibility="private")
+    save_mine.click(on_save_mine, [first_wrong, run_id], [label_status], api_visibility="private")
+    run.click(on_start, None, [run_id, label_panel, label_status], api_visibility="private").then(
         on_run,
         [problem, solution, model, backend, mode, samples],
-        [cards, result_json],
+        [cards, result_json, run_id, label_panel, first_wrong, label_status],
         api_visibility="private",
         concurrency_id="generation",
     )
-    run_file.click(
+    run_file.click(on_start, None, [run_id, label_panel, label_status], api_visibility="private").then(
         on_run_file,
         [upload, model, backend, mode, samples],
         [cards, result_json],
