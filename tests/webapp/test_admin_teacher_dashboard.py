@@ -199,6 +199,37 @@ def test_dashboard_counts_submissions_agreement_and_gold_accuracy(web_any, campa
         dashboard.build_dashboard(web.ctx, None)
 
 
+def test_dashboard_all_campaigns_totals_leave_out_teachers_corrections(
+    web_any, campaign_file: Path, tmp_path: Path
+) -> None:
+    web = web_any
+    boss, person = web["admin"], web["annotator"]
+    ids = [admin.new_campaign(web.ctx, boss, name=name) for name in ("first", "second")]
+    for cid, how_many in zip(ids, (3, 1), strict=True):
+        admin.upload_campaign_data(web.ctx, boss, campaign_id=cid, path=campaign_file)
+        for _ in range(how_many):
+            task = annotate.next_task(web.ctx, person, campaign_id=cid)
+            annotate.save(
+                web.ctx, person, item_id=task.item_id, campaign_id=cid, ratings=[1] * len(task.steps), submit=True
+            )
+    path = tmp_path / "class.csv"
+    path.write_text(CLASS_CSV)
+    class_id, _ = teacher.upload_class(web.ctx, web["teacher"], name="7B", path=path, start=False)
+    rows = teacher.report_rows(web.ctx, web["teacher"], class_id=class_id)
+    teacher.correct(web.ctx, web["teacher"], class_id=class_id, item_id=rows[1].item_id, first_wrong_step=1)
+
+    assert dashboard.campaign_choices(web.ctx, web["viewer"]) == [
+        ("All campaigns", dashboard.ALL_CAMPAIGNS),
+        (f"first (#{ids[0]})", ids[0]),
+        (f"second (#{ids[1]})", ids[1]),
+    ]
+    everything = dashboard.summary_markdown(dashboard.build_dashboard(web.ctx, web["viewer"]))
+    assert "<span id='dash-total'>4</span>" in everything  # 3 + 1; the teacher's correction is not an annotation
+    assert "Teachers' corrections** (not counted as annotations): 1" in everything
+    one = dashboard.summary_markdown(dashboard.build_dashboard(web.ctx, web["viewer"], campaign_id=ids[0]))
+    assert "<span id='dash-total'>3</span>" in one and "Teachers' corrections" not in one
+
+
 def test_dashboard_plots_eval_f1_over_time_and_training_loss(web) -> None:
 
     from db.evals import finish_eval_run, start_eval_run
