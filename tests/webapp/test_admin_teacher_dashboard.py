@@ -93,6 +93,7 @@ def test_registry_view_shows_versions_by_evaluation_sets(web, campaign_file: Pat
             session, job_id=job.id, path="/m/v", base_model="embedded", parent_id=None, data_hash="0" * 64, config={}
         )
         eval_set = get_eval_set(session, name="gsm8k-4")
+        assert [m["f1"] for m in admin.models_table(web.ctx, web["viewer"])] == ["-"]  # never scored
         run = start_eval_run(
             session,
             model="/m/v",
@@ -109,6 +110,13 @@ def test_registry_view_shows_versions_by_evaluation_sets(web, campaign_file: Pat
     columns, rows = admin.registry_scores(web.ctx, web["viewer"])
     assert columns == ["version", "status", "gsm8k-4 F1", "gsm8k-4 err", "gsm8k-4 corr", "gsm8k-4 AUROC"]
     assert rows == [[version.name, "candidate", 50.0, 25.0, 100.0, None]]
+    assert [m["f1"] for m in admin.models_table(web.ctx, web["viewer"])] == ["50.0 on eval-set:gsm8k-4"]
+
+
+def test_a_version_scored_only_by_the_gate_shows_the_gate_f1() -> None:
+    assert admin.version_f1(None, {"gate": {"candidate": 0.25, "reason": "only 3 items"}}) == "25.0 (gate)"
+    assert admin.version_f1(None, {"gate": {"candidate": None, "reason": "no evaluation items"}}) == "-"
+    assert admin.version_f1((0.0, "held-out"), {"gate": {"candidate": 0.0}}) == "0.0 on held-out"
 
 
 def test_first_start_creates_one_admin_with_the_configured_password(sqlite_db_url: str) -> None:

@@ -246,17 +246,31 @@ def _latest_log(session: Any, job_id: int) -> str:
     return (session.scalar(query.limit(1)) or "")[:160]
 
 
+NEVER_SCORED = "-"
+
+
+def version_f1(newest_eval: tuple[float, str] | None, metrics: dict[str, Any] | None) -> str:
+    """The F1 cell of a version, in percent: its newest evaluation (and on what), else the gate's pooled score."""
+    if newest_eval is not None:
+        f1, dataset = newest_eval
+        return f"{100 * f1:.1f} on {dataset}"
+    gate_f1 = ((metrics or {}).get("gate") or {}).get("candidate")
+    return NEVER_SCORED if gate_f1 is None else f"{100 * float(gate_f1):.1f} (gate)"
+
+
 def models_table(ctx: AppContext, actor: Actor | None) -> list[dict[str, Any]]:
+    from db.evals import newest_f1_per_version
     from training.registry import list_versions
 
     require(actor, Action.VIEW_DASHBOARD)
     with session_scope(ctx.database_url) as session:
+        scored = newest_f1_per_version(session)
         return [
             {
                 "id": v.id,
                 "name": v.name,
                 "status": v.status,
-                "f1": ((v.metrics or {}).get("gate") or {}).get("candidate"),
+                "f1": version_f1(scored.get(v.id), v.metrics),
                 "path": v.path,
                 "promoted_at": str(v.promoted_at)[:19] if v.promoted_at else "",
                 "notes": v.notes,
