@@ -367,6 +367,28 @@ def md_escape(text: str) -> str:
     return _MD_SPECIAL.sub(r"\\\1", html.escape(str(text), quote=True))
 
 
+BAR_CELLS = 10
+
+
+def text_progress(done: int, total: int, *, unit: str, seconds_left: float | None = None) -> str:
+    """A progress bar in plain text (for table cells): filled cells, percent, counts and, while running, time left."""
+    share = min(done / total, 1.0) if total > 0 else 0.0
+    filled = round(share * BAR_CELLS)
+    text = f"{'▰' * filled}{'▱' * (BAR_CELLS - filled)} {share:.0%} · {done} of {total} {unit}"
+    if seconds_left is not None and done < total:
+        text += f" · about {_duration(seconds_left)} left"
+    return text
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(int(seconds + 0.5), 1)
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+
+
 def message_html(message: str, *, kind: str = "info") -> str:
     """A plain status or error message box."""
     kind = kind if kind in {"info", "error", "ok", "warn"} else "info"

@@ -80,6 +80,25 @@ def test_admin_queues_training_and_manages_models(web) -> None:
         admin.rollback_model(web.ctx, boss)
 
 
+def test_job_progress_reads_as_a_bar_with_steps_and_time_left() -> None:
+    from datetime import UTC, datetime, timedelta
+    from types import SimpleNamespace
+
+    now = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
+    running = SimpleNamespace(
+        status="running", progress=0.5, config={"max_steps": 20}, started_at=now - timedelta(seconds=30)
+    )
+    assert admin.job_progress(running, now=now) == "▰▰▰▰▰▱▱▱▱▱ 50% · 10 of 20 steps · about 30 s left"
+    slow = SimpleNamespace(
+        status="running", progress=0.1, config={"max_steps": 20}, started_at=now - timedelta(hours=1)
+    )
+    assert admin.job_progress(slow, now=now).endswith("2 of 20 steps · about 9 h 0 min left")
+    done = SimpleNamespace(status="succeeded", progress=1.0, config={"max_steps": 20}, started_at=now)
+    assert admin.job_progress(done, now=now) == "▰▰▰▰▰▰▰▰▰▰ 100% · 20 of 20 steps"
+    queued = SimpleNamespace(status="queued", progress=0.0, config={"max_steps": 20}, started_at=None)
+    assert admin.job_progress(queued, now=now) == "▱▱▱▱▱▱▱▱▱▱ 0% · 0 of 20 steps"
+
+
 def test_registry_view_shows_versions_by_evaluation_sets(web, campaign_file: Path) -> None:
     boss = web["admin"]
     message = admin.add_eval_set(web.ctx, boss, name="gsm8k-4", path=campaign_file)
