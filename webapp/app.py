@@ -44,8 +44,7 @@ def build_app(ctx: AppContext) -> gr.Blocks:
             whoami = gr.Markdown(elem_id="whoami")
             gr.Button("Log out", link="/logout", size="sm", scale=0, elem_id="logout")
         tabs: list[gr.Tab] = []
-        # (function, outputs) or (function, outputs, inputs) to run when a page loads.
-        loaders: list[tuple[Any, ...]] = []
+        loaders: list[tuple[Any, list[Any]]] = []
         with gr.Tabs():
             for label, module, _action in TABS:
                 # Hidden until the page load reveals what the user's role allows (showing works; hiding can lag).
@@ -63,8 +62,8 @@ def build_app(ctx: AppContext) -> gr.Blocks:
             return [f"Logged in as **{md_escape(actor.username)}** ({actor.role})", *visible]
 
         demo.load(on_load, None, [whoami, *tabs], api_visibility="private")
-        for fn, outputs, *inputs in loaders:  # fill dropdowns and tables for the user who just logged in
-            demo.load(fn, inputs[0] if inputs else None, outputs, api_visibility="private")
+        for fn, outputs in loaders:  # fill dropdowns and tables for the user who just logged in
+            demo.load(fn, None, outputs, api_visibility="private")
     return demo
 
 

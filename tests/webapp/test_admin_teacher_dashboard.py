@@ -185,16 +185,6 @@ def test_teacher_grades_a_class_and_exports_the_report(web_any, tmp_path: Path) 
         assert "<script>" not in page and "All steps are correct." in page
 
 
-def test_the_class_a_teacher_picked_last_is_shown_again_while_it_is_theirs() -> None:
-    from webapp.tabs.teacher_tab import remembered_class
-
-    mine = [("class: 8A", 5), ("class: 7B", 2)]  # newest first
-    assert remembered_class(mine, 2) == 2
-    assert remembered_class(mine, None) == 5  # nothing picked yet: the newest
-    assert remembered_class(mine, 9) == 5  # another teacher's class, or one removed since
-    assert remembered_class([], 2) is None
-
-
 def test_teacher_needs_student_names_and_the_right_role(web, tmp_path: Path) -> None:
     path = tmp_path / "nostudent.csv"
     path.write_text('problem,solution\n"1+1?","2"\n')

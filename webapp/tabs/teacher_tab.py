@@ -18,14 +18,6 @@ from webapp.ui import current_actor, shows_errors
 COLUMNS = ["student", "item_id", "first_wrong_step", "corrected", "comment"]
 
 
-def remembered_class(choices: list[tuple[str, int]], last_picked: Any) -> int | None:
-    """The class to show: the one this user picked last when it is still theirs, else their newest."""
-    ids = [class_id for _, class_id in choices]
-    if isinstance(last_picked, int) and last_picked in ids:
-        return last_picked
-    return ids[0] if ids else None
-
-
 def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
     gr.Markdown(
         "Upload a CSV (columns `student`, `problem`, `solution`) or JSONL (fields `student`, `problem`, "
@@ -158,22 +150,14 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
         csv_path, zip_path = write_reports(rows, out_dir, class_name=label.removeprefix("class: "))
         return [[str(csv_path), str(zip_path)], message_html("Report ready.", kind="ok")]
 
-    # The class each user last picked, kept in this browser (keyed by user), so a login or reload lands there.
-    picked = gr.BrowserState({}, storage_key="critic-teacher-class")
-
     @shows_errors
-    def on_load(memory: dict[str, Any] | None, request: gr.Request) -> Any:
+    def on_load(request: gr.Request) -> Any:
         actor = current_actor(ctx, request)
         if not actor.can(Action.GRADE_CLASS):
             return gr.update()
         choices = h.classes(ctx, actor)
-        return gr.update(choices=choices, value=remembered_class(choices, (memory or {}).get(actor.username)))
-
-    @shows_errors
-    def on_class(class_id: int | None, memory: dict[str, Any] | None, request: gr.Request) -> Any:
-        if class_id in (None, ""):
-            return gr.update()
-        return {**(memory or {}), current_actor(ctx, request).username: int(class_id)}
+        # The newest class is picked again after a login, so the teacher lands where they left off.
+        return gr.update(choices=choices, value=choices[0][1] if choices else None)
 
     refresh_outputs = [table, progress, timer, item_id]
     start.click(
@@ -184,10 +168,9 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
     )
     refresh.click(on_refresh, [klass], refresh_outputs, api_visibility="private")
     klass.change(on_refresh, [klass], refresh_outputs, api_visibility="private")
-    klass.change(on_class, [klass, picked], picked, api_visibility="private", show_progress="hidden")
     timer.tick(on_refresh, [klass], refresh_outputs, api_visibility="private", show_progress="hidden")
     table.select(on_select, [table], item_id, api_visibility="private")
     item_id.change(on_pick, [klass, item_id], [cards, first_wrong, comment, status], api_visibility="private")
     save.click(on_save, [klass, item_id, first_wrong, comment], [table, status], api_visibility="private")
     export.click(on_export, [klass], [files, status], api_visibility="private")
-    return [(on_load, [klass], [picked])]
+    return [(on_load, [klass])]
