@@ -13,8 +13,8 @@ from sqlalchemy.orm.attributes import set_committed_value
 from core.errors import BadInputError, ConflictError, NotFoundError, PermissionDeniedError
 from core.prm800k import FINISH_REASONS, first_error_from_ratings
 from core.types import StepRating
-from db.classes import CLASS_PREFIX
-from db.models import Annotation, AnnotationEvent, Campaign, Item, User, utcnow
+from db.classes import CLASS_CAMPAIGN_IDS
+from db.models import Annotation, AnnotationEvent, Item, User, utcnow
 from db.session import compile_ahead, run_write, session_scope
 
 EDITABLE_STATUSES = ("draft", "submitted")
@@ -92,7 +92,6 @@ _UPDATE_IF_VERSION = update(_ANNOTATIONS).where(
 )
 _INSERT_EVENT = insert(AnnotationEvent.__table__)
 _INSERT_ANNOTATION = insert(_ANNOTATIONS).returning(_ANNOTATIONS.c.id)
-_CLASS_IDS = select(Campaign.id).where(Campaign.name.startswith(CLASS_PREFIX))
 _ITEM_STEPS = select(Item.steps).where(Item.id == bindparam("item_id"))
 # Every change writes all of these (unchanged ones with their loaded values, which the version check makes
 # current), so every save, submit and review is one statement shape: compiled once per process.
@@ -361,7 +360,7 @@ def review_annotation(
     if annotation.annotator_id == reviewer_id:
         session.rollback()
         raise PermissionDeniedError("nobody reviews their own annotation: another reviewer approves or rejects it")
-    if annotation.campaign_id is not None and annotation.campaign_id in set(session.scalars(_CLASS_IDS)):
+    if annotation.campaign_id is not None and annotation.campaign_id in set(session.scalars(CLASS_CAMPAIGN_IDS)):
         session.rollback()
         raise PermissionDeniedError("a teacher's correction in their class is not reviewed")
     _check_version(session, annotation, expected_version)
@@ -412,7 +411,7 @@ def list_annotations(
     """Annotations matching every given filter, oldest first; `without_classes` leaves out teachers' corrections."""
     query = select(Annotation).order_by(Annotation.id)
     if without_classes:
-        query = query.where(or_(Annotation.campaign_id.is_(None), Annotation.campaign_id.not_in(_CLASS_IDS)))
+        query = query.where(or_(Annotation.campaign_id.is_(None), Annotation.campaign_id.not_in(CLASS_CAMPAIGN_IDS)))
     if item_id is not None:
         query = query.where(Annotation.item_id == item_id)
     if annotator_id is not None:

@@ -19,6 +19,10 @@ CLASS_PREFIX = "class: "
 CLASS_BATCH = 200
 
 
+CLASS_CAMPAIGN_IDS = select(Campaign.id).where(Campaign.name.startswith(CLASS_PREFIX))
+"""The ids of every teacher's class (a subquery): annotations in them are teachers' corrections, not labelling work."""
+
+
 def is_class(campaign: Campaign) -> bool:
     """Whether the campaign is a teacher's class (students' solutions) rather than an annotation campaign."""
     return campaign.name.startswith(CLASS_PREFIX)
@@ -85,7 +89,7 @@ def may_see_class(campaign: Campaign, *, user_id: int, role: str) -> bool:
 
 def list_classes(session: Session, *, user_id: int, role: str) -> list[Campaign]:
     """The classes this user may see, newest first."""
-    query = select(Campaign).where(Campaign.name.startswith(CLASS_PREFIX)).order_by(Campaign.id.desc())
+    query = select(Campaign).where(Campaign.id.in_(CLASS_CAMPAIGN_IDS)).order_by(Campaign.id.desc())
     if role != "admin":
         query = query.where(Campaign.owner_id == user_id)
     return list(session.scalars(query))

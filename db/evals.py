@@ -113,3 +113,18 @@ def eval_run_f1(run: EvalRun) -> float | None:
     average = (run.metrics or {}).get("average") or {}
     value = average.get("f1")
     return float(value) if isinstance(value, int | float) else None
+
+
+def newest_f1_per_version(session: Session) -> dict[int, tuple[float, str]]:
+    """Per model version: (F1, dataset) of its newest finished evaluation with a readable F1."""
+    runs = session.scalars(
+        select(EvalRun)
+        .where(EvalRun.model_version_id.is_not(None), EvalRun.status == EVAL_FINISHED)
+        .order_by(EvalRun.id.desc())
+    )
+    newest: dict[int, tuple[float, str]] = {}
+    for run in runs:
+        f1 = eval_run_f1(run)
+        if f1 is not None and run.model_version_id is not None:
+            newest.setdefault(run.model_version_id, (f1, run.dataset))
+    return newest

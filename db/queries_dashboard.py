@@ -6,21 +6,25 @@ from collections import Counter, defaultdict
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from db.classes import CLASS_CAMPAIGN_IDS
 from db.evals import EVAL_FINISHED, eval_run_f1
 from db.models import Annotation, CritiqueRun, EvalRun, Item, ModelVersion, TrainingJob, TrainingMetricPoint, User
 
 DONE = ("submitted", "approved")
 """Annotations that count as finished work (drafts and rejected ones do not)."""
 
+NOT_A_CORRECTION = or_(Annotation.campaign_id.is_(None), Annotation.campaign_id.not_in(CLASS_CAMPAIGN_IDS))
+"""Labelling work: teachers' corrections are stored as annotations in their class, and are not counted as such."""
+
 
 def _done_annotations(session: Session, campaign_id: int | None) -> list[tuple[Annotation, str]]:
     query = (
         select(Annotation, User.username)
         .join(User, User.id == Annotation.annotator_id)
-        .where(Annotation.status.in_(DONE))
+        .where(Annotation.status.in_(DONE), NOT_A_CORRECTION)
         .order_by(Annotation.id)
     )
     if campaign_id is not None:
@@ -54,6 +58,14 @@ def annotation_counts(session: Session, *, campaign_id: int | None = None) -> di
         "first_errors": dict(first_errors),
         "seconds_per_item": dict(times),
     }
+
+
+def teacher_corrections(session: Session) -> int:
+    """How many solutions teachers corrected in their classes (kept apart from the annotation counts)."""
+    query = select(func.count(Annotation.id)).where(
+        Annotation.status.in_(DONE), Annotation.campaign_id.in_(CLASS_CAMPAIGN_IDS)
+    )
+    return int(session.scalar(query) or 0)
 
 
 def agreement_inputs(session: Session, *, campaign_id: int | None = None) -> dict[str, Any]:
@@ -100,7 +112,12 @@ def gold_accuracy(session: Session, *, campaign_id: int | None = None) -> dict[s
         select(User.username, Annotation.first_error_step, Item.first_error_step)
         .join(User, User.id == Annotation.annotator_id)
         .join(Item, Item.id == Annotation.item_id)
-        .where(Annotation.status.in_(DONE), Item.is_gold.is_(True), Item.first_error_step.is_not(None))
+        .where(
+            Annotation.status.in_(DONE),
+            NOT_A_CORRECTION,
+            Item.is_gold.is_(True),
+            Item.first_error_step.is_not(None),
+        )
     )
     if campaign_id is not None:
         query = query.where(Annotation.campaign_id == campaign_id)

@@ -301,7 +301,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return run_any_job(args.job_id, worker_id=args.worker_id, attempt=args.attempt)
     except Exception as exc:
-        traceback.print_exc()
+        from core.errors import CriticError
+
+        if not isinstance(exc, CriticError):  # a refused setting or input says enough in one line
+            traceback.print_exc()
         try:
             from db.session import get_sessionmaker
             from training.queue import add_log

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.backends.base import Backend
-from core.errors import PermissionDeniedError
+from core.errors import CriticError, PermissionDeniedError
 from core.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -108,7 +108,9 @@ class AppContext:
         def _load() -> None:
             try:
                 self.critic().backend.prepare_for_traffic()
-            except Exception:  # the first real request reports the error to the user
+            except CriticError as exc:  # e.g. no model there yet: the first real request tells the user
+                log.warning("could not load the default critic model: %s", exc)
+            except Exception:
                 log.exception("could not load the default critic model")
 
         thread = threading.Thread(target=_load, name="critic-warm-up", daemon=True)

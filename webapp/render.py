@@ -305,24 +305,44 @@ def _rating_text(rating: int | None) -> str:
     return "unrated" if rating is None else RATING_LABELS.get(rating, str(rating))
 
 
-def conflict_html(steps: Sequence[str], mine: dict, theirs: dict) -> str:
-    """Two versions of one annotation side by side, step by step; rows that differ are marked."""
+def _first_error_text(step: int | None) -> str:
+    return "not given" if step is None else "none (all correct)" if step == -1 else f"step {step}"
+
+
+DIFF_FIELDS = (("finish_reason", "Finish reason"), ("comment", "Comment"), ("status", "Status"))
+
+
+def ratings_diff_html(steps: Sequence[str], versions: Sequence[tuple[str, dict]]) -> str:
+    """Versions of one item's labels (annotators, or yours and the stored one) side by side, step by step.
+
+    Each version is (column label, annotation fields: ratings, first_error_step, finish_reason, comment, status);
+    rows where the versions disagree are marked "differs" (highlighted, and said in words for screen readers).
+    """
     frag = _Fragment()
-    rows = ["<tr><th>Step</th><th>Yours (not saved)</th><th>Stored</th></tr>"]
-    mine_r, theirs_r = list(mine.get("ratings") or []), list(theirs.get("ratings") or [])
+    head = "".join(f"<th>{frag.text(label)}</th>" for label, _ in versions)
+    rows = [f"<tr><th>Step</th>{head}</tr>"]
+
+    def row(label: str, cells: list[str], key: str) -> None:
+        differs = len(set(cells)) > 1
+        mark = ' <span class="badge badge-differs">differs</span>' if differs else ""
+        body = "".join(f"<td>{frag.text(c)}</td>" for c in cells)
+        rows.append(f'<tr class="{"differs" if differs else "same"}" id="diff-{key}"><td>{label}{mark}</td>{body}</tr>')
+
     for index, text in enumerate(steps, start=1):
-        a = mine_r[index - 1] if index - 1 < len(mine_r) else None
-        b = theirs_r[index - 1] if index - 1 < len(theirs_r) else None
-        css = "differs" if a != b else "same"
-        rows.append(
-            f'<tr class="{css}"><td>Step {index}: {frag.text(text[:120])}</td>'
-            f"<td>{_rating_text(a)}</td><td>{_rating_text(b)}</td></tr>"
-        )
-    for key, label in (("finish_reason", "Finish reason"), ("comment", "Comment"), ("status", "Status")):
-        a, b = str(mine.get(key) or ""), str(theirs.get(key) or "")
-        css = "differs" if a != b else "same"
-        rows.append(f'<tr class="{css}"><td>{label}</td><td>{frag.text(a)}</td><td>{frag.text(b)}</td></tr>')
+        cells = []
+        for _, fields in versions:
+            ratings = list(fields.get("ratings") or [])
+            cells.append(_rating_text(ratings[index - 1] if index - 1 < len(ratings) else None))
+        row(f"Step {index}: {frag.text(text[:120])}", cells, f"step-{index}")
+    row("First wrong step", [_first_error_text(f.get("first_error_step")) for _, f in versions], "first-error")
+    for key, label in DIFF_FIELDS:
+        row(label, [str(f.get(key) or "") for _, f in versions], key.replace("_", "-"))
     return frag.finish(f'<table class="conflict-diff">{"".join(rows)}</table>')
+
+
+def conflict_html(steps: Sequence[str], mine: dict, theirs: dict) -> str:
+    """Your unsaved labels and the stored ones of the same annotation, step by step."""
+    return ratings_diff_html(steps, [("Yours (not saved)", mine), ("Stored", theirs)])
 
 
 def markdown_html(text: str) -> str:
@@ -345,6 +365,28 @@ _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$])")
 def md_escape(text: str) -> str:
     """User text inside a markdown string (a username in a heading): no markup, no HTML, no math."""
     return _MD_SPECIAL.sub(r"\\\1", html.escape(str(text), quote=True))
+
+
+BAR_CELLS = 10
+
+
+def text_progress(done: int, total: int, *, unit: str, seconds_left: float | None = None) -> str:
+    """A progress bar in plain text (for table cells): filled cells, percent, counts and, while running, time left."""
+    share = min(done / total, 1.0) if total > 0 else 0.0
+    filled = round(share * BAR_CELLS)
+    text = f"{'▰' * filled}{'▱' * (BAR_CELLS - filled)} {share:.0%} · {done} of {total} {unit}"
+    if seconds_left is not None and done < total:
+        text += f" · about {_duration(seconds_left)} left"
+    return text
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(int(seconds + 0.5), 1)
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
 
 
 def message_html(message: str, *, kind: str = "info") -> str:
@@ -393,5 +435,7 @@ PAGE_CSS = """
 .badge-model-verdict { background: #f6f8fa; color: #57606a; }
 .step-check-wrong { color: #9a6700; }
 .conflict-diff tr.differs td { background: #fff8c5; }
+.conflict-diff td, .conflict-diff th { padding: 2px 8px; text-align: left; }
+.badge-differs { background: #fff8c5; color: #9a6700; }
 """
 PAGE_CSS += "".join(f".conf-w-{i} {{ width: {i * 100 // CONFIDENCE_STEPS}%; }}\n" for i in range(CONFIDENCE_STEPS + 1))

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.orm import Session
 
-from core.errors import ConflictError
+from core.errors import ConfigError, ConflictError
 from db.models import utcnow
 from db.session import session_scope
 from training import queue
@@ -87,3 +87,26 @@ def test_metrics_and_logs_are_stored_per_job(sqlite_session: Session) -> None:
     lines = queue.job_logs(sqlite_session, job_id=job.id)
     assert [line.message for line in lines][-1] == "step 1"
     assert queue.job_logs(sqlite_session, job_id=job.id, after_id=lines[-1].id) == []
+
+
+@pytest.mark.parametrize(
+    ("raised", "traceback_shown"), [(ConfigError("max_steps must be > 0"), False), (RuntimeError("boom"), True)]
+)
+def test_a_failed_job_logs_a_refused_setting_as_one_line_and_a_crash_with_its_traceback(
+    sqlite_db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], raised, traceback_shown
+) -> None:
+    from training import job
+
+    with session_scope(sqlite_db_url) as session:
+        job_id = queue.enqueue_job(session, config=load_config("sft", None, {"max_steps": 1})).id
+
+    def fail(*_args, **_kwargs) -> int:
+        raise raised
+
+    monkeypatch.setattr(job, "run_job", fail)
+    assert job.main([str(job_id), "--worker-id", "w", "--attempt", "1"]) == 1
+    err = capsys.readouterr().err
+    assert f"JOB FAILED: {type(raised).__name__}: {raised}" in err
+    assert ("Traceback" in err) is traceback_shown
+    with session_scope(sqlite_db_url) as session:
+        assert f"{type(raised).__name__}: {raised}" in [log.message for log in queue.job_logs(session, job_id=job_id)]

@@ -80,6 +80,25 @@ def test_admin_queues_training_and_manages_models(web) -> None:
         admin.rollback_model(web.ctx, boss)
 
 
+def test_job_progress_reads_as_a_bar_with_steps_and_time_left() -> None:
+    from datetime import UTC, datetime, timedelta
+    from types import SimpleNamespace
+
+    now = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
+    running = SimpleNamespace(
+        status="running", progress=0.5, config={"max_steps": 20}, started_at=now - timedelta(seconds=30)
+    )
+    assert admin.job_progress(running, now=now) == "▰▰▰▰▰▱▱▱▱▱ 50% · 10 of 20 steps · about 30 s left"
+    slow = SimpleNamespace(
+        status="running", progress=0.1, config={"max_steps": 20}, started_at=now - timedelta(hours=1)
+    )
+    assert admin.job_progress(slow, now=now).endswith("2 of 20 steps · about 9 h 0 min left")
+    done = SimpleNamespace(status="succeeded", progress=1.0, config={"max_steps": 20}, started_at=now)
+    assert admin.job_progress(done, now=now) == "▰▰▰▰▰▰▰▰▰▰ 100% · 20 of 20 steps"
+    queued = SimpleNamespace(status="queued", progress=0.0, config={"max_steps": 20}, started_at=None)
+    assert admin.job_progress(queued, now=now) == "▱▱▱▱▱▱▱▱▱▱ 0% · 0 of 20 steps"
+
+
 def test_registry_view_shows_versions_by_evaluation_sets(web, campaign_file: Path) -> None:
     boss = web["admin"]
     message = admin.add_eval_set(web.ctx, boss, name="gsm8k-4", path=campaign_file)
@@ -93,6 +112,7 @@ def test_registry_view_shows_versions_by_evaluation_sets(web, campaign_file: Pat
             session, job_id=job.id, path="/m/v", base_model="embedded", parent_id=None, data_hash="0" * 64, config={}
         )
         eval_set = get_eval_set(session, name="gsm8k-4")
+        assert [m["f1"] for m in admin.models_table(web.ctx, web["viewer"])] == ["-"]  # never scored
         run = start_eval_run(
             session,
             model="/m/v",
@@ -109,6 +129,13 @@ def test_registry_view_shows_versions_by_evaluation_sets(web, campaign_file: Pat
     columns, rows = admin.registry_scores(web.ctx, web["viewer"])
     assert columns == ["version", "status", "gsm8k-4 F1", "gsm8k-4 err", "gsm8k-4 corr", "gsm8k-4 AUROC"]
     assert rows == [[version.name, "candidate", 50.0, 25.0, 100.0, None]]
+    assert [m["f1"] for m in admin.models_table(web.ctx, web["viewer"])] == ["50.0 on eval-set:gsm8k-4"]
+
+
+def test_a_version_scored_only_by_the_gate_shows_the_gate_f1() -> None:
+    assert admin.version_f1(None, {"gate": {"candidate": 0.25, "reason": "only 3 items"}}) == "25.0 (gate)"
+    assert admin.version_f1(None, {"gate": {"candidate": None, "reason": "no evaluation items"}}) == "-"
+    assert admin.version_f1((0.0, "held-out"), {"gate": {"candidate": 0.0}}) == "0.0 on held-out"
 
 
 def test_first_start_creates_one_admin_with_the_configured_password(sqlite_db_url: str) -> None:
@@ -197,6 +224,37 @@ def test_dashboard_counts_submissions_agreement_and_gold_accuracy(web_any, campa
     assert "Finished annotations:** <span id='dash-total'>8</span>" in dashboard.summary_markdown(board)
     with pytest.raises(PermissionDeniedError):
         dashboard.build_dashboard(web.ctx, None)
+
+
+def test_dashboard_all_campaigns_totals_leave_out_teachers_corrections(
+    web_any, campaign_file: Path, tmp_path: Path
+) -> None:
+    web = web_any
+    boss, person = web["admin"], web["annotator"]
+    ids = [admin.new_campaign(web.ctx, boss, name=name) for name in ("first", "second")]
+    for cid, how_many in zip(ids, (3, 1), strict=True):
+        admin.upload_campaign_data(web.ctx, boss, campaign_id=cid, path=campaign_file)
+        for _ in range(how_many):
+            task = annotate.next_task(web.ctx, person, campaign_id=cid)
+            annotate.save(
+                web.ctx, person, item_id=task.item_id, campaign_id=cid, ratings=[1] * len(task.steps), submit=True
+            )
+    path = tmp_path / "class.csv"
+    path.write_text(CLASS_CSV)
+    class_id, _ = teacher.upload_class(web.ctx, web["teacher"], name="7B", path=path, start=False)
+    rows = teacher.report_rows(web.ctx, web["teacher"], class_id=class_id)
+    teacher.correct(web.ctx, web["teacher"], class_id=class_id, item_id=rows[1].item_id, first_wrong_step=1)
+
+    assert dashboard.campaign_choices(web.ctx, web["viewer"]) == [
+        ("All campaigns", dashboard.ALL_CAMPAIGNS),
+        (f"first (#{ids[0]})", ids[0]),
+        (f"second (#{ids[1]})", ids[1]),
+    ]
+    everything = dashboard.summary_markdown(dashboard.build_dashboard(web.ctx, web["viewer"]))
+    assert "<span id='dash-total'>4</span>" in everything  # 3 + 1; the teacher's correction is not an annotation
+    assert "Teachers' corrections** (not counted as annotations): 1" in everything
+    one = dashboard.summary_markdown(dashboard.build_dashboard(web.ctx, web["viewer"], campaign_id=ids[0]))
+    assert "<span id='dash-total'>3</span>" in one and "Teachers' corrections" not in one
 
 
 def test_dashboard_plots_eval_f1_over_time_and_training_loss(web) -> None:

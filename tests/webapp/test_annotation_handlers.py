@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from core.errors import BadInputError, PermissionDeniedError
 from webapp.handlers import admin, annotate, review
+from webapp.tabs.review_tab import others_html
 
 
 @pytest.fixture
@@ -196,3 +198,11 @@ def test_review_compares_with_other_annotators(web, campaign: int) -> None:
     _submit(web, bob, bobs, ratings=[-1] + [None] * (n - 1))
     view = review.review_view(web.ctx, web["reviewer"], annotation_id=mine["annotation_id"])
     assert [(o["annotator"], o["first_error_step"]) for o in view.others] == [("bob", 1)]
+    # The reviewer reads the two annotators step by step, the steps they disagree on marked.
+    diff = others_html(view)
+    assert "<th>annotator (this one)</th><th>bob (submitted)</th>" in diff
+    rows = dict(re.findall(r'<tr class="(?:differs|same)" id="diff-([\w-]+)">(.*?)</tr>', diff))
+    assert re.search(r"differs</span></td><td>\+1 good</td><td>−1 wrong</td>$", rows["step-1"])
+    assert re.search(r"</td><td>\+1 good</td><td>unrated</td>$", rows["step-2"])
+    assert "<td>none (all correct)</td><td>step 1</td>" in rows["first-error"]
+    assert '<tr class="same" id="diff-status">' in diff and "{" not in diff  # no raw JSON

@@ -38,6 +38,8 @@ JOB = {
     "max_length": 2048,
     "validation_fraction": 0.0,
     "auto_promote": False,
+    "eval_max_items": 2,
+    "eval_max_new_tokens": 64,
 }
 
 
@@ -277,12 +279,45 @@ def test_annotator_labels_with_the_keyboard_goes_back_and_reopens(served: Served
     _shot(page, "annotator")
 
 
+def _second_opinion(served: Served) -> None:
+    """Another annotator submits the first annotated item, blaming step 1 (the annotator rated it +1, step 2 0)."""
+    from sqlalchemy import select
+
+    from db.annotations import create_annotation
+    from db.models import Annotation
+    from db.session import session_scope
+    from db.users import create_user
+
+    with session_scope(served.database_url) as session:
+        first = session.scalars(select(Annotation).order_by(Annotation.id)).first()
+        other = create_user(session, username="second", password="pw-second", role="annotator")
+        n = len(first.item.steps)
+        create_annotation(
+            session,
+            item_id=first.item_id,
+            annotator_id=other.id,
+            campaign_id=first.campaign_id,
+            ratings=[-1] + [None] * (n - 1),
+            finish_reason="found_error",
+            status="submitted",
+            actor_id=other.id,
+        )
+
+
 def test_reviewer_approves_and_rejects(served: Served, browser) -> None:
+    _second_opinion(served)
     page = _page(browser, served, "reviewer", "pw-reviewer")
     _tab(page, "Review")
-    page.wait_for_selector("#rev-table [data-testid=cell-1-0]")  # two submissions to review
+    page.wait_for_selector("#rev-table [data-testid=cell-2-0]")  # three submissions to review
     page.click("#rev-table [data-testid=cell-0-0]")
     _wait_text(page, "#rev-status", "Annotator annotator says first wrong step")
+    # The two annotators of the item, step by step: step 1 is where they differ, and the page says so.
+    _wait_text(page, "#rev-diff", "second (submitted)")
+    step_1 = page.inner_text("#rev-diff #diff-step-1.differs")
+    assert "differs" in step_1 and "+1 good" in step_1 and "−1 wrong" in step_1, step_1
+    step_2 = page.inner_text("#rev-diff #diff-step-2.differs")
+    assert "0 neutral" in step_2 and "unrated" in step_2, step_2
+    assert page.query_selector("#rev-diff #diff-status.same") is not None  # both submitted: not highlighted
     page.click("#rev-approve")
     _wait_text(page, "#rev-status", "Approved annotation")
 
@@ -316,9 +351,20 @@ def test_a_user_corrects_the_critique_of_their_solution_and_a_reviewer_sees_it(s
     _wait_text(reviewer, "#rev-status", "Annotator annotator says first wrong step = 2")
 
 
-def test_admin_trains_promotes_and_rolls_back(served: Served, browser) -> None:
+def test_admin_trains_promotes_and_rolls_back(served: Served, browser, processbench_dir: Path, tmp_path: Path) -> None:
+    # One correct and one wrong solution (F1 needs both), none of them from the campaign's four.
+    records = json.loads((processbench_dir / "gsm8k.json").read_text())[4:]
+    pair = [next(r for r in records if r["label"] == -1), next(r for r in records if r["label"] >= 0)]
+    held_out = tmp_path / "held-out.json"
+    held_out.write_text(json.dumps(pair))
     page = _page(browser, served, "admin", ADMIN_PASSWORD)
     _tab(page, "Admin")
+    _tab(page, "Evaluation sets")  # the gate scores every new version on it
+    _fill(page, "#admin-eval-set-name", "held-out-2")
+    page.set_input_files("#admin-eval-set-file input[type=file]", str(held_out))
+    page.wait_for_selector("#admin-eval-set-file :text('held-out.json')")
+    page.click("#admin-add-eval-set")
+    _wait_text(page, "#admin-status", "Registered evaluation set held-out-2: 2 items")
     _tab(page, "Training")
     page.click("#admin-job-config .cm-content")
     page.keyboard.press("Control+a")
@@ -334,12 +380,15 @@ def test_admin_trains_promotes_and_rolls_back(served: Served, browser) -> None:
         if "succeeded" in row or "failed" in row:
             break
         page.wait_for_timeout(500)
-    assert any("succeeded" in r and "100%" in r for r in seen), seen
+    assert any("succeeded" in r and "100% · 2 of 2 steps" in r for r in seen), seen
     assert any("running" in r for r in seen), seen  # it was seen working, not only queued then done
     _shot(page, "admin-training")
 
     _tab(page, "Models")
     page.wait_for_selector("#admin-models [data-testid=cell-0-0]")
+    # The new version's F1 on the registered set, in percent (a score, even if the tiny model's is poor).
+    f1 = page.inner_text("#admin-models [data-testid=cell-0-3]")
+    assert re.fullmatch(r"\d+\.\d on eval-set:held-out-2", f1.strip()), f1
     page.click("#admin-model input")
     page.get_by_role("option").first.click()
     page.click("#admin-promote")
@@ -390,6 +439,13 @@ def test_a_viewer_sees_only_what_a_viewer_may(served: Served, browser) -> None:
     assert tabs == ["Critique", "Dashboard"], tabs
     _tab(page, "Dashboard")
     _wait_text(page, "#dash-summary", "annotations")
+    # All campaigns: the approved and the other annotator's submitted annotation; the teacher's correction apart.
+    assert page.input_value("#dash-campaign input") == "All campaigns"
+    assert page.inner_text("#dash-total") == "2"
+    assert "Teachers' corrections (not counted as annotations): 1" in page.inner_text("#dash-summary")
+    _pick(page, "#dash-campaign", "journey (#1)")
+    page.wait_for_function("() => !document.querySelector('#dash-summary').innerText.includes('Teachers')")
+    assert page.inner_text("#dash-total") == "2"
     for hidden in ("#admin-add-user", "#ann-next-item", "#rev-approve", "#teach-start"):
         assert not page.is_visible(hidden)
     _shot(page, "viewer")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from db.session import session_scope
 from db.users import create_user, list_users, set_password, set_role
 from webapp.context import AppContext
 from webapp.permissions import Action, Actor, require
+from webapp.render import text_progress
 
 # ---- users ---------------------------------------------------------------------------------------------------
 
@@ -241,13 +243,28 @@ def jobs_table(ctx: AppContext, actor: Actor | None) -> list[dict[str, Any]]:
                 "id": j.id,
                 "kind": j.kind,
                 "status": j.status,
-                "progress": f"{float(j.progress or 0.0):.0%}",
+                "progress": job_progress(j),
                 "latest": _latest_log(session, j.id) if j.status in {"queued", "running"} else "",
                 "error": (j.error or "")[:200],
                 "created_at": str(j.created_at)[:19],
             }
             for j in list_jobs(session, limit=50)
         ]
+
+
+def job_progress(job: Any, *, now: datetime | None = None) -> str:
+    """The job's optimiser steps as a text bar with counts and, while it runs, the time left at its pace so far."""
+    total = int((job.config or {}).get("max_steps") or 0)
+    share = min(max(float(job.progress or 0.0), 0.0), 1.0)
+    done = round(share * total)
+    left = None
+    if job.status == "running" and job.started_at is not None and share > 0:
+        started = job.started_at if job.started_at.tzinfo else job.started_at.replace(tzinfo=UTC)
+        elapsed = ((now or datetime.now(UTC)) - started).total_seconds()
+        left = elapsed / share * (1.0 - share)
+    if not total:  # a job without a step budget: the share alone
+        return f"{share:.0%}"
+    return text_progress(done, total, unit="steps", seconds_left=left)
 
 
 def _latest_log(session: Any, job_id: int) -> str:
@@ -259,17 +276,31 @@ def _latest_log(session: Any, job_id: int) -> str:
     return (session.scalar(query.limit(1)) or "")[:160]
 
 
+NEVER_SCORED = "-"
+
+
+def version_f1(newest_eval: tuple[float, str] | None, metrics: dict[str, Any] | None) -> str:
+    """The F1 cell of a version, in percent: its newest evaluation (and on what), else the gate's pooled score."""
+    if newest_eval is not None:
+        f1, dataset = newest_eval
+        return f"{100 * f1:.1f} on {dataset}"
+    gate_f1 = ((metrics or {}).get("gate") or {}).get("candidate")
+    return NEVER_SCORED if gate_f1 is None else f"{100 * float(gate_f1):.1f} (gate)"
+
+
 def models_table(ctx: AppContext, actor: Actor | None) -> list[dict[str, Any]]:
+    from db.evals import newest_f1_per_version
     from training.registry import list_versions
 
     require(actor, Action.VIEW_DASHBOARD)
     with session_scope(ctx.database_url) as session:
+        scored = newest_f1_per_version(session)
         return [
             {
                 "id": v.id,
                 "name": v.name,
                 "status": v.status,
-                "f1": ((v.metrics or {}).get("gate") or {}).get("candidate"),
+                "f1": version_f1(scored.get(v.id), v.metrics),
                 "path": v.path,
                 "promoted_at": str(v.promoted_at)[:19] if v.promoted_at else "",
                 "notes": v.notes,

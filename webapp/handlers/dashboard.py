@@ -15,6 +15,8 @@ from core.agreement import (
     krippendorff_alpha_ratings,
 )
 from db import queries_dashboard as q
+from db.campaigns import list_campaigns
+from db.classes import is_class
 from db.session import session_scope
 from webapp.context import AppContext
 from webapp.permissions import Action, Actor, require
@@ -81,10 +83,23 @@ def _critic_vs_human_figure(critic: dict[str, CriticAgreement]) -> go.Figure:
     return fig
 
 
+ALL_CAMPAIGNS = 0
+"""The picker's value for every campaign together (campaign ids start at 1)."""
+
+
+def campaign_choices(ctx: AppContext, actor: Actor | None) -> list[tuple[str, int]]:
+    """The dashboard's campaign picker: "All campaigns" first, then each labelling campaign (no teachers' classes)."""
+    require(actor, Action.VIEW_DASHBOARD)
+    with session_scope(ctx.database_url) as session:
+        campaigns = [(f"{c.name} (#{c.id})", c.id) for c in list_campaigns(session) if not is_class(c)]
+    return [("All campaigns", ALL_CAMPAIGNS), *campaigns]
+
+
 def build_dashboard(ctx: AppContext, actor: Actor | None, *, campaign_id: int | None = None) -> Dashboard:
     require(actor, Action.VIEW_DASHBOARD)
     with session_scope(ctx.database_url) as session:
         counts = q.annotation_counts(session, campaign_id=campaign_id)
+        corrections = q.teacher_corrections(session) if campaign_id is None else None
         agree = q.agreement_inputs(session, campaign_id=campaign_id)
         versus = q.critic_vs_human(session, campaign_id=campaign_id)
         gold = q.gold_accuracy(session, campaign_id=campaign_id)
@@ -97,6 +112,7 @@ def build_dashboard(ctx: AppContext, actor: Actor | None, *, campaign_id: int | 
     critic = {model: critic_agreement(pairs) for model, pairs in versus.items()}
     summary = {
         "annotations": counts["total"],
+        "teacher_corrections": corrections,
         "cohen_kappa_first_error": cohen,
         "fleiss_kappa_first_error": fleiss,
         "krippendorff_alpha_ratings": alpha,
@@ -163,7 +179,12 @@ def build_dashboard(ctx: AppContext, actor: Actor | None, *, campaign_id: int | 
 def summary_markdown(board: Dashboard) -> str:
     s = board.summary
     lines = [
-        f"**Finished annotations:** <span id='dash-total'>{s['annotations']}</span>",
+        f"**Finished annotations:** <span id='dash-total'>{s['annotations']}</span>"
+        + (
+            ""
+            if s["teacher_corrections"] is None
+            else f" · **Teachers' corrections** (not counted as annotations): {s['teacher_corrections']}"
+        ),
         f"**Cohen's kappa** (first-error step, mean over annotator pairs): {_fmt(s['cohen_kappa_first_error'])} · "
         f"**Fleiss' kappa** (first-error step): {_fmt(s['fleiss_kappa_first_error'])} · "
         f"**Krippendorff's alpha** (step ratings, ordinal): {_fmt(s['krippendorff_alpha_ratings'])}",

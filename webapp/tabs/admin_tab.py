@@ -117,10 +117,14 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
     with gr.Tab("Evaluation sets"):
         eval_sets = gr.Dataframe(headers=EVAL_SET_COLUMNS, interactive=False, elem_id="admin-eval-sets")
         with gr.Row():
-            e_name = gr.Textbox(label="New evaluation set name")
-            e_file = gr.File(label="ProcessBench-format file", file_types=[".json", ".jsonl"])
+            e_name = gr.Textbox(label="New evaluation set name", elem_id="admin-eval-set-name")
+            e_file = gr.File(
+                label="ProcessBench-format file", file_types=[".json", ".jsonl"], elem_id="admin-eval-set-file"
+            )
             e_campaign = gr.Textbox(label="...or a campaign whose gold items form the set")
-            e_limit = gr.Number(label="Items (per subset, spread evenly; empty = all)", precision=0)
+            e_limit = gr.Number(
+                label="Items (per subset, spread evenly; empty = all)", precision=0, elem_id="admin-eval-set-limit"
+            )
             e_add = gr.Button("Register evaluation set", variant="primary", elem_id="admin-add-eval-set")
     timer = gr.Timer(REFRESH_EVERY_S)
     tables = [users, campaigns, jobs, models, scores, eval_sets]

@@ -10,7 +10,7 @@ from core.errors import BadInputError
 from webapp.context import AppContext
 from webapp.handlers import review as h
 from webapp.permissions import Action
-from webapp.render import LATEX_DELIMITERS, annotation_html, message_html
+from webapp.render import LATEX_DELIMITERS, annotation_html, message_html, ratings_diff_html
 from webapp.ui import current_actor, shows_errors
 
 COLUMNS = [
@@ -23,6 +23,16 @@ COLUMNS = [
     "status",
     "comment",
 ]
+
+
+def others_html(view: h.ReviewView) -> str:
+    """This annotation next to every other annotator's labels of the same item, or a line saying there are none."""
+    if not view.others:
+        return message_html("No other annotator has labelled this item yet.")
+    this = view.annotation
+    versions = [(f"{this['annotator']} (this one)", this)]
+    versions += [(f"{o['annotator']} ({o['status']})", o) for o in view.others]
+    return ratings_diff_html(view.steps, versions)
 
 
 def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
@@ -41,8 +51,8 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
             gr.Markdown("**This annotation** (ratings) with the critic's verdicts")
             cards = gr.Markdown(latex_delimiters=LATEX_DELIMITERS, sanitize_html=True, elem_id="rev-cards")
         with gr.Column():
-            gr.Markdown("**Other annotators of the same item**")
-            others = gr.Dataframe(headers=COLUMNS, interactive=False, wrap=True)
+            gr.Markdown("**Other annotators of the same item**, step by step (rows that differ are highlighted)")
+            others = gr.HTML(elem_id="rev-diff")
     comment = gr.Textbox(label="Review comment (required to reject)", elem_id="rev-comment")
     with gr.Row():
         approve = gr.Button("Approve", variant="primary", elem_id="rev-approve")
@@ -84,7 +94,7 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
         )
         return [
             html,
-            [[o[c] for c in COLUMNS] for o in view.others],
+            others_html(view),
             a["version"],
             message_html(note),
         ]
