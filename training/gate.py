@@ -95,6 +95,8 @@ def evaluate_on_set(
         output=output,
         model=str(model),
         backend=backend,
+        # A vLLM server batches continuously: more items in flight per call use it better.
+        batch_size=8 if backend == "transformers" else 32,
         max_new_tokens=max_new_tokens,
         model_version_id=model_version_id,
         eval_set_id=gate_set.eval_set_id,
