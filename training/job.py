@@ -104,11 +104,19 @@ def _teacher(config: Any, model_path: str) -> Any:
 
 def run_job(job_id: int, *, worker_id: str, attempt: int) -> int:
     """Run the job to the end; returns the process exit code."""
-    from accelerate import PartialState
-
     from core.settings import get_settings
     from db.session import get_sessionmaker
     from training import queue, registry
+
+    # The first line comes before the heavy imports (torch, accelerate, TRL), so a job never sits silent.
+    starting = DatabaseReporter(job_id, is_main_process=os.environ.get("RANK", "0") == "0")
+    starting.log(
+        f"job {job_id} started (attempt {attempt}): loading the training libraries; then data snapshot, "
+        "targets, training, evaluation"
+    )
+    starting.close()
+    from accelerate import PartialState
+
     from training.data import build_snapshot
     from training.targets import build_sft_targets, grpo_prompts
 
@@ -123,6 +131,7 @@ def run_job(job_id: int, *, worker_id: str, attempt: int) -> int:
 
     model_path, parent_id = resolve_base_model(session, config.base_model)
     reporter.log(f"base model: {model_path}" + (f" (version {parent_id})" if parent_id else ""))
+    reporter.log("data snapshot: reading annotations" + (" and PRM800K" if config.prm800k else ""))
     snapshot = build_snapshot(session, config, offline=settings.offline)
     for warning in snapshot.warnings:
         reporter.log(warning, "warning")
@@ -138,12 +147,14 @@ def run_job(job_id: int, *, worker_id: str, attempt: int) -> int:
         (out_dir / "data_manifest.json").write_text(json.dumps(snapshot.manifest(), indent=1), encoding="utf-8")
         if config.job == "sft":
             teacher = _teacher(config, model_path)
+            reporter.log(f"SFT targets for {len(snapshot.train)} item(s): teacher {config.teacher_backend}")
             targets = build_sft_targets(
                 snapshot.train,
                 teacher=teacher,
                 samples=config.teacher_samples,
                 max_new_tokens=config.teacher_max_new_tokens,
                 seed=config.seed,
+                on_progress=lambda done, total: reporter.log(f"teacher critiques: {done}/{total} item(s) written"),
             )
             if teacher is not None:
                 teacher.close()
@@ -222,6 +233,7 @@ def _evaluate_and_gate(
                 output=eval_dir / gate_set.name / "candidate",
                 max_new_tokens=budget,
                 model_version_id=version_id,
+                on_progress=_eval_progress(reporter, f"candidate on {gate_set.name}"),
             )
         )
     reference: dict[Any, Any] | None = {}
@@ -245,6 +257,7 @@ def _evaluate_and_gate(
                     output=eval_dir / gate_set.name / "reference",
                     max_new_tokens=budget,
                     model_version_id=expected_id,
+                    on_progress=_eval_progress(reporter, f"serving model on {gate_set.name}"),
                 )
             reference.update(stored)
     decision = gate.decide(
@@ -262,6 +275,11 @@ def _evaluate_and_gate(
     reporter.metric(0, "eval/f1", decision.candidate_score or 0.0)
     verb = "promoted to active" if version.status == registry.ACTIVE else "kept as candidate"
     reporter.log(f"model version {version_id} {verb}: {version.metrics['gate']['reason']}")
+
+
+def _eval_progress(reporter: DatabaseReporter, what: str) -> Any:
+    """An evaluation's on_progress that logs how many items of `what` are scored."""
+    return lambda done, total: reporter.log(f"evaluation of the {what}: {done}/{total} item(s) scored")
 
 
 def main(argv: list[str] | None = None) -> int:
