@@ -30,7 +30,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(REPO_ROOT))
 
-from bench.webapp import _HttpUser  # noqa: E402 - after the path fix above
+from bench.webapp import _client, _HttpUser  # noqa: E402 - after the path fix above
 
 PROBLEM = "A shop sells pens at 3 dollars each. Sam buys 4 pens and pays with a 20 dollar bill. How much change?"
 SOLUTION = "4 pens cost 4 * 3 = 12 dollars.\nThe change is 20 - 12 = 9 dollars.\nSo Sam gets 9 dollars back."
@@ -155,13 +155,14 @@ def _train(home: Path, pid: int, steps: int) -> tuple[int, str, float]:
 
     with session_scope() as session:
         create_user(session, username="bench-annotator", password="bench-pw", role="annotator")
-    user = _HttpUser(f"http://127.0.0.1:{os.environ['BENCH_PORT']}", "bench-annotator", "bench-pw")
+    url = f"http://127.0.0.1:{os.environ['BENCH_PORT']}"
+    user, critic = _HttpUser(url, "bench-annotator", "bench-pw"), _client(url, "admin", "bench-admin")
     from sqlalchemy import select
 
     from db.models import Item
 
     for i in range(6):  # each critique stores its solution as an item; the annotator submits labels for it
-        user.call("critique", PROBLEM.replace("4 pens", f"{i + 4} pens"), SOLUTION, "", "", "single", 1)
+        critic.predict(PROBLEM.replace("4 pens", f"{i + 4} pens"), SOLUTION, api_name="/critique")
     with session_scope() as session:
         item_ids = list(session.scalars(select(Item.id)))
     for item_id in item_ids:
@@ -193,10 +194,10 @@ def main(argv: list[str] | None = None) -> int:
         home = Path(tmp)
         proc, started = _start(home, args.port, args.models_dir)
         try:
-            user = _wait_for_login(url)
+            _wait_for_login(url)
             time.sleep(2)
             print(f"1. idle after start ({time.perf_counter() - started:.1f} s): {tree_rss(proc.pid) / gib:.2f} GiB")
-            result = user.call("critique", PROBLEM, SOLUTION, "", "", "single", 1)
+            result = _client(url, "admin", "bench-admin").predict(PROBLEM, SOLUTION, api_name="/critique")
             first_s = time.perf_counter() - started
             print(
                 f"2. first critique of a 3-step solution: {first_s:.1f} s from process start "
