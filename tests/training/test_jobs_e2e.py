@@ -254,7 +254,8 @@ def test_the_default_sft_job_logs_from_its_start_and_finishes(
     assert done.status == "succeeded", f"{done.error}\n" + "\n".join(messages)
     assert done.progress == 1.0
     # The job's first line is written before the libraries load, so the log is never silent while the job runs.
-    first = next(line for line in lines if line.created_at >= done.started_at and "worker" not in line.message)
+    spawned = next(i for i, m in enumerate(messages) if m.startswith("started process"))  # the worker's line
+    first = lines[spawned + 1]
     assert first.message.startswith(f"job {job.id} started")
     assert (first.created_at - done.started_at).total_seconds() < 15
     phases = [f"job {job.id} started", "data snapshot:", "SFT targets for", "training started", "registered model"]
