@@ -117,6 +117,9 @@ class CritiqueResult(BaseModel):
     first_error_step: int | None = Field(description="1-based first wrong step, -1 if none, null if no sample parsed.")
     votes: list[int | None] = Field(default_factory=list, description="Each sample's first-error step.")
     model: str
+    model_version: str | None = Field(
+        None, description="The registry version that wrote this (e.g. v3-sft-job3); null for a model outside it."
+    )
     backend: str
     mode: Mode = "single"
     samples: int = 1

@@ -133,10 +133,11 @@ class SFTJobConfig(_JobConfigBase):
 
     job: Literal["sft"] = Field("sft", description="Job type (fixed).")
     teacher_backend: Literal["current", "template", "transformers", "openai", "vllm"] = Field(
-        "current",
-        description="Who writes critiques for items whose labels the human corrected: 'current' (the base model), "
-        "'template' (no generation: a template critique stating the human judgement), or a backend name "
-        "used with teacher_model.",
+        "template",
+        description="Who writes critiques for items whose labels the human corrected: 'template' (no generation: a "
+        "template critique stating the human judgement; the default, so a job starts training at once), "
+        "'current' (the base model samples critiques on this machine: slow on a CPU), or a backend name used "
+        "with teacher_model.",
     )
     teacher_model: str | None = Field(None, description="Teacher model for teacher_backend transformers/openai/vllm.")
     teacher_samples: int = Field(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -83,6 +83,7 @@ def evaluate_on_set(
     max_new_tokens: int,
     model_version_id: int | None = None,
     backend: str = "transformers",
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> dict[ItemKey, dict[str, Any]]:
     """Score `model` on the set (greedy, one sample) through the evaluation harness; the run is stored as an EvalRun.
 
@@ -102,7 +103,7 @@ def evaluate_on_set(
         eval_set_id=gate_set.eval_set_id,
     )
     benchmark = Benchmark(name=gate_set.name, subsets={gate_set.name: list(gate_set.items)})
-    run_eval(config, benchmark=benchmark, show_progress=False)
+    run_eval(config, benchmark=benchmark, show_progress=False, on_progress=on_progress)
     return _keyed(gate_set, output)
 
 

@@ -104,11 +104,19 @@ def _teacher(config: Any, model_path: str) -> Any:
 
 def run_job(job_id: int, *, worker_id: str, attempt: int) -> int:
     """Run the job to the end; returns the process exit code."""
-    from accelerate import PartialState
-
     from core.settings import get_settings
     from db.session import get_sessionmaker
     from training import queue, registry
+
+    # The first line comes before the heavy imports (torch, accelerate, TRL), so a job never sits silent.
+    starting = DatabaseReporter(job_id, is_main_process=os.environ.get("RANK", "0") == "0")
+    starting.log(
+        f"job {job_id} started (attempt {attempt}): loading the training libraries; then data snapshot, "
+        "targets, training, evaluation"
+    )
+    starting.close()
+    from accelerate import PartialState
+
     from training.data import build_snapshot
     from training.targets import build_sft_targets, grpo_prompts
 
@@ -123,6 +131,7 @@ def run_job(job_id: int, *, worker_id: str, attempt: int) -> int:
 
     model_path, parent_id = resolve_base_model(session, config.base_model)
     reporter.log(f"base model: {model_path}" + (f" (version {parent_id})" if parent_id else ""))
+    reporter.log("data snapshot: reading annotations" + (" and PRM800K" if config.prm800k else ""))
     snapshot = build_snapshot(session, config, offline=settings.offline)
     for warning in snapshot.warnings:
         reporter.log(warning, "warning")
@@ -138,12 +147,14 @@ def run_job(job_id: int, *, worker_id: str, attempt: int) -> int:
         (out_dir / "data_manifest.json").write_text(json.dumps(snapshot.manifest(), indent=1), encoding="utf-8")
         if config.job == "sft":
             teacher = _teacher(config, model_path)
+            reporter.log(f"SFT targets for {len(snapshot.train)} item(s): teacher {config.teacher_backend}")
             targets = build_sft_targets(
                 snapshot.train,
                 teacher=teacher,
                 samples=config.teacher_samples,
                 max_new_tokens=config.teacher_max_new_tokens,
                 seed=config.seed,
+                on_progress=lambda done, total: reporter.log(f"teacher critiques: {done}/{total} item(s) written"),
             )
             if teacher is not None:
                 teacher.close()
@@ -223,6 +234,7 @@ def _evaluate_and_gate(
                 max_new_tokens=budget,
                 model_version_id=version_id,
                 backend=config.eval_backend,
+                on_progress=_eval_progress(reporter, f"candidate on {gate_set.name}"),
             )
         )
     reference: dict[Any, Any] | None = {}
@@ -252,6 +264,7 @@ def _evaluate_and_gate(
                     max_new_tokens=budget,
                     model_version_id=expected_id,
                     backend=config.eval_backend,
+                    on_progress=_eval_progress(reporter, f"serving model on {gate_set.name}"),
                 )
             reference.update(stored)
     decision = gate.decide(
@@ -287,6 +300,11 @@ def run_any_job(job_id: int, *, worker_id: str, attempt: int) -> int:
             return 0 if run_critique_job(session, job, reporter) else EXIT_CANCELLED
         finally:
             reporter.close()
+
+
+def _eval_progress(reporter: DatabaseReporter, what: str) -> Any:
+    """An evaluation's on_progress that logs how many items of `what` are scored."""
+    return lambda done, total: reporter.log(f"evaluation of the {what}: {done}/{total} item(s) scored")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -101,9 +101,12 @@ def build_sft_targets(
     samples: int = 4,
     max_new_tokens: int = 1024,
     seed: int = 0,
+    batch_size: int = 8,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> SFTTargets:
     """Choose a target critique per item: the accepted stored critique if it agrees with the label, else the first
-    teacher sample that agrees (all items generated in one batched call), else the template critique."""
+    teacher sample that agrees (generated `batch_size` items per call; `on_progress(done, total)` after each),
+    else the template critique."""
     targets: dict[int, tuple[TargetPath, str]] = {}
     needs_teacher: list[int] = []
     for i, item in enumerate(items):
@@ -111,14 +114,16 @@ def build_sft_targets(
             targets[i] = ("stored", item.stored_critique)
         else:
             needs_teacher.append(i)
-    if teacher is not None and needs_teacher:
-        prompts = [critique_messages(items[i].problem, list(items[i].steps)) for i in needs_teacher]
-        params = GenerationParams(max_new_tokens=max_new_tokens, temperature=0.8, top_p=0.95, n=samples, seed=seed)
-        generations = teacher.generate(prompts, params)
-        for i, outs in zip(needs_teacher, generations, strict=True):
+    params = GenerationParams(max_new_tokens=max_new_tokens, temperature=0.8, top_p=0.95, n=samples, seed=seed)
+    for start in range(0, len(needs_teacher) if teacher is not None else 0, batch_size):
+        batch = needs_teacher[start : start + batch_size]
+        prompts = [critique_messages(items[i].problem, list(items[i].steps)) for i in batch]
+        for i, outs in zip(batch, teacher.generate(prompts, params), strict=True):  # type: ignore[union-attr]
             kept = next((g.text for g in outs if agrees_with_label(g.text, items[i])), None)
             if kept is not None:
                 targets[i] = ("generated", kept.strip())
+        if on_progress is not None:
+            on_progress(start + len(batch), len(needs_teacher))
     examples: list[dict[str, Any]] = []
     for i, item in enumerate(items):
         path, text = targets.get(i, ("template", template_critique(item)))

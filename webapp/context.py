@@ -1,4 +1,5 @@
-"""What every handler needs: the database URL, the settings, and one cached critic per (model, backend, mode)."""
+"""What every handler needs: the database URL, the settings, the serving model, and one cached critic per
+(model, backend, mode)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,15 @@ from core.settings import Settings, get_settings
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class ServingModel:
+    """What the app critiques with now: a model name or path, and the registry version it is (None: the default)."""
+
+    model: str
+    version_id: int | None = None
+    version_name: str | None = None
+
+
 @dataclass
 class AppContext:
     """Shared state of one running app; handlers receive it explicitly so tests can build their own."""
@@ -27,6 +37,7 @@ class AppContext:
     critic_options: dict[str, Any] = field(default_factory=dict)
     _critics: dict[tuple[str, str, str], Any] = field(default_factory=dict, repr=False)
     _backends: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False)
+    _serving: ServingModel | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     # In-process generation uses all CPU cores; two critiques at once would only slow both down.
     generation_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -56,10 +67,13 @@ class AppContext:
                     engine = self._backends[key[:2]] = create_backend(key[1], key[0], **backend_options)
                 critic = self._critics[key] = Critic(engine, mode=mode, **critic_options)
             self._backends[key[:2]] = self._backends.pop(key[:2], critic.backend)  # most recently used last
-        for engine in evicted:
-            with self.generation_lock:  # not in the middle of someone's generation
-                engine.close()
+        self._close(evicted)
         return critic
+
+    def _close(self, backends: list[Any]) -> None:
+        for engine in backends:
+            with self.generation_lock:  # not in the middle of someone's in-process generation
+                engine.close()
 
     def _make_room(self) -> list[Any]:
         """Forget the least recently used backends until one more fits the cache (caller holds the lock)."""
@@ -70,6 +84,44 @@ class AppContext:
             for critic_key in [k for k in self._critics if k[:2] == old_key]:
                 del self._critics[critic_key]
         return evicted
+
+    def _forget(self, model: str) -> list[Any]:
+        """Drop every backend and critic of `model` from the caches; returns the backends to close (caller holds
+        the lock)."""
+        evicted = [self._backends.pop(key) for key in [k for k in self._backends if k[0] == model]]
+        for critic_key in [k for k in self._critics if k[0] == model]:
+            del self._critics[critic_key]
+        return evicted
+
+    def serving(self) -> ServingModel:
+        """The model critiques use now: the registry's serving version, else the default model.
+
+        Read fresh on each call, so promotions and rollbacks apply without a restart. When it differs from the one
+        seen last, the app switches engines: the previous model's backends close (its vLLM server stops) before the
+        new model warms up, so one model serves and one engine runs.
+        """
+        from db.session import session_scope
+        from training.registry import active_model
+
+        with session_scope(self.database_url) as session:
+            version = active_model(session)
+            serving = (
+                ServingModel(version.path, version.id, version.name)
+                if version is not None
+                else ServingModel(self.default_model)
+            )
+        with self._lock:
+            previous, self._serving = self._serving, serving
+            evicted = self._forget(previous.model) if previous and previous.model != serving.model else []
+        if previous is not None and previous.model != serving.model:
+            log.warning(
+                "serving model changed: %s -> %s; stopping the old engine and starting one for the new model",
+                previous.version_name or previous.model,
+                serving.version_name or serving.model,
+            )
+            self._close(evicted)
+            self.warm_up_in_background()
+        return serving
 
     def offered_model(self, model: str) -> str:
         """The model to load for a name a user gave: the default, a configured name (CRITIC_WEB_MODELS), or a
@@ -103,11 +155,12 @@ class AppContext:
             yield
 
     def warm_up_in_background(self) -> threading.Thread:
-        """Load the default critic in a thread (and start its server, for the auto backend) before users arrive."""
+        """Load the serving model's critic in a thread (and start its server, for the auto backend) before users
+        arrive."""
 
         def _load() -> None:
             try:
-                self.critic().backend.prepare_for_traffic()
+                self.critic(self.serving().model).backend.prepare_for_traffic()
             except CriticError as exc:  # e.g. no model there yet: the first real request tells the user
                 log.warning("could not load the default critic model: %s", exc)
             except Exception:

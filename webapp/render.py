@@ -187,7 +187,8 @@ def _summary(result: CritiqueResult, *, done: bool) -> str:
     if result.samples > 1:
         votes = ", ".join("?" if v is None else str(v) for v in result.votes)
         extra = f" Votes of {result.samples} samples: {html.escape(votes)}."
-    model = html.escape(f"{result.model} ({result.backend}, {result.mode})")
+    name = f"version {result.model_version}" if result.model_version else result.model
+    model = html.escape(f"{name} ({result.backend}, {result.mode})")
     return f'<div class="critic-summary">{verdict}{extra} <span class="muted">Model: {model}</span></div>'
 
 

@@ -33,7 +33,8 @@ class AutoBackend(Backend):
     - smaller calls go to the server when it is already up, and to in-process transformers otherwise
       (a single critique does not wait for a server);
     - long-lived processes (the web app) call `prepare_for_traffic()` at launch so the server is warm
-      by the time users arrive;
+      by the time users arrive; once it answers, the in-process model (if a call loaded it meanwhile) is
+      released, so one engine holds the weights;
     - without a vLLM environment, or when the server fails to start, everything runs on transformers and
       the reason is logged once.
     """
@@ -130,6 +131,9 @@ class AutoBackend(Backend):
                     server.stop()
                     return
                 self._served = served
+                # The in-process model only bridged the server's start: dropping it keeps one copy of the weights.
+                # Not closed: a generation still running on it holds its own reference and finishes.
+                self._local = None
             log.info("auto backend: vLLM server for %s is answering at %s", self.model_name, server.base_url)
         except Exception as exc:  # any failure leaves the transformers engine in charge
             self.server_error = str(exc)

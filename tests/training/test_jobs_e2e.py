@@ -238,3 +238,29 @@ def test_sft_job_on_the_embedded_model(sqlite_session: Session, embedded_model_d
     assert len(queue.job_metrics(sqlite_session, job_id=job.id)["loss"]) == 2
     version = registry.get_version(sqlite_session, version_id=done.result_model_version_id)
     assert _changed(_weights(embedded_model_dir), _weights(Path(version.path)))
+
+
+def test_the_default_sft_job_logs_from_its_start_and_finishes(
+    sqlite_session: Session, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CRITIC_MODEL", str(tiny_model_dir))  # what "active" resolves to before any promotion
+    add_labelled_items(sqlite_session, 8, accepted=2)
+    job = queue.enqueue_job(sqlite_session, config=load_config("sft", None, {}))  # every field at its default
+    assert Worker(WorkerOptions(exit_when_idle=True, poll_interval_s=0.1)).run() == 1
+
+    done = queue.get_job(sqlite_session, job_id=job.id)
+    lines = queue.job_logs(sqlite_session, job_id=job.id)
+    messages = [line.message for line in lines]
+    assert done.status == "succeeded", f"{done.error}\n" + "\n".join(messages)
+    assert done.progress == 1.0
+    # The job's first line is written before the libraries load, so the log is never silent while the job runs.
+    spawned = next(i for i, m in enumerate(messages) if m.startswith("started process"))  # the worker's line
+    first = lines[spawned + 1]
+    assert first.message.startswith(f"job {job.id} started")
+    assert (first.created_at - done.started_at).total_seconds() < 15
+    phases = [f"job {job.id} started", "data snapshot:", "SFT targets for", "training started", "registered model"]
+    positions = [next(i for i, m in enumerate(messages) if m.startswith(p)) for p in phases]
+    assert positions == sorted(positions)
+    # Template targets by default: no generation before training starts.
+    assert done.metrics["target_paths"]["generated"] == 0
+    assert not any(m.startswith("teacher critiques") for m in messages)

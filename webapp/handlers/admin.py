@@ -321,7 +321,9 @@ def promote_model(ctx: AppContext, actor: Actor | None, *, version_id: int) -> s
             actor=actor.username,
             actor_id=actor.id,
         )
-        return f"Model version {version.id} ({version.name}) now serves."
+        message = f"Model version {version.id} ({version.name}) now serves."
+    ctx.serving()  # this app switches its engine now, not at the next critique
+    return message
 
 
 def rollback_model(ctx: AppContext, actor: Actor | None) -> str:
@@ -331,8 +333,11 @@ def rollback_model(ctx: AppContext, actor: Actor | None) -> str:
     with session_scope(ctx.database_url) as session:
         previous = rollback(session, reason=f"rolled back by {actor.username}", actor=actor.username, actor_id=actor.id)
         if previous is None:
-            return "Rolled back: the default model serves again."
-        return f"Rolled back: model version {previous.id} ({previous.name}) serves again."
+            message = "Rolled back: the default model serves again."
+        else:
+            message = f"Rolled back: model version {previous.id} ({previous.name}) serves again."
+    ctx.serving()  # this app switches its engine now, not at the next critique
+    return message
 
 
 # ---- evaluation sets and the versions x sets table ----------------------------------------------------------

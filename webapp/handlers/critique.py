@@ -27,7 +27,9 @@ def _check_samples(samples: int | float | None) -> int:
     return k
 
 
-def pending_result(item: SolutionItem, *, model: str, backend: str, mode: str, samples: int) -> CritiqueResult:
+def pending_result(
+    item: SolutionItem, *, model: str, backend: str, mode: str, samples: int, model_version: str | None = None
+) -> CritiqueResult:
     """The step cards before the critic has written anything: every step shown, every verdict unchecked."""
     steps = [StepResult(index=i, text=text, verdict="unchecked") for i, text in enumerate(item.steps, start=1)]
     return CritiqueResult(
@@ -36,6 +38,7 @@ def pending_result(item: SolutionItem, *, model: str, backend: str, mode: str, s
         steps=steps,
         first_error_step=None,
         model=model,
+        model_version=model_version,
         backend=backend,
         mode=mode,  # type: ignore[arg-type]
         samples=samples,
@@ -77,21 +80,21 @@ def critique_stream_with_run(
     actor = require(actor, Action.CRITIQUE)
     k = _check_samples(samples)
     item = make_item(problem or "", solution=solution or "", settings=ctx.settings, where="pasted solution")
-    model = model or serving_model_name(ctx)
+    model, version = _model_and_version(ctx, model)
     backend = backend or ctx.default_backend
-    pending = pending_result(item, model=model, backend=backend, mode=mode, samples=k)
+    pending = pending_result(item, model=model, backend=backend, mode=mode, samples=k, model_version=version.name)
     yield pending, False, None
     critic = ctx.critic(model, backend, mode)
     started = time.perf_counter()
     final: CritiqueResult | None = None
     with ctx.generating(critic.backend):
         for partial in critic.stream(item, samples=k):
-            final = partial
-            yield partial, False, None
+            final = partial.model_copy(update={"model_version": version.name})
+            yield final, False, None
     if final is None:  # a critic that streamed nothing still owes one result
-        final = critic.critique_many([item], samples=k)[0]
+        final = critic.critique_many([item], samples=k)[0].model_copy(update={"model_version": version.name})
     final.timings.setdefault("web_total_s", time.perf_counter() - started)
-    run_id = _store_run(ctx, actor, item, final, model)
+    run_id = _store_run(ctx, actor, item, final, version.id)
     yield final, True, run_id
 
 
@@ -113,12 +116,12 @@ def critique_file(
     errors = [str(x) for x in parsed if isinstance(x, BadInputError)]
     if not items:
         return [], errors or ["the file holds no items"]
-    model = model or serving_model_name(ctx)
+    model, version = _model_and_version(ctx, model)
     critic = ctx.critic(model, backend, mode)
     with ctx.generating(critic.backend):
-        results = list(critic.critique_many(items, samples=k))
+        results = [r.model_copy(update={"model_version": version.name}) for r in critic.critique_many(items, samples=k)]
     for item, result in zip(items, results, strict=True):
-        _store_run(ctx, actor, item, result, model)
+        _store_run(ctx, actor, item, result, version.id)
     return results, errors
 
 
@@ -159,27 +162,37 @@ def revise_with_critique(
 
 def serving_model_name(ctx: AppContext) -> str:
     """The promoted model version's path when there is one (promotion applies without a restart), else the default."""
-    from db.session import session_scope
-    from training.registry import serving_model
-
-    with session_scope(ctx.database_url) as session:
-        return serving_model(session, ctx.default_model)
+    return ctx.serving().model
 
 
-def _store_run(ctx: AppContext, actor: Actor, item: SolutionItem, result: CritiqueResult, model: str) -> int | None:
+@dataclass(frozen=True)
+class _Version:
+    id: int | None = None
+    name: str | None = None
+
+
+def _model_and_version(ctx: AppContext, model: str | None) -> tuple[str, _Version]:
+    """The model a critique uses (the one asked for, else the serving one) and the registry version it is, if any."""
+    serving = ctx.serving()
+    chosen = model or serving.model
+    if chosen in (serving.model, serving.version_name) and serving.version_id is not None:
+        return serving.model, _Version(serving.version_id, serving.version_name)
+    return chosen, _Version()
+
+
+def _store_run(
+    ctx: AppContext, actor: Actor, item: SolutionItem, result: CritiqueResult, version_id: int | None
+) -> int | None:
     """Keep the critique in the database so reviewers and annotators can reuse it; returns the run's id (None: a
     failed critique is not stored)."""
     from db.critique_runs import save_critique_run
     from db.items import add_item
     from db.session import session_scope
-    from training.registry import active_model
 
     if result.error:
         return None
     with session_scope(ctx.database_url) as session:
-        serving = active_model(session)
         # Runs by the promoted version are attributed to it, so the dashboard compares versions with people.
-        version_id = serving.id if serving is not None and serving.path == model else None
         row = add_item(session, item=item.model_copy(update={"source": "web"}))
         run = save_critique_run(
             session, item_id=row.id, result=result, created_by_id=actor.id, model_version_id=version_id
