@@ -15,7 +15,6 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, text
 
 from core.errors import ConflictError
-
 from db.session import WRITE_OPTION, database_url, get_engine
 
 ALEMBIC_INI = Path(__file__).with_name("alembic.ini")
