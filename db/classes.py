@@ -11,7 +11,7 @@ from core.errors import BadInputError, NotFoundError
 from core.types import SolutionItem
 from db.campaigns import create_campaign
 from db.items import item_row, link_items
-from db.models import Campaign, ClassSubmission, Item
+from db.models import Campaign, ClassSubmission, Item, User
 from db.session import begin_write
 
 CLASS_PREFIX = "class: "
@@ -101,3 +101,25 @@ def get_class(session: Session, *, class_id: int, user_id: int, role: str) -> Ca
     if campaign is None or not is_class(campaign) or not may_see_class(campaign, user_id=user_id, role=role):
         raise NotFoundError(f"no class with id {class_id} among your classes")
     return campaign
+
+
+def remember_class(session: Session, *, class_id: int, user_id: int, role: str) -> None:
+    """Keep the class this user picked, to pick it again at their next login; only a class they may see."""
+    get_class(session, class_id=class_id, user_id=user_id, role=role)
+    begin_write(session)
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFoundError(f"no user with id {user_id}")
+    user.last_class_id = class_id
+    session.commit()
+
+
+def remembered_class(session: Session, *, user_id: int, role: str) -> int | None:
+    """The class this user picked last; None when there is none, it was removed, or it is no longer theirs."""
+    class_id = session.scalar(select(User.last_class_id).where(User.id == user_id))
+    if class_id is None:
+        return None
+    try:
+        return get_class(session, class_id=class_id, user_id=user_id, role=role).id
+    except NotFoundError:
+        return None

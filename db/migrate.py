@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -10,8 +12,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
+from core.errors import ConflictError
 from db.session import WRITE_OPTION, database_url, get_engine
 
 ALEMBIC_INI = Path(__file__).with_name("alembic.ini")
@@ -42,8 +45,7 @@ def upgrade(url: str | None = None, revision: str = "head") -> None:
     if revision == "head" and current_revision(url) == head_revision():
         return
     config = alembic_config(url)
-    engine = get_engine(url).execution_options(**{WRITE_OPTION: True})
-    with engine.begin() as conn:
+    with _migration_transaction(url) as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
         config.attributes["connection"] = conn
@@ -52,9 +54,32 @@ def upgrade(url: str | None = None, revision: str = "head") -> None:
 
 def downgrade(url: str | None = None, revision: str = "base") -> None:
     config = alembic_config(url)
-    with get_engine(url).execution_options(**{WRITE_OPTION: True}).begin() as conn:
+    with _migration_transaction(url) as conn:
         config.attributes["connection"] = conn
         command.downgrade(config, revision)
+
+
+@contextmanager
+def _migration_transaction(url: str | None) -> Iterator[Connection]:
+    """One write transaction for migrations; on SQLite with foreign keys off, and checked before it commits.
+
+    SQLite's batch mode copies a table and drops the original: with foreign keys enforced, that drop would
+    delete the rows of every table that refers to it with ON DELETE CASCADE. The pragma only takes effect
+    outside a transaction, so it is set on the driver's connection before the transaction begins.
+    """
+    with get_engine(url).execution_options(**{WRITE_OPTION: True}).connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            conn.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with conn.begin():
+                yield conn
+                broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all() if sqlite else []
+                if broken:
+                    raise ConflictError(f"the migration left {len(broken)} rows that refer to missing rows")
+        finally:
+            if sqlite:
+                conn.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
 
 
 def schema_drift(url: str | None = None) -> list[Any]:

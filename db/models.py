@@ -64,6 +64,10 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # Bumped on a password change or deactivation: web sessions opened at an older value are logged out.
     session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The class a teacher picked last, shown again after a login or reload; use_alter: campaigns refer to users too.
+    last_class_id: Mapped[int | None] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="SET NULL", use_alter=True), default=None
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     def __repr__(self) -> str:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import delete, select
 
 from core.errors import NotFoundError, PermissionDeniedError
 from core.types import SolutionItem
 from db.annotation_queue import check_may_label, set_assignments
 from db.annotations import create_annotation, review_annotation
 from db.campaigns import add_items_to_campaign, create_campaign, update_campaign
-from db.classes import create_class, get_class, list_classes
+from db.classes import create_class, get_class, list_classes, remember_class, remembered_class
+from db.models import Campaign, User
+from db.session import begin_write
 
 
 @pytest.fixture
@@ -86,6 +89,33 @@ def test_a_class_is_seen_by_its_owner_and_admins_only(db_session, setup) -> None
         get_class(db_session, class_id=s["campaign"].id, user_id=s["boss"].id, role="admin")
     with pytest.raises(PermissionDeniedError, match="teacher's class"):
         check_may_label(db_session, campaign_id=klass.id, item_id=s["item"].id, user_id=s["boss"].id, role="admin")
+
+
+def test_the_class_a_teacher_picked_is_remembered_while_it_exists_and_is_theirs(db_session, setup) -> None:
+    s = setup
+    ann, bob = s["ann"], s["bob"]
+    item = SolutionItem(problem="What is 3+3?", steps=["3+3 = 6."])
+    older = create_class(db_session, name="7B", submissions=[("Ann", item)], created_by_id=ann.id)
+    newer = create_class(db_session, name="8A", submissions=[("Ben", item)], created_by_id=ann.id)
+    assert remembered_class(db_session, user_id=ann.id, role="teacher") is None
+    remember_class(db_session, class_id=older.id, user_id=ann.id, role="teacher")
+    assert remembered_class(db_session, user_id=ann.id, role="teacher") == older.id
+    with pytest.raises(NotFoundError):  # another teacher's class, or an annotation campaign, is never kept
+        remember_class(db_session, class_id=older.id, user_id=bob.id, role="teacher")
+    with pytest.raises(NotFoundError):
+        remember_class(db_session, class_id=s["campaign"].id, user_id=s["boss"].id, role="admin")
+    assert remembered_class(db_session, user_id=bob.id, role="teacher") is None
+
+    remember_class(db_session, class_id=newer.id, user_id=ann.id, role="teacher")
+    begin_write(db_session)
+    db_session.get(Campaign, newer.id).owner_id = bob.id  # handed to another teacher: no longer ann's
+    db_session.commit()
+    assert remembered_class(db_session, user_id=ann.id, role="teacher") is None
+    begin_write(db_session)
+    db_session.execute(delete(Campaign).where(Campaign.id == newer.id))
+    db_session.commit()
+    # The database clears it with the class.
+    assert db_session.scalar(select(User.last_class_id).where(User.id == ann.id)) is None
 
 
 def test_a_big_class_upload_never_holds_up_another_users_save_for_a_second(sqlite_db_url, make_user, make_item) -> None:

@@ -185,6 +185,24 @@ def test_teacher_grades_a_class_and_exports_the_report(web_any, tmp_path: Path) 
         assert "<script>" not in page and "All steps are correct." in page
 
 
+def test_the_class_a_teacher_picked_or_uploaded_last_is_shown_at_their_next_login(web, tmp_path: Path) -> None:
+    path = tmp_path / "class.csv"
+    path.write_text(CLASS_CSV)
+    t = web["teacher"]
+    assert teacher.class_to_show(web.ctx, t) == ([], None)
+    older, _ = teacher.upload_class(web.ctx, t, name="7B", path=path, start=False)
+    newer, _ = teacher.upload_class(web.ctx, t, name="8A", path=path, start=False)
+    assert teacher.class_to_show(web.ctx, t) == ([("class: 8A", newer), ("class: 7B", older)], newer)
+    teacher.pick_class(web.ctx, t, class_id=older)
+    assert teacher.class_to_show(web.ctx, t)[1] == older
+    admins, _ = teacher.upload_class(web.ctx, web["admin"], name="9C", path=path, start=False)
+    with pytest.raises(NotFoundError):  # another user's class is not among the teacher's
+        teacher.pick_class(web.ctx, t, class_id=admins)
+    assert teacher.class_to_show(web.ctx, t)[1] == older
+    with pytest.raises(PermissionDeniedError):
+        teacher.pick_class(web.ctx, web["viewer"], class_id=older)
+
+
 def test_teacher_needs_student_names_and_the_right_role(web, tmp_path: Path) -> None:
     path = tmp_path / "nostudent.csv"
     path.write_text('problem,solution\n"1+1?","2"\n')

@@ -406,6 +406,7 @@ def test_teacher_uploads_a_class_corrects_and_exports(served: Served, browser, t
         'Ann,"What is 2 + 3 * 4?","Step 1: 3 * 4 = 12.\nStep 2: 2 + 12 = 14.\nThe answer is 14."\n'
         'Ben,"What is 2 + 3 * 4?","Step 1: 2 + 3 = 5.\nStep 2: 5 * 4 = 20.\nThe answer is 20."\n'
     )
+    older_class = _class_from_last_term(served)
     page = _page(browser, served, "teacher", "pw-teacher")
     tabs = [t.inner_text() for t in page.query_selector_all("[role=tab]") if t.is_visible()]
     assert "Teacher" in tabs and "Admin" not in tabs and "Review" not in tabs
@@ -429,6 +430,45 @@ def test_teacher_uploads_a_class_corrects_and_exports(served: Served, browser, t
     _wait_text(page, "#teach-status", "Report ready.")
     _wait_text(page, "#teach-files", ".csv")
     _shot(page, "teacher")
+
+    # The class picked last is shown again after a reload, though a newer one (7B) exists.
+    _pick(page, "#teach-class", "class: Class 6A")
+    _wait_for(lambda: _last_class(served) == older_class)
+    page.reload()
+    _wait_text(page, "#whoami", "Logged in as")
+    _tab(page, "Teacher")
+    page.wait_for_function("() => document.querySelector('#teach-class input')?.value === 'class: Class 6A'")
+
+
+def _class_from_last_term(served: Served) -> int:
+    """A class the teacher already has (older than the one they upload), stored directly like an earlier upload."""
+    from core.types import SolutionItem
+    from db.classes import create_class
+    from db.session import session_scope
+    from db.users import get_user
+
+    item = SolutionItem(problem="What is 1 + 1?", steps=["1 + 1 = 2.", "The answer is 2."])
+    with session_scope(served.database_url) as session:
+        teacher_id = get_user(session, username="teacher").id
+        return create_class(session, name="Class 6A", submissions=[("Cat", item)], created_by_id=teacher_id).id
+
+
+def _last_class(served: Served) -> int | None:
+    from db.classes import remembered_class
+    from db.session import session_scope
+    from db.users import get_user
+
+    with session_scope(served.database_url) as session:
+        teacher = get_user(session, username="teacher")
+        return remembered_class(session, user_id=teacher.id, role=teacher.role)
+
+
+def _wait_for(condition, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail("the condition did not hold in time")
+        time.sleep(0.2)
 
 
 def test_a_viewer_sees_only_what_a_viewer_may(served: Served, browser) -> None:

@@ -14,7 +14,14 @@ from core.errors import BadInputError, NotFoundError
 from core.items_csv import read_upload
 from core.types import CritiqueResult, SolutionItem, StepRating
 from db.annotations import create_annotation, find_annotation, save_annotation
-from db.classes import class_submissions, create_class, get_class, list_classes
+from db.classes import (
+    class_submissions,
+    create_class,
+    get_class,
+    list_classes,
+    remember_class,
+    remembered_class,
+)
 from db.critique_runs import latest_critique_run, save_critique_run, to_critique_result
 from db.items import to_solution_item
 from db.models import Campaign, CritiqueRun, Item
@@ -47,6 +54,23 @@ def classes(ctx: AppContext, actor: Actor | None) -> list[tuple[str, int]]:
         return [(c.name, c.id) for c in list_classes(session, user_id=actor.id, role=actor.role)]
 
 
+def class_to_show(ctx: AppContext, actor: Actor | None) -> tuple[list[tuple[str, int]], int | None]:
+    """The user's classes (newest first) and the one to show: the class they picked last, else the newest."""
+    actor = require(actor, Action.GRADE_CLASS)
+    choices = classes(ctx, actor)
+    with session_scope(ctx.database_url) as session:
+        last = remembered_class(session, user_id=actor.id, role=actor.role)
+    ids = [class_id for _, class_id in choices]
+    return choices, last if last in ids else (ids[0] if ids else None)
+
+
+def pick_class(ctx: AppContext, actor: Actor | None, *, class_id: int) -> None:
+    """Remember the class the user picked, so that their next login or reload shows it again."""
+    actor = require(actor, Action.GRADE_CLASS)
+    with session_scope(ctx.database_url) as session:
+        remember_class(session, class_id=class_id, user_id=actor.id, role=actor.role)
+
+
 def _own_class(session: Any, actor: Actor, class_id: int) -> Campaign:
     return get_class(session, class_id=class_id, user_id=actor.id, role=actor.role)
 
@@ -75,6 +99,7 @@ def upload_class(
             created_by_id=actor.id,
         )
         class_id = campaign.id
+        remember_class(session, class_id=class_id, user_id=actor.id, role=actor.role)  # the new class is picked
     if start:
         start_critiques(ctx, actor, class_id=class_id)
     return class_id, errors

@@ -155,9 +155,13 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
         actor = current_actor(ctx, request)
         if not actor.can(Action.GRADE_CLASS):
             return gr.update()
-        choices = h.classes(ctx, actor)
-        # The newest class is picked again after a login, so the teacher lands where they left off.
-        return gr.update(choices=choices, value=choices[0][1] if choices else None)
+        choices, shown = h.class_to_show(ctx, actor)
+        return gr.update(choices=choices, value=shown)
+
+    @shows_errors
+    def on_choose(class_id: int | None, request: gr.Request) -> None:
+        if class_id not in (None, ""):
+            h.pick_class(ctx, current_actor(ctx, request), class_id=int(class_id))
 
     refresh_outputs = [table, progress, timer, item_id]
     start.click(
@@ -168,6 +172,8 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
     )
     refresh.click(on_refresh, [klass], refresh_outputs, api_visibility="private")
     klass.change(on_refresh, [klass], refresh_outputs, api_visibility="private")
+    # Only the teacher's own picks are remembered, not the value the page load sets.
+    klass.input(on_choose, [klass], None, api_visibility="private", show_progress="hidden")
     timer.tick(on_refresh, [klass], refresh_outputs, api_visibility="private", show_progress="hidden")
     table.select(on_select, [table], item_id, api_visibility="private")
     item_id.change(on_pick, [klass, item_id], [cards, first_wrong, comment, status], api_visibility="private")
