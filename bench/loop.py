@@ -16,9 +16,11 @@ interval of the F1 difference and the gate's decision.
 The control run (`--runs shuffled`) permutes the training labels among the training solutions before import;
 its candidate must not be promoted.
 
-Budget (defaults, 2 CPU cores): full fine-tune of SmolLM2-135M, `--max-steps 60` steps of batch 4 at
-`--max-length 2048` tokens, with template critique targets; the gate on `--eval-items 100` held-out items at
-`--max-new-tokens 512`, each model generating once per item (the base model's predictions are reused by the job).
+Budget (defaults, sized for one session on 2 CPU cores): full fine-tune of SmolLM2-135M, `--max-steps 40` optimiser
+steps of 2 x 2 sequences (`--batch-size 2 --grad-accum 2`) at `--max-length 1024` tokens, learning rate 5e-5, on
+template critique targets in the critic's constrained format; the gate on `--eval-items 120` held-out items at
+`--max-new-tokens 512`, both models scored greedily on a vLLM server (`--eval-backend auto`). The base model is scored
+once: the shuffled run resumes its predictions, and each job reuses them from the database.
 """
 
 from __future__ import annotations
@@ -45,12 +47,12 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--subsets", default="gsm8k,math", help="ProcessBench subsets in the shared data.")
     parser.add_argument("--limit", type=int, default=None, help="Use N items per subset (spread evenly).")
     parser.add_argument("--eval-fraction", type=float, default=0.25, help="Share of problems held out (by hash).")
-    parser.add_argument("--eval-items", type=int, default=100, help="Held-out items the gate scores (spread).")
-    parser.add_argument("--max-steps", type=int, default=60)
-    parser.add_argument("--batch-size", type=int, default=4)
-    parser.add_argument("--grad-accum", type=int, default=1, help="Micro-batches per optimiser step.")
-    parser.add_argument("--learning-rate", type=float, default=2e-5)
-    parser.add_argument("--max-length", type=int, default=2048, help="Prompt + critique tokens (longer are cut).")
+    parser.add_argument("--eval-items", type=int, default=120, help="Held-out items the gate scores (spread).")
+    parser.add_argument("--max-steps", type=int, default=40)
+    parser.add_argument("--batch-size", type=int, default=2)
+    parser.add_argument("--grad-accum", type=int, default=2, help="Micro-batches per optimiser step.")
+    parser.add_argument("--learning-rate", type=float, default=5e-5)
+    parser.add_argument("--max-length", type=int, default=1024, help="Prompt + critique tokens (longer are cut).")
     parser.add_argument("--lora", action="store_true", help="LoRA adapters instead of a full fine-tune.")
     parser.add_argument("--max-new-tokens", type=int, default=512, help="Generation budget per critique.")
     parser.add_argument(
@@ -151,7 +153,9 @@ def run_loop(args: argparse.Namespace, *, shuffle: bool, home: Path) -> dict[str
     base = evaluate_on_set(
         base_model,
         gate_set,
-        output=home / "eval-base",
+        # One directory for every run: the base model's predictions on the same set are scored once and resumed
+        # (skipped) by later runs, whose databases still record the run for the job's gate to reuse.
+        output=home.parent / "eval-base",
         max_new_tokens=args.max_new_tokens,
         model_version_id=None,
         backend=args.eval_backend,
