@@ -111,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
         f"model {args.model} loaded in {time.perf_counter() - load_start:.1f}s, {torch.get_num_threads()} threads; "
         f"backend {backend.name}; {len(items)} items, max_new_tokens {args.max_new_tokens}, "
         f"transformers batch size {args.batch_size}, "
-        f"cache {args.cache or 'dynamic'}, vLLM CPU KV cache {settings.vllm_cpu_kv_cache_gib:g} GiB, "
+        f"cache {args.cache or 'dynamic'}, "
+        f"vLLM CPU KV cache {settings.vllm_cpu_kv_cache_gib or 'sized for the model,'} GiB, "
         f"dtype {cpu_dtype_name(dtype_setting)} "
         f"(CRITIC_CPU_DTYPE={dtype_setting}; native bfloat16 on this CPU: {has_native_bf16()})",
         flush=True,

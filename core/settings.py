@@ -120,13 +120,13 @@ class Settings(BaseSettings):
         default_factory=lambda: Path.home() / ".cache" / "critic-studio" / "vllm-venv" / "bin" / "python",
         description="Python of the separate vLLM environment (scripts/vllm_env.sh creates it and prints this path).",
     )
-    vllm_cpu_kv_cache_gib: float = Field(
-        2.0,
+    vllm_cpu_kv_cache_gib: float | None = Field(
+        None,
         gt=0,
         le=1024,
         description="KV cache that vLLM reserves on a CPU (its server and the in-process vllm backend), in GiB; "
-        "fractions allowed. 1 GiB holds ~46,000 tokens of the embedded model in bfloat16 (~23,000 in float32). "
-        "VLLM_CPU_KVCACHE_SPACE, when set, wins (vLLM reads it itself).",
+        "fractions allowed. Unset: sized for the model, room for a few sequences of its full context "
+        "(core.backends.cpu.KV_CACHE_SEQUENCES). VLLM_CPU_KVCACHE_SPACE, when set, wins (vLLM reads it itself).",
     )
     models_dir_override: Path | None = Field(
         None, alias="CRITIC_MODELS_DIR", description="Where converted models are cached; default home/models."

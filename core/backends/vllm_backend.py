@@ -81,11 +81,13 @@ class VLLMBackend(Backend):
         self._vllm = vllm
         gpu = _on_gpu()
         cpu_options: dict[str, Any] = {}
+        dtype = dtype or ("auto" if gpu else cpu_dtype_name(settings.cpu_dtype))
         if not gpu:
             kv_cache_gib = settings.vllm_cpu_kv_cache_gib if cpu_kv_cache_gib is None else cpu_kv_cache_gib
-            if kv_cache_gib <= 0:
+            if kv_cache_gib is not None and kv_cache_gib <= 0:
                 raise ConfigError(f"cpu_kv_cache_gib must be above 0 GiB, got {kv_cache_gib}")
-            if (kv_cache_bytes := vllm_kv_cache_bytes(kv_cache_gib)) is not None:
+            kv_cache_bytes = vllm_kv_cache_bytes(kv_cache_gib, model_path, max_model_len, dtype)
+            if kv_cache_bytes is not None:
                 cpu_options["kv_cache_memory_bytes"] = kv_cache_bytes
             # Read by vLLM when the engine starts: keep the engine (and its model) in this process.
             os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
@@ -94,7 +96,7 @@ class VLLMBackend(Backend):
             cpu_options["max_num_batched_tokens"] = CPU_PROMPT_CHUNK_TOKENS
         options: dict[str, Any] = {
             "model": str(model_path),
-            "dtype": dtype or ("auto" if gpu else cpu_dtype_name(settings.cpu_dtype)),
+            "dtype": dtype,
             "max_model_len": max_model_len,
             "tensor_parallel_size": tensor_parallel_size,
             "seed": seed,

@@ -92,13 +92,18 @@ def test_a_server_that_fails_to_start_leaves_transformers_in_charge(tiny_model_d
         backend.close()
 
 
-def test_long_lived_processes_warm_the_server_up_front(tiny_model_dir: Path, tmp_path: Path) -> None:
+def test_on_a_cpu_the_first_critique_does_not_wait_for_the_server(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """A long-lived process warms up: the in-process model answers the first critique at once (vLLM's start-up would
+    take the few cores for minutes), and the server starts right after it for everything that follows."""
     backend = auto_backend(tiny_model_dir, fake_vllm_python(tmp_path), min_server_batch=100)
     try:
         backend.prepare_for_traffic()
-        assert backend.wait_for_server(60)
+        assert backend._server_thread is None, "nothing starts vLLM before the first user is answered"
         critic = Critic(backend)
         item = SolutionItem(problem="What is 1+1?", steps=["1+1=2.", "So the answer is 2."])
+        first = critic.critique(item, max_new_tokens=8)
+        assert first.backend == "auto:transformers" and len(first.steps) == 2
+        assert backend.wait_for_server(60)
         result = critic.critique(item, max_new_tokens=8)
         assert result.backend == "auto:vllm-server" and len(result.steps) == 2
     finally:
@@ -134,7 +139,7 @@ def test_the_server_does_not_outlive_a_killed_owner(tiny_model_dir: Path, tmp_pa
         "from core.settings import Settings\n"
         f"backend = AutoBackend({str(tiny_model_dir)!r}, device='cpu', "
         f"settings=Settings(vllm_python=Path({str(fake_vllm_python(tmp_path))!r})))\n"
-        "backend.prepare_for_traffic()\nassert backend.wait_for_server(60)\n"
+        "backend.start_server()\nassert backend.wait_for_server(60)\n"
         "print(backend._server.process.pid, flush=True)\nsys.stdin.read()\n"
     )
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}

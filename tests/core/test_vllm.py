@@ -381,3 +381,24 @@ def test_the_vllm_server_on_a_cpu_reserves_the_kv_cache_the_setting_says(monkeyp
     monkeypatch.delenv("VLLM_CPU_KVCACHE_SPACE")
     gpu = vllm_server_command(Path("python"), "model-dir", "embedded")
     assert "--kv-cache-memory-bytes" not in gpu, "on a GPU vLLM sizes its cache from --gpu-memory-utilization"
+
+
+def test_an_unset_kv_cache_is_sized_for_the_model(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import json
+
+    from core.backends.cpu import KV_CACHE_SEQUENCES
+    from core.vllm_server import vllm_server_command
+
+    monkeypatch.setattr("core.vllm_server._cuda_visible", lambda: False)
+    monkeypatch.delenv("VLLM_CPU_KVCACHE_SPACE", raising=False)
+    # SmolLM2-135M's shape: 30 layers, 3 KV heads of 64 dimensions.
+    config = {"num_hidden_layers": 30, "num_attention_heads": 9, "num_key_value_heads": 3, "hidden_size": 576}
+    (tmp_path / "config.json").write_text(json.dumps({**config, "max_position_embeddings": 8192}))
+    settings = Settings(cpu_dtype="bfloat16")
+    command = vllm_server_command(Path("python"), tmp_path, "embedded", settings=settings)
+    per_token = 2 * 30 * 3 * 64 * 2  # keys and values, bfloat16
+    reserved = int(command[command.index("--kv-cache-memory-bytes") + 1])
+    assert reserved == per_token * 8192 * KV_CACHE_SEQUENCES
+    assert reserved < 2**30, "a 135M model must not reserve GiBs it can never fill"
+    # A checkpoint whose config does not say falls back to 2 GiB.
+    assert vllm_server_command(Path("python"), "model-dir", "embedded", settings=settings)[-1] == str(2 * 2**30)

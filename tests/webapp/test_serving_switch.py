@@ -26,18 +26,24 @@ def _servers(ctx: AppContext) -> list:
     return [s for s in servers if s is not None and s.process.poll() is None]
 
 
-def _serving_server(ctx: AppContext):
-    """Wait for the serving model's server; return it, asserting it is the only engine process left."""
-    backend = ctx.critic(ctx.serving().model).backend
-    assert backend.wait_for_server(60), backend.server_error
-    [server] = _servers(ctx)
-    return server
-
-
 def _critique(ctx: AppContext, viewer) -> object:
     *_, (final, done) = critique_stream(ctx, viewer, problem=PROBLEM, solution=SOLUTION)
     assert done
     return final
+
+
+def _serving_server(ctx: AppContext, viewer):
+    """The serving model's server, asserting it is the only engine process left.
+
+    On a CPU a warmed-up model answers its first critique in process and starts its server after it, so the first
+    critique comes before the wait; it already names the serving version.
+    """
+    first = _critique(ctx, viewer)
+    assert first.backend == "auto:transformers" and first.model_version == ctx.serving().version_name
+    backend = ctx.critic(ctx.serving().model).backend
+    assert backend.wait_for_server(60), backend.server_error
+    [server] = _servers(ctx)
+    return server
 
 
 def test_promotion_and_rollback_switch_the_one_server(
@@ -59,11 +65,11 @@ def test_promotion_and_rollback_switch_the_one_server(
     viewer = web["viewer"]
     try:
         ctx.warm_up_in_background().join(60)
-        default_server = _serving_server(ctx)
+        default_server = _serving_server(ctx, viewer)
         assert _critique(ctx, viewer).model_version is None
 
         admin.promote_model(ctx, web["admin"], version_id=ids["critic-v1"])
-        v1_server = _serving_server(ctx)
+        v1_server = _serving_server(ctx, viewer)
         assert default_server.process.poll() is not None, "the default model's engine must stop"
         assert v1_server.command[v1_server.command.index("--model") + 1] == str(paths["critic-v1"])
         result = _critique(ctx, viewer)
@@ -71,12 +77,12 @@ def test_promotion_and_rollback_switch_the_one_server(
         assert "version critic-v1" in critique_html(result)
 
         admin.promote_model(ctx, web["admin"], version_id=ids["critic-v2"])
-        v2_server = _serving_server(ctx)
+        v2_server = _serving_server(ctx, viewer)
         assert v1_server.process.poll() is not None
         assert _critique(ctx, viewer).model_version == "critic-v2"
 
         admin.rollback_model(ctx, web["admin"])
-        back = _serving_server(ctx)
+        back = _serving_server(ctx, viewer)
         assert v2_server.process.poll() is not None
         assert back.command[back.command.index("--model") + 1] == str(paths["critic-v1"])
         result = _critique(ctx, viewer)
