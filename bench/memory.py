@@ -1,12 +1,13 @@
-"""Memory and wait of the app as people start it: RSS of `critic serve` (app + vLLM engine) and the first critique.
+"""Memory and wait of the app as people start it: memory of `critic serve` (app + vLLM engine) and the first critique.
 
 Starts `critic serve` (the README's first command: embedded model, auto backend, a worker beside it) on a fresh
-CRITIC_HOME and prints the resident memory of the whole process tree (the app and every child: the vLLM server
-and its engine processes, a training job) summed per process:
+CRITIC_HOME and prints the memory of the whole process tree (the app and every child: the vLLM server and its
+engine processes, a training job): PSS summed (shared pages split among their sharers: what the tree holds) and,
+for comparison, RSS summed per process (shared libraries counted once per process):
 
-1. idle after start (the app answers, the engine is still starting);
+1. idle after start (the in-process model loaded; on a CPU vLLM starts only after the first answered critique);
 2. right after the first critique of a 3-step solution, submitted over HTTP like a browser;
-3. idle once the vLLM server answers (the in-process model that bridged its start is released);
+3. idle once the vLLM server answers (the in-process model that answered first is released);
 4. the peak while a small SFT job (template targets, a few steps, no evaluation) runs from the queue;
 
 and the wall time from process start to the first critique's result. Targets (issue #19): app + engine < 3 GB,
@@ -18,6 +19,7 @@ embedded model is converted inside the measured time (cold). The OS page cache a
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -37,27 +39,12 @@ SOLUTION = "4 pens cost 4 * 3 = 12 dollars.\nThe change is 20 - 12 = 9 dollars.\
 VLLM_CACHE = Path.home() / ".cache" / "vllm"
 
 
-def tree_rss(pid: int) -> int:
-    """Resident bytes of a process and all its descendants (psutil when installed, else /proc)."""
-    try:
-        import psutil
-    except ImportError:
-        return _proc_tree_rss(pid)
-    try:
-        root = psutil.Process(pid)
-        procs = [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return 0
-    total = 0
-    for proc in procs:
-        try:
-            total += proc.memory_info().rss
-        except psutil.NoSuchProcess:
-            pass
-    return total
+def tree_memory(pid: int) -> tuple[int, int]:
+    """(RSS summed, PSS summed) in bytes over a process and all its descendants, from /proc.
 
-
-def _proc_tree_rss(pid: int) -> int:
+    RSS counts a page shared by several processes (torch's libraries, the model file mapped by vLLM's processes)
+    once per process; PSS splits each shared page among its sharers, so its sum is the memory the tree really holds.
+    """
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -66,20 +53,29 @@ def _proc_tree_rss(pid: int) -> int:
             except (OSError, IndexError, ValueError):
                 continue
             children.setdefault(ppid, []).append(int(entry.name))
-    total, todo = 0, [pid]
-    page = os.sysconf("SC_PAGE_SIZE")
+    rss = pss = 0
+    todo = [pid]
     while todo:
         current = todo.pop()
         try:
-            total += int(Path(f"/proc/{current}/statm").read_text().split()[1]) * page
+            for line in Path(f"/proc/{current}/smaps_rollup").read_text().splitlines():
+                name, _, value = line.partition(":")
+                if name in ("Rss", "Pss"):
+                    kib = int(value.split()[0]) * 1024
+                    rss, pss = (rss + kib, pss) if name == "Rss" else (rss, pss + kib)
         except (OSError, IndexError, ValueError):
             pass
         todo.extend(children.get(current, []))
-    return total
+    return rss, pss
+
+
+def shown(pid: int) -> str:
+    rss, pss = tree_memory(pid)
+    return f"PSS {pss / 2**30:.2f} GiB (RSS summed {rss / 2**30:.2f} GiB)"
 
 
 class PeakSampler:
-    """Samples a process tree's RSS in a thread; `peak` is the largest seen since start()."""
+    """Samples a process tree's PSS in a thread; `peak` is the largest seen since start()."""
 
     def __init__(self, pid: int, interval_s: float = 0.5) -> None:
         self.pid, self.interval_s, self.peak = pid, interval_s, 0
@@ -88,7 +84,7 @@ class PeakSampler:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.peak = max(self.peak, tree_rss(self.pid))
+            self.peak = max(self.peak, tree_memory(self.pid)[1])
             self._stop.wait(self.interval_s)
 
     def __enter__(self) -> PeakSampler:
@@ -143,30 +139,26 @@ def _wait_for_engine(home: Path, timeout_s: float) -> bool:
 
 
 def _train(home: Path, pid: int, steps: int) -> tuple[int, str, float]:
-    """Queue a small SFT job on annotations of 3-step solutions; (peak tree RSS, final status, seconds)."""
+    """Queue a small SFT job on annotations of 3-step solutions; (peak tree PSS, final status, seconds)."""
     os.environ["CRITIC_HOME"] = str(home)
     from core.settings import get_settings
 
     get_settings.cache_clear()
+    # Labelled 3-step solutions imported as a user imports a PRM800K file (first error at step 2).
+    from core.prm800k import to_prm800k
+    from core.steps import split_steps
+    from core.types import SolutionItem
+    from db.importer import import_file
     from db.session import session_scope
-    from db.users import create_user
     from training import queue
     from training.config import load_config
 
-    with session_scope() as session:
-        create_user(session, username="bench-annotator", password="bench-pw", role="annotator")
-    url = f"http://127.0.0.1:{os.environ['BENCH_PORT']}"
-    user, critic = _HttpUser(url, "bench-annotator", "bench-pw"), _client(url, "admin", "bench-admin")
-    from sqlalchemy import select
-
-    from db.models import Item
-
-    for i in range(6):  # each critique stores its solution as an item; the annotator submits labels for it
-        critic.predict(PROBLEM.replace("4 pens", f"{i + 4} pens"), SOLUTION, api_name="/critique")
-    with session_scope() as session:
-        item_ids = list(session.scalars(select(Item.id)))
-    for item_id in item_ids:
-        user.call("save_annotation", item_id, [1, -1, None], "", None, None, None, None, "", True)
+    labels = home / "labels.jsonl"
+    with labels.open("w", encoding="utf-8") as handle:
+        for i in range(6):
+            item = SolutionItem(problem=PROBLEM.replace("4 pens", f"{i + 4} pens"), steps=split_steps(SOLUTION))
+            handle.write(json.dumps(to_prm800k(item, [1, -1], finish_reason=None, labeler="bench")) + "\n")
+    import_file(labels, fmt="prm800k")
     config = load_config("sft", None, {"max_steps": steps, "evaluate": False})
     with session_scope() as session:
         job_id = queue.enqueue_job(session, config=config).id
@@ -196,23 +188,23 @@ def main(argv: list[str] | None = None) -> int:
         try:
             _wait_for_login(url)
             time.sleep(2)
-            print(f"1. idle after start ({time.perf_counter() - started:.1f} s): {tree_rss(proc.pid) / gib:.2f} GiB")
+            print(f"1. idle after start ({time.perf_counter() - started:.1f} s): {shown(proc.pid)}")
             result = _client(url, "admin", "bench-admin").predict(PROBLEM, SOLUTION, api_name="/critique")
             first_s = time.perf_counter() - started
             print(
                 f"2. first critique of a 3-step solution: {first_s:.1f} s from process start "
                 f"(backend {result['backend']}, first error {result['first_error_step']}); "
-                f"RSS {tree_rss(proc.pid) / gib:.2f} GiB"
+                f"{shown(proc.pid)}"
             )
             engine = _wait_for_engine(home, args.engine_timeout)
             time.sleep(3)
             state = "answering" if engine else f"not answering after {args.engine_timeout:g} s"
             print(f"3. idle, vLLM server {state} ({time.perf_counter() - started:.0f} s): "
-                  f"{tree_rss(proc.pid) / gib:.2f} GiB")  # fmt: skip
+                  f"{shown(proc.pid)}")  # fmt: skip
             if args.train_steps:
                 peak, status, seconds = _train(home, proc.pid, args.train_steps)
                 print(f"4. while a {args.train_steps}-step SFT job runs ({status}, {seconds:.0f} s): "
-                      f"peak {peak / gib:.2f} GiB")  # fmt: skip
+                      f"peak PSS {peak / gib:.2f} GiB")  # fmt: skip
         finally:
             proc.terminate()
             proc.wait(60)
