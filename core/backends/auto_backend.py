@@ -68,7 +68,6 @@ class AutoBackend(Backend):
         self._lock = threading.Lock()
         self._closed = False
         self._closing = threading.Event()  # releases the server thread (see _run_server)
-        self._server_after_first_call = False  # set by prepare_for_traffic on a CPU
 
     @property
     def engine(self) -> str:
@@ -81,14 +80,14 @@ class AutoBackend(Backend):
 
     def prepare_for_traffic(self) -> None:
         """Get ready for users. On a GPU the vLLM server starts now. On a CPU the in-process model loads now and the
-        server starts once the first call is answered: vLLM's start-up (loading, compiling) takes every core for
-        minutes, and the first user's critique must not wait behind it (bench/memory.py times it)."""
+        server waits for the first batch (`min_server_batch` generations in one call): one critique at a time is
+        about as fast in process, vLLM's start-up takes every core for minutes, and a small model then needs one
+        engine instead of an app plus a server (bench/memory.py measures both)."""
         from core.vllm_server import _cuda_visible
 
         if _cuda_visible() or not self.vllm_installed():
             self.start_server()
             return
-        self._server_after_first_call = True
         self._transformers()
 
     def vllm_installed(self) -> bool:
@@ -184,24 +183,12 @@ class AutoBackend(Backend):
     ) -> list[list[Generation]]:
         if not prompts:
             return []
-        try:
-            return self._engine_for(len(prompts) * params.n).generate(prompts, params, constraints)
-        finally:
-            self._start_deferred_server()
+        return self._engine_for(len(prompts) * params.n).generate(prompts, params, constraints)
 
     def stream(
         self, prompt: Messages, params: GenerationParams, constraint: Constraint | None = None
     ) -> Iterator[str | Generation]:
-        try:
-            yield from self._engine_for(1).stream(prompt, params, constraint)
-        finally:
-            self._start_deferred_server()
-
-    def _start_deferred_server(self) -> None:
-        """After the first answered call on a CPU (see prepare_for_traffic), start the server in the background."""
-        if self._server_after_first_call:
-            self._server_after_first_call = False
-            self.start_server()
+        yield from self._engine_for(1).stream(prompt, params, constraint)
 
     def count_tokens(self, text: str) -> int:
         """Tokens of `text` with the model's tokenizer (used to count streamed tokens, whichever engine streams)."""

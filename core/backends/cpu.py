@@ -44,9 +44,9 @@ def cpu_dtype_name(setting: str, flags: frozenset[str] | None = None) -> str:
     return "bfloat16" if has_native_bf16(flags) else "float32"
 
 
-# Full-context sequences the KV cache holds when no size is set: room for several long critiques at once (more
-# concurrency buys little on a CPU's few cores) without reserving memory the model can never use.
-KV_CACHE_SEQUENCES = 4
+# Full-context sequences the KV cache holds when no size is set: a critique is a fraction of the context, so this is
+# room for many critiques at once (more buys little on a CPU's few cores) without reserving memory never used.
+KV_CACHE_SEQUENCES = 2
 
 
 def vllm_kv_cache_bytes(gib: float | None, model_path: str | Path, max_model_len: int, dtype: str) -> int | None:

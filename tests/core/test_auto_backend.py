@@ -92,20 +92,21 @@ def test_a_server_that_fails_to_start_leaves_transformers_in_charge(tiny_model_d
         backend.close()
 
 
-def test_on_a_cpu_the_first_critique_does_not_wait_for_the_server(tiny_model_dir: Path, tmp_path: Path) -> None:
-    """A long-lived process warms up: the in-process model answers the first critique at once (vLLM's start-up would
-    take the few cores for minutes), and the server starts right after it for everything that follows."""
-    backend = auto_backend(tiny_model_dir, fake_vllm_python(tmp_path), min_server_batch=100)
+def test_on_a_cpu_single_critiques_stay_in_process_until_a_batch(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """A long-lived process warms up: the in-process model answers single critiques at once (vLLM's start-up would
+    take the few cores for minutes, and the app would hold two engines); the first batch starts the server."""
+    backend = auto_backend(tiny_model_dir, fake_vllm_python(tmp_path), min_server_batch=2)
     try:
         backend.prepare_for_traffic()
-        assert backend._server_thread is None, "nothing starts vLLM before the first user is answered"
+        assert backend._server_thread is None, "nothing starts vLLM before a batch needs it"
         critic = Critic(backend)
         item = SolutionItem(problem="What is 1+1?", steps=["1+1=2.", "So the answer is 2."])
         first = critic.critique(item, max_new_tokens=8)
         assert first.backend == "auto:transformers" and len(first.steps) == 2
-        assert backend.wait_for_server(60)
-        result = critic.critique(item, max_new_tokens=8)
-        assert result.backend == "auto:vllm-server" and len(result.steps) == 2
+        assert backend._server_thread is None
+        batch = critic.critique_many([item, item], max_new_tokens=8)
+        assert [r.backend for r in batch] == ["auto:vllm-server"] * 2
+        assert critic.critique(item, max_new_tokens=8).backend == "auto:vllm-server"
     finally:
         backend.close()
 

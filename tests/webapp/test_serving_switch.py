@@ -35,13 +35,13 @@ def _critique(ctx: AppContext, viewer) -> object:
 def _serving_server(ctx: AppContext, viewer):
     """The serving model's server, asserting it is the only engine process left.
 
-    On a CPU a warmed-up model answers its first critique in process and starts its server after it, so the first
-    critique comes before the wait; it already names the serving version.
+    On a CPU a warmed-up model answers single critiques in process (which already name the serving version) and
+    starts its server for the first batch.
     """
     first = _critique(ctx, viewer)
     assert first.backend == "auto:transformers" and first.model_version == ctx.serving().version_name
     backend = ctx.critic(ctx.serving().model).backend
-    assert backend.wait_for_server(60), backend.server_error
+    assert backend.start_server() and backend.wait_for_server(60), backend.server_error
     [server] = _servers(ctx)
     return server
 
