@@ -263,6 +263,10 @@ class _Runner:
     def model_name(self) -> str:
         return "symbolic" if self.critic is None else str(self.critic.model_name)
 
+    def close(self) -> None:
+        if self.critic is not None:
+            self.critic.close()
+
     def run(self, batch: Sequence[tuple[str, SolutionItem]]) -> list[dict[str, Any]]:
         started = time.perf_counter()
         checks = [check_solution(item.steps, item.answer) for _, item in batch]
@@ -393,6 +397,10 @@ def run_eval(
         raise
     finally:
         bar.close()
+        if runner is not None and critic is None:
+            # A critic built here owns its engine (a vLLM server holds GiBs): release it before the caller's next
+            # step, not at process exit.
+            runner.close()
     wanted = wanted_keys(benchmark)
     records = [r for r in read_predictions(output) if (r["subset"], r["id"]) in wanted]
     report = report_from_records(records)

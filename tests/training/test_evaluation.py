@@ -258,3 +258,23 @@ def test_strict_and_lenient_scores_side_by_side(bench_file: Path, tmp_path: Path
         "0",
         "2",
     ]
+
+
+def test_an_engine_the_evaluation_built_is_released_when_it_ends(
+    bench_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A vLLM server started for an evaluation must not stay up (GiBs of memory) through what the caller does next."""
+
+    class ClosingBackend(ScriptedBackend):
+        closed = False
+
+        def close(self) -> None:
+            ClosingBackend.closed = True
+
+    backend = ClosingBackend(lambda text, i: _answer(-1))
+    monkeypatch.setattr(Critic, "create", classmethod(lambda cls, **kw: Critic(backend)))
+    run_eval(_config(bench_file, tmp_path / "built", critic="llm"))
+    assert ClosingBackend.closed
+    ClosingBackend.closed = False
+    run_eval(_config(bench_file, tmp_path / "given", critic="llm"), critic=Critic(backend))
+    assert not ClosingBackend.closed, "a critic the caller passed in is the caller's to close"
