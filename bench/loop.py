@@ -16,12 +16,12 @@ interval of the F1 difference and the gate's decision.
 The control run (`--runs shuffled`) permutes the training labels among the training solutions before import;
 its candidate must not be promoted.
 
-Budget (defaults, sized for one session on 2 CPU cores): full fine-tune of SmolLM2-135M, `--max-steps 30`
+Budget (defaults, sized for one session on 2 shared CPU cores): full fine-tune of SmolLM2-135M, `--max-steps 12`
 optimiser steps of 4 sequences (`--batch-size 1 --grad-accum 4`: one sequence in memory at a time) at
-`--max-length 1024` tokens, learning rate 5e-5, on template critique targets in the critic's constrained format;
-the gate on `--eval-items 120` held-out items at `--max-new-tokens 512`, both models scored greedily on a vLLM
-server (`--eval-backend auto`). The base model is scored once: the shuffled run resumes its predictions, and each
-job reuses them from the database.
+`--max-length 768` tokens (longer prompts lose their critique and are dropped), learning rate 1e-4, on template
+critique targets in the critic's constrained format; the gate on `--eval-items 120` held-out items at
+`--max-new-tokens 512`, both models scored greedily on a vLLM server (`--eval-backend auto`). The base model is
+scored once: the shuffled run resumes its predictions, and each job reuses them from the database.
 """
 
 from __future__ import annotations
@@ -49,11 +49,11 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--limit", type=int, default=None, help="Use N items per subset (spread evenly).")
     parser.add_argument("--eval-fraction", type=float, default=0.25, help="Share of problems held out (by hash).")
     parser.add_argument("--eval-items", type=int, default=120, help="Held-out items the gate scores (spread).")
-    parser.add_argument("--max-steps", type=int, default=30)
+    parser.add_argument("--max-steps", type=int, default=12)
     parser.add_argument("--batch-size", type=int, default=1)
     parser.add_argument("--grad-accum", type=int, default=4, help="Micro-batches per optimiser step.")
-    parser.add_argument("--learning-rate", type=float, default=5e-5)
-    parser.add_argument("--max-length", type=int, default=1024, help="Prompt + critique tokens (longer are cut).")
+    parser.add_argument("--learning-rate", type=float, default=1e-4)
+    parser.add_argument("--max-length", type=int, default=768, help="Prompt + critique tokens (longer are cut).")
     parser.add_argument("--lora", action="store_true", help="LoRA adapters instead of a full fine-tune.")
     parser.add_argument("--max-new-tokens", type=int, default=512, help="Generation budget per critique.")
     parser.add_argument(
