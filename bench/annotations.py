@@ -40,7 +40,7 @@ def _fresh_postgres(url: str) -> None:
 
 
 def bench_saves(url: str, *, writers: int, saves: int, processes: int, pause_s: float) -> dict[str, float]:
-    from db.loadtest import latency_summary, prepare, run_load, verify
+    from bench.loadtest import latency_summary, prepare, run_load, verify
     from db.session import dispose_engines, init_db
 
     init_db(url)
