@@ -417,3 +417,13 @@ def annotation_events(session: Session, *, annotation_id: int) -> list[Annotatio
     """The audit trail of one annotation, oldest first."""
     query = select(AnnotationEvent).where(AnnotationEvent.annotation_id == annotation_id)
     return list(session.scalars(query.order_by(AnnotationEvent.id)))
+
+
+def annotation_target(session: Session, *, annotation_id: int) -> tuple[int, int | None]:
+    """The (item id, campaign id) an annotation labels."""
+    row = session.execute(
+        select(Annotation.item_id, Annotation.campaign_id).where(Annotation.id == annotation_id)
+    ).first()
+    if row is None:
+        raise NotFoundError(f"no annotation with id {annotation_id}")
+    return row.item_id, row.campaign_id

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -107,3 +108,8 @@ def step_suggestions(run: CritiqueRun) -> list[StepSuggestion]:
         StepSuggestion(step=s.index, value=s.verdict, score=s.vote_share, model=result.model, critique_run_id=run.id)
         for s in result.steps
     ]
+
+
+def critiqued_item_ids(session: Session, item_ids: Iterable[int]) -> set[int]:
+    """The ones among `item_ids` that have at least one critique run."""
+    return set(session.scalars(select(CritiqueRun.item_id).where(CritiqueRun.item_id.in_(list(item_ids))).distinct()))

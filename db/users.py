@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
@@ -120,3 +122,16 @@ def labeler_user_ids(session: Session, usernames: set[str]) -> dict[str, int]:
         session.flush()
         found[name] = user.id
     return found
+
+
+def has_login(session: Session) -> bool:
+    """Whether any account can log in (has a password)."""
+    return session.scalar(select(User.id).where(User.password_hash.is_not(None)).limit(1)) is not None
+
+
+def usernames(session: Session, user_ids: Iterable[int] | None = None) -> dict[int, str]:
+    """User id -> username, for the given ids (all users if None)."""
+    query = select(User.id, User.username)
+    if user_ids is not None:
+        query = query.where(User.id.in_(list(user_ids)))
+    return dict(session.execute(query).tuples().all())
