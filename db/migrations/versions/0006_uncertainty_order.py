@@ -5,15 +5,11 @@ Revises: 0005_eval_sets
 Create Date: 2026-12-06 04:20:00
 """
 
-from collections.abc import Sequence
-
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006_uncertainty_order"
 down_revision: str | None = "0005_eval_sets"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
