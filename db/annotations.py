@@ -14,6 +14,7 @@ from core.errors import BadInputError, ConflictError, NotFoundError, PermissionD
 from core.prm800k import FINISH_REASONS, first_error_from_ratings
 from core.types import StepRating
 from db.classes import CLASS_CAMPAIGN_IDS
+from db.filters import where_given
 from db.models import Annotation, AnnotationEvent, Item, User, utcnow
 from db.session import run_write, session_scope
 
@@ -402,12 +403,10 @@ def list_annotations(
     query = select(Annotation).order_by(Annotation.id)
     if without_classes:
         query = query.where(or_(Annotation.campaign_id.is_(None), Annotation.campaign_id.not_in(CLASS_CAMPAIGN_IDS)))
-    if item_id is not None:
-        query = query.where(Annotation.item_id == item_id)
-    if annotator_id is not None:
-        query = query.where(Annotation.annotator_id == annotator_id)
-    if campaign_id is not None:
-        query = query.where(Annotation.campaign_id == campaign_id)
+    query = where_given(
+        query,
+        [(Annotation.item_id, item_id), (Annotation.annotator_id, annotator_id), (Annotation.campaign_id, campaign_id)],
+    )
     if status is not None:
         query = query.where(Annotation.status.in_([status] if isinstance(status, str) else list(status)))
     return list(session.scalars(query.offset(offset).limit(limit)))

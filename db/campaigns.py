@@ -5,12 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.errors import BadInputError, ConflictError, NotFoundError
 from db.models import CAMPAIGN_STATUSES, Annotation, Campaign, CampaignItem
-from db.session import begin_write
+from db.session import begin_write, commit_unique
 
 ITEM_ORDERS = ("progress", "uncertainty")
 
@@ -53,11 +52,7 @@ def create_campaign(
         item_order=item_order,
     )
     session.add(campaign)
-    try:
-        session.commit()
-    except IntegrityError as exc:
-        session.rollback()
-        raise ConflictError(f"a campaign named {name!r} already exists") from exc
+    commit_unique(session, f"a campaign named {name!r} already exists")
     return campaign
 
 

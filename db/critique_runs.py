@@ -15,14 +15,7 @@ from db.models import CritiqueRun, Item
 from db.session import begin_write
 
 
-def record_critique(
-    session: Session,
-    *,
-    item: SolutionItem,
-    result: CritiqueResult,
-    model_version_id: int | None = None,
-    created_by_id: int | None = None,
-) -> CritiqueRun:
+def record_critique(session: Session, *, item: SolutionItem, result: CritiqueResult) -> CritiqueRun:
     """Store the item (unless stored already, by content) and its critique in one transaction."""
     begin_write(session)
     row = session.scalar(select(Item).where(Item.content_hash == content_hash(item.problem, item.steps)))
@@ -30,9 +23,7 @@ def record_critique(
         row = item_row(item)
         session.add(row)
         session.flush()
-    return save_critique_run(
-        session, item_id=row.id, result=result, model_version_id=model_version_id, created_by_id=created_by_id
-    )
+    return save_critique_run(session, item_id=row.id, result=result)
 
 
 def save_critique_run(

@@ -11,10 +11,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
-from core.errors import ConfigError
+from core.errors import ConfigError, ConflictError
 from core.settings import get_settings
 from db.sqlite_writes.engine import SQLITE_BUSY_TIMEOUT_MS, WRITE_OPTION, configure_engine, sqlite_group_commit
 from db.sqlite_writes.group_commit import Result
@@ -93,6 +94,15 @@ def begin_write(session: Session) -> None:
     """
     if not session.in_transaction():
         session.connection(execution_options={WRITE_OPTION: True})
+
+
+def commit_unique(session: Session, conflict: str) -> None:
+    """Commit; if a unique constraint refuses the change, roll back and raise ConflictError(`conflict`)."""
+    try:
+        session.commit()
+    except IntegrityError as exc:
+        session.rollback()
+        raise ConflictError(conflict) from exc
 
 
 def run_write(session: Session, work: Callable[[Connection], Result]) -> Result:

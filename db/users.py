@@ -7,12 +7,11 @@ from collections.abc import Iterable
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from core.errors import BadInputError, ConflictError, NotFoundError
+from core.errors import BadInputError, NotFoundError
 from db.models import ROLES, User
-from db.session import begin_write
+from db.session import begin_write, commit_unique
 
 _hasher = PasswordHasher()
 
@@ -39,11 +38,7 @@ def create_user(
         username=username, password_hash=hash_password(password) if password else None, role=role, active=active
     )
     session.add(user)
-    try:
-        session.commit()
-    except IntegrityError as exc:
-        session.rollback()
-        raise ConflictError(f"user {username!r} already exists") from exc
+    commit_unique(session, f"user {username!r} already exists")
     return user
 
 
