@@ -274,11 +274,11 @@ class EvalSet(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
+    # The items as core.types.SolutionItem JSON, frozen at registration so every version sees the same set.
+    items: Mapped[list[Any]] = mapped_column(JSON, default=list)
     # Where the items came from, e.g. "processbench:gsm8k", "prm800k:FILE", "campaign:NAME (gold)".
     source: Mapped[str] = mapped_column(Text, default="")
     description: Mapped[str] = mapped_column(Text, default="")
-    # The items as core.types.SolutionItem JSON, frozen at registration so every version sees the same set.
-    items: Mapped[list[Any]] = mapped_column(JSON, default=list)
     # db.items.problem_key of every item's problem: training snapshots drop solutions of these problems.
     problem_keys: Mapped[list[Any]] = mapped_column(JSON, default=list)
     n_items: Mapped[int] = mapped_column(Integer, default=0)

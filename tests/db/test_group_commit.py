@@ -100,17 +100,10 @@ def test_saves_after_prepare_statements_store_every_change(sqlite_db_url, annota
     prepare_statements(sqlite_db_url)
     with session_scope(sqlite_db_url) as session:
         row = create_annotation(session, item_id=item.id, annotator_id=annotator.id, ratings=[1, 1])
-        row = save_annotation(
-            session, annotation_id=row.id, expected_version=row.version, actor_id=annotator.id, comment="checked"
-        )
-        row = save_annotation(
-            session,
-            annotation_id=row.id,
-            expected_version=row.version,
-            actor_id=annotator.id,
-            ratings=[1, -1],
-            status="submitted",
-        )
+        for change in ({"comment": "checked"}, {"ratings": [1, -1], "status": "submitted"}):
+            row = save_annotation(
+                session, annotation_id=row.id, expected_version=row.version, actor_id=annotator.id, **change
+            )
     with session_scope(sqlite_db_url) as session:
         stored = get_annotation(session, annotation_id=row.id)
         assert (stored.comment, stored.ratings, stored.first_error_step, stored.status) == (
