@@ -1,20 +1,17 @@
-"""initial schema
-
-Revision ID: 0001
-Revises:
-Create Date: 2026-11-27 13:03:49.260601
-"""
+"""initial schema."""
 
 from alembic import op
 
 from db.migrations.tables import (
-    IndexSpec,
     boolean,
+    claim_columns,
+    create_link_table,
     create_table,
-    drop_table,
     integer,
     json,
+    queue_state,
     real,
+    run_times,
     string,
     text,
     timestamp,
@@ -26,21 +23,21 @@ down_revision: str | None = None
 # The audit trail is append-only in the database itself, not only in the ORM.
 _AUDIT_MESSAGE = "annotation_events rows are never updated or deleted"
 
-# Each table's indexes, for creating and dropping them.
-_INDEXES: dict[str, list[IndexSpec]] = {
-    "items": ["source", "source_id"],
-    "model_versions": ["status"],
-    "users": [],
-    "campaigns": [],
-    "critique_runs": ["item_id"],
-    "training_jobs": ["status"],
-    "annotations": ["annotator_id", ("ix_annotations_campaign_status", ["campaign_id", "status"]), "item_id"],
-    "campaign_items": ["item_id"],
-    "eval_runs": ["model_version_id", "status"],
-    "training_job_logs": ["job_id"],
-    "training_metric_points": [("ix_training_metric_points_job_name_step", ["job_id", "name", "step"])],
-    "annotation_events": ["annotation_id"],
-}
+# In the order they are created (each refers only to tables before it); dropped in the reverse order.
+_TABLES = (
+    "items",
+    "model_versions",
+    "users",
+    "campaigns",
+    "critique_runs",
+    "training_jobs",
+    "annotations",
+    "annotation_events",
+    "campaign_items",
+    "eval_runs",
+    "training_job_logs",
+    "training_metric_points",
+)
 
 
 def _items() -> None:
@@ -49,15 +46,14 @@ def _items() -> None:
         string("content_hash", 64),
         text("problem"),
         json("steps"),
-        string("source", 40),
-        string("source_id", 200),
+        string("source", 40, index=True),
+        string("source_id", 200, index=True),
         text("answer", nullable=True),
         integer("first_error_step", nullable=True),
         json("metadata"),
         boolean("is_gold"),
         timestamp("created_at"),
         unique=["content_hash"],
-        indexes=_INDEXES["items"],
     )
 
 
@@ -67,16 +63,14 @@ def _model_versions() -> None:
         string("name", 200),
         text("path"),
         string("base_model", 300),
-        integer("parent_id", nullable=True),
-        string("status", 20),
+        integer("parent_id", nullable=True, references="model_versions"),
+        string("status", 20, index=True),
         json("config"),
         json("metrics"),
         text("notes"),
         timestamp("created_at"),
         timestamp("promoted_at", nullable=True),
-        foreign_keys=[("parent_id", "model_versions")],
         unique=["name"],
-        indexes=_INDEXES["model_versions"],
     )
 
 
@@ -97,9 +91,8 @@ def _users_and_campaigns() -> None:
         text("guidelines"),
         integer("overlap"),
         string("status", 20),
-        integer("created_by_id", nullable=True),
+        integer("created_by_id", nullable=True, references="users"),
         timestamp("created_at"),
-        foreign_keys=[("created_by_id", "users")],
         unique=["name"],
     )
 
@@ -107,8 +100,8 @@ def _users_and_campaigns() -> None:
 def _critique_runs() -> None:
     create_table(
         "critique_runs",
-        integer("item_id"),
-        integer("model_version_id", nullable=True),
+        integer("item_id", index=True, references="items", ondelete="CASCADE"),
+        integer("model_version_id", nullable=True, references="model_versions"),
         string("model", 300),
         string("backend", 40),
         string("mode", 20),
@@ -119,14 +112,8 @@ def _critique_runs() -> None:
         json("votes"),
         string("parse_status", 20),
         real("duration_s", nullable=True),
-        integer("created_by_id", nullable=True),
+        integer("created_by_id", nullable=True, references="users"),
         timestamp("created_at"),
-        foreign_keys=[
-            ("created_by_id", "users"),
-            ("item_id", "items", "CASCADE"),
-            ("model_version_id", "model_versions"),
-        ],
-        indexes=_INDEXES["critique_runs"],
     )
 
 
@@ -134,147 +121,98 @@ def _training_jobs() -> None:
     create_table(
         "training_jobs",
         string("kind", 40),
-        string("status", 20),
-        json("config"),
-        real("progress"),
+        *queue_state(),
         json("metrics"),
         text("output_path", nullable=True),
         text("log_path", nullable=True),
         text("error", nullable=True),
-        string("worker_id", 200, nullable=True),
-        timestamp("heartbeat_at", nullable=True),
-        integer("attempts"),
+        *claim_columns(),
         integer("max_attempts"),
         boolean("cancel_requested"),
-        integer("base_model_version_id", nullable=True),
-        integer("result_model_version_id", nullable=True),
-        integer("created_by_id", nullable=True),
-        timestamp("created_at"),
-        timestamp("started_at", nullable=True),
-        timestamp("finished_at", nullable=True),
-        foreign_keys=[
-            ("base_model_version_id", "model_versions"),
-            ("created_by_id", "users"),
-            ("result_model_version_id", "model_versions"),
-        ],
-        indexes=_INDEXES["training_jobs"],
+        integer("base_model_version_id", nullable=True, references="model_versions"),
+        integer("result_model_version_id", nullable=True, references="model_versions"),
+        *run_times(),
     )
 
 
-def _annotations() -> None:
+def _annotations_and_their_audit_trail() -> None:
     create_table(
         "annotations",
-        integer("item_id"),
-        integer("annotator_id"),
-        integer("campaign_id", nullable=True),
+        integer("item_id", index=True, references="items"),
+        integer("annotator_id", index=True, references="users"),
+        integer("campaign_id", nullable=True, references="campaigns"),
         json("ratings"),
         integer("first_error_step", nullable=True),
         string("finish_reason", 20, nullable=True),
         json("flagged_steps"),
         text("comment"),
-        integer("critique_run_id", nullable=True),
+        integer("critique_run_id", nullable=True, references="critique_runs"),
         json("accepted_steps"),
         string("status", 20),
         integer("version"),
         integer("time_spent_ms"),
-        integer("reviewer_id", nullable=True),
+        integer("reviewer_id", nullable=True, references="users"),
         text("review_comment"),
         string("import_key", 64, nullable=True),
         timestamp("created_at"),
         timestamp("updated_at"),
         timestamp("submitted_at", nullable=True),
         timestamp("reviewed_at", nullable=True),
-        foreign_keys=[
-            ("annotator_id", "users"),
-            ("campaign_id", "campaigns"),
-            ("critique_run_id", "critique_runs"),
-            ("item_id", "items"),
-            ("reviewer_id", "users"),
-        ],
         unique=["import_key", ("uq_annotations_item_annotator_campaign", ["item_id", "annotator_id", "campaign_id"])],
-        indexes=_INDEXES["annotations"],
+        indexes=[("ix_annotations_campaign_status", ["campaign_id", "status"])],
     )
+    create_table(
+        "annotation_events",
+        integer("annotation_id", index=True, references="annotations", ondelete="RESTRICT"),
+        integer("actor_id", nullable=True, references="users"),
+        string("action", 20),
+        integer("version"),
+        json("before", nullable=True),
+        json("after"),
+        timestamp("created_at"),
+    )
+    _create_audit_triggers()
 
 
 def _campaign_items() -> None:
-    create_table(
-        "campaign_items",
-        integer("campaign_id"),
-        integer("item_id"),
-        timestamp("added_at"),
-        foreign_keys=[("campaign_id", "campaigns", "CASCADE"), ("item_id", "items", "CASCADE")],
-        primary_key=("campaign_id", "item_id"),
-        indexes=_INDEXES["campaign_items"],
-    )
+    create_link_table("campaign_items", ("campaign_id", "campaigns"), ("item_id", "items"), "added_at")
 
 
 def _eval_runs() -> None:
     create_table(
         "eval_runs",
-        integer("model_version_id", nullable=True),
+        integer("model_version_id", nullable=True, index=True, references="model_versions"),
         string("model", 300),
         string("dataset", 200),
-        string("status", 20),
-        json("config"),
-        real("progress"),
+        *queue_state(),
         integer("n_items"),
         json("metrics"),
         text("predictions_path", nullable=True),
         text("error", nullable=True),
-        string("worker_id", 200, nullable=True),
-        timestamp("heartbeat_at", nullable=True),
-        integer("attempts"),
+        *claim_columns(),
         boolean("cancel_requested"),
-        integer("training_job_id", nullable=True),
-        integer("created_by_id", nullable=True),
-        timestamp("created_at"),
-        timestamp("started_at", nullable=True),
-        timestamp("finished_at", nullable=True),
-        foreign_keys=[
-            ("created_by_id", "users"),
-            ("model_version_id", "model_versions"),
-            ("training_job_id", "training_jobs"),
-        ],
-        indexes=_INDEXES["eval_runs"],
+        integer("training_job_id", nullable=True, references="training_jobs"),
+        *run_times(),
     )
 
 
 def _training_logs_and_metrics() -> None:
     create_table(
         "training_job_logs",
-        integer("job_id"),
+        integer("job_id", index=True, references="training_jobs", ondelete="CASCADE"),
         string("level", 10),
         text("message"),
         timestamp("created_at"),
-        foreign_keys=[("job_id", "training_jobs", "CASCADE")],
-        indexes=_INDEXES["training_job_logs"],
     )
     create_table(
         "training_metric_points",
-        integer("job_id"),
+        integer("job_id", references="training_jobs", ondelete="CASCADE"),
         integer("step"),
         string("name", 100),
         real("value"),
         timestamp("created_at"),
-        foreign_keys=[("job_id", "training_jobs", "CASCADE")],
-        indexes=_INDEXES["training_metric_points"],
+        indexes=[("ix_training_metric_points_job_name_step", ["job_id", "name", "step"])],
     )
-
-
-def _annotation_events() -> None:
-    create_table(
-        "annotation_events",
-        integer("annotation_id"),
-        integer("actor_id", nullable=True),
-        string("action", 20),
-        integer("version"),
-        json("before", nullable=True),
-        json("after"),
-        timestamp("created_at"),
-        foreign_keys=[("actor_id", "users"), ("annotation_id", "annotations", "RESTRICT")],
-        indexes=_INDEXES["annotation_events"],
-    )
-    _create_audit_triggers()
 
 
 def upgrade() -> None:
@@ -283,17 +221,16 @@ def upgrade() -> None:
     _users_and_campaigns()
     _critique_runs()
     _training_jobs()
-    _annotations()
+    _annotations_and_their_audit_trail()
     _campaign_items()
     _eval_runs()
     _training_logs_and_metrics()
-    _annotation_events()
 
 
 def downgrade() -> None:
     _drop_audit_triggers()
-    for table in reversed(_INDEXES):  # the tables in the reverse order of their creation
-        drop_table(table, indexes=_INDEXES[table])
+    for table in reversed(_TABLES):  # a table's indexes go with it
+        op.drop_table(table)
 
 
 def _create_audit_triggers() -> None:

@@ -1,9 +1,4 @@
-"""training data snapshot hash on jobs and model versions
-
-Revision ID: 0002_training_data_hash
-Revises: 0001
-Create Date: 2026-11-27 13:15:00
-"""
+"""training data snapshot hash on jobs and model versions."""
 
 import sqlalchemy as sa
 from alembic import op

@@ -1,22 +1,12 @@
-"""security: class owners, session versions (revoking web sessions), login attempts (throttling)
-
-Revision ID: 0004_security
-Revises: 0003_assignments_classes
-Create Date: 2026-12-02 10:00:00
-"""
+"""security: class owners, session versions (revoking web sessions), login attempts (throttling)."""
 
 import sqlalchemy as sa
 from alembic import op
 
-from db.migrations.tables import IndexSpec, boolean, create_table, drop_table, string, timestamp
+from db.migrations.tables import boolean, create_table, string, timestamp
 
 revision: str = "0004_security"
 down_revision: str | None = "0003_assignments_classes"
-
-_LOGIN_ATTEMPT_INDEXES: list[IndexSpec] = [
-    ("ix_login_attempts_username_created_at", ["username", "created_at"]),
-    ("ix_login_attempts_address_created_at", ["address", "created_at"]),
-]
 
 
 def upgrade() -> None:
@@ -34,12 +24,15 @@ def upgrade() -> None:
         string("address", 100),
         boolean("succeeded"),
         timestamp("created_at"),
-        indexes=_LOGIN_ATTEMPT_INDEXES,
+        indexes=[
+            ("ix_login_attempts_username_created_at", ["username", "created_at"]),
+            ("ix_login_attempts_address_created_at", ["address", "created_at"]),
+        ],
     )
 
 
 def downgrade() -> None:
-    drop_table("login_attempts", indexes=_LOGIN_ATTEMPT_INDEXES)
+    op.drop_table("login_attempts")  # its indexes go with it
     with op.batch_alter_table("campaigns", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("fk_campaigns_owner_id_users"), type_="foreignkey")
         batch_op.drop_index(batch_op.f("ix_campaigns_owner_id"))

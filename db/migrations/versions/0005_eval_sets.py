@@ -1,14 +1,9 @@
-"""evaluation sets, eval runs linked to them, the registry's audit trail, at most one serving model version
-
-Revision ID: 0005_eval_sets
-Revises: 0004_security
-Create Date: 2026-11-28 10:00:00
-"""
+"""evaluation sets, eval runs linked to them, the registry's audit trail, at most one serving model version."""
 
 import sqlalchemy as sa
 from alembic import op
 
-from db.migrations.tables import create_table, drop_table, integer, json, string, text, timestamp
+from db.migrations.tables import create_table, integer, json, string, text, timestamp
 
 revision: str = "0005_eval_sets"
 down_revision: str | None = "0004_security"
@@ -25,9 +20,8 @@ def upgrade() -> None:
         json("items"),
         json("problem_keys"),
         integer("n_items"),
-        integer("created_by_id", nullable=True),
+        integer("created_by_id", nullable=True, references="users"),
         timestamp("created_at"),
-        foreign_keys=[("created_by_id", "users")],
         unique=["name"],
     )
     with op.batch_alter_table("eval_runs", schema=None) as batch_op:
@@ -38,19 +32,13 @@ def upgrade() -> None:
         )
     create_table(
         "model_events",
-        integer("model_version_id", nullable=True),
+        integer("model_version_id", nullable=True, index=True, references="model_versions"),
         string("action", 20),
-        integer("actor_id", nullable=True),
+        integer("actor_id", nullable=True, references="users"),
         string("actor", 200),
         text("reason"),
-        integer("previous_serving_id", nullable=True),
+        integer("previous_serving_id", nullable=True, references="model_versions"),
         timestamp("created_at"),
-        foreign_keys=[
-            ("actor_id", "users"),
-            ("model_version_id", "model_versions"),
-            ("previous_serving_id", "model_versions"),
-        ],
-        indexes=["model_version_id"],
     )
     # Two versions could be left serving by racing promotions before this revision: keep the newest one serving.
     op.execute(
@@ -69,7 +57,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("uq_model_versions_one_serving", table_name="model_versions")
-    drop_table("model_events", indexes=["model_version_id"])
+    op.drop_table("model_events")  # its index goes with it
     with op.batch_alter_table("eval_runs", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("fk_eval_runs_eval_set_id_eval_sets"), type_="foreignkey")
         batch_op.drop_index(batch_op.f("ix_eval_runs_eval_set_id"))

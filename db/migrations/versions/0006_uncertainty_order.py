@@ -1,9 +1,4 @@
-"""uncertainty order: campaigns can hand out the items the critic is least sure of first (active learning)
-
-Revision ID: 0006_uncertainty_order
-Revises: 0005_eval_sets
-Create Date: 2026-12-06 04:20:00
-"""
+"""uncertainty order: campaigns can hand out the items the critic is least sure of first (active learning)."""
 
 import sqlalchemy as sa
 from alembic import op

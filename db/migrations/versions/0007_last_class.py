@@ -1,9 +1,4 @@
-"""last class: each user's last picked teacher class, shown again after a login or reload
-
-Revision ID: 0007_last_class
-Revises: 0006_uncertainty_order
-Create Date: 2026-12-06 08:00:00
-"""
+"""last class: each user's last picked teacher class, shown again after a login or reload."""
 
 import sqlalchemy as sa
 from alembic import op
