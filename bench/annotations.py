@@ -29,18 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def _fresh_postgres(url: str) -> None:
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
-
-
 def bench_saves(url: str, *, writers: int, saves: int, processes: int, pause_s: float) -> dict[str, float]:
-    from db.loadtest import latency_summary, prepare, run_load, verify
+    from bench.loadtest import latency_summary, prepare, run_load, verify
     from db.session import dispose_engines, init_db
 
     init_db(url)
@@ -99,6 +89,7 @@ def main() -> None:
         "--repeat", type=int, default=1, help="run each load this many times (a shared machine varies run to run)"
     )
     args = parser.parse_args()
+    from tests.db.fixtures import fresh_postgres_schema
 
     with tempfile.TemporaryDirectory(prefix="critic-bench-") as tmp:
         workdir = Path(tmp)
@@ -125,7 +116,7 @@ def main() -> None:
                 runs = []
                 for run in range(args.repeat):
                     if name == "postgresql":
-                        _fresh_postgres(url)
+                        fresh_postgres_schema(url)
                     else:
                         url = f"sqlite:///{workdir / f'bench-{index}-{run}.db'}"
                     loadavg = os.getloadavg()[0]

@@ -14,8 +14,9 @@ from core.errors import BadInputError, ConflictError, NotFoundError, PermissionD
 from core.prm800k import FINISH_REASONS, first_error_from_ratings
 from core.types import StepRating
 from db.classes import CLASS_CAMPAIGN_IDS
+from db.filters import where_given
 from db.models import Annotation, AnnotationEvent, Item, User, utcnow
-from db.session import compile_ahead, run_write, session_scope
+from db.session import run_write, session_scope
 
 EDITABLE_STATUSES = ("draft", "submitted")
 _UNSET: Any = object()
@@ -110,24 +111,18 @@ _CHANGEABLE = (
     "submitted_at",
     "reviewed_at",
 )
-_CHANGE_KEYS = (*_CHANGEABLE, "version", "updated_at", "where_id", "where_version")
-_EVENT_KEYS = ("annotation_id", "actor_id", "action", "version", "before", "after", "created_at")
-_NEW_ANNOTATION_KEYS = tuple(column.key for column in _ANNOTATIONS.columns if column.key != "id")
 
 
 def prepare_statements(url: str | None = None) -> None:
-    """Compile the statements of loading, saving and creating annotations now, in this process.
+    """Compile the statements that load annotations and items for a save now, in this process.
 
     A process compiles each statement on first use, which makes its first save slower; a server calls
-    this at start so that the first saves of its users do not pay for it (on SQLite, while others wait).
+    this at start so that the first saves of its users do not pay for it.
     """
     with session_scope(url) as session:
         session.execute(_LOAD_FOR_WRITE, {"annotation_id": -1, "actor_id": -1}).first()
         session.scalar(_ITEM_STEPS, {"item_id": -1})
         session.get(Annotation, -1)
-        compile_ahead(session, _UPDATE_IF_VERSION, dict.fromkeys(_CHANGE_KEYS))
-        compile_ahead(session, _INSERT_EVENT, dict.fromkeys(_EVENT_KEYS))
-        compile_ahead(session, _INSERT_ANNOTATION, dict.fromkeys(_NEW_ANNOTATION_KEYS))
 
 
 def _load_for_write(session: Session, annotation_id: int, actor_id: int) -> tuple[Annotation, int, str | None]:
@@ -189,8 +184,6 @@ def _write_change(
         "after": after,
         "created_at": values["updated_at"],
     }
-    compile_ahead(session, _UPDATE_IF_VERSION, change)
-    compile_ahead(session, _INSERT_EVENT, audit)
 
     def update_and_audit(connection: Connection) -> bool:
         if connection.execute(_UPDATE_IF_VERSION, change).rowcount != 1:  # someone saved in between
@@ -266,8 +259,6 @@ def create_annotation(
         "created_at": now,
     }
     _end_read(session)
-    compile_ahead(session, _INSERT_ANNOTATION, row)
-    compile_ahead(session, _INSERT_EVENT, {**audit, "annotation_id": 0})
 
     def insert_and_audit(connection: Connection) -> int:
         annotation_id = connection.execute(_INSERT_ANNOTATION, row).scalar_one()
@@ -412,12 +403,10 @@ def list_annotations(
     query = select(Annotation).order_by(Annotation.id)
     if without_classes:
         query = query.where(or_(Annotation.campaign_id.is_(None), Annotation.campaign_id.not_in(CLASS_CAMPAIGN_IDS)))
-    if item_id is not None:
-        query = query.where(Annotation.item_id == item_id)
-    if annotator_id is not None:
-        query = query.where(Annotation.annotator_id == annotator_id)
-    if campaign_id is not None:
-        query = query.where(Annotation.campaign_id == campaign_id)
+    query = where_given(
+        query,
+        [(Annotation.item_id, item_id), (Annotation.annotator_id, annotator_id), (Annotation.campaign_id, campaign_id)],
+    )
     if status is not None:
         query = query.where(Annotation.status.in_([status] if isinstance(status, str) else list(status)))
     return list(session.scalars(query.offset(offset).limit(limit)))
@@ -427,3 +416,13 @@ def annotation_events(session: Session, *, annotation_id: int) -> list[Annotatio
     """The audit trail of one annotation, oldest first."""
     query = select(AnnotationEvent).where(AnnotationEvent.annotation_id == annotation_id)
     return list(session.scalars(query.order_by(AnnotationEvent.id)))
+
+
+def annotation_target(session: Session, *, annotation_id: int) -> tuple[int, int | None]:
+    """The (item id, campaign id) an annotation labels."""
+    row = session.execute(
+        select(Annotation.item_id, Annotation.campaign_id).where(Annotation.id == annotation_id)
+    ).first()
+    if row is None:
+        raise NotFoundError(f"no annotation with id {annotation_id}")
+    return row.item_id, row.campaign_id

@@ -1,18 +1,15 @@
-"""Campaigns: create and edit, add items, and progress (annotations per status, items fully covered)."""
+"""Campaigns: create and edit, and progress (annotations per status, items fully covered)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.errors import BadInputError, ConflictError, NotFoundError
-from db.items import link_items
 from db.models import CAMPAIGN_STATUSES, Annotation, Campaign, CampaignItem
-from db.session import begin_write
+from db.session import begin_write, commit_unique
 
 ITEM_ORDERS = ("progress", "uncertainty")
 
@@ -55,11 +52,7 @@ def create_campaign(
         item_order=item_order,
     )
     session.add(campaign)
-    try:
-        session.commit()
-    except IntegrityError as exc:
-        session.rollback()
-        raise ConflictError(f"a campaign named {name!r} already exists") from exc
+    commit_unique(session, f"a campaign named {name!r} already exists")
     return campaign
 
 
@@ -116,15 +109,6 @@ def update_campaign(
         campaign.item_order = item_order
     session.commit()
     return campaign
-
-
-def add_items_to_campaign(session: Session, *, campaign_id: int, item_ids: Iterable[int]) -> int:
-    """Add items to a campaign in one transaction; returns how many were not in it yet."""
-    begin_write(session)
-    get_campaign(session, campaign_id=campaign_id)
-    added = link_items(session, campaign_id=campaign_id, item_ids=item_ids)
-    session.commit()
-    return added
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -14,14 +15,7 @@ from db.models import CritiqueRun, Item
 from db.session import begin_write
 
 
-def record_critique(
-    session: Session,
-    *,
-    item: SolutionItem,
-    result: CritiqueResult,
-    model_version_id: int | None = None,
-    created_by_id: int | None = None,
-) -> CritiqueRun:
+def record_critique(session: Session, *, item: SolutionItem, result: CritiqueResult) -> CritiqueRun:
     """Store the item (unless stored already, by content) and its critique in one transaction."""
     begin_write(session)
     row = session.scalar(select(Item).where(Item.content_hash == content_hash(item.problem, item.steps)))
@@ -29,9 +23,7 @@ def record_critique(
         row = item_row(item)
         session.add(row)
         session.flush()
-    return save_critique_run(
-        session, item_id=row.id, result=result, model_version_id=model_version_id, created_by_id=created_by_id
-    )
+    return save_critique_run(session, item_id=row.id, result=result)
 
 
 def save_critique_run(
@@ -107,3 +99,8 @@ def step_suggestions(run: CritiqueRun) -> list[StepSuggestion]:
         StepSuggestion(step=s.index, value=s.verdict, score=s.vote_share, model=result.model, critique_run_id=run.id)
         for s in result.steps
     ]
+
+
+def critiqued_item_ids(session: Session, item_ids: Iterable[int]) -> set[int]:
+    """The ones among `item_ids` that have at least one critique run."""
+    return set(session.scalars(select(CritiqueRun.item_id).where(CritiqueRun.item_id.in_(list(item_ids))).distinct()))

@@ -6,15 +6,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from core.errors import BadInputError, ConflictError, NotFoundError
+from core.errors import BadInputError, NotFoundError
 from core.types import SolutionItem
 from db.evals import EVAL_FINISHED
 from db.items import problem_key
 from db.models import CampaignItem, EvalRun, EvalSet, Item, ModelVersion
-from db.session import begin_write
+from db.session import begin_write, commit_unique
 
 
 def create_eval_set(
@@ -53,11 +52,7 @@ def create_eval_set(
         created_by_id=created_by_id,
     )
     session.add(eval_set)
-    try:
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        raise ConflictError(f"an evaluation set named {name!r} already exists; choose another name") from None
+    commit_unique(session, f"an evaluation set named {name!r} already exists; choose another name")
     return eval_set
 
 

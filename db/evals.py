@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.errors import NotFoundError
+from db.filters import where_given
 from db.models import EvalRun, utcnow
 from db.session import begin_write
 
@@ -97,14 +98,15 @@ def list_eval_runs(
 ) -> list[EvalRun]:
     """Newest first, optionally filtered (the dashboard's run list)."""
     query = select(EvalRun).order_by(EvalRun.created_at.desc(), EvalRun.id.desc()).limit(limit)
-    if dataset is not None:
-        query = query.where(EvalRun.dataset == dataset)
-    if model is not None:
-        query = query.where(EvalRun.model == model)
-    if model_version_id is not None:
-        query = query.where(EvalRun.model_version_id == model_version_id)
-    if status is not None:
-        query = query.where(EvalRun.status == status)
+    query = where_given(
+        query,
+        [
+            (EvalRun.dataset, dataset),
+            (EvalRun.model, model),
+            (EvalRun.model_version_id, model_version_id),
+            (EvalRun.status, status),
+        ],
+    )
     return list(session.scalars(query))
 
 

@@ -6,7 +6,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -106,29 +106,6 @@ def get_item(session: Session, *, item_id: int) -> Item:
     if row is None:
         raise NotFoundError(f"no item with id {item_id}")
     return row
-
-
-def list_items(
-    session: Session,
-    *,
-    campaign_id: int | None = None,
-    source: str | None = None,
-    limit: int | None = None,
-    offset: int = 0,
-) -> list[Item]:
-    query = select(Item).order_by(Item.id)
-    if campaign_id is not None:
-        query = query.join(CampaignItem, CampaignItem.item_id == Item.id).where(CampaignItem.campaign_id == campaign_id)
-    if source is not None:
-        query = query.where(Item.source == source)
-    return list(session.scalars(query.offset(offset).limit(limit)))
-
-
-def count_items(session: Session, *, campaign_id: int | None = None) -> int:
-    query = select(func.count()).select_from(Item)
-    if campaign_id is not None:
-        query = query.join(CampaignItem, CampaignItem.item_id == Item.id).where(CampaignItem.campaign_id == campaign_id)
-    return int(session.scalar(query) or 0)
 
 
 def set_gold(session: Session, *, item_ids: Iterable[int], gold: bool = True) -> int:

@@ -15,7 +15,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, text
 
 from core.errors import ConflictError
-from db.session import WRITE_OPTION, database_url, get_engine
+from db.session import database_url, get_engine
+from db.sqlite_writes.engine import WRITE_OPTION
 
 ALEMBIC_INI = Path(__file__).with_name("alembic.ini")
 # Any constant: PostgreSQL advisory lock that serialises concurrent upgrades (several app processes starting).

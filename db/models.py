@@ -34,13 +34,8 @@ NAMING_CONVENTION = {
 }
 
 ROLES = ("admin", "reviewer", "annotator", "teacher", "viewer")
-ITEM_SOURCES = ("processbench", "prm800k", "mr-gsm8k", "upload", "web")
 CAMPAIGN_STATUSES = ("active", "paused", "closed")
 ANNOTATION_STATUSES = ("draft", "submitted", "approved", "rejected")
-FINISH_REASONS = ("solution", "found_error", "give_up", "bad_problem")
-EVENT_ACTIONS = ("create", "update", "submit", "approve", "reject", "import")
-JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
-MODEL_STATUSES = ("candidate", "serving", "retired", "rejected")
 
 
 def utcnow() -> datetime:
@@ -197,32 +192,37 @@ class ModelVersion(Base):
     parent: Mapped[ModelVersion | None] = relationship(remote_side=[id], foreign_keys=[parent_id])
 
 
-class TrainingJob(Base):
+class QueuedWork:
+    """The columns of work that waits in a queue until a worker claims it: state, progress, heartbeat, timing."""
+
+    status: Mapped[str] = mapped_column(String(20), default="queued", index=True)
+    config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    error: Mapped[str | None] = mapped_column(Text)
+    worker_id: Mapped[str | None] = mapped_column(String(200))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class TrainingJob(QueuedWork, Base):
     """A queued/running/finished job (SFT, GRPO, dataset build, eval...) claimed by one worker at a time."""
 
     __tablename__ = "training_jobs"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(40))
-    status: Mapped[str] = mapped_column(String(20), default="queued", index=True)
-    config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    progress: Mapped[float] = mapped_column(Float, default=0.0)
-    metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     output_path: Mapped[str | None] = mapped_column(Text)
     log_path: Mapped[str | None] = mapped_column(Text)
-    error: Mapped[str | None] = mapped_column(Text)
-    worker_id: Mapped[str | None] = mapped_column(String(200))
-    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
     max_attempts: Mapped[int] = mapped_column(Integer, default=3)
-    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     data_hash: Mapped[str | None] = mapped_column(String(64))
     base_model_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"))
     result_model_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"))
-    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class TrainingJobLog(Base):
@@ -251,7 +251,7 @@ class TrainingMetricPoint(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-class EvalRun(Base):
+class EvalRun(QueuedWork, Base):
     """An evaluation of one model version on one dataset (ProcessBench subset...), with metrics."""
 
     __tablename__ = "eval_runs"
@@ -260,24 +260,11 @@ class EvalRun(Base):
     model_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"), index=True)
     model: Mapped[str] = mapped_column(String(300), default="")
     dataset: Mapped[str] = mapped_column(String(200))
-    status: Mapped[str] = mapped_column(String(20), default="queued", index=True)
-    config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    progress: Mapped[float] = mapped_column(Float, default=0.0)
     n_items: Mapped[int] = mapped_column(Integer, default=0)
-    metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     predictions_path: Mapped[str | None] = mapped_column(Text)
-    error: Mapped[str | None] = mapped_column(Text)
-    worker_id: Mapped[str | None] = mapped_column(String(200))
-    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     training_job_id: Mapped[int | None] = mapped_column(ForeignKey("training_jobs.id"))
     # Set when the run scored a registered evaluation set (the registry's versions x sets table reads these).
     eval_set_id: Mapped[int | None] = mapped_column(ForeignKey("eval_sets.id"), index=True)
-    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class EvalSet(Base):
@@ -287,11 +274,11 @@ class EvalSet(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
+    # The items as core.types.SolutionItem JSON, frozen at registration so every version sees the same set.
+    items: Mapped[list[Any]] = mapped_column(JSON, default=list)
     # Where the items came from, e.g. "processbench:gsm8k", "prm800k:FILE", "campaign:NAME (gold)".
     source: Mapped[str] = mapped_column(Text, default="")
     description: Mapped[str] = mapped_column(Text, default="")
-    # The items as core.types.SolutionItem JSON, frozen at registration so every version sees the same set.
-    items: Mapped[list[Any]] = mapped_column(JSON, default=list)
     # db.items.problem_key of every item's problem: training snapshots drop solutions of these problems.
     problem_keys: Mapped[list[Any]] = mapped_column(JSON, default=list)
     n_items: Mapped[int] = mapped_column(Integer, default=0)
@@ -393,9 +380,9 @@ class AnnotationEvent(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     annotation_id: Mapped[int] = mapped_column(ForeignKey("annotations.id", ondelete="RESTRICT"), index=True)
-    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    action: Mapped[str] = mapped_column(String(20))
     version: Mapped[int] = mapped_column(Integer, doc="The annotation's version after this change.")
+    action: Mapped[str] = mapped_column(String(20))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     after: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

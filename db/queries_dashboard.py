@@ -11,7 +11,17 @@ from sqlalchemy.orm import Session
 
 from db.classes import CLASS_CAMPAIGN_IDS
 from db.evals import EVAL_FINISHED, eval_run_f1
-from db.models import Annotation, CritiqueRun, EvalRun, Item, ModelVersion, TrainingJob, TrainingMetricPoint, User
+from db.models import (
+    Annotation,
+    CritiqueRun,
+    EvalRun,
+    Item,
+    ModelVersion,
+    TrainingJob,
+    TrainingJobLog,
+    TrainingMetricPoint,
+    User,
+)
 
 DONE = ("submitted", "approved")
 """Annotations that count as finished work (drafts and rejected ones do not)."""
@@ -186,3 +196,9 @@ def loss_curves(
     for job_id, kind, step, value in rows:
         curves[f"#{job_id} {kind}"].append((int(step), float(value)))
     return dict(curves)
+
+
+def latest_job_log(session: Session, *, job_id: int) -> str:
+    """The newest log line of a training job ("" if it has none)."""
+    query = select(TrainingJobLog.message).where(TrainingJobLog.job_id == job_id).order_by(TrainingJobLog.id.desc())
+    return session.scalar(query.limit(1)) or ""

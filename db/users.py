@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from core.errors import BadInputError, ConflictError, NotFoundError
+from core.errors import BadInputError, NotFoundError
 from db.models import ROLES, User
-from db.session import begin_write
+from db.session import begin_write, commit_unique
 
 _hasher = PasswordHasher()
 
@@ -37,11 +38,7 @@ def create_user(
         username=username, password_hash=hash_password(password) if password else None, role=role, active=active
     )
     session.add(user)
-    try:
-        session.commit()
-    except IntegrityError as exc:
-        session.rollback()
-        raise ConflictError(f"user {username!r} already exists") from exc
+    commit_unique(session, f"user {username!r} already exists")
     return user
 
 
@@ -120,3 +117,16 @@ def labeler_user_ids(session: Session, usernames: set[str]) -> dict[str, int]:
         session.flush()
         found[name] = user.id
     return found
+
+
+def has_login(session: Session) -> bool:
+    """Whether any account can log in (has a password)."""
+    return session.scalar(select(User.id).where(User.password_hash.is_not(None)).limit(1)) is not None
+
+
+def usernames(session: Session, user_ids: Iterable[int] | None = None) -> dict[int, str]:
+    """User id -> username, for the given ids (all users if None)."""
+    query = select(User.id, User.username)
+    if user_ids is not None:
+        query = query.where(User.id.in_(list(user_ids)))
+    return dict(session.execute(query).tuples().all())

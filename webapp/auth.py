@@ -6,13 +6,11 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import func, select
-
 from core.errors import PermissionDeniedError
 from core.settings import get_settings
 from db.models import User
 from db.session import session_scope
-from db.users import authenticate, create_user, get_user
+from db.users import authenticate, create_user, get_user, has_login
 from webapp.permissions import Actor
 
 ADMIN_USERNAME = "admin"
@@ -24,8 +22,7 @@ def ensure_admin(database_url: str | None = None, *, password: str | None = None
     The caller prints the returned password once; it is never stored in clear.
     """
     with session_scope(database_url) as session:
-        has_login = session.scalar(select(func.count(User.id)).where(User.password_hash.is_not(None)))
-        if has_login:
+        if has_login(session):
             return None
         chosen = password or get_settings().admin_password or secrets.token_urlsafe(12)
         create_user(session, username=ADMIN_USERNAME, password=chosen, role="admin")

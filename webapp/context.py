@@ -129,15 +129,11 @@ class AppContext:
         answer tells nothing about which paths exist."""
         if model in {self.default_model, self.settings.model, *self.settings.web_model_list}:
             return model
-        from sqlalchemy import or_, select
-
-        from db.models import ModelVersion
+        from db.model_versions import registered_model_path
         from db.session import session_scope
 
         with session_scope(self.database_url) as session:
-            path = session.scalar(
-                select(ModelVersion.path).where(or_(ModelVersion.name == model, ModelVersion.path == model)).limit(1)
-            )
+            path = registered_model_path(session, name_or_path=model)
         if path is None:
             raise PermissionDeniedError(
                 f"model {model!r} is not offered here: pick the default, a registry version, or a name an admin "

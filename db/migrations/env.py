@@ -26,7 +26,8 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    from db.session import WRITE_OPTION, database_url, get_engine
+    from db.session import database_url, get_engine
+    from db.sqlite_writes.engine import WRITE_OPTION
 
     engine = get_engine(config.get_main_option("sqlalchemy.url") or database_url())
     with engine.execution_options(**{WRITE_OPTION: True}).connect() as conn:

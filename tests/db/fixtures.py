@@ -44,7 +44,8 @@ def _postgres_skip_reason() -> str | None:
     return reason
 
 
-def _fresh_postgres_schema(url: str) -> None:
+def fresh_postgres_schema(url: str) -> None:
+    """Drop everything in the PostgreSQL database at `url` (its public schema) and start it empty."""
     engine = create_engine(url)
     with engine.begin() as conn:
         conn.execute(text("DROP SCHEMA public CASCADE"))
@@ -111,7 +112,7 @@ def postgres_db_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     url = _state["pg_url"]
     dispose_engines()
     if not _state.get("pg_migrated"):
-        _fresh_postgres_schema(url)
+        fresh_postgres_schema(url)
         init_db(url)
         _state["pg_migrated"] = True
     else:

@@ -11,8 +11,9 @@ from sqlalchemy.orm import Session
 from core.errors import BadInputError
 from core.types import CritiqueResult, StepResult
 from db.annotation_queue import next_item_id, set_assignments
-from db.campaigns import add_items_to_campaign, create_campaign, update_campaign
+from db.campaigns import create_campaign, update_campaign
 from db.critique_runs import save_critique_run
+from db.items import link_items
 
 
 def _critiqued(session: Session, item_id: int, confidence: float | None) -> None:
@@ -33,7 +34,8 @@ def test_uncertainty_order_hands_out_the_least_confident_critique_first(
     annotator = make_user(db_session, "ann")
     sure, unsure, never, updated = (make_item(db_session, problem=f"problem {n}") for n in range(4))
     campaign = create_campaign(db_session, name="active learning", item_order="uncertainty")
-    add_items_to_campaign(db_session, campaign_id=campaign.id, item_ids=[sure.id, unsure.id, never.id, updated.id])
+    link_items(db_session, campaign_id=campaign.id, item_ids=[sure.id, unsure.id, never.id, updated.id])
+    db_session.commit()
     set_assignments(db_session, campaign_id=campaign.id, user_ids=[annotator.id])
     _critiqued(db_session, sure.id, 0.95)
     _critiqued(db_session, unsure.id, 0.30)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from db.loadtest import latency_summary, prepare, run_load, verify
+from bench.loadtest import latency_summary, prepare, run_load, verify
 
 
 def test_concurrent_saves_are_stored_exactly_once_or_reported_as_conflicts(db_url: str) -> None:

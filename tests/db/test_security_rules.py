@@ -9,8 +9,9 @@ from core.errors import NotFoundError, PermissionDeniedError
 from core.types import SolutionItem
 from db.annotation_queue import check_may_label, set_assignments
 from db.annotations import create_annotation, review_annotation
-from db.campaigns import add_items_to_campaign, create_campaign, update_campaign
+from db.campaigns import create_campaign, update_campaign
 from db.classes import create_class, get_class, list_classes, remember_class, remembered_class
+from db.items import link_items
 from db.models import Campaign, User
 from db.session import begin_write
 
@@ -24,7 +25,8 @@ def setup(db_session, make_user, make_item):
     item = make_item(db_session)
     other = make_item(db_session, "What is 2+2?")
     campaign = create_campaign(db_session, name="c1")
-    add_items_to_campaign(db_session, campaign_id=campaign.id, item_ids=[item.id])
+    link_items(db_session, campaign_id=campaign.id, item_ids=[item.id])
+    db_session.commit()
     return {"ann": ann, "bob": bob, "rev": rev, "boss": boss, "item": item, "other": other, "campaign": campaign}
 
 

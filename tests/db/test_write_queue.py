@@ -7,7 +7,7 @@ import signal
 import threading
 from pathlib import Path
 
-from db.write_queue import WriteQueue
+from db.sqlite_writes.write_queue import WriteQueue
 
 
 def _tickets_drawn(path: Path) -> int:

@@ -268,12 +268,9 @@ def job_progress(job: Any, *, now: datetime | None = None) -> str:
 
 
 def _latest_log(session: Any, job_id: int) -> str:
-    from sqlalchemy import select
+    from db.queries_dashboard import latest_job_log
 
-    from db.models import TrainingJobLog
-
-    query = select(TrainingJobLog.message).where(TrainingJobLog.job_id == job_id).order_by(TrainingJobLog.id.desc())
-    return (session.scalar(query.limit(1)) or "")[:160]
+    return latest_job_log(session, job_id=job_id)[:160]
 
 
 NEVER_SCORED = "-"

@@ -5,13 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
-
 from core.errors import BadInputError, NotFoundError, PermissionDeniedError
 from core.prm800k import FINISH_REASONS, first_error_from_ratings
 from core.types import CritiqueResult, StepRating
 from db.annotation_queue import check_may_label, check_may_label_own_critique
-from db.annotations import AnnotationConflictError, create_annotation, find_annotation, save_annotation, snapshot
+from db.annotations import (
+    AnnotationConflictError,
+    annotation_target,
+    create_annotation,
+    find_annotation,
+    save_annotation,
+    snapshot,
+)
 from db.critique_runs import latest_critique_run, to_critique_result
 from db.models import Annotation, Item
 from db.session import session_scope
@@ -183,12 +188,7 @@ def save(
     }
     with session_scope(ctx.database_url) as session:
         if annotation_id is not None:  # the stored label's campaign and item count, not what the request says
-            stored = session.execute(
-                select(Annotation.item_id, Annotation.campaign_id).where(Annotation.id == annotation_id)
-            ).first()
-            if stored is None:
-                raise NotFoundError(f"no annotation with id {annotation_id}")
-            item_id, campaign_id = stored
+            item_id, campaign_id = annotation_target(session, annotation_id=annotation_id)
         if campaign_id is None and critique_run_id is not None:  # a label of one's own critique (Critique tab)
             check_may_label_own_critique(session, critique_run_id=critique_run_id, item_id=item_id, user_id=actor.id)
         else:

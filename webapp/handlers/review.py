@@ -5,15 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
-
 from core.errors import BadInputError, PermissionDeniedError
 from core.types import CritiqueResult
 from db.annotations import get_annotation, list_annotations, review_annotation
 from db.classes import is_class
 from db.critique_runs import get_critique_run, latest_critique_run, to_critique_result
-from db.models import User
 from db.session import session_scope
+from db.users import usernames
 from webapp.context import AppContext
 from webapp.permissions import Action, Actor, require
 
@@ -48,17 +46,13 @@ def _row(annotation: Any, names: dict[int, str]) -> dict[str, Any]:
     }
 
 
-def _names(session: Any) -> dict[int, str]:
-    return {uid: name for uid, name in session.execute(select(User.id, User.username))}
-
-
 def pending_reviews(
     ctx: AppContext, actor: Actor | None, *, campaign_id: int | None = None, status: str = "submitted"
 ) -> list[dict[str, Any]]:
     """Annotations waiting for review (or with another status), oldest first."""
     require(actor, Action.REVIEW)
     with session_scope(ctx.database_url) as session:
-        names = _names(session)
+        names = usernames(session)
         rows = list_annotations(session, campaign_id=campaign_id, status=status, limit=500, without_classes=True)
         return [_row(a, names) for a in rows]
 
@@ -66,7 +60,7 @@ def pending_reviews(
 def review_view(ctx: AppContext, actor: Actor | None, *, annotation_id: int) -> ReviewView:
     require(actor, Action.REVIEW)
     with session_scope(ctx.database_url) as session:
-        names = _names(session)
+        names = usernames(session)
         annotation = get_annotation(session, annotation_id=annotation_id)
         if annotation.campaign is not None and is_class(annotation.campaign):
             raise PermissionDeniedError("a teacher's correction in their class is not reviewed")
@@ -112,4 +106,4 @@ def decide(
             approve=approve,
             comment=comment,
         )
-        return _row(row, _names(session))
+        return _row(row, usernames(session))

@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-
 from core.errors import BadInputError, NotFoundError
 from core.items_csv import read_upload
 from core.types import CritiqueResult, SolutionItem, StepRating
@@ -22,9 +20,9 @@ from db.classes import (
     remember_class,
     remembered_class,
 )
-from db.critique_runs import latest_critique_run, save_critique_run, to_critique_result
+from db.critique_runs import critiqued_item_ids, latest_critique_run, save_critique_run, to_critique_result
 from db.items import to_solution_item
-from db.models import Campaign, CritiqueRun, Item
+from db.models import Campaign, Item
 from db.session import session_scope
 from webapp.context import AppContext
 from webapp.permissions import Action, Actor, require
@@ -108,7 +106,7 @@ def upload_class(
 def _uncritiqued(ctx: AppContext, class_id: int) -> list[tuple[int, SolutionItem]]:
     with session_scope(ctx.database_url) as session:
         item_ids = sorted({s.item_id for s in class_submissions(session, campaign_id=class_id)})
-        done = set(session.scalars(select(CritiqueRun.item_id).where(CritiqueRun.item_id.in_(item_ids))))
+        done = critiqued_item_ids(session, item_ids)
         return [(i, to_solution_item(session.get(Item, i))) for i in item_ids if i not in done]
 
 
@@ -154,11 +152,7 @@ def class_progress(ctx: AppContext, actor: Actor | None, *, class_id: int) -> tu
         _own_class(session, actor, class_id)
         subs = class_submissions(session, campaign_id=class_id)
         item_ids = {s.item_id for s in subs}
-        critiqued = set(
-            session.scalars(
-                select(CritiqueRun.item_id).where(CritiqueRun.item_id.in_(item_ids)).group_by(CritiqueRun.item_id)
-            )
-        )
+        critiqued = critiqued_item_ids(session, item_ids)
         return sum(1 for s in subs if s.item_id in critiqued), len(subs)
 
 

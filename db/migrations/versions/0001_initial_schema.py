@@ -1,360 +1,236 @@
-"""initial schema
+"""initial schema."""
 
-Revision ID: 0001
-Revises:
-Create Date: 2026-11-27 13:03:49.260601
-"""
-
-from collections.abc import Sequence
-
-import sqlalchemy as sa
 from alembic import op
+
+from db.migrations.tables import (
+    boolean,
+    claim_columns,
+    create_link_table,
+    create_table,
+    integer,
+    json,
+    queue_state,
+    real,
+    run_times,
+    string,
+    text,
+    timestamp,
+)
+
+revision: str = "0001"
+down_revision: str | None = None
 
 # The audit trail is append-only in the database itself, not only in the ORM.
 _AUDIT_MESSAGE = "annotation_events rows are never updated or deleted"
 
-revision: str = "0001"
-down_revision: str | None = None
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+# In the order they are created (each refers only to tables before it); dropped in the reverse order.
+_TABLES = (
+    "items",
+    "model_versions",
+    "users",
+    "campaigns",
+    "critique_runs",
+    "training_jobs",
+    "annotations",
+    "annotation_events",
+    "campaign_items",
+    "eval_runs",
+    "training_job_logs",
+    "training_metric_points",
+)
+
+
+def _items() -> None:
+    create_table(
+        "items",
+        string("content_hash", 64),
+        text("problem"),
+        json("steps"),
+        string("source", 40, index=True),
+        string("source_id", 200, index=True),
+        text("answer", nullable=True),
+        integer("first_error_step", nullable=True),
+        json("metadata"),
+        boolean("is_gold"),
+        timestamp("created_at"),
+        unique=["content_hash"],
+    )
+
+
+def _model_versions() -> None:
+    create_table(
+        "model_versions",
+        string("name", 200),
+        text("path"),
+        string("base_model", 300),
+        integer("parent_id", nullable=True, references="model_versions"),
+        string("status", 20, index=True),
+        json("config"),
+        json("metrics"),
+        text("notes"),
+        timestamp("created_at"),
+        timestamp("promoted_at", nullable=True),
+        unique=["name"],
+    )
+
+
+def _users_and_campaigns() -> None:
+    create_table(
+        "users",
+        string("username", 200),
+        string("password_hash", 255, nullable=True),
+        string("role", 20),
+        boolean("active"),
+        timestamp("created_at"),
+        unique=["username"],
+    )
+    create_table(
+        "campaigns",
+        string("name", 200),
+        text("description"),
+        text("guidelines"),
+        integer("overlap"),
+        string("status", 20),
+        integer("created_by_id", nullable=True, references="users"),
+        timestamp("created_at"),
+        unique=["name"],
+    )
+
+
+def _critique_runs() -> None:
+    create_table(
+        "critique_runs",
+        integer("item_id", index=True, references="items", ondelete="CASCADE"),
+        integer("model_version_id", nullable=True, references="model_versions"),
+        string("model", 300),
+        string("backend", 40),
+        string("mode", 20),
+        integer("samples"),
+        json("raw_outputs"),
+        json("result"),
+        integer("first_error_step", nullable=True),
+        json("votes"),
+        string("parse_status", 20),
+        real("duration_s", nullable=True),
+        integer("created_by_id", nullable=True, references="users"),
+        timestamp("created_at"),
+    )
+
+
+def _training_jobs() -> None:
+    create_table(
+        "training_jobs",
+        string("kind", 40),
+        *queue_state(),
+        json("metrics"),
+        text("output_path", nullable=True),
+        text("log_path", nullable=True),
+        text("error", nullable=True),
+        *claim_columns(),
+        integer("max_attempts"),
+        boolean("cancel_requested"),
+        integer("base_model_version_id", nullable=True, references="model_versions"),
+        integer("result_model_version_id", nullable=True, references="model_versions"),
+        *run_times(),
+    )
+
+
+def _annotations_and_their_audit_trail() -> None:
+    create_table(
+        "annotations",
+        integer("item_id", index=True, references="items"),
+        integer("annotator_id", index=True, references="users"),
+        integer("campaign_id", nullable=True, references="campaigns"),
+        json("ratings"),
+        integer("first_error_step", nullable=True),
+        string("finish_reason", 20, nullable=True),
+        json("flagged_steps"),
+        text("comment"),
+        integer("critique_run_id", nullable=True, references="critique_runs"),
+        json("accepted_steps"),
+        string("status", 20),
+        integer("version"),
+        integer("time_spent_ms"),
+        integer("reviewer_id", nullable=True, references="users"),
+        text("review_comment"),
+        string("import_key", 64, nullable=True),
+        timestamp("created_at"),
+        timestamp("updated_at"),
+        timestamp("submitted_at", nullable=True),
+        timestamp("reviewed_at", nullable=True),
+        unique=["import_key", ("uq_annotations_item_annotator_campaign", ["item_id", "annotator_id", "campaign_id"])],
+        indexes=[("ix_annotations_campaign_status", ["campaign_id", "status"])],
+    )
+    create_table(
+        "annotation_events",
+        integer("annotation_id", index=True, references="annotations", ondelete="RESTRICT"),
+        integer("actor_id", nullable=True, references="users"),
+        string("action", 20),
+        integer("version"),
+        json("before", nullable=True),
+        json("after"),
+        timestamp("created_at"),
+    )
+    _create_audit_triggers()
+
+
+def _campaign_items() -> None:
+    create_link_table("campaign_items", ("campaign_id", "campaigns"), ("item_id", "items"), "added_at")
+
+
+def _eval_runs() -> None:
+    create_table(
+        "eval_runs",
+        integer("model_version_id", nullable=True, index=True, references="model_versions"),
+        string("model", 300),
+        string("dataset", 200),
+        *queue_state(),
+        integer("n_items"),
+        json("metrics"),
+        text("predictions_path", nullable=True),
+        text("error", nullable=True),
+        *claim_columns(),
+        boolean("cancel_requested"),
+        integer("training_job_id", nullable=True, references="training_jobs"),
+        *run_times(),
+    )
+
+
+def _training_logs_and_metrics() -> None:
+    create_table(
+        "training_job_logs",
+        integer("job_id", index=True, references="training_jobs", ondelete="CASCADE"),
+        string("level", 10),
+        text("message"),
+        timestamp("created_at"),
+    )
+    create_table(
+        "training_metric_points",
+        integer("job_id", references="training_jobs", ondelete="CASCADE"),
+        integer("step"),
+        string("name", 100),
+        real("value"),
+        timestamp("created_at"),
+        indexes=[("ix_training_metric_points_job_name_step", ["job_id", "name", "step"])],
+    )
 
 
 def upgrade() -> None:
-    # ### commands auto generated by Alembic - please adjust! ###
-    op.create_table(
-        "items",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("content_hash", sa.String(length=64), nullable=False),
-        sa.Column("problem", sa.Text(), nullable=False),
-        sa.Column("steps", sa.JSON(), nullable=False),
-        sa.Column("source", sa.String(length=40), nullable=False),
-        sa.Column("source_id", sa.String(length=200), nullable=False),
-        sa.Column("answer", sa.Text(), nullable=True),
-        sa.Column("first_error_step", sa.Integer(), nullable=True),
-        sa.Column("metadata", sa.JSON(), nullable=False),
-        sa.Column("is_gold", sa.Boolean(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_items")),
-        sa.UniqueConstraint("content_hash", name=op.f("uq_items_content_hash")),
-    )
-    with op.batch_alter_table("items", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_items_source"), ["source"], unique=False)
-        batch_op.create_index(batch_op.f("ix_items_source_id"), ["source_id"], unique=False)
-
-    op.create_table(
-        "model_versions",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("name", sa.String(length=200), nullable=False),
-        sa.Column("path", sa.Text(), nullable=False),
-        sa.Column("base_model", sa.String(length=300), nullable=False),
-        sa.Column("parent_id", sa.Integer(), nullable=True),
-        sa.Column("status", sa.String(length=20), nullable=False),
-        sa.Column("config", sa.JSON(), nullable=False),
-        sa.Column("metrics", sa.JSON(), nullable=False),
-        sa.Column("notes", sa.Text(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("promoted_at", sa.DateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["parent_id"], ["model_versions.id"], name=op.f("fk_model_versions_parent_id_model_versions")
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_model_versions")),
-        sa.UniqueConstraint("name", name=op.f("uq_model_versions_name")),
-    )
-    with op.batch_alter_table("model_versions", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_model_versions_status"), ["status"], unique=False)
-
-    op.create_table(
-        "users",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("username", sa.String(length=200), nullable=False),
-        sa.Column("password_hash", sa.String(length=255), nullable=True),
-        sa.Column("role", sa.String(length=20), nullable=False),
-        sa.Column("active", sa.Boolean(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
-        sa.UniqueConstraint("username", name=op.f("uq_users_username")),
-    )
-    op.create_table(
-        "campaigns",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("name", sa.String(length=200), nullable=False),
-        sa.Column("description", sa.Text(), nullable=False),
-        sa.Column("guidelines", sa.Text(), nullable=False),
-        sa.Column("overlap", sa.Integer(), nullable=False),
-        sa.Column("status", sa.String(length=20), nullable=False),
-        sa.Column("created_by_id", sa.Integer(), nullable=True),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(["created_by_id"], ["users.id"], name=op.f("fk_campaigns_created_by_id_users")),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_campaigns")),
-        sa.UniqueConstraint("name", name=op.f("uq_campaigns_name")),
-    )
-    op.create_table(
-        "critique_runs",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("item_id", sa.Integer(), nullable=False),
-        sa.Column("model_version_id", sa.Integer(), nullable=True),
-        sa.Column("model", sa.String(length=300), nullable=False),
-        sa.Column("backend", sa.String(length=40), nullable=False),
-        sa.Column("mode", sa.String(length=20), nullable=False),
-        sa.Column("samples", sa.Integer(), nullable=False),
-        sa.Column("raw_outputs", sa.JSON(), nullable=False),
-        sa.Column("result", sa.JSON(), nullable=False),
-        sa.Column("first_error_step", sa.Integer(), nullable=True),
-        sa.Column("votes", sa.JSON(), nullable=False),
-        sa.Column("parse_status", sa.String(length=20), nullable=False),
-        sa.Column("duration_s", sa.Float(), nullable=True),
-        sa.Column("created_by_id", sa.Integer(), nullable=True),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(["created_by_id"], ["users.id"], name=op.f("fk_critique_runs_created_by_id_users")),
-        sa.ForeignKeyConstraint(
-            ["item_id"], ["items.id"], name=op.f("fk_critique_runs_item_id_items"), ondelete="CASCADE"
-        ),
-        sa.ForeignKeyConstraint(
-            ["model_version_id"], ["model_versions.id"], name=op.f("fk_critique_runs_model_version_id_model_versions")
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_critique_runs")),
-    )
-    with op.batch_alter_table("critique_runs", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_critique_runs_item_id"), ["item_id"], unique=False)
-
-    op.create_table(
-        "training_jobs",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("kind", sa.String(length=40), nullable=False),
-        sa.Column("status", sa.String(length=20), nullable=False),
-        sa.Column("config", sa.JSON(), nullable=False),
-        sa.Column("progress", sa.Float(), nullable=False),
-        sa.Column("metrics", sa.JSON(), nullable=False),
-        sa.Column("output_path", sa.Text(), nullable=True),
-        sa.Column("log_path", sa.Text(), nullable=True),
-        sa.Column("error", sa.Text(), nullable=True),
-        sa.Column("worker_id", sa.String(length=200), nullable=True),
-        sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("max_attempts", sa.Integer(), nullable=False),
-        sa.Column("cancel_requested", sa.Boolean(), nullable=False),
-        sa.Column("base_model_version_id", sa.Integer(), nullable=True),
-        sa.Column("result_model_version_id", sa.Integer(), nullable=True),
-        sa.Column("created_by_id", sa.Integer(), nullable=True),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["base_model_version_id"],
-            ["model_versions.id"],
-            name=op.f("fk_training_jobs_base_model_version_id_model_versions"),
-        ),
-        sa.ForeignKeyConstraint(["created_by_id"], ["users.id"], name=op.f("fk_training_jobs_created_by_id_users")),
-        sa.ForeignKeyConstraint(
-            ["result_model_version_id"],
-            ["model_versions.id"],
-            name=op.f("fk_training_jobs_result_model_version_id_model_versions"),
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_training_jobs")),
-    )
-    with op.batch_alter_table("training_jobs", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_training_jobs_status"), ["status"], unique=False)
-
-    op.create_table(
-        "annotations",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("item_id", sa.Integer(), nullable=False),
-        sa.Column("annotator_id", sa.Integer(), nullable=False),
-        sa.Column("campaign_id", sa.Integer(), nullable=True),
-        sa.Column("ratings", sa.JSON(), nullable=False),
-        sa.Column("first_error_step", sa.Integer(), nullable=True),
-        sa.Column("finish_reason", sa.String(length=20), nullable=True),
-        sa.Column("flagged_steps", sa.JSON(), nullable=False),
-        sa.Column("comment", sa.Text(), nullable=False),
-        sa.Column("critique_run_id", sa.Integer(), nullable=True),
-        sa.Column("accepted_steps", sa.JSON(), nullable=False),
-        sa.Column("status", sa.String(length=20), nullable=False),
-        sa.Column("version", sa.Integer(), nullable=False),
-        sa.Column("time_spent_ms", sa.Integer(), nullable=False),
-        sa.Column("reviewer_id", sa.Integer(), nullable=True),
-        sa.Column("review_comment", sa.Text(), nullable=False),
-        sa.Column("import_key", sa.String(length=64), nullable=True),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("submitted_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("reviewed_at", sa.DateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(["annotator_id"], ["users.id"], name=op.f("fk_annotations_annotator_id_users")),
-        sa.ForeignKeyConstraint(["campaign_id"], ["campaigns.id"], name=op.f("fk_annotations_campaign_id_campaigns")),
-        sa.ForeignKeyConstraint(
-            ["critique_run_id"], ["critique_runs.id"], name=op.f("fk_annotations_critique_run_id_critique_runs")
-        ),
-        sa.ForeignKeyConstraint(["item_id"], ["items.id"], name=op.f("fk_annotations_item_id_items")),
-        sa.ForeignKeyConstraint(["reviewer_id"], ["users.id"], name=op.f("fk_annotations_reviewer_id_users")),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_annotations")),
-        sa.UniqueConstraint("import_key", name=op.f("uq_annotations_import_key")),
-        sa.UniqueConstraint("item_id", "annotator_id", "campaign_id", name="uq_annotations_item_annotator_campaign"),
-    )
-    with op.batch_alter_table("annotations", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_annotations_annotator_id"), ["annotator_id"], unique=False)
-        batch_op.create_index("ix_annotations_campaign_status", ["campaign_id", "status"], unique=False)
-        batch_op.create_index(batch_op.f("ix_annotations_item_id"), ["item_id"], unique=False)
-
-    op.create_table(
-        "campaign_items",
-        sa.Column("campaign_id", sa.Integer(), nullable=False),
-        sa.Column("item_id", sa.Integer(), nullable=False),
-        sa.Column("added_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["campaign_id"], ["campaigns.id"], name=op.f("fk_campaign_items_campaign_id_campaigns"), ondelete="CASCADE"
-        ),
-        sa.ForeignKeyConstraint(
-            ["item_id"], ["items.id"], name=op.f("fk_campaign_items_item_id_items"), ondelete="CASCADE"
-        ),
-        sa.PrimaryKeyConstraint("campaign_id", "item_id", name=op.f("pk_campaign_items")),
-    )
-    with op.batch_alter_table("campaign_items", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_campaign_items_item_id"), ["item_id"], unique=False)
-
-    op.create_table(
-        "eval_runs",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("model_version_id", sa.Integer(), nullable=True),
-        sa.Column("model", sa.String(length=300), nullable=False),
-        sa.Column("dataset", sa.String(length=200), nullable=False),
-        sa.Column("status", sa.String(length=20), nullable=False),
-        sa.Column("config", sa.JSON(), nullable=False),
-        sa.Column("progress", sa.Float(), nullable=False),
-        sa.Column("n_items", sa.Integer(), nullable=False),
-        sa.Column("metrics", sa.JSON(), nullable=False),
-        sa.Column("predictions_path", sa.Text(), nullable=True),
-        sa.Column("error", sa.Text(), nullable=True),
-        sa.Column("worker_id", sa.String(length=200), nullable=True),
-        sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("cancel_requested", sa.Boolean(), nullable=False),
-        sa.Column("training_job_id", sa.Integer(), nullable=True),
-        sa.Column("created_by_id", sa.Integer(), nullable=True),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(["created_by_id"], ["users.id"], name=op.f("fk_eval_runs_created_by_id_users")),
-        sa.ForeignKeyConstraint(
-            ["model_version_id"], ["model_versions.id"], name=op.f("fk_eval_runs_model_version_id_model_versions")
-        ),
-        sa.ForeignKeyConstraint(
-            ["training_job_id"], ["training_jobs.id"], name=op.f("fk_eval_runs_training_job_id_training_jobs")
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_eval_runs")),
-    )
-    with op.batch_alter_table("eval_runs", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_eval_runs_model_version_id"), ["model_version_id"], unique=False)
-        batch_op.create_index(batch_op.f("ix_eval_runs_status"), ["status"], unique=False)
-
-    op.create_table(
-        "training_job_logs",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("job_id", sa.Integer(), nullable=False),
-        sa.Column("level", sa.String(length=10), nullable=False),
-        sa.Column("message", sa.Text(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["job_id"], ["training_jobs.id"], name=op.f("fk_training_job_logs_job_id_training_jobs"), ondelete="CASCADE"
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_training_job_logs")),
-    )
-    with op.batch_alter_table("training_job_logs", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_training_job_logs_job_id"), ["job_id"], unique=False)
-
-    op.create_table(
-        "training_metric_points",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("job_id", sa.Integer(), nullable=False),
-        sa.Column("step", sa.Integer(), nullable=False),
-        sa.Column("name", sa.String(length=100), nullable=False),
-        sa.Column("value", sa.Float(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["job_id"],
-            ["training_jobs.id"],
-            name=op.f("fk_training_metric_points_job_id_training_jobs"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_training_metric_points")),
-    )
-    with op.batch_alter_table("training_metric_points", schema=None) as batch_op:
-        batch_op.create_index("ix_training_metric_points_job_name_step", ["job_id", "name", "step"], unique=False)
-
-    op.create_table(
-        "annotation_events",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("annotation_id", sa.Integer(), nullable=False),
-        sa.Column("actor_id", sa.Integer(), nullable=True),
-        sa.Column("action", sa.String(length=20), nullable=False),
-        sa.Column("version", sa.Integer(), nullable=False),
-        sa.Column("before", sa.JSON(), nullable=True),
-        sa.Column("after", sa.JSON(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(["actor_id"], ["users.id"], name=op.f("fk_annotation_events_actor_id_users")),
-        sa.ForeignKeyConstraint(
-            ["annotation_id"],
-            ["annotations.id"],
-            name=op.f("fk_annotation_events_annotation_id_annotations"),
-            ondelete="RESTRICT",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_annotation_events")),
-    )
-    with op.batch_alter_table("annotation_events", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_annotation_events_annotation_id"), ["annotation_id"], unique=False)
-
-    # ### end Alembic commands ###
-    _create_audit_triggers()
+    _items()
+    _model_versions()
+    _users_and_campaigns()
+    _critique_runs()
+    _training_jobs()
+    _annotations_and_their_audit_trail()
+    _campaign_items()
+    _eval_runs()
+    _training_logs_and_metrics()
 
 
 def downgrade() -> None:
     _drop_audit_triggers()
-    # ### commands auto generated by Alembic - please adjust! ###
-    with op.batch_alter_table("annotation_events", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_annotation_events_annotation_id"))
-
-    op.drop_table("annotation_events")
-    with op.batch_alter_table("training_metric_points", schema=None) as batch_op:
-        batch_op.drop_index("ix_training_metric_points_job_name_step")
-
-    op.drop_table("training_metric_points")
-    with op.batch_alter_table("training_job_logs", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_training_job_logs_job_id"))
-
-    op.drop_table("training_job_logs")
-    with op.batch_alter_table("eval_runs", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_eval_runs_status"))
-        batch_op.drop_index(batch_op.f("ix_eval_runs_model_version_id"))
-
-    op.drop_table("eval_runs")
-    with op.batch_alter_table("campaign_items", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_campaign_items_item_id"))
-
-    op.drop_table("campaign_items")
-    with op.batch_alter_table("annotations", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_annotations_item_id"))
-        batch_op.drop_index("ix_annotations_campaign_status")
-        batch_op.drop_index(batch_op.f("ix_annotations_annotator_id"))
-
-    op.drop_table("annotations")
-    with op.batch_alter_table("training_jobs", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_training_jobs_status"))
-
-    op.drop_table("training_jobs")
-    with op.batch_alter_table("critique_runs", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_critique_runs_item_id"))
-
-    op.drop_table("critique_runs")
-    op.drop_table("campaigns")
-    op.drop_table("users")
-    with op.batch_alter_table("model_versions", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_model_versions_status"))
-
-    op.drop_table("model_versions")
-    with op.batch_alter_table("items", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_items_source_id"))
-        batch_op.drop_index(batch_op.f("ix_items_source"))
-
-    op.drop_table("items")
-    # ### end Alembic commands ###
+    for table in reversed(_TABLES):  # a table's indexes go with it
+        op.drop_table(table)
 
 
 def _create_audit_triggers() -> None:

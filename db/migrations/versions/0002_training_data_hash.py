@@ -1,19 +1,10 @@
-"""training data snapshot hash on jobs and model versions
-
-Revision ID: 0002_training_data_hash
-Revises: 0001
-Create Date: 2026-11-27 13:15:00
-"""
-
-from collections.abc import Sequence
+"""training data snapshot hash on jobs and model versions."""
 
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0002_training_data_hash"
 down_revision: str | None = "0001"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

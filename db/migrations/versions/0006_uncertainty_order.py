@@ -1,19 +1,10 @@
-"""uncertainty order: campaigns can hand out the items the critic is least sure of first (active learning)
-
-Revision ID: 0006_uncertainty_order
-Revises: 0005_eval_sets
-Create Date: 2026-12-06 04:20:00
-"""
-
-from collections.abc import Sequence
+"""uncertainty order: campaigns can hand out the items the critic is least sure of first (active learning)."""
 
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006_uncertainty_order"
 down_revision: str | None = "0005_eval_sets"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

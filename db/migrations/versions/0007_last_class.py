@@ -1,19 +1,10 @@
-"""last class: each user's last picked teacher class, shown again after a login or reload
-
-Revision ID: 0007_last_class
-Revises: 0006_uncertainty_order
-Create Date: 2026-12-06 08:00:00
-"""
-
-from collections.abc import Sequence
+"""last class: each user's last picked teacher class, shown again after a login or reload."""
 
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007_last_class"
 down_revision: str | None = "0006_uncertainty_order"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 FK_NAME = "fk_users_last_class_id_campaigns"
 

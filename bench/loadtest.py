@@ -1,4 +1,4 @@
-"""Concurrent annotation writers (threads and processes) and the check that nothing was lost: test + bench."""
+"""Concurrent annotation writers (threads and processes) and the check that nothing was lost (bench and test)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Group commit: the SQLite saves of one process's threads share write transactions instead of queuing one by one.
 
-SQLite admits one writer at a time, and writers queue for it first come, first served (db.write_queue).
+SQLite admits one writer at a time, and writers queue for it first come, first served (db.sqlite_writes.write_queue).
 The hand-over from one writer to the next is on the critical path of every save: while the next writer
 wakes up, nobody writes. So a process has at most one place in the queue at a time, and every save its
 threads hand in while that place waits is written in its turn: one transaction, one commit.
@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Engine
 
 from core.errors import CriticError, DatabaseBusyError
-from db.write_queue import QueuePlace, WriteQueue
+from db.sqlite_writes.write_queue import QueuePlace, WriteQueue
 
 Result = TypeVar("Result")
 log = logging.getLogger(__name__)
