@@ -8,14 +8,11 @@ from pathlib import Path
 
 import typer
 
-from cli.main import app
-
-eval_app = typer.Typer(
+app = typer.Typer(
     help="Evaluate critics on ProcessBench-style benchmarks (error accuracy, correct accuracy, F1) and compare runs. "
     "Without a subcommand, runs an evaluation.",
     invoke_without_command=True,
 )
-app.add_typer(eval_app, name="eval")
 
 
 def _default_output(benchmark: str, critic: str, combine: str, model: str | None, samples: int) -> Path:
@@ -30,7 +27,7 @@ def _default_output(benchmark: str, critic: str, combine: str, model: str | None
     return get_settings().home / "evals" / slug
 
 
-@eval_app.callback()
+@app.callback()
 def evaluate(
     ctx: typer.Context,
     benchmark: str = typer.Option(
@@ -101,7 +98,7 @@ def evaluate(
     typer.echo(format_outcome(outcome, config))
 
 
-@eval_app.command()
+@app.command()
 def compare(
     dir_a: Path = typer.Argument(..., help="Output directory of the first (baseline) run."),
     dir_b: Path = typer.Argument(..., help="Output directory of the second run."),
@@ -126,7 +123,7 @@ def compare(
     typer.echo(format_comparison(comparison, max_items=max_items))
 
 
-@eval_app.command("runs")
+@app.command("runs")
 def list_runs(
     dataset: str | None = typer.Option(None, "--benchmark", "-B", help="Only runs on this benchmark spec."),
     limit: int = typer.Option(20, "--limit", "-n", min=1, help="Newest N runs."),

@@ -6,17 +6,14 @@ from pathlib import Path
 
 import typer
 
-from cli.main import app
-
-eval_set_app = typer.Typer(
+app = typer.Typer(
     help="Evaluation sets: fixed labelled items every model version is scored on; their problems are left out of "
     "every training snapshot.",
     no_args_is_help=True,
 )
-app.add_typer(eval_set_app, name="eval-set")
 
 
-@eval_set_app.command("add")
+@app.command("add")
 def add(
     name: str = typer.Argument(..., help="A name for the set (unique)."),
     benchmark: str | None = typer.Option(
@@ -43,7 +40,7 @@ def add(
         )
 
 
-@eval_set_app.command("list")
+@app.command("list")
 def list_sets() -> None:
     """List the registered evaluation sets."""
     from db.eval_sets import list_eval_sets
@@ -58,7 +55,7 @@ def list_sets() -> None:
             typer.echo(f"{s.id:>4}  {s.name:<24} {s.n_items:>6} items  {len(s.problem_keys):>6} problems  {s.source}")
 
 
-@eval_set_app.command("score")
+@app.command("score")
 def score(
     name: str = typer.Argument(..., help="Evaluation set name."),
     version_id: int | None = typer.Option(None, "--version", help="Model version id (see `critic model list`)."),

@@ -7,10 +7,10 @@ from typing import Any
 
 import typer
 
-from cli.main import model_app
+app = typer.Typer()
 
 
-@model_app.command("list")
+@app.command("list")
 def list_models() -> None:
     """List model versions: status (serving = active), gate score and reason, data hash, path."""
     from db.session import init_db, session_scope
@@ -62,7 +62,7 @@ def format_versions_by_sets(set_names: list[str], rows: list[dict[str, Any]]) ->
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells)
 
 
-@model_app.command("promote")
+@app.command("promote")
 def promote(
     version_id: int = typer.Argument(..., help="Model version id (see `critic model list`)."),
     reason: str = typer.Option("promoted from the CLI", help="Why (kept in the audit trail)."),
@@ -77,7 +77,7 @@ def promote(
     typer.echo(f"model version {version.id} ({version.name}) is now active")
 
 
-@model_app.command("rollback")
+@app.command("rollback")
 def rollback() -> None:
     """Reject the active version and reactivate the one that served before it."""
     from db.session import init_db, session_scope
@@ -92,7 +92,7 @@ def rollback() -> None:
         typer.echo(f"rolled back: model version {previous.id} ({previous.name}) is active again")
 
 
-@model_app.command("history")
+@app.command("history")
 def history(version_id: int | None = typer.Option(None, "--version", help="Only this version's events.")) -> None:
     """The registry's audit trail: promotions (by hand or by the gate), gate decisions, rollbacks; newest first."""
     from db.session import init_db, session_scope

@@ -8,13 +8,10 @@ from typing import Any
 
 import typer
 
-from cli.main import app
-
-train_app = typer.Typer(
+app = typer.Typer(
     help="Retrain the critic on annotations + PRM800K: queue jobs for `critic worker` (or `critic serve`).",
     no_args_is_help=True,
 )
-app.add_typer(train_app, name="train")
 
 _CONFIG_HELP = "YAML file of job settings (see README 'Training'); flags and --set override it."
 _SET_HELP = "Any config field as key=value (YAML value), repeatable: --set lora_r=8 --set beta=0.04."
@@ -43,7 +40,7 @@ def _submit(kind: str, config_file: Path | None, values: dict[str, Any]) -> None
     typer.echo(f"follow it with `critic train logs {job.id} --follow`; a worker runs it (`critic worker`)")
 
 
-@train_app.command("sft")
+@app.command("sft")
 def sft(
     config_file: Path | None = typer.Option(None, "--config", help=_CONFIG_HELP),
     base_model: str | None = typer.Option(None, help="'active', 'embedded', or a model directory."),
@@ -72,7 +69,7 @@ def sft(
     _submit("sft", config_file, _overrides(common, sets))
 
 
-@train_app.command("grpo")
+@app.command("grpo")
 def grpo(
     config_file: Path | None = typer.Option(None, "--config", help=_CONFIG_HELP),
     base_model: str | None = typer.Option(None, help="'active', 'embedded', or a model directory."),
@@ -114,7 +111,7 @@ def _job_line(job: Any) -> str:
     )
 
 
-@train_app.command("status")
+@app.command("status")
 def status(job_id: int | None = typer.Argument(None, help="A job id; omit to list recent jobs.")) -> None:
     """Show one job (status, progress, latest metrics, data hash, model version) or the recent jobs."""
     from db.session import init_db, session_scope
@@ -141,7 +138,7 @@ def status(job_id: int | None = typer.Argument(None, help="A job id; omit to lis
             typer.echo(f"{name}: {value:.4g} (step {step}, {len(points)} points)")
 
 
-@train_app.command("logs")
+@app.command("logs")
 def logs(
     job_id: int = typer.Argument(..., help="Job id."),
     follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new lines until the job ends."),
@@ -166,7 +163,7 @@ def logs(
             time.sleep(1.0)
 
 
-@train_app.command("cancel")
+@app.command("cancel")
 def cancel(job_id: int = typer.Argument(..., help="Job id.")) -> None:
     """Cancel a job: a queued one at once; a running one is stopped by its worker within seconds."""
     from db.session import init_db, session_scope

@@ -9,10 +9,9 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from cli.main import _register_commands, app
+from cli.main import app
 from tests.conftest import REPO_ROOT
 
-_register_commands()
 runner = CliRunner()
 
 
