@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
+
+from training.config import GRPOJobConfig, SFTJobConfig
 
 app = typer.Typer(
     help="Retrain the critic on annotations + PRM800K: queue jobs for `critic worker` (or `critic serve`).",
@@ -17,22 +19,33 @@ _CONFIG_HELP = "YAML file of job settings (see README 'Training'); flags and --s
 _SET_HELP = "Any config field as key=value (YAML value), repeatable: --set lora_r=8 --set beta=0.04."
 
 
-def _overrides(common: dict[str, Any], sets: list[str]) -> dict[str, Any]:
-    from training.config import parse_override
-
-    values = {k: v for k, v in common.items() if v is not None}
-    for text in sets:
-        key, value = parse_override(text)
-        values[key] = value
-    return values
+def _field(name: str, *declarations: str) -> Any:
+    """A flag for the job config field `name` (unset: the YAML or the default applies); its help is the field's."""
+    fields = {**GRPOJobConfig.model_fields, **SFTJobConfig.model_fields}
+    return typer.Option(*declarations, help=fields[name].description)
 
 
-def _submit(kind: str, config_file: Path | None, values: dict[str, Any]) -> None:
+ConfigFile = Annotated[Path | None, typer.Option("--config", help=_CONFIG_HELP)]
+Sets = Annotated[list[str], typer.Option("--set", help=_SET_HELP)]
+BaseModel = Annotated[str | None, _field("base_model")]
+MaxSteps = Annotated[int | None, _field("max_steps")]
+LearningRate = Annotated[float | None, _field("learning_rate")]
+BatchSize = Annotated[int | None, _field("per_device_batch_size", "--batch-size")]
+Lora = Annotated[bool | None, _field("use_lora", "--lora/--full")]
+Prm800k = Annotated[str | None, _field("prm800k")]
+Prm800kRatio = Annotated[float | None, _field("prm800k_ratio")]
+AccelerateConfig = Annotated[Path | None, _field("accelerate_config")]
+
+
+def _submit(kind: str, flags: dict[str, Any]) -> None:
+    """Queue a job of `kind` from --config, the flags set and --set overrides (validated before anything is queued)."""
     from db.session import init_db, session_scope
-    from training.config import load_config
+    from training.config import load_config, parse_override
     from training.queue import enqueue_job
 
-    config = load_config(kind, config_file, values)  # raises ConfigError before anything is queued
+    values = {k: v for k, v in flags.items() if v is not None and k not in ("config_file", "sets")}
+    values.update(parse_override(text) for text in flags["sets"])
+    config = load_config(kind, flags["config_file"], values)
     init_db()
     with session_scope() as session:
         job = enqueue_job(session, config=config)
@@ -42,62 +55,41 @@ def _submit(kind: str, config_file: Path | None, values: dict[str, Any]) -> None
 
 @app.command("sft")
 def sft(
-    config_file: Path | None = typer.Option(None, "--config", help=_CONFIG_HELP),
-    base_model: str | None = typer.Option(None, help="'active', 'embedded', or a model directory."),
-    max_steps: int | None = typer.Option(None, help="Optimiser steps."),
-    learning_rate: float | None = typer.Option(None, help="Peak learning rate."),
-    batch_size: int | None = typer.Option(None, "--batch-size", help="Sequences per device per micro-batch."),
-    lora: bool | None = typer.Option(None, "--lora/--full", help="LoRA adapters (peft) or full fine-tune."),
-    prm800k: str | None = typer.Option(None, help="PRM800K .jsonl file, directory, or cached dataset id."),
-    prm800k_ratio: float | None = typer.Option(None, help="Share of PRM800K items in the mix (0..1)."),
-    teacher_backend: str | None = typer.Option(None, help="current, template, transformers, openai or vllm."),
-    accelerate_config: Path | None = typer.Option(None, help="Run under `accelerate launch --config_file FILE`."),
-    sets: list[str] = typer.Option([], "--set", help=_SET_HELP),
+    ctx: typer.Context,
+    config_file: ConfigFile = None,
+    base_model: BaseModel = None,
+    max_steps: MaxSteps = None,
+    learning_rate: LearningRate = None,
+    per_device_batch_size: BatchSize = None,
+    use_lora: Lora = None,
+    prm800k: Prm800k = None,
+    prm800k_ratio: Prm800kRatio = None,
+    teacher_backend: Annotated[str | None, _field("teacher_backend")] = None,
+    accelerate_config: AccelerateConfig = None,
+    sets: Sets = [],  # noqa: B006 - typer reads the default, never mutates it
 ) -> None:
     """Queue a supervised fine-tuning job (loss on the critique only)."""
-    common = {
-        "base_model": base_model,
-        "max_steps": max_steps,
-        "learning_rate": learning_rate,
-        "per_device_batch_size": batch_size,
-        "use_lora": lora,
-        "prm800k": prm800k,
-        "prm800k_ratio": prm800k_ratio,
-        "teacher_backend": teacher_backend,
-        "accelerate_config": str(accelerate_config) if accelerate_config else None,
-    }
-    _submit("sft", config_file, _overrides(common, sets))
+    _submit("sft", ctx.params)
 
 
 @app.command("grpo")
 def grpo(
-    config_file: Path | None = typer.Option(None, "--config", help=_CONFIG_HELP),
-    base_model: str | None = typer.Option(None, help="'active', 'embedded', or a model directory."),
-    max_steps: int | None = typer.Option(None, help="Optimiser steps."),
-    learning_rate: float | None = typer.Option(None, help="Peak learning rate."),
-    batch_size: int | None = typer.Option(None, "--batch-size", help="Completions per device per micro-batch."),
-    num_generations: int | None = typer.Option(None, help="Rollouts per prompt (group size)."),
-    beta: float | None = typer.Option(None, help="KL coefficient (0 = no reference model)."),
-    lora: bool | None = typer.Option(None, "--lora/--full", help="LoRA adapters (peft) or full fine-tune."),
-    prm800k: str | None = typer.Option(None, help="PRM800K .jsonl file, directory, or cached dataset id."),
-    prm800k_ratio: float | None = typer.Option(None, help="Share of PRM800K items in the mix (0..1)."),
-    accelerate_config: Path | None = typer.Option(None, help="Run under `accelerate launch --config_file FILE`."),
-    sets: list[str] = typer.Option([], "--set", help=_SET_HELP),
+    ctx: typer.Context,
+    config_file: ConfigFile = None,
+    base_model: BaseModel = None,
+    max_steps: MaxSteps = None,
+    learning_rate: LearningRate = None,
+    per_device_batch_size: BatchSize = None,
+    num_generations: Annotated[int | None, _field("num_generations")] = None,
+    beta: Annotated[float | None, _field("beta")] = None,
+    use_lora: Lora = None,
+    prm800k: Prm800k = None,
+    prm800k_ratio: Prm800kRatio = None,
+    accelerate_config: AccelerateConfig = None,
+    sets: Sets = [],  # noqa: B006 - typer reads the default, never mutates it
 ) -> None:
     """Queue a GRPO job (reward 1 when the critique's boxed first wrong step equals the label)."""
-    common = {
-        "base_model": base_model,
-        "max_steps": max_steps,
-        "learning_rate": learning_rate,
-        "per_device_batch_size": batch_size,
-        "num_generations": num_generations,
-        "beta": beta,
-        "use_lora": lora,
-        "prm800k": prm800k,
-        "prm800k_ratio": prm800k_ratio,
-        "accelerate_config": str(accelerate_config) if accelerate_config else None,
-    }
-    _submit("grpo", config_file, _overrides(common, sets))
+    _submit("grpo", ctx.params)
 
 
 def _job_line(job: Any) -> str:
