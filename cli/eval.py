@@ -8,6 +8,8 @@ from pathlib import Path
 
 import typer
 
+from cli.options import database_session
+
 app = typer.Typer(
     help="Evaluate critics on ProcessBench-style benchmarks (error accuracy, correct accuracy, F1) and compare runs. "
     "Without a subcommand, runs an evaluation.",
@@ -77,22 +79,10 @@ def evaluate(
         return
     from training.evaluation import EvalConfig, format_outcome, run_eval
 
+    # The options are named after EvalConfig's fields; the others say how to run, not what to evaluate.
+    fields = {k: v for k, v in ctx.params.items() if k not in ("output", "no_db", "quiet")}
     config = EvalConfig.build(
-        benchmark=benchmark,
-        critic=critic,
-        combine=combine,
-        model=model,
-        backend=backend,
-        base_url=base_url,
-        mode=mode,
-        samples=samples,
-        temperature=temperature,
-        max_new_tokens=max_new_tokens,
-        seed=seed,
-        limit=limit,
-        batch_size=batch_size,
-        output=output or _default_output(benchmark, critic, combine, model, samples),
-        record=not no_db,
+        **fields, output=output or _default_output(benchmark, critic, combine, model, samples), record=not no_db
     )
     outcome = run_eval(config, show_progress=not quiet)
     typer.echo(format_outcome(outcome, config))
@@ -130,10 +120,8 @@ def list_runs(
 ) -> None:
     """List recorded evaluation runs (newest first) with their average F1."""
     from db.evals import eval_run_f1, list_eval_runs
-    from db.session import init_db, session_scope
 
-    init_db()
-    with session_scope() as session:
+    with database_session() as session:
         runs = list_eval_runs(session, dataset=dataset, limit=limit)
         if not runs:
             typer.echo("no evaluation runs recorded")

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from cli.options import database_session
+
 app = typer.Typer(
     help="Evaluation sets: fixed labelled items every model version is scored on; their problems are left out of "
     "every training snapshot.",
@@ -27,10 +29,8 @@ def add(
 ) -> None:
     """Register an evaluation set; later training jobs drop every solution of its problems and gate on it."""
     from db.eval_sets import register_eval_set
-    from db.session import init_db, session_scope
 
-    init_db()
-    with session_scope() as session:
+    with database_session() as session:
         eval_set = register_eval_set(
             session, name=name, benchmark=benchmark, campaign=campaign, limit=limit, description=description
         )
@@ -44,10 +44,8 @@ def add(
 def list_sets() -> None:
     """List the registered evaluation sets."""
     from db.eval_sets import list_eval_sets
-    from db.session import init_db, session_scope
 
-    init_db()
-    with session_scope() as session:
+    with database_session() as session:
         sets = list_eval_sets(session)
         if not sets:
             typer.echo("no evaluation sets yet: register one with `critic eval-set add NAME --from FILE`")
@@ -69,13 +67,11 @@ def score(
     """Score a model version (or a model) on a set: the result fills the registry's versions x sets table."""
     from core.models import resolve_model
     from core.settings import get_settings
-    from db.session import init_db, session_scope
     from training.evaluation import report_from_records
     from training.gate import evaluate_on_set, registered_set
     from training.registry import get_version
 
-    init_db()
-    with session_scope() as session:
+    with database_session() as session:
         gate_set = registered_set(session, name=name)
         if version_id is not None:
             path, label = get_version(session, version_id=version_id).path, f"v{version_id}"

@@ -1,4 +1,4 @@
-"""Options and helpers shared by the commands that run models over a file: backends by spec, progress, summary."""
+"""Options and helpers shared by commands: the database session, backends by spec, progress and the summary line."""
 
 from __future__ import annotations
 
@@ -35,6 +35,16 @@ Seed = Annotated[int | None, typer.Option("--seed", help="Sampling seed.")]
 def limit_option(help: str) -> Any:
     """`--limit N`: only the first N items (the help says which)."""
     return typer.Option(None, "--limit", min=1, help=help)
+
+
+@contextmanager
+def database_session() -> Iterator[Any]:
+    """One transaction on the database, created or upgraded to the newest schema first."""
+    from db.session import init_db, session_scope
+
+    init_db()
+    with session_scope() as session:
+        yield session
 
 
 def parse_backend_spec(spec: str | None) -> tuple[str, str]:

@@ -7,17 +7,18 @@ from typing import Any
 
 import typer
 
+from cli.options import database_session
+
 app = typer.Typer()
 
 
 @app.command("list")
 def list_models() -> None:
     """List model versions: status (serving = active), gate score and reason, data hash, path."""
-    from db.session import init_db, session_scope
+    from db.session import session_scope
     from training.registry import list_versions
 
-    init_db()
-    with session_scope() as session:
+    with database_session() as session:
         versions = list_versions(session)
     if not versions:
         typer.echo("no model versions yet: the default model serves; train one with `critic train sft`")
@@ -68,11 +69,9 @@ def promote(
     reason: str = typer.Option("promoted from the CLI", help="Why (kept in the audit trail)."),
 ) -> None:
     """Make a version the active (serving) model by hand, gate or not; the audit trail records who and why."""
-    from db.session import init_db, session_scope
     from training.registry import promote as promote_version
 
-    init_db()
-    with session_scope() as session:
+    with database_session() as session:
         version = promote_version(session, version_id=version_id, reason=reason, actor=f"cli:{getpass.getuser()}")
     typer.echo(f"model version {version.id} ({version.name}) is now active")
 
@@ -80,11 +79,9 @@ def promote(
 @app.command("rollback")
 def rollback() -> None:
     """Reject the active version and reactivate the one that served before it."""
-    from db.session import init_db, session_scope
     from training.registry import rollback as rollback_version
 
-    init_db()
-    with session_scope() as session:
+    with database_session() as session:
         previous = rollback_version(session, reason="rolled back from the CLI", actor=f"cli:{getpass.getuser()}")
     if previous is None:
         typer.echo("rolled back: no earlier version, the default model serves again")
@@ -95,11 +92,9 @@ def rollback() -> None:
 @app.command("history")
 def history(version_id: int | None = typer.Option(None, "--version", help="Only this version's events.")) -> None:
     """The registry's audit trail: promotions (by hand or by the gate), gate decisions, rollbacks; newest first."""
-    from db.session import init_db, session_scope
     from training.registry import model_events
 
-    init_db()
-    with session_scope() as session:
+    with database_session() as session:
         events = model_events(session, version_id=version_id)
     if not events:
         typer.echo("no registry events yet")

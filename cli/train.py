@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from cli.options import database_session
 from training.config import GRPOJobConfig, SFTJobConfig
 
 app = typer.Typer(
@@ -27,7 +28,7 @@ def _field(name: str, *declarations: str) -> Any:
 
 ConfigFile = Annotated[Path | None, typer.Option("--config", help=_CONFIG_HELP)]
 Sets = Annotated[list[str], typer.Option("--set", help=_SET_HELP)]
-BaseModel = Annotated[str | None, _field("base_model")]
+BaseModelFlag = Annotated[str | None, _field("base_model")]
 MaxSteps = Annotated[int | None, _field("max_steps")]
 LearningRate = Annotated[float | None, _field("learning_rate")]
 BatchSize = Annotated[int | None, _field("per_device_batch_size", "--batch-size")]
@@ -39,15 +40,13 @@ AccelerateConfig = Annotated[Path | None, _field("accelerate_config")]
 
 def _submit(kind: str, flags: dict[str, Any]) -> None:
     """Queue a job of `kind` from --config, the flags set and --set overrides (validated before anything is queued)."""
-    from db.session import init_db, session_scope
     from training.config import load_config, parse_override
     from training.queue import enqueue_job
 
     values = {k: v for k, v in flags.items() if v is not None and k not in ("config_file", "sets")}
     values.update(parse_override(text) for text in flags["sets"])
     config = load_config(kind, flags["config_file"], values)
-    init_db()
-    with session_scope() as session:
+    with database_session() as session:
         job = enqueue_job(session, config=config)
     typer.echo(f"queued {kind} job {job.id} (max_steps={config.max_steps}, base_model={config.base_model})")
     typer.echo(f"follow it with `critic train logs {job.id} --follow`; a worker runs it (`critic worker`)")
@@ -57,7 +56,7 @@ def _submit(kind: str, flags: dict[str, Any]) -> None:
 def sft(
     ctx: typer.Context,
     config_file: ConfigFile = None,
-    base_model: BaseModel = None,
+    base_model: BaseModelFlag = None,
     max_steps: MaxSteps = None,
     learning_rate: LearningRate = None,
     per_device_batch_size: BatchSize = None,
@@ -76,7 +75,7 @@ def sft(
 def grpo(
     ctx: typer.Context,
     config_file: ConfigFile = None,
-    base_model: BaseModel = None,
+    base_model: BaseModelFlag = None,
     max_steps: MaxSteps = None,
     learning_rate: LearningRate = None,
     per_device_batch_size: BatchSize = None,
@@ -106,11 +105,9 @@ def _job_line(job: Any) -> str:
 @app.command("status")
 def status(job_id: int | None = typer.Argument(None, help="A job id; omit to list recent jobs.")) -> None:
     """Show one job (status, progress, latest metrics, data hash, model version) or the recent jobs."""
-    from db.session import init_db, session_scope
     from training.queue import get_job, job_metrics, list_jobs
 
-    init_db()
-    with session_scope() as session:
+    with database_session() as session:
         if job_id is None:
             jobs = list_jobs(session)
             if not jobs:
@@ -136,12 +133,10 @@ def logs(
     follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new lines until the job ends."),
 ) -> None:
     """Print a job's log lines (progress, loss/reward, evaluation, errors)."""
-    from db.session import init_db, session_scope
     from training.queue import FINISHED, get_job, job_logs
 
-    init_db()
     last = 0
-    with session_scope() as session:
+    with database_session() as session:
         get_job(session, job_id=job_id)
         while True:
             for line in job_logs(session, job_id=job_id, after_id=last):
@@ -158,11 +153,9 @@ def logs(
 @app.command("cancel")
 def cancel(job_id: int = typer.Argument(..., help="Job id.")) -> None:
     """Cancel a job: a queued one at once; a running one is stopped by its worker within seconds."""
-    from db.session import init_db, session_scope
     from training.queue import request_cancel
 
-    init_db()
-    with session_scope() as session:
+    with database_session() as session:
         job = request_cancel(session, job_id=job_id)
     if job.status == "cancelled":
         typer.echo(f"job {job_id} cancelled")

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 from tests.cli.runner import critic
-from tests.conftest import REPO_ROOT
 
 
 def test_symbolic_eval_prints_a_table_and_resumes(tmp_path: Path) -> None:
@@ -42,24 +39,10 @@ def test_compare_two_runs(tmp_path: Path) -> None:
 def test_malformed_benchmark_file_fails_with_the_item_and_exit_code_2(tmp_path: Path) -> None:
     path = tmp_path / "broken.json"
     path.write_text(json.dumps([{"id": "x1", "problem": "p", "steps": ["s"]}]))
-    # through the real entry point, which turns project errors into a message and an exit code
-    process = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "from cli.main import main; main()",
-            "eval",
-            "-B",
-            str(path),
-            "-c",
-            "symbolic",
-            "-o",
-            str(tmp_path / "o"),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=REPO_ROOT,
-        timeout=120,
+    result = critic("eval", "-B", str(path), "-c", "symbolic", "-o", str(tmp_path / "o"))
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        2,
+        "",
+        f"error: {path}: item 1 id='x1': field 'label' is missing; a benchmark item needs the 0-based index of its "
+        "first wrong step, or -1\n",
     )
-    assert process.returncode == 2, process.stderr
-    assert "item 1 id='x1'" in process.stderr and "'label' is missing" in process.stderr
