@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -154,31 +153,35 @@ def percent(value: float | None) -> str:
     return "n/a" if value is None else f"{100 * value:.1f}%"
 
 
-@dataclass(frozen=True)
-class CriticChoice:
-    """The critic a command was asked for: model spec, mode, voted samples and token budget."""
-
-    spec: str | None
-    mode: str
-    samples: int
-    max_new_tokens: int
-
-
 def run_critic_job(
     job: Callable[..., JobReport],
-    source: Path,
+    description: str,
+    flags: Mapping[str, Any],
+    config: Any,
     target: Path,
     *,
-    description: str,
-    base_url: str | None,
-    generator: str | None,
-    critic: CriticChoice | None,
-    config: Any,
+    with_critic: bool = True,
     **options: Any,
 ) -> JobReport:
-    """Run a generator + critic job (refine, rank) with a progress bar; the backends are closed afterwards."""
-    with open_backends(base_url, description) as (backends, bar):
+    """Run a generator + critic job (refine, rank) with a progress bar; the backends are closed afterwards.
+
+    `flags` are the command's option values: input, generator, critic, critic_mode, critic_samples,
+    max_new_tokens, base_url, batch_size and limit.
+    """
+    with open_backends(flags["base_url"], description) as (backends, bar):
         critique = None
-        if critic is not None:
-            critique = backends.critic(critic.spec, critic.mode, critic.samples, critic.max_new_tokens)
-        return job(source, target, backends.get(generator), critique, config, progress=bar.update, **options)
+        if with_critic:
+            critique = backends.critic(
+                flags["critic"], flags["critic_mode"], flags["critic_samples"], flags["max_new_tokens"]
+            )
+        return job(
+            flags["input"],
+            target,
+            backends.get(flags["generator"]),
+            critique,
+            config,
+            batch_size=flags["batch_size"],
+            limit=flags["limit"],
+            progress=bar.update,
+            **options,
+        )

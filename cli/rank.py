@@ -11,7 +11,6 @@ from cli.options import (
     SPEC_HELP,
     BaseUrl,
     Critic,
-    CriticChoice,
     CriticMode,
     MaxNewTokens,
     Seed,
@@ -27,6 +26,7 @@ app = typer.Typer()
 
 @app.command("rank", no_args_is_help=True)
 def rank_command(
+    ctx: typer.Context,
     input: Path = typer.Option(
         ...,
         "--input",
@@ -60,18 +60,7 @@ def rank_command(
 
     config = RankConfig.build(candidates=candidates, temperature=temperature, max_new_tokens=max_new_tokens, seed=seed)
     target = output or default_output(input, "ranked")
-    report = run_critic_job(
-        run_rank,
-        input,
-        target,
-        description="rank",
-        base_url=base_url,
-        generator=generator,
-        critic=CriticChoice(critic, critic_mode, critic_samples, max_new_tokens),
-        config=config,
-        batch_size=batch_size,
-        limit=limit,
-    )
+    report = run_critic_job(run_rank, "rank", ctx.params, config, target)
     s = report.summary
     finish(
         report,

@@ -12,7 +12,6 @@ from cli.options import (
     SPEC_HELP,
     BaseUrl,
     Critic,
-    CriticChoice,
     CriticMode,
     MaxNewTokens,
     default_output,
@@ -34,6 +33,7 @@ BatchSize = Annotated[int, typer.Option("--batch-size", min=1, help="Solutions r
 
 @app.command("refine", no_args_is_help=True)
 def refine_command(
+    ctx: typer.Context,
     input: Path = typer.Option(..., "--input", "-i", help=INPUT_HELP),
     output: Path | None = typer.Option(
         None, "--output", "-o", help="JSONL of refinements (appended; a rerun skips done ids). Default INPUT.refined"
@@ -65,19 +65,7 @@ def refine_command(
         rounds=rounds, use_critique=not without_critique, max_new_tokens=max_new_tokens, temperature=temperature
     )
     target = output or default_output(input, "refined")
-    critic_choice = CriticChoice(critic, critic_mode, critic_samples, max_new_tokens)
-    report = run_critic_job(
-        run_refine,
-        input,
-        target,
-        description="refine",
-        base_url=base_url,
-        generator=generator,
-        critic=None if without_critique else critic_choice,
-        config=config,
-        batch_size=batch_size,
-        limit=limit,
-    )
+    report = run_critic_job(run_refine, "refine", ctx.params, config, target, with_critic=not without_critique)
     counts = report.counts
     finish(
         report,
@@ -89,6 +77,7 @@ def refine_command(
 
 @eval_app.command("refine", no_args_is_help=True)
 def refine_eval_command(
+    ctx: typer.Context,
     input: Path = typer.Option(
         ...,
         "--input",
@@ -119,15 +108,10 @@ def refine_eval_command(
     config = RefineConfig.build(rounds=rounds, max_new_tokens=max_new_tokens)
     report = run_critic_job(
         run_refine_eval,
-        input,
+        "eval refine",
+        ctx.params,
+        config,
         output,
-        description="eval refine",
-        base_url=base_url,
-        generator=generator,
-        critic=CriticChoice(critic, critic_mode, critic_samples, max_new_tokens),
-        config=config,
-        batch_size=batch_size,
-        limit=limit,
         record=not no_db,
         critic_model=parse_backend_spec(critic)[1],
     )

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from inspect import Parameter, Signature
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import BaseModel as PydanticModel
 
 from cli.options import database_session
-from training.config import GRPOJobConfig, SFTJobConfig
+from training.config import CONFIG_CLASSES
 
 app = typer.Typer(
     help="Retrain the critic on annotations + PRM800K: queue jobs for `critic worker` (or `critic serve`).",
@@ -20,22 +23,45 @@ _CONFIG_HELP = "YAML file of job settings (see README 'Training'); flags and --s
 _SET_HELP = "Any config field as key=value (YAML value), repeatable: --set lora_r=8 --set beta=0.04."
 
 
-def _field(name: str, *declarations: str) -> Any:
-    """A flag for the job config field `name` (unset: the YAML or the default applies); its help is the field's."""
-    fields = {**GRPOJobConfig.model_fields, **SFTJobConfig.model_fields}
-    return typer.Option(*declarations, help=fields[name].description)
+# The job config fields each command takes as flags, in --help order; their help is the field's description.
+_FLAG_FIELDS = {
+    "sft": ("base_model", "max_steps", "learning_rate", "per_device_batch_size", "use_lora", "prm800k")
+    + ("prm800k_ratio", "teacher_backend", "accelerate_config"),
+    "grpo": ("base_model", "max_steps", "learning_rate", "per_device_batch_size", "num_generations", "beta")
+    + ("use_lora", "prm800k", "prm800k_ratio", "accelerate_config"),
+}
+_FLAG_NAMES = {"per_device_batch_size": ("--batch-size",), "use_lora": ("--lora/--full",)}
+_FLAG_TYPES: dict[str, Any] = {"teacher_backend": str}  # choices are checked by the config, with its message
+
+
+def _flag(config_class: type[PydanticModel], name: str) -> Parameter:
+    """A `--field` flag (unset: the YAML file or the default applies) for one job config field."""
+    field = config_class.model_fields[name]
+    kind = _FLAG_TYPES.get(name, field.annotation)
+    option = typer.Option(*_FLAG_NAMES.get(name, ()), help=field.description)
+    return Parameter(name, Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[kind | None, option])
+
+
+def _job_command(kind: str, summary: str) -> Callable[..., None]:
+    """The `critic train KIND` command: --config, one flag per field in _FLAG_FIELDS, and --set."""
+    config_class = CONFIG_CLASSES[kind]
+
+    def command(**flags: Any) -> None:
+        _submit(kind, flags)
+
+    parameters = [
+        Parameter("config_file", Parameter.KEYWORD_ONLY, default=None, annotation=ConfigFile),
+        *(_flag(config_class, name) for name in _FLAG_FIELDS[kind]),
+        Parameter("sets", Parameter.KEYWORD_ONLY, default=[], annotation=Sets),
+    ]
+    command.__signature__ = Signature(parameters)  # type: ignore[attr-defined]
+    command.__annotations__ = {p.name: p.annotation for p in parameters}
+    command.__name__, command.__doc__ = kind, summary
+    return command
 
 
 ConfigFile = Annotated[Path | None, typer.Option("--config", help=_CONFIG_HELP)]
 Sets = Annotated[list[str], typer.Option("--set", help=_SET_HELP)]
-BaseModelFlag = Annotated[str | None, _field("base_model")]
-MaxSteps = Annotated[int | None, _field("max_steps")]
-LearningRate = Annotated[float | None, _field("learning_rate")]
-BatchSize = Annotated[int | None, _field("per_device_batch_size", "--batch-size")]
-Lora = Annotated[bool | None, _field("use_lora", "--lora/--full")]
-Prm800k = Annotated[str | None, _field("prm800k")]
-Prm800kRatio = Annotated[float | None, _field("prm800k_ratio")]
-AccelerateConfig = Annotated[Path | None, _field("accelerate_config")]
 
 
 def _submit(kind: str, flags: dict[str, Any]) -> None:
@@ -52,43 +78,10 @@ def _submit(kind: str, flags: dict[str, Any]) -> None:
     typer.echo(f"follow it with `critic train logs {job.id} --follow`; a worker runs it (`critic worker`)")
 
 
-@app.command("sft")
-def sft(
-    ctx: typer.Context,
-    config_file: ConfigFile = None,
-    base_model: BaseModelFlag = None,
-    max_steps: MaxSteps = None,
-    learning_rate: LearningRate = None,
-    per_device_batch_size: BatchSize = None,
-    use_lora: Lora = None,
-    prm800k: Prm800k = None,
-    prm800k_ratio: Prm800kRatio = None,
-    teacher_backend: Annotated[str | None, _field("teacher_backend")] = None,
-    accelerate_config: AccelerateConfig = None,
-    sets: Sets = [],  # noqa: B006 - typer reads the default, never mutates it
-) -> None:
-    """Queue a supervised fine-tuning job (loss on the critique only)."""
-    _submit("sft", ctx.params)
-
-
-@app.command("grpo")
-def grpo(
-    ctx: typer.Context,
-    config_file: ConfigFile = None,
-    base_model: BaseModelFlag = None,
-    max_steps: MaxSteps = None,
-    learning_rate: LearningRate = None,
-    per_device_batch_size: BatchSize = None,
-    num_generations: Annotated[int | None, _field("num_generations")] = None,
-    beta: Annotated[float | None, _field("beta")] = None,
-    use_lora: Lora = None,
-    prm800k: Prm800k = None,
-    prm800k_ratio: Prm800kRatio = None,
-    accelerate_config: AccelerateConfig = None,
-    sets: Sets = [],  # noqa: B006 - typer reads the default, never mutates it
-) -> None:
-    """Queue a GRPO job (reward 1 when the critique's boxed first wrong step equals the label)."""
-    _submit("grpo", ctx.params)
+app.command("sft")(_job_command("sft", "Queue a supervised fine-tuning job (loss on the critique only)."))
+app.command("grpo")(
+    _job_command("grpo", "Queue a GRPO job (reward 1 when the critique's boxed first wrong step equals the label).")
+)
 
 
 def _job_line(job: Any) -> str:
