@@ -54,7 +54,7 @@ def _job_command(kind: str, summary: str) -> Callable[..., None]:
         *(_flag(config_class, name) for name in _FLAG_FIELDS[kind]),
         Parameter("sets", Parameter.KEYWORD_ONLY, default=[], annotation=Sets),
     ]
-    command.__signature__ = Signature(parameters)  # type: ignore[attr-defined]
+    command.__signature__ = Signature(parameters)
     command.__annotations__ = {p.name: p.annotation for p in parameters}
     command.__name__, command.__doc__ = kind, summary
     return command
