@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import typer
 
-from cli.options import database_session
+from cli.options import database_session, echo_rows
 
 app = typer.Typer(
     help="Evaluate critics on ProcessBench-style benchmarks (error accuracy, correct accuracy, F1) and compare runs. "
@@ -119,17 +120,18 @@ def list_runs(
     limit: int = typer.Option(20, "--limit", "-n", min=1, help="Newest N runs."),
 ) -> None:
     """List recorded evaluation runs (newest first) with their average F1."""
-    from db.evals import eval_run_f1, list_eval_runs
+    from db.evals import list_eval_runs
 
     with database_session() as session:
-        runs = list_eval_runs(session, dataset=dataset, limit=limit)
-        if not runs:
-            typer.echo("no evaluation runs recorded")
-            return
-        for run in runs:
-            f1 = eval_run_f1(run)
-            critic = (run.config or {}).get("critic", "?")
-            typer.echo(
-                f"#{run.id}  {run.status:<8} {run.dataset:<24} {critic:<9} {run.model:<30} "
-                f"F1 {'-' if f1 is None else f'{100 * f1:.1f}'}  n={run.n_items}  {run.predictions_path}"
-            )
+        echo_rows(list_eval_runs(session, dataset=dataset, limit=limit), _run_line, "no evaluation runs recorded")
+
+
+def _run_line(run: Any) -> str:
+    from db.evals import eval_run_f1
+
+    f1 = eval_run_f1(run)
+    critic = (run.config or {}).get("critic", "?")
+    return (
+        f"#{run.id}  {run.status:<8} {run.dataset:<24} {critic:<9} {run.model:<30} "
+        f"F1 {'-' if f1 is None else f'{100 * f1:.1f}'}  n={run.n_items}  {run.predictions_path}"
+    )

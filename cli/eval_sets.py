@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from cli.options import database_session
+from cli.options import database_session, echo_rows
 
 app = typer.Typer(
     help="Evaluation sets: fixed labelled items every model version is scored on; their problems are left out of "
@@ -46,11 +46,11 @@ def list_sets() -> None:
     from db.eval_sets import list_eval_sets
 
     with database_session() as session:
-        sets = list_eval_sets(session)
-        if not sets:
-            typer.echo("no evaluation sets yet: register one with `critic eval-set add NAME --from FILE`")
-        for s in sets:
-            typer.echo(f"{s.id:>4}  {s.name:<24} {s.n_items:>6} items  {len(s.problem_keys):>6} problems  {s.source}")
+        echo_rows(
+            list_eval_sets(session),
+            lambda s: f"{s.id:>4}  {s.name:<24} {s.n_items:>6} items  {len(s.problem_keys):>6} problems  {s.source}",
+            "no evaluation sets yet: register one with `critic eval-set add NAME --from FILE`",
+        )
 
 
 @app.command("score")

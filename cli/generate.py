@@ -7,7 +7,16 @@ from typing import Any
 
 import typer
 
-from cli.options import INPUT_HELP, SPEC_HELP, BaseUrl, Seed, default_output, finish, limit_option, open_backends
+from cli.options import (
+    SPEC_HELP,
+    BaseUrl,
+    Seed,
+    default_output,
+    finish,
+    input_option,
+    limit_option,
+    open_backends,
+)
 
 app = typer.Typer(
     help="Training data from models: DeepCritic seed critiques and Monte Carlo step labels.", no_args_is_help=True
@@ -16,7 +25,7 @@ app = typer.Typer(
 
 @app.command("seed-critiques", no_args_is_help=True)
 def seed_critiques(
-    input: Path = typer.Option(..., "--input", "-i", help=INPUT_HELP + " Every item needs a human 'label'."),
+    input: Path = input_option(" Every item needs a human 'label'."),
     teacher: str | None = typer.Option(None, "--teacher", "-t", help="Teacher model. " + SPEC_HELP),
     output: Path | None = typer.Option(
         None, "--output", "-o", help="SFT JSONL to write (appended; a rerun skips done ids). Default INPUT.seed.jsonl"
@@ -80,9 +89,7 @@ def _critique_run_store(backend_name: str, database_url: str | None) -> Any:
 
 @app.command("mc-labels", no_args_is_help=True)
 def mc_labels(
-    input: Path = typer.Option(
-        ..., "--input", "-i", help=INPUT_HELP + " Needs a ground-truth 'answer' (or 'final_answer_correct': true)."
-    ),
+    input: Path = input_option(" Needs a ground-truth 'answer' (or 'final_answer_correct': true)."),
     generator: str | None = typer.Option(None, "--generator", "-g", help="Model completing prefixes. " + SPEC_HELP),
     rollouts: int = typer.Option(8, "--rollouts", "-n", min=1, help="Completions sampled from each step prefix."),
     output: Path | None = typer.Option(

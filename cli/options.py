@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
@@ -22,6 +22,7 @@ SPEC_HELP = (
     "(an OpenAI-compatible server at --base-url / CRITIC_BASE_URL), 'vllm:/models/qwen'. "
     "Default: CRITIC_BACKEND with CRITIC_MODEL."
 )
+Row = TypeVar("Row")
 INPUT_HELP = "ProcessBench-shaped items: a JSON array, one JSON object, or JSONL ('problem', 'steps', 'label')."
 
 BaseUrl = Annotated[str | None, typer.Option("--base-url", help="OpenAI-compatible server URL for openai:MODEL.")]
@@ -44,6 +45,19 @@ def database_session() -> Iterator[Any]:
     init_db()
     with session_scope() as session:
         yield session
+
+
+def input_option(more_help: str = "") -> Any:
+    """The required `--input FILE` of ProcessBench-shaped items; `more_help` says which fields the command needs."""
+    return typer.Option(..., "--input", "-i", help=INPUT_HELP + more_help)
+
+
+def echo_rows(rows: Sequence[Row], row_text: Callable[[Row], str], empty: str) -> None:
+    """Print each row's text, or `empty` when there are no rows."""
+    if not rows:
+        typer.echo(empty)
+    for row in rows:
+        typer.echo(row_text(row))
 
 
 def parse_backend_spec(spec: str | None) -> tuple[str, str]:

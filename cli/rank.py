@@ -7,7 +7,6 @@ from pathlib import Path
 import typer
 
 from cli.options import (
-    INPUT_HELP,
     SPEC_HELP,
     BaseUrl,
     Critic,
@@ -16,6 +15,7 @@ from cli.options import (
     Seed,
     default_output,
     finish,
+    input_option,
     limit_option,
     percent,
     run_critic_job,
@@ -27,12 +27,9 @@ app = typer.Typer()
 @app.command("rank", no_args_is_help=True)
 def rank_command(
     ctx: typer.Context,
-    input: Path = typer.Option(
-        ...,
-        "--input",
-        "-i",
-        help=INPUT_HELP + " Only 'problem' and the ground-truth answer are used ('answer', or a solution with "
-        "'final_answer_correct': true); each problem is ranked once.",
+    input: Path = input_option(
+        " Only 'problem' and the ground-truth answer are used ('answer', or a solution with "
+        "'final_answer_correct': true); each problem is ranked once."
     ),
     candidates: int = typer.Option(4, "--candidates", "-n", min=2, help="Solutions sampled per problem (N)."),
     output: Path | None = typer.Option(

@@ -8,7 +8,6 @@ from typing import Annotated, Any
 import typer
 
 from cli.options import (
-    INPUT_HELP,
     SPEC_HELP,
     BaseUrl,
     Critic,
@@ -16,6 +15,7 @@ from cli.options import (
     MaxNewTokens,
     default_output,
     finish,
+    input_option,
     limit_option,
     parse_backend_spec,
     run_critic_job,
@@ -34,7 +34,7 @@ BatchSize = Annotated[int, typer.Option("--batch-size", min=1, help="Solutions r
 @app.command("refine", no_args_is_help=True)
 def refine_command(
     ctx: typer.Context,
-    input: Path = typer.Option(..., "--input", "-i", help=INPUT_HELP),
+    input: Path = input_option(),
     output: Path | None = typer.Option(
         None, "--output", "-o", help="JSONL of refinements (appended; a rerun skips done ids). Default INPUT.refined"
     ),
@@ -78,12 +78,9 @@ def refine_command(
 @eval_app.command("refine", no_args_is_help=True)
 def refine_eval_command(
     ctx: typer.Context,
-    input: Path = typer.Option(
-        ...,
-        "--input",
-        "-i",
-        help=INPUT_HELP + " Items need a ground-truth 'answer'; on ProcessBench files it comes from solutions with "
-        "'final_answer_correct': true and their same-problem siblings.",
+    input: Path = input_option(
+        " Items need a ground-truth 'answer'; on ProcessBench files it comes from solutions with "
+        "'final_answer_correct': true and their same-problem siblings."
     ),
     output: Path = typer.Option(..., "--output", "-o", help="Directory for items.jsonl and summary.json (resumable)."),
     rounds: Rounds = 1,

@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from cli.options import database_session
+from cli.options import database_session, echo_rows
 
 app = typer.Typer()
 
@@ -96,9 +96,10 @@ def history(version_id: int | None = typer.Option(None, "--version", help="Only 
 
     with database_session() as session:
         events = model_events(session, version_id=version_id)
-    if not events:
-        typer.echo("no registry events yet")
-    for e in events:
-        before = f" (serving before: {e.previous_serving_id})" if e.previous_serving_id else ""
-        typer.echo(f"{e.created_at:%Y-%m-%d %H:%M:%S}  v{e.model_version_id}  {e.action:<12} by {e.actor}{before}")
-        typer.echo(f"      {e.reason}")
+    echo_rows(events, _event_lines, "no registry events yet")
+
+
+def _event_lines(e: Any) -> str:
+    before = f" (serving before: {e.previous_serving_id})" if e.previous_serving_id else ""
+    when = f"{e.created_at:%Y-%m-%d %H:%M:%S}"
+    return f"{when}  v{e.model_version_id}  {e.action:<12} by {e.actor}{before}\n      {e.reason}"

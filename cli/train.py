@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 from pydantic import BaseModel as PydanticModel
 
-from cli.options import database_session
+from cli.options import database_session, echo_rows
 from training.config import CONFIG_CLASSES
 
 app = typer.Typer(
@@ -102,11 +102,8 @@ def status(job_id: int | None = typer.Argument(None, help="A job id; omit to lis
 
     with database_session() as session:
         if job_id is None:
-            jobs = list_jobs(session)
-            if not jobs:
-                typer.echo("no training jobs yet: queue one with `critic train sft` or `critic train grpo`")
-            for job in jobs:
-                typer.echo(_job_line(job))
+            empty = "no training jobs yet: queue one with `critic train sft` or `critic train grpo`"
+            echo_rows(list_jobs(session), _job_line, empty)
             return
         job = get_job(session, job_id=job_id)
         typer.echo(_job_line(job))
