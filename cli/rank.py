@@ -24,13 +24,16 @@ from cli.options import (
 app = typer.Typer()
 
 
+_INPUT_USES = (
+    " Only 'problem' and the ground-truth answer are used ('answer', or a solution with "
+    "'final_answer_correct': true); each problem is ranked once."
+)
+
+
 @app.command("rank", no_args_is_help=True)
 def rank_command(
     ctx: typer.Context,
-    input: Path = input_option(
-        " Only 'problem' and the ground-truth answer are used ('answer', or a solution with "
-        "'final_answer_correct': true); each problem is ranked once."
-    ),
+    input: Path = input_option(_INPUT_USES),
     candidates: int = typer.Option(4, "--candidates", "-n", min=2, help="Solutions sampled per problem (N)."),
     output: Path | None = typer.Option(
         None, "--output", "-o", help="JSONL of ranked problems (appended; a rerun skips done ids). Default INPUT.ranked"

@@ -31,6 +31,12 @@ Rounds = Annotated[int, typer.Option("--rounds", "-r", min=1, max=10, help="Most
 BatchSize = Annotated[int, typer.Option("--batch-size", min=1, help="Solutions refined together.")]
 
 
+_EVAL_INPUT_NEEDS = (
+    " Items need a ground-truth 'answer'; on ProcessBench files it comes from solutions with "
+    "'final_answer_correct': true and their same-problem siblings."
+)
+
+
 @app.command("refine", no_args_is_help=True)
 def refine_command(
     ctx: typer.Context,
@@ -78,10 +84,7 @@ def refine_command(
 @eval_app.command("refine", no_args_is_help=True)
 def refine_eval_command(
     ctx: typer.Context,
-    input: Path = input_option(
-        " Items need a ground-truth 'answer'; on ProcessBench files it comes from solutions with "
-        "'final_answer_correct': true and their same-problem siblings."
-    ),
+    input: Path = input_option(_EVAL_INPUT_NEEDS),
     output: Path = typer.Option(..., "--output", "-o", help="Directory for items.jsonl and summary.json (resumable)."),
     rounds: Rounds = 1,
     generator: Generator = None,

@@ -99,20 +99,8 @@ def test_seed_critiques_report_kept_and_dropped_and_resume(tmp_path: Path, tiny_
 def test_refine_writes_rounds_and_a_step_diff(tmp_path: Path, tiny_model_dir: Path) -> None:
     source, output = _input(tmp_path, malformed=False), tmp_path / "refined.jsonl"
     model = f"transformers:{tiny_model_dir}"
-    result = critic(
-        "refine",
-        "--input",
-        str(source),
-        "--generator",
-        model,
-        "--critic",
-        model,
-        "--rounds",
-        "2",
-        "--output",
-        str(output),
-        *FAST,
-    )
+    models = ["--generator", model, "--critic", model]
+    result = critic("refine", "--input", str(source), *models, "--rounds", "2", "--output", str(output), *FAST)
     assert result.exit_code == 0, result.output
     rows = read_jsonl(output)
     assert [r["id"] for r in rows] == ["w", "r"]
@@ -132,21 +120,9 @@ def test_refine_writes_rounds_and_a_step_diff(tmp_path: Path, tiny_model_dir: Pa
 def test_rank_reports_critic_and_majority_accuracy(tmp_path: Path, tiny_model_dir: Path) -> None:
     source, output = _input(tmp_path, malformed=False), tmp_path / "ranked.jsonl"
     model = f"transformers:{tiny_model_dir}"
+    models = ["--generator", model, "--critic", model]
     result = critic(
-        "rank",
-        "--input",
-        str(source),
-        "--candidates",
-        "2",
-        "--generator",
-        model,
-        "--critic",
-        model,
-        "--output",
-        str(output),
-        "--seed",
-        "1",
-        *FAST,
+        "rank", "--input", str(source), "--candidates", "2", *models, "--output", str(output), "--seed", "1", *FAST
     )
     assert result.exit_code == 0, result.output
     assert "best-of-2 on 2 problems: critic" in result.output and "majority vote" in result.output
