@@ -32,7 +32,6 @@ _INPUT_USES = (
 
 @app.command("rank", no_args_is_help=True)
 def rank_command(
-    ctx: typer.Context,
     input: Path = input_option(_INPUT_USES),
     candidates: int = typer.Option(4, "--candidates", "-n", min=2, help="Solutions sampled per problem (N)."),
     output: Path | None = typer.Option(
@@ -48,6 +47,8 @@ def rank_command(
     base_url: BaseUrl = None,
     batch_size: int = typer.Option(2, "--batch-size", min=1, help="Problems whose candidates are sampled together."),
     limit: int | None = limit_option("Only the first N problems."),
+    *,
+    ctx: typer.Context,
 ) -> None:
     """Sample N solutions per problem, critique each, and pick the one the critic trusts most.
 
