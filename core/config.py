@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from typing import Annotated, Any, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -60,10 +60,6 @@ class ConfigModel(BaseModel):
             return cls(**values)
         except ValidationError as exc:
             raise ConfigError(f"invalid {cls.config_name}: {describe_validation_error(exc, cls.model_fields)}") from exc
-
-    def values(self, fields: Mapping[str, Any] | Iterable[str]) -> dict[str, Any]:
-        """This config's values of the named fields (those it has)."""
-        return {name: getattr(self, name) for name in fields if name in type(self).model_fields}
 
 
 class SamplingConfig(ConfigModel):
