@@ -7,7 +7,8 @@ from pathlib import Path
 
 import typer
 
-from cli.main import app
+app = typer.Typer()
+
 
 _URL_HELP = "SQLAlchemy URL; default CRITIC_DATABASE_URL or the SQLite file under CRITIC_HOME."
 

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import typer
 
-from cli.main import app
-
-db_app = typer.Typer(help="The annotation database: migrations and checks.", no_args_is_help=True)
-app.add_typer(db_app, name="db")
+app = typer.Typer(help="The annotation database: migrations and checks.", no_args_is_help=True)
 
 _URL_HELP = "SQLAlchemy URL; default CRITIC_DATABASE_URL or the SQLite file under CRITIC_HOME."
 
 
-@db_app.command("upgrade")
+@app.command("upgrade")
 def upgrade(
     revision: str = typer.Option("head", help="Alembic revision to upgrade to."),
     database_url: str | None = typer.Option(None, help=_URL_HELP),
@@ -25,7 +22,7 @@ def upgrade(
     typer.echo(f"database {_safe(resolve(database_url))} is at revision {current_revision(database_url)}")
 
 
-@db_app.command("current")
+@app.command("current")
 def current(database_url: str | None = typer.Option(None, help=_URL_HELP)) -> None:
     """Print the database's schema revision and the newest one."""
     from db.migrate import current_revision, head_revision
@@ -33,7 +30,7 @@ def current(database_url: str | None = typer.Option(None, help=_URL_HELP)) -> No
     typer.echo(f"current: {current_revision(database_url) or 'empty'}  head: {head_revision()}")
 
 
-@db_app.command("check")
+@app.command("check")
 def check(database_url: str | None = typer.Option(None, help=_URL_HELP)) -> None:
     """Exit 1 when the database schema differs from the models (a migration is missing or not applied)."""
     from db.migrate import schema_drift

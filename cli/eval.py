@@ -5,17 +5,17 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import typer
 
-from cli.main import app
+from cli.options import database_session, echo_rows
 
-eval_app = typer.Typer(
+app = typer.Typer(
     help="Evaluate critics on ProcessBench-style benchmarks (error accuracy, correct accuracy, F1) and compare runs. "
     "Without a subcommand, runs an evaluation.",
     invoke_without_command=True,
 )
-app.add_typer(eval_app, name="eval")
 
 
 def _default_output(benchmark: str, critic: str, combine: str, model: str | None, samples: int) -> Path:
@@ -30,7 +30,7 @@ def _default_output(benchmark: str, critic: str, combine: str, model: str | None
     return get_settings().home / "evals" / slug
 
 
-@eval_app.callback()
+@app.callback()
 def evaluate(
     ctx: typer.Context,
     benchmark: str = typer.Option(
@@ -80,28 +80,16 @@ def evaluate(
         return
     from training.evaluation import EvalConfig, format_outcome, run_eval
 
+    # The options are named after EvalConfig's fields; the others say how to run, not what to evaluate.
+    fields = {k: v for k, v in ctx.params.items() if k not in ("output", "no_db", "quiet")}
     config = EvalConfig.build(
-        benchmark=benchmark,
-        critic=critic,
-        combine=combine,
-        model=model,
-        backend=backend,
-        base_url=base_url,
-        mode=mode,
-        samples=samples,
-        temperature=temperature,
-        max_new_tokens=max_new_tokens,
-        seed=seed,
-        limit=limit,
-        batch_size=batch_size,
-        output=output or _default_output(benchmark, critic, combine, model, samples),
-        record=not no_db,
+        **fields, output=output or _default_output(benchmark, critic, combine, model, samples), record=not no_db
     )
     outcome = run_eval(config, show_progress=not quiet)
     typer.echo(format_outcome(outcome, config))
 
 
-@eval_app.command()
+@app.command()
 def compare(
     dir_a: Path = typer.Argument(..., help="Output directory of the first (baseline) run."),
     dir_b: Path = typer.Argument(..., help="Output directory of the second run."),
@@ -126,25 +114,24 @@ def compare(
     typer.echo(format_comparison(comparison, max_items=max_items))
 
 
-@eval_app.command("runs")
+@app.command("runs")
 def list_runs(
     dataset: str | None = typer.Option(None, "--benchmark", "-B", help="Only runs on this benchmark spec."),
     limit: int = typer.Option(20, "--limit", "-n", min=1, help="Newest N runs."),
 ) -> None:
     """List recorded evaluation runs (newest first) with their average F1."""
-    from db.evals import eval_run_f1, list_eval_runs
-    from db.session import init_db, session_scope
+    from db.evals import list_eval_runs
 
-    init_db()
-    with session_scope() as session:
-        runs = list_eval_runs(session, dataset=dataset, limit=limit)
-        if not runs:
-            typer.echo("no evaluation runs recorded")
-            return
-        for run in runs:
-            f1 = eval_run_f1(run)
-            critic = (run.config or {}).get("critic", "?")
-            typer.echo(
-                f"#{run.id}  {run.status:<8} {run.dataset:<24} {critic:<9} {run.model:<30} "
-                f"F1 {'-' if f1 is None else f'{100 * f1:.1f}'}  n={run.n_items}  {run.predictions_path}"
-            )
+    with database_session() as session:
+        echo_rows(list_eval_runs(session, dataset=dataset, limit=limit), _run_line, "no evaluation runs recorded")
+
+
+def _run_line(run: Any) -> str:
+    from db.evals import eval_run_f1
+
+    f1 = eval_run_f1(run)
+    critic = (run.config or {}).get("critic", "?")
+    return (
+        f"#{run.id}  {run.status:<8} {run.dataset:<24} {critic:<9} {run.model:<30} "
+        f"F1 {'-' if f1 is None else f'{100 * f1:.1f}'}  n={run.n_items}  {run.predictions_path}"
+    )

@@ -6,17 +6,16 @@ from pathlib import Path
 
 import typer
 
-from cli.main import app
+from cli.options import database_session, echo_rows
 
-eval_set_app = typer.Typer(
+app = typer.Typer(
     help="Evaluation sets: fixed labelled items every model version is scored on; their problems are left out of "
     "every training snapshot.",
     no_args_is_help=True,
 )
-app.add_typer(eval_set_app, name="eval-set")
 
 
-@eval_set_app.command("add")
+@app.command("add")
 def add(
     name: str = typer.Argument(..., help="A name for the set (unique)."),
     benchmark: str | None = typer.Option(
@@ -30,10 +29,8 @@ def add(
 ) -> None:
     """Register an evaluation set; later training jobs drop every solution of its problems and gate on it."""
     from db.eval_sets import register_eval_set
-    from db.session import init_db, session_scope
 
-    init_db()
-    with session_scope() as session:
+    with database_session() as session:
         eval_set = register_eval_set(
             session, name=name, benchmark=benchmark, campaign=campaign, limit=limit, description=description
         )
@@ -43,22 +40,20 @@ def add(
         )
 
 
-@eval_set_app.command("list")
+@app.command("list")
 def list_sets() -> None:
     """List the registered evaluation sets."""
     from db.eval_sets import list_eval_sets
-    from db.session import init_db, session_scope
 
-    init_db()
-    with session_scope() as session:
-        sets = list_eval_sets(session)
-        if not sets:
-            typer.echo("no evaluation sets yet: register one with `critic eval-set add NAME --from FILE`")
-        for s in sets:
-            typer.echo(f"{s.id:>4}  {s.name:<24} {s.n_items:>6} items  {len(s.problem_keys):>6} problems  {s.source}")
+    with database_session() as session:
+        echo_rows(
+            list_eval_sets(session),
+            lambda s: f"{s.id:>4}  {s.name:<24} {s.n_items:>6} items  {len(s.problem_keys):>6} problems  {s.source}",
+            "no evaluation sets yet: register one with `critic eval-set add NAME --from FILE`",
+        )
 
 
-@eval_set_app.command("score")
+@app.command("score")
 def score(
     name: str = typer.Argument(..., help="Evaluation set name."),
     version_id: int | None = typer.Option(None, "--version", help="Model version id (see `critic model list`)."),
@@ -72,13 +67,11 @@ def score(
     """Score a model version (or a model) on a set: the result fills the registry's versions x sets table."""
     from core.models import resolve_model
     from core.settings import get_settings
-    from db.session import init_db, session_scope
     from training.evaluation import report_from_records
     from training.gate import evaluate_on_set, registered_set
     from training.registry import get_version
 
-    init_db()
-    with session_scope() as session:
+    with database_session() as session:
         gate_set = registered_set(session, name=name)
         if version_id is not None:
             path, label = get_version(session, version_id=version_id).path, f"v{version_id}"

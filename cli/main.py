@@ -1,15 +1,46 @@
-"""The `critic` entry point: one Typer app; each command group lives in its own module."""
+"""The `critic` entry point: one Typer app composed of the command modules' apps; project errors become exit codes."""
 
 from __future__ import annotations
 
-import sys
+from typing import Any
 
 import typer
+from typer.core import TyperGroup
 
+from cli import (
+    critique,
+    data,
+    db_cmd,
+    eval,
+    eval_sets,
+    generate,
+    model_prepare,
+    model_serve,
+    rank,
+    refine,
+    registry,
+    serve,
+    train,
+    user,
+    worker,
+)
 from core.errors import CriticError
+
+
+class CriticGroup(TyperGroup):
+    """The root command: a project error from any command is printed as one line and exits with its code."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CriticError as exc:
+            typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+            raise typer.Exit(exc.exit_code) from exc
+
 
 app = typer.Typer(
     name="critic",
+    cls=CriticGroup,
     help="Critic Studio: step-level critique of math solutions, annotation, evaluation and retraining.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -37,43 +68,26 @@ def _root(
     """Critic Studio: step-level critique of math solutions, annotation, evaluation and retraining."""
 
 
-# Command groups shared by several modules are created here so each module can add to them.
 model_app = typer.Typer(help="Critic models: serve with vLLM, list, promote, roll back.", no_args_is_help=True)
+for commands in (model_prepare.app, model_serve.app, registry.app):
+    model_app.add_typer(commands)
+eval.app.add_typer(refine.eval_app)
+
+for commands in (critique.app, data.app, refine.app, rank.app, serve.app, worker.app):
+    app.add_typer(commands)
 app.add_typer(model_app, name="model")
-
-
-def _register_commands() -> None:
-    # Each module adds its commands to `app`; heavy libraries are imported inside the commands.
-    from cli import critique as _critique  # noqa: F401
-    from cli import data as _data  # noqa: F401
-    from cli import db_cmd as _db_cmd  # noqa: F401
-    from cli import eval as _eval  # noqa: F401
-    from cli import eval_sets as _eval_sets  # noqa: F401
-    from cli import generate as _generate  # noqa: F401
-    from cli import model_prepare as _model_prepare  # noqa: F401
-    from cli import model_serve as _model_serve  # noqa: F401
-    from cli import rank as _rank  # noqa: F401
-    from cli import refine as _refine  # noqa: F401
-    from cli import registry as _registry  # noqa: F401
-    from cli import serve as _serve  # noqa: F401
-    from cli import train as _train  # noqa: F401
-    from cli import user as _user  # noqa: F401
-    from cli import worker as _worker  # noqa: F401
+app.add_typer(db_cmd.app, name="db")
+app.add_typer(eval.app, name="eval")
+app.add_typer(eval_sets.app, name="eval-set")
+app.add_typer(generate.app, name="generate")
+app.add_typer(train.app, name="train")
+app.add_typer(user.app, name="user")
 
 
 def main() -> None:
-    """Run the CLI, turning project errors into a one-line message and an exit code."""
-    _register_commands()
-    try:
-        # Standalone mode: click itself prints usage errors and exits with their codes (and typer.Exit's).
-        app()
-    except CriticError as exc:
-        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
-        sys.exit(exc.exit_code)
+    """Run the `critic` command."""
+    app()
 
 
 if __name__ == "__main__":
-    # Run through the imported module so commands register on the same `app` (not on a copy in __main__).
-    from cli.main import main as _main
-
-    _main()
+    main()

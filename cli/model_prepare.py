@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import typer
 
-from cli.main import model_app
+app = typer.Typer()
 
 
-@model_app.command("prepare")
+@app.command("prepare")
 def prepare(
     model: str = typer.Option("embedded", "--model", "-m", help="embedded, a local checkpoint or .gguf, or a hub id."),
 ) -> None:

@@ -8,17 +8,18 @@ from pathlib import Path
 
 import typer
 
-from cli.main import model_app
 from core.errors import BackendUnavailableError
 from core.settings import get_settings
 from core.vllm_server import start_vllm_server
+
+app = typer.Typer()
 
 
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-@model_app.command("serve", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@app.command("serve", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def serve_model(
     ctx: typer.Context,
     model: str | None = typer.Option(None, help="Critic model: 'embedded', a checkpoint directory or a hub id."),

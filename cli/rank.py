@@ -6,34 +6,49 @@ from pathlib import Path
 
 import typer
 
-from cli.generate import INPUT_HELP, SPEC_HELP, default_output, finish, open_backends, progress_bar
-from cli.main import app
-from cli.refine import critic_function
+from cli.options import (
+    SPEC_HELP,
+    BaseUrl,
+    Critic,
+    CriticMode,
+    MaxNewTokens,
+    Seed,
+    default_output,
+    finish,
+    input_option,
+    limit_option,
+    percent,
+    run_critic_job,
+)
+
+app = typer.Typer()
+
+
+_INPUT_USES = (
+    " Only 'problem' and the ground-truth answer are used ('answer', or a solution with "
+    "'final_answer_correct': true); each problem is ranked once."
+)
 
 
 @app.command("rank", no_args_is_help=True)
 def rank_command(
-    input: Path = typer.Option(
-        ...,
-        "--input",
-        "-i",
-        help=INPUT_HELP + " Only 'problem' and the ground-truth answer are used ('answer', or a solution with "
-        "'final_answer_correct': true); each problem is ranked once.",
-    ),
+    input: Path = input_option(_INPUT_USES),
     candidates: int = typer.Option(4, "--candidates", "-n", min=2, help="Solutions sampled per problem (N)."),
     output: Path | None = typer.Option(
         None, "--output", "-o", help="JSONL of ranked problems (appended; a rerun skips done ids). Default INPUT.ranked"
     ),
     generator: str | None = typer.Option(None, "--generator", "-g", help="Model that solves. " + SPEC_HELP),
-    critic: str | None = typer.Option(None, "--critic", "-c", help="Critic model. " + SPEC_HELP),
-    critic_mode: str = typer.Option("single", "--critic-mode", help="Critic mode: single or deliberate."),
+    critic: Critic = None,
+    critic_mode: CriticMode = "single",
     critic_samples: int = typer.Option(1, "--critic-samples", min=1, help="Critic samples per candidate (votes)."),
     temperature: float = typer.Option(0.8, "--temperature", help="Candidate sampling temperature (> 0)."),
-    max_new_tokens: int = typer.Option(512, "--max-new-tokens", min=16, help="Budget of each model call."),
-    seed: int | None = typer.Option(None, "--seed", help="Sampling seed."),
-    base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible server URL for openai:MODEL."),
+    max_new_tokens: MaxNewTokens = 512,
+    seed: Seed = None,
+    base_url: BaseUrl = None,
     batch_size: int = typer.Option(2, "--batch-size", min=1, help="Problems whose candidates are sampled together."),
-    limit: int | None = typer.Option(None, "--limit", min=1, help="Only the first N problems."),
+    limit: int | None = limit_option("Only the first N problems."),
+    *,
+    ctx: typer.Context,
 ) -> None:
     """Sample N solutions per problem, critique each, and pick the one the critic trusts most.
 
@@ -46,27 +61,12 @@ def rank_command(
 
     config = RankConfig.build(candidates=candidates, temperature=temperature, max_new_tokens=max_new_tokens, seed=seed)
     target = output or default_output(input, "ranked")
-    with open_backends(base_url) as backends, progress_bar("rank") as bar:
-        critique = critic_function(backends, critic, critic_mode, critic_samples, max_new_tokens)
-        report = run_rank(
-            input,
-            target,
-            backends.get(generator),
-            critique,
-            config,
-            batch_size=batch_size,
-            limit=limit,
-            progress=bar.update,
-        )
-
-    def pct(value: float | None) -> str:
-        return "n/a" if value is None else f"{100 * value:.1f}%"
-
+    report = run_critic_job(run_rank, "rank", ctx.params, config, target)
     s = report.summary
     finish(
         report,
-        f"best-of-{candidates} on {s['problems']} problems: critic {pct(s['critic_accuracy'])}, "
-        f"majority vote {pct(s['majority_accuracy'])}, first sample {pct(s['first_sample_accuracy'])}, "
-        f"any correct {pct(s['oracle_accuracy'])} (written now {report.written}, already done {report.skipped}) "
+        f"best-of-{candidates} on {s['problems']} problems: critic {percent(s['critic_accuracy'])}, "
+        f"majority vote {percent(s['majority_accuracy'])}, first sample {percent(s['first_sample_accuracy'])}, "
+        f"any correct {percent(s['oracle_accuracy'])} (written now {report.written}, already done {report.skipped}) "
         f"-> {target}",
     )

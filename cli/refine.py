@@ -3,48 +3,60 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Annotated, Any
 
 import typer
 
-from cli.generate import INPUT_HELP, SPEC_HELP, default_output, finish, open_backends, progress_bar
-from cli.main import app
+from cli.options import (
+    SPEC_HELP,
+    BaseUrl,
+    Critic,
+    CriticMode,
+    MaxNewTokens,
+    default_output,
+    finish,
+    input_option,
+    limit_option,
+    parse_backend_spec,
+    run_critic_job,
+)
 
-if TYPE_CHECKING:
-    from cli.generate import Backends
-    from core.refine import CritiqueFn
+app = typer.Typer()
+eval_app = typer.Typer()
+"""`critic eval refine`, added to the `critic eval` group."""
+
+CriticSamples = Annotated[int, typer.Option("--critic-samples", min=1, help="Critic samples for Maj@k voting.")]
+Generator = Annotated[str | None, typer.Option("--generator", "-g", help="Model that revises. " + SPEC_HELP)]
+Rounds = Annotated[int, typer.Option("--rounds", "-r", min=1, max=10, help="Most critique -> revision rounds (CTRL).")]
+BatchSize = Annotated[int, typer.Option("--batch-size", min=1, help="Solutions refined together.")]
 
 
-def critic_function(backends: Backends, spec: str | None, mode: str, samples: int, max_new_tokens: int) -> CritiqueFn:
-    """The critic's batch method, on a backend shared with the generator when both name the same model."""
-    from core.critic import Critic, CriticConfig
-    from core.errors import ConfigError
-
-    if mode not in ("single", "deliberate"):
-        raise ConfigError(f"--critic-mode {mode!r}: choose single or deliberate")
-    config = CriticConfig.build(mode=mode, samples=samples, max_new_tokens=max_new_tokens)
-    return Critic(backends.get(spec), config).critique_many
+_EVAL_INPUT_NEEDS = (
+    " Items need a ground-truth 'answer'; on ProcessBench files it comes from solutions with "
+    "'final_answer_correct': true and their same-problem siblings."
+)
 
 
 @app.command("refine", no_args_is_help=True)
 def refine_command(
-    input: Path = typer.Option(..., "--input", "-i", help=INPUT_HELP),
+    ctx: typer.Context,
+    input: Path = input_option(),
     output: Path | None = typer.Option(
         None, "--output", "-o", help="JSONL of refinements (appended; a rerun skips done ids). Default INPUT.refined"
     ),
-    rounds: int = typer.Option(1, "--rounds", "-r", min=1, max=10, help="Most critique -> revision rounds (CTRL)."),
-    generator: str | None = typer.Option(None, "--generator", "-g", help="Model that revises. " + SPEC_HELP),
-    critic: str | None = typer.Option(None, "--critic", "-c", help="Critic model. " + SPEC_HELP),
-    critic_mode: str = typer.Option("single", "--critic-mode", help="Critic mode: single or deliberate."),
-    critic_samples: int = typer.Option(1, "--critic-samples", min=1, help="Critic samples for Maj@k voting."),
+    rounds: Rounds = 1,
+    generator: Generator = None,
+    critic: Critic = None,
+    critic_mode: CriticMode = "single",
+    critic_samples: CriticSamples = 1,
     without_critique: bool = typer.Option(
         False, "--without-critique", help="Revise without showing a critique (the self-revision baseline)."
     ),
-    max_new_tokens: int = typer.Option(512, "--max-new-tokens", min=16, help="Budget of each model call."),
+    max_new_tokens: MaxNewTokens = 512,
     temperature: float = typer.Option(0.0, "--temperature", min=0.0, help="Revision temperature (0 = greedy)."),
-    base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible server URL for openai:MODEL."),
-    batch_size: int = typer.Option(4, "--batch-size", min=1, help="Solutions refined together."),
-    limit: int | None = typer.Option(None, "--limit", min=1, help="Only the first N items."),
+    base_url: BaseUrl = None,
+    batch_size: BatchSize = 4,
+    limit: int | None = limit_option("Only the first N items."),
 ) -> None:
     """Revise solutions with their critiques: keep the steps before the first wrong one, rewrite from there.
 
@@ -59,20 +71,7 @@ def refine_command(
         rounds=rounds, use_critique=not without_critique, max_new_tokens=max_new_tokens, temperature=temperature
     )
     target = output or default_output(input, "refined")
-    with open_backends(base_url) as backends, progress_bar("refine") as bar:
-        critique = None
-        if not without_critique:
-            critique = critic_function(backends, critic, critic_mode, critic_samples, max_new_tokens)
-        report = run_refine(
-            input,
-            target,
-            backends.get(generator),
-            critique,
-            config,
-            batch_size=batch_size,
-            limit=limit,
-            progress=bar.update,
-        )
+    report = run_critic_job(run_refine, "refine", ctx.params, config, target, with_critic=not without_critique)
     counts = report.counts
     finish(
         report,
@@ -82,26 +81,20 @@ def refine_command(
     )
 
 
+@eval_app.command("refine", no_args_is_help=True)
 def refine_eval_command(
-    input: Path = typer.Option(
-        ...,
-        "--input",
-        "-i",
-        help=INPUT_HELP + " Items need a ground-truth 'answer'; on ProcessBench files it comes from solutions with "
-        "'final_answer_correct': true and their same-problem siblings.",
-    ),
+    ctx: typer.Context,
+    input: Path = input_option(_EVAL_INPUT_NEEDS),
     output: Path = typer.Option(..., "--output", "-o", help="Directory for items.jsonl and summary.json (resumable)."),
-    rounds: int = typer.Option(1, "--rounds", "-r", min=1, max=10, help="Most critique -> revision rounds (CTRL)."),
-    generator: str | None = typer.Option(None, "--generator", "-g", help="Model that revises. " + SPEC_HELP),
-    critic: str | None = typer.Option(None, "--critic", "-c", help="Critic model. " + SPEC_HELP),
-    critic_mode: str = typer.Option("single", "--critic-mode", help="Critic mode: single or deliberate."),
-    critic_samples: int = typer.Option(1, "--critic-samples", min=1, help="Critic samples for Maj@k voting."),
-    max_new_tokens: int = typer.Option(512, "--max-new-tokens", min=16, help="Budget of each model call."),
-    base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible server URL for openai:MODEL."),
-    batch_size: int = typer.Option(4, "--batch-size", min=1, help="Solutions refined together."),
-    limit: int | None = typer.Option(
-        None, "--limit", min=1, help="Only N items, alternating wrong and right original answers."
-    ),
+    rounds: Rounds = 1,
+    generator: Generator = None,
+    critic: Critic = None,
+    critic_mode: CriticMode = "single",
+    critic_samples: CriticSamples = 1,
+    max_new_tokens: MaxNewTokens = 512,
+    base_url: BaseUrl = None,
+    batch_size: BatchSize = 4,
+    limit: int | None = limit_option("Only N items, alternating wrong and right original answers."),
     no_db: bool = typer.Option(False, "--no-db", help="Do not record the run in the database (as an EvalRun)."),
 ) -> None:
     """Does refinement fix solutions? Share of wrong answers turned right (w->c) and right turned wrong (c->w).
@@ -109,25 +102,19 @@ def refine_eval_command(
     Every item is revised twice, with the critic's critiques and without (self-revision), and the final answers
     are checked against the ground truth with math-verify.
     """
-    from cli.generate import parse_backend_spec
     from core.refine import RefineConfig
     from training.generation_jobs import run_refine_eval
 
     config = RefineConfig.build(rounds=rounds, max_new_tokens=max_new_tokens)
-    with open_backends(base_url) as backends, progress_bar("eval refine") as bar:
-        critique = critic_function(backends, critic, critic_mode, critic_samples, max_new_tokens)
-        report = run_refine_eval(
-            input,
-            output,
-            backends.get(generator),
-            critique,
-            config,
-            batch_size=batch_size,
-            limit=limit,
-            progress=bar.update,
-            record=not no_db,
-            critic_model=parse_backend_spec(critic)[1],
-        )
+    report = run_critic_job(
+        run_refine_eval,
+        "eval refine",
+        ctx.params,
+        config,
+        output,
+        record=not no_db,
+        critic_model=parse_backend_spec(critic)[1],
+    )
     typer.echo(format_refine_summary(report.summary))
     finish(report, f"per-item rows: {output / 'items.jsonl'}; summary: {output / 'summary.json'}")
 
@@ -146,14 +133,3 @@ def format_refine_summary(summary: dict[str, Any]) -> str:
             f"{pct(row['accuracy_before']):>11} {pct(row['accuracy_after']):>10} {row['items']:>6}"
         )
     return "\n".join(lines)
-
-
-def _register_eval_refine() -> None:
-    try:
-        from cli.eval import eval_app  # type: ignore[attr-defined]
-    except ImportError:
-        return
-    eval_app.command("refine", no_args_is_help=True)(refine_eval_command)
-
-
-_register_eval_refine()

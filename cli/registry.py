@@ -7,17 +7,18 @@ from typing import Any
 
 import typer
 
-from cli.main import model_app
+from cli.options import database_session, echo_rows
+
+app = typer.Typer()
 
 
-@model_app.command("list")
+@app.command("list")
 def list_models() -> None:
     """List model versions: status (serving = active), gate score and reason, data hash, path."""
-    from db.session import init_db, session_scope
+    from db.session import session_scope
     from training.registry import list_versions
 
-    init_db()
-    with session_scope() as session:
+    with database_session() as session:
         versions = list_versions(session)
     if not versions:
         typer.echo("no model versions yet: the default model serves; train one with `critic train sft`")
@@ -62,29 +63,25 @@ def format_versions_by_sets(set_names: list[str], rows: list[dict[str, Any]]) ->
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells)
 
 
-@model_app.command("promote")
+@app.command("promote")
 def promote(
     version_id: int = typer.Argument(..., help="Model version id (see `critic model list`)."),
     reason: str = typer.Option("promoted from the CLI", help="Why (kept in the audit trail)."),
 ) -> None:
     """Make a version the active (serving) model by hand, gate or not; the audit trail records who and why."""
-    from db.session import init_db, session_scope
     from training.registry import promote as promote_version
 
-    init_db()
-    with session_scope() as session:
+    with database_session() as session:
         version = promote_version(session, version_id=version_id, reason=reason, actor=f"cli:{getpass.getuser()}")
     typer.echo(f"model version {version.id} ({version.name}) is now active")
 
 
-@model_app.command("rollback")
+@app.command("rollback")
 def rollback() -> None:
     """Reject the active version and reactivate the one that served before it."""
-    from db.session import init_db, session_scope
     from training.registry import rollback as rollback_version
 
-    init_db()
-    with session_scope() as session:
+    with database_session() as session:
         previous = rollback_version(session, reason="rolled back from the CLI", actor=f"cli:{getpass.getuser()}")
     if previous is None:
         typer.echo("rolled back: no earlier version, the default model serves again")
@@ -92,18 +89,17 @@ def rollback() -> None:
         typer.echo(f"rolled back: model version {previous.id} ({previous.name}) is active again")
 
 
-@model_app.command("history")
+@app.command("history")
 def history(version_id: int | None = typer.Option(None, "--version", help="Only this version's events.")) -> None:
     """The registry's audit trail: promotions (by hand or by the gate), gate decisions, rollbacks; newest first."""
-    from db.session import init_db, session_scope
     from training.registry import model_events
 
-    init_db()
-    with session_scope() as session:
+    with database_session() as session:
         events = model_events(session, version_id=version_id)
-    if not events:
-        typer.echo("no registry events yet")
-    for e in events:
-        before = f" (serving before: {e.previous_serving_id})" if e.previous_serving_id else ""
-        typer.echo(f"{e.created_at:%Y-%m-%d %H:%M:%S}  v{e.model_version_id}  {e.action:<12} by {e.actor}{before}")
-        typer.echo(f"      {e.reason}")
+    echo_rows(events, _event_lines, "no registry events yet")
+
+
+def _event_lines(e: Any) -> str:
+    before = f" (serving before: {e.previous_serving_id})" if e.previous_serving_id else ""
+    when = f"{e.created_at:%Y-%m-%d %H:%M:%S}"
+    return f"{when}  v{e.model_version_id}  {e.action:<12} by {e.actor}{before}\n      {e.reason}"

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import typer
 
-from cli.main import app
+app = typer.Typer()
 
 
 @app.command()

@@ -3,104 +3,85 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from inspect import Parameter, Signature
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
+from pydantic import BaseModel as PydanticModel
 
-from cli.main import app
+from cli.options import database_session, echo_rows
+from training.config import CONFIG_CLASSES
 
-train_app = typer.Typer(
+app = typer.Typer(
     help="Retrain the critic on annotations + PRM800K: queue jobs for `critic worker` (or `critic serve`).",
     no_args_is_help=True,
 )
-app.add_typer(train_app, name="train")
 
 _CONFIG_HELP = "YAML file of job settings (see README 'Training'); flags and --set override it."
 _SET_HELP = "Any config field as key=value (YAML value), repeatable: --set lora_r=8 --set beta=0.04."
 
 
-def _overrides(common: dict[str, Any], sets: list[str]) -> dict[str, Any]:
-    from training.config import parse_override
+# The job config fields each command takes as flags, in --help order; their help is the field's description.
+_FLAG_FIELDS = {
+    "sft": ("base_model", "max_steps", "learning_rate", "per_device_batch_size", "use_lora", "prm800k")
+    + ("prm800k_ratio", "teacher_backend", "accelerate_config"),
+    "grpo": ("base_model", "max_steps", "learning_rate", "per_device_batch_size", "num_generations", "beta")
+    + ("use_lora", "prm800k", "prm800k_ratio", "accelerate_config"),
+}
+_FLAG_NAMES = {"per_device_batch_size": ("--batch-size",), "use_lora": ("--lora/--full",)}
+_FLAG_TYPES: dict[str, Any] = {"teacher_backend": str}  # choices are checked by the config, with its message
 
-    values = {k: v for k, v in common.items() if v is not None}
-    for text in sets:
-        key, value = parse_override(text)
-        values[key] = value
-    return values
+
+def _flag(config_class: type[PydanticModel], name: str) -> Parameter:
+    """A `--field` flag (unset: the YAML file or the default applies) for one job config field."""
+    field = config_class.model_fields[name]
+    kind = _FLAG_TYPES.get(name, field.annotation)
+    option = typer.Option(*_FLAG_NAMES.get(name, ()), help=field.description)
+    return Parameter(name, Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[kind | None, option])
 
 
-def _submit(kind: str, config_file: Path | None, values: dict[str, Any]) -> None:
-    from db.session import init_db, session_scope
-    from training.config import load_config
+def _job_command(kind: str, summary: str) -> Callable[..., None]:
+    """The `critic train KIND` command: --config, one flag per field in _FLAG_FIELDS, and --set."""
+    config_class = CONFIG_CLASSES[kind]
+
+    def command(**flags: Any) -> None:
+        _submit(kind, flags)
+
+    parameters = [
+        Parameter("config_file", Parameter.KEYWORD_ONLY, default=None, annotation=ConfigFile),
+        *(_flag(config_class, name) for name in _FLAG_FIELDS[kind]),
+        Parameter("sets", Parameter.KEYWORD_ONLY, default=[], annotation=Sets),
+    ]
+    command.__signature__ = Signature(parameters)
+    command.__annotations__ = {p.name: p.annotation for p in parameters}
+    command.__name__, command.__doc__ = kind, summary
+    return command
+
+
+ConfigFile = Annotated[Path | None, typer.Option("--config", help=_CONFIG_HELP)]
+Sets = Annotated[list[str], typer.Option("--set", help=_SET_HELP)]
+
+
+def _submit(kind: str, flags: dict[str, Any]) -> None:
+    """Queue a job of `kind` from --config, the flags set and --set overrides (validated before anything is queued)."""
+    from training.config import load_config, parse_override
     from training.queue import enqueue_job
 
-    config = load_config(kind, config_file, values)  # raises ConfigError before anything is queued
-    init_db()
-    with session_scope() as session:
+    values = {k: v for k, v in flags.items() if v is not None and k not in ("config_file", "sets")}
+    values.update(parse_override(text) for text in flags["sets"])
+    config = load_config(kind, flags["config_file"], values)
+    with database_session() as session:
         job = enqueue_job(session, config=config)
     typer.echo(f"queued {kind} job {job.id} (max_steps={config.max_steps}, base_model={config.base_model})")
     typer.echo(f"follow it with `critic train logs {job.id} --follow`; a worker runs it (`critic worker`)")
 
 
-@train_app.command("sft")
-def sft(
-    config_file: Path | None = typer.Option(None, "--config", help=_CONFIG_HELP),
-    base_model: str | None = typer.Option(None, help="'active', 'embedded', or a model directory."),
-    max_steps: int | None = typer.Option(None, help="Optimiser steps."),
-    learning_rate: float | None = typer.Option(None, help="Peak learning rate."),
-    batch_size: int | None = typer.Option(None, "--batch-size", help="Sequences per device per micro-batch."),
-    lora: bool | None = typer.Option(None, "--lora/--full", help="LoRA adapters (peft) or full fine-tune."),
-    prm800k: str | None = typer.Option(None, help="PRM800K .jsonl file, directory, or cached dataset id."),
-    prm800k_ratio: float | None = typer.Option(None, help="Share of PRM800K items in the mix (0..1)."),
-    teacher_backend: str | None = typer.Option(None, help="current, template, transformers, openai or vllm."),
-    accelerate_config: Path | None = typer.Option(None, help="Run under `accelerate launch --config_file FILE`."),
-    sets: list[str] = typer.Option([], "--set", help=_SET_HELP),
-) -> None:
-    """Queue a supervised fine-tuning job (loss on the critique only)."""
-    common = {
-        "base_model": base_model,
-        "max_steps": max_steps,
-        "learning_rate": learning_rate,
-        "per_device_batch_size": batch_size,
-        "use_lora": lora,
-        "prm800k": prm800k,
-        "prm800k_ratio": prm800k_ratio,
-        "teacher_backend": teacher_backend,
-        "accelerate_config": str(accelerate_config) if accelerate_config else None,
-    }
-    _submit("sft", config_file, _overrides(common, sets))
-
-
-@train_app.command("grpo")
-def grpo(
-    config_file: Path | None = typer.Option(None, "--config", help=_CONFIG_HELP),
-    base_model: str | None = typer.Option(None, help="'active', 'embedded', or a model directory."),
-    max_steps: int | None = typer.Option(None, help="Optimiser steps."),
-    learning_rate: float | None = typer.Option(None, help="Peak learning rate."),
-    batch_size: int | None = typer.Option(None, "--batch-size", help="Completions per device per micro-batch."),
-    num_generations: int | None = typer.Option(None, help="Rollouts per prompt (group size)."),
-    beta: float | None = typer.Option(None, help="KL coefficient (0 = no reference model)."),
-    lora: bool | None = typer.Option(None, "--lora/--full", help="LoRA adapters (peft) or full fine-tune."),
-    prm800k: str | None = typer.Option(None, help="PRM800K .jsonl file, directory, or cached dataset id."),
-    prm800k_ratio: float | None = typer.Option(None, help="Share of PRM800K items in the mix (0..1)."),
-    accelerate_config: Path | None = typer.Option(None, help="Run under `accelerate launch --config_file FILE`."),
-    sets: list[str] = typer.Option([], "--set", help=_SET_HELP),
-) -> None:
-    """Queue a GRPO job (reward 1 when the critique's boxed first wrong step equals the label)."""
-    common = {
-        "base_model": base_model,
-        "max_steps": max_steps,
-        "learning_rate": learning_rate,
-        "per_device_batch_size": batch_size,
-        "num_generations": num_generations,
-        "beta": beta,
-        "use_lora": lora,
-        "prm800k": prm800k,
-        "prm800k_ratio": prm800k_ratio,
-        "accelerate_config": str(accelerate_config) if accelerate_config else None,
-    }
-    _submit("grpo", config_file, _overrides(common, sets))
+app.command("sft")(_job_command("sft", "Queue a supervised fine-tuning job (loss on the critique only)."))
+app.command("grpo")(
+    _job_command("grpo", "Queue a GRPO job (reward 1 when the critique's boxed first wrong step equals the label).")
+)
 
 
 def _job_line(job: Any) -> str:
@@ -114,20 +95,15 @@ def _job_line(job: Any) -> str:
     )
 
 
-@train_app.command("status")
+@app.command("status")
 def status(job_id: int | None = typer.Argument(None, help="A job id; omit to list recent jobs.")) -> None:
     """Show one job (status, progress, latest metrics, data hash, model version) or the recent jobs."""
-    from db.session import init_db, session_scope
     from training.queue import get_job, job_metrics, list_jobs
 
-    init_db()
-    with session_scope() as session:
+    with database_session() as session:
         if job_id is None:
-            jobs = list_jobs(session)
-            if not jobs:
-                typer.echo("no training jobs yet: queue one with `critic train sft` or `critic train grpo`")
-            for job in jobs:
-                typer.echo(_job_line(job))
+            empty = "no training jobs yet: queue one with `critic train sft` or `critic train grpo`"
+            echo_rows(list_jobs(session), _job_line, empty)
             return
         job = get_job(session, job_id=job_id)
         typer.echo(_job_line(job))
@@ -141,18 +117,16 @@ def status(job_id: int | None = typer.Argument(None, help="A job id; omit to lis
             typer.echo(f"{name}: {value:.4g} (step {step}, {len(points)} points)")
 
 
-@train_app.command("logs")
+@app.command("logs")
 def logs(
     job_id: int = typer.Argument(..., help="Job id."),
     follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new lines until the job ends."),
 ) -> None:
     """Print a job's log lines (progress, loss/reward, evaluation, errors)."""
-    from db.session import init_db, session_scope
     from training.queue import FINISHED, get_job, job_logs
 
-    init_db()
     last = 0
-    with session_scope() as session:
+    with database_session() as session:
         get_job(session, job_id=job_id)
         while True:
             for line in job_logs(session, job_id=job_id, after_id=last):
@@ -166,14 +140,12 @@ def logs(
             time.sleep(1.0)
 
 
-@train_app.command("cancel")
+@app.command("cancel")
 def cancel(job_id: int = typer.Argument(..., help="Job id.")) -> None:
     """Cancel a job: a queued one at once; a running one is stopped by its worker within seconds."""
-    from db.session import init_db, session_scope
     from training.queue import request_cancel
 
-    init_db()
-    with session_scope() as session:
+    with database_session() as session:
         job = request_cancel(session, job_id=job_id)
     if job.status == "cancelled":
         typer.echo(f"job {job_id} cancelled")

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import typer
 
-from cli.main import app
-
-user_app = typer.Typer(help="User accounts of the web app.", no_args_is_help=True)
-app.add_typer(user_app, name="user")
+app = typer.Typer(help="User accounts of the web app.", no_args_is_help=True)
 
 
-@user_app.command("add")
+@app.command("add")
 def add(
     name: str = typer.Argument(..., help="Login name."),
     role: str = typer.Option("annotator", help="admin, reviewer, annotator, teacher or viewer."),
@@ -29,7 +26,7 @@ def add(
         typer.echo(f"created user {user.username!r} with role {user.role}")
 
 
-@user_app.command("list")
+@app.command("list")
 def list_(database_url: str | None = typer.Option(None, help="SQLAlchemy URL.")) -> None:
     """List users and their roles."""
     from db.session import init_db, session_scope

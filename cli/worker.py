@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cli.main import app
+app = typer.Typer()
 
 
 @app.command("worker")

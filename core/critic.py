@@ -5,12 +5,13 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
 from core.backends.base import Backend, Generation, GenerationParams, Messages
 from core.confidence import first_error_probability, judgement_confidences
+from core.config import MaxNewTokens, SamplingConfig, Temperature
 from core.errors import ConfigError
 from core.grammar import Constraint, critique_constraint, step_constraint
 from core.parsing import parse_critique, parse_step_critique
@@ -49,23 +50,43 @@ def _default_constrained() -> str:
     return get_settings().constrained
 
 
-class CriticConfig(BaseModel):
-    """How the critic generates: mode, number of voted samples and sampling settings."""
-
-    model_config = ConfigDict(extra="forbid")
+class CriticSampling(SamplingConfig):
+    """How a critic samples: mode, voted samples and the sampling fields (also what an evaluation run sets)."""
 
     mode: Mode = Field(
         "single", description="single: one DeepCritic generation per sample; deliberate: three calls per step."
     )
     samples: int = Field(1, ge=1, le=64, description="Samples per item for Maj@k voting (k); 1 disables voting.")
-    max_new_tokens: int = Field(
-        default_factory=_default_max_new_tokens, gt=0, le=32768, description="Generation budget per model call."
+    max_new_tokens: MaxNewTokens = Field(
+        default_factory=_default_max_new_tokens, description="Generation budget per model call."
     )
-    temperature: float | None = Field(
-        None, ge=0.0, le=2.0, description="Sampling temperature; default 0 (greedy) for 1 sample, 0.7 for several."
+    temperature: Temperature | None = Field(
+        None, description="Sampling temperature; default 0 (greedy) for 1 sample, 0.7 for several."
     )
-    top_p: float = Field(1.0, gt=0.0, le=1.0, description="Nucleus sampling mass (only used when temperature > 0).")
-    seed: int | None = Field(None, description="Random seed for sampling, for reproducible samples.")
+
+    @model_validator(mode="after")
+    def _voting_needs_sampling(self) -> Self:
+        if self.samples > 1 and self.temperature == 0:
+            raise ValueError("samples > 1 needs temperature > 0 (greedy samples are identical); omit temperature")
+        return self
+
+    @property
+    def effective_temperature(self) -> float:
+        if self.temperature is not None:
+            return self.temperature
+        return DEFAULT_SAMPLING_TEMPERATURE if self.samples > 1 else 0.0
+
+    def critic_options(self) -> dict[str, Any]:
+        """The values set here, as options of `Critic.create` (unset ones keep the critic's defaults)."""
+        return self.model_dump(include=set(CriticSampling.model_fields), exclude_none=True)
+
+
+class CriticConfig(CriticSampling):
+    """How the critic generates: mode, number of voted samples, sampling settings and the format grammar."""
+
+    config_name = "critic setting"
+    keep_none = frozenset({"temperature"})
+
     constrained: Literal["auto", "on", "off"] = Field(
         default_factory=_default_constrained,
         description="Enforce the critique format with a grammar: auto = where the backend can, on = or fail, off.",
@@ -78,35 +99,10 @@ class CriticConfig(BaseModel):
         description="combined: a step the symbolic checker proves wrong is judged wrong; llm: the model alone.",
     )
 
-    @model_validator(mode="after")
-    def _voting_needs_sampling(self) -> CriticConfig:
-        if self.samples > 1 and self.temperature == 0:
-            raise ValueError("samples > 1 needs temperature > 0 (greedy samples are identical); omit temperature")
-        return self
-
-    @property
-    def effective_temperature(self) -> float:
-        if self.temperature is not None:
-            return self.temperature
-        return DEFAULT_SAMPLING_TEMPERATURE if self.samples > 1 else 0.0
-
-    @classmethod
-    def build(cls, **values: Any) -> CriticConfig:
-        """Validate values into a config; a bad value raises ConfigError naming the field and the fix."""
-        values = {k: v for k, v in values.items() if v is not None or k == "temperature"}
-        try:
-            return cls(**values)
-        except ValidationError as exc:
-            details = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg']}" for e in exc.errors())
-            raise ConfigError(f"invalid critic setting: {details}") from exc
-
-    def generation_params(self, n: int = 1) -> GenerationParams:
-        return GenerationParams(
-            max_new_tokens=self.max_new_tokens,
+    def params(self, n: int = 1) -> GenerationParams:
+        return replace(
+            super().params(n),
             temperature=self.effective_temperature,
-            top_p=self.top_p,
-            n=n,
-            seed=self.seed,
             repetition_penalty=self.repetition_penalty,
             logprobs=JUDGEMENT_LOGPROBS,
         )
@@ -347,7 +343,7 @@ class Critic:
         constraints = None
         if self.constrains(config):
             constraints = [critique_constraint(len(i.steps), config.max_new_tokens) for i in items]
-        outputs = self._generate(prompts, config.generation_params(config.samples), constraints)
+        outputs = self._generate(prompts, config.params(config.samples), constraints)
         generated = time.perf_counter()
         results = []
         for item, generations in zip(items, outputs, strict=True):
@@ -417,7 +413,7 @@ class Critic:
         def run(round_name: str, prompts: list[Messages], n: int, owners: list[tuple[int, int, int]]) -> None:
             round_start = time.perf_counter()
             constraints = [step_constraint(s, config.max_new_tokens) for _, s, _ in owners] if constrained else None
-            outputs = self._generate(prompts, config.generation_params(n), constraints)
+            outputs = self._generate(prompts, config.params(n), constraints)
             for (item_no, step, sample), generations in zip(owners, outputs, strict=True):
                 for offset, generation in enumerate(generations[:n]):
                     texts[round_name][(item_no, step, sample + offset)] = generation.text
@@ -504,7 +500,7 @@ class Critic:
         constraint = critique_constraint(len(item.steps), config.max_new_tokens) if self.constrains(config) else None
         text = ""
         first: Generation | None = None
-        for chunk in self._stream(prompt, config.generation_params(1), constraint):
+        for chunk in self._stream(prompt, config.params(1), constraint):
             if isinstance(chunk, Generation):
                 first = _enforced(chunk, constraint) if constraint else chunk
                 continue
@@ -519,7 +515,7 @@ class Critic:
         generations: list[Generation] = [first]
         if config.samples > 1:
             constraints = [constraint] if constraint else None
-            more = self._generate([prompt], config.generation_params(config.samples - 1), constraints)[0]
+            more = self._generate([prompt], config.params(config.samples - 1), constraints)[0]
             generations.extend(more)
         parsed = [with_confidences(parse_critique(g.text, len(item.steps)), g) for g in generations]
         timings = {"generate_s": time.perf_counter() - started, "first_sample_s": first_done - started}

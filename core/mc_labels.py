@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from core.answers import answers_match, known_answer
 from core.backends.base import Backend, GenerationParams
-from core.errors import BadInputError, ConfigError
+from core.config import GenerationBudget, SamplingConfig, SamplingTemperature
+from core.errors import BadInputError
 from core.solving import continue_solutions, solution_answer
 from core.types import NO_ERROR, SolutionItem
 
@@ -17,35 +18,18 @@ MC_LABEL_SOURCE: Literal["monte_carlo"] = "monte_carlo"
 """`label_source` of every automatic label; human labels never carry it."""
 
 
-class MCLabelConfig(BaseModel):
-    """How Monte Carlo labels are estimated."""
+class MCLabelConfig(SamplingConfig):
+    """How Monte Carlo labels are estimated (the sampling fields apply to each rollout)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(frozen=True)
+    config_name = "mc-labels option"
 
     rollouts: int = Field(8, ge=1, le=256, description="Completions sampled from each step prefix.")
-    temperature: float = Field(0.7, gt=0, le=2.0, description="Sampling temperature of the rollouts (must be > 0).")
-    top_p: float = Field(1.0, gt=0, le=1.0, description="Nucleus sampling of the rollouts.")
-    max_new_tokens: int = Field(384, ge=16, description="Token budget of one rollout.")
-    seed: int | None = Field(None, description="Sampling seed, for reproducible labels.")
+    temperature: SamplingTemperature = 0.7
+    max_new_tokens: GenerationBudget = 384
 
-    @classmethod
-    def build(cls, **values: Any) -> MCLabelConfig:
-        """Validate values into a config, raising ConfigError that names the field and the allowed range."""
-        try:
-            return cls(**values)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            field = ".".join(str(p) for p in first["loc"])
-            raise ConfigError(f"mc-labels option '{field}': {first['msg']} (got {first.get('input')!r})") from exc
-
-    def params(self) -> GenerationParams:
-        return GenerationParams(
-            max_new_tokens=self.max_new_tokens,
-            temperature=self.temperature,
-            top_p=self.top_p,
-            n=self.rollouts,
-            seed=self.seed,
-        )
+    def params(self, n: int | None = None) -> GenerationParams:
+        return super().params(self.rollouts if n is None else n)
 
 
 class MCLabel(BaseModel):

@@ -4,42 +4,28 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from core.answers import answers_match
 from core.backends.base import Backend, GenerationParams
-from core.errors import ConfigError
+from core.config import SamplingConfig, SamplingTemperature
 from core.refine import CritiqueFn
 from core.solving import GeneratedSolution, solve
 from core.types import NO_ERROR, CritiqueResult, SolutionItem
 
 
-class RankConfig(BaseModel):
-    """How candidate solutions are sampled for best-of-N."""
+class RankConfig(SamplingConfig):
+    """How candidate solutions are sampled for best-of-N (the sampling fields apply to each candidate)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(frozen=True)
+    config_name = "rank option"
 
     candidates: int = Field(4, ge=2, le=64, description="Solutions sampled per problem (N).")
-    temperature: float = Field(0.8, gt=0, le=2.0, description="Sampling temperature of the candidates (must be > 0).")
-    max_new_tokens: int = Field(512, ge=16, description="Token budget of one candidate solution.")
-    seed: int | None = Field(None, description="Sampling seed.")
+    temperature: SamplingTemperature = 0.8
 
-    @classmethod
-    def build(cls, **values: Any) -> RankConfig:
-        """Validate values into a config, raising ConfigError that names the field and the allowed range."""
-        try:
-            return cls(**values)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            field = ".".join(str(p) for p in first["loc"])
-            raise ConfigError(f"rank option '{field}': {first['msg']} (got {first.get('input')!r})") from exc
-
-    def params(self) -> GenerationParams:
-        return GenerationParams(
-            max_new_tokens=self.max_new_tokens, temperature=self.temperature, n=self.candidates, seed=self.seed
-        )
+    def params(self, n: int | None = None) -> GenerationParams:
+        return super().params(self.candidates if n is None else n)
 
 
 class Candidate(BaseModel):

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Sequence
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from core.answers import answers_match
-from core.backends.base import Backend, GenerationParams, Messages
-from core.errors import ConfigError
+from core.backends.base import Backend, Messages
+from core.config import SamplingConfig
 from core.prompts import format_steps
 from core.solving import SOLVER_SYSTEM, parse_continuation, parse_solution_text, solution_answer
 from core.types import NO_ERROR, CritiqueResult, SolutionItem
@@ -21,31 +21,16 @@ CritiqueFn = Callable[[Sequence[SolutionItem]], list[CritiqueResult]]
 StopReason = Literal["accepted", "max_rounds", "critique_unreadable"]
 
 
-class RefineConfig(BaseModel):
-    """How solutions are revised."""
+class RefineConfig(SamplingConfig):
+    """How solutions are revised (the sampling fields apply to each revision)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(frozen=True)
+    config_name = "refine option"
 
     rounds: int = Field(1, ge=1, le=10, description="Most critique -> revision rounds per solution (CTRL loop).")
     use_critique: bool = Field(
         True, description="Give the critique to the generator; False = self-revision baseline without a critique."
     )
-    max_new_tokens: int = Field(512, ge=16, description="Token budget of one revision.")
-    temperature: float = Field(0.0, ge=0, le=2.0, description="Sampling temperature of revisions (0 = greedy).")
-    seed: int | None = Field(None, description="Sampling seed.")
-
-    @classmethod
-    def build(cls, **values: Any) -> RefineConfig:
-        """Validate values into a config, raising ConfigError that names the field and the allowed range."""
-        try:
-            return cls(**values)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            field = ".".join(str(p) for p in first["loc"])
-            raise ConfigError(f"refine option '{field}': {first['msg']} (got {first.get('input')!r})") from exc
-
-    def params(self) -> GenerationParams:
-        return GenerationParams(max_new_tokens=self.max_new_tokens, temperature=self.temperature, n=1, seed=self.seed)
 
 
 class Revision(BaseModel):

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from core.backends.base import Backend, GenerationParams, Messages
-from core.errors import BadInputError, ConfigError
+from core.config import SamplingConfig
+from core.errors import BadInputError
 from core.mc_labels import MC_LABEL_SOURCE
 from core.parsing import parse_critique, parse_step_critique
 from core.prompts import (
@@ -20,27 +21,11 @@ from core.prompts import (
 from core.types import NO_ERROR, CritiqueResult, SolutionItem, StepResult, Verdict
 
 
-class SeedConfig(BaseModel):
-    """How the teacher writes seed critiques."""
+class SeedConfig(SamplingConfig):
+    """How the teacher writes seed critiques (the sampling fields apply to each of the three calls per step)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    max_new_tokens: int = Field(512, ge=16, description="Token budget of each of the three teacher calls per step.")
-    temperature: float = Field(0.0, ge=0, le=2.0, description="Teacher sampling temperature (0 = greedy).")
-    seed: int | None = Field(None, description="Sampling seed.")
-
-    @classmethod
-    def build(cls, **values: Any) -> SeedConfig:
-        """Validate values into a config, raising ConfigError that names the field and the allowed range."""
-        try:
-            return cls(**values)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            field = ".".join(str(p) for p in first["loc"])
-            raise ConfigError(f"seed-critiques option '{field}': {first['msg']} (got {first.get('input')!r})") from exc
-
-    def params(self) -> GenerationParams:
-        return GenerationParams(max_new_tokens=self.max_new_tokens, temperature=self.temperature, seed=self.seed)
+    model_config = ConfigDict(frozen=True)
+    config_name = "seed-critiques option"
 
 
 class StepSeed(BaseModel):

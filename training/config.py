@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from core.config import describe_validation_error
 from core.errors import ConfigError
 
 JobKind = Literal["sft", "grpo"]
@@ -218,20 +219,6 @@ def _looks_like_path(value: str) -> bool:
     return value.startswith(("/", "./", "../", "~")) or value.endswith((".jsonl", ".json"))
 
 
-def _describe(error: ValidationError, cls: type[BaseModel]) -> str:
-    lines = []
-    for item in error.errors():
-        field = ".".join(str(part) for part in item["loc"]) or "config"
-        message = item["msg"].removeprefix("Value error, ")
-        if item["type"] == "extra_forbidden":
-            known = ", ".join(sorted(cls.model_fields))
-            message = f"unknown field; known fields: {known}"
-        elif "input" in item and item["loc"]:
-            message = f"{message} (got {item['input']!r})"
-        lines.append(f"{field}: {message}")
-    return "; ".join(lines)
-
-
 def build_config(kind: str, values: dict[str, Any]) -> AnyJobConfig:
     """Build and validate a config of `kind` (a key of CONFIG_CLASSES); raises ConfigError saying what to fix."""
     cls = CONFIG_CLASSES.get(kind)
@@ -243,7 +230,7 @@ def build_config(kind: str, values: dict[str, Any]) -> AnyJobConfig:
     try:
         return cls(**values)
     except ValidationError as exc:
-        raise ConfigError(f"invalid {kind} config: {_describe(exc, cls)}") from None
+        raise ConfigError(f"invalid {kind} config: {describe_validation_error(exc, cls.model_fields)}") from None
 
 
 def parse_override(text: str) -> tuple[str, Any]:

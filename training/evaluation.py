@@ -11,14 +11,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field
 
 from core.benchmarks import BENCHMARK_HELP, Benchmark, load_benchmark, unique_ids
+from core.config import MaxNewTokens
+from core.critic import CriticSampling
 from core.errors import ConfigError
 from core.metrics import Report, format_report, format_table, percent, score_subsets, step_auroc
 from core.parsing import parse_critique, repeats_a_sentence
 from core.symbolic import SolutionCheck, check_solution, combined_first_error
-from core.types import NO_ERROR, Mode, SolutionItem
+from core.types import NO_ERROR, SolutionItem
 from core.voting import majority_vote
 
 CriticKind = Literal["llm", "symbolic", "combined"]
@@ -42,10 +44,11 @@ _FINGERPRINT_FIELDS = (
 )
 
 
-class EvalConfig(BaseModel):
-    """One evaluation run: what to evaluate, with which critic, and where its results go."""
+class EvalConfig(CriticSampling):
+    """One evaluation run: what to evaluate, with which critic (its sampling fields included), where results go."""
 
-    model_config = ConfigDict(extra="forbid")
+    config_name = "eval setting"
+    keep_none = frozenset()
 
     benchmark: str = Field("processbench", description=f"What to evaluate on: {BENCHMARK_HELP}.")
     critic: CriticKind = Field(
@@ -62,13 +65,9 @@ class EvalConfig(BaseModel):
     model: str | None = Field(None, description="Critic model (default: CRITIC_MODEL); ignored by 'symbolic'.")
     backend: str | None = Field(None, description="Generation backend (default: CRITIC_BACKEND).")
     base_url: str | None = Field(None, description="OpenAI-compatible server URL for the openai backend.")
-    mode: Mode = Field("single", description="single: one generation per sample; deliberate: three calls per step.")
-    samples: int = Field(1, ge=1, le=64, description="Samples per item; K > 1 reports Maj@K (majority vote).")
-    temperature: float | None = Field(
-        None, ge=0.0, le=2.0, description="Sampling temperature; default greedy for 1 sample, 0.7 for several."
+    max_new_tokens: MaxNewTokens | None = Field(
+        None, description="Generation budget per sample (default from settings)."
     )
-    max_new_tokens: int | None = Field(None, gt=0, description="Generation budget per sample (default from settings).")
-    seed: int | None = Field(None, description="Sampling seed, for reproducible Maj@K runs.")
     limit: int | None = Field(
         None, gt=0, description="Evaluate only N items of each subset, spread evenly (both erroneous and correct)."
     )
@@ -76,15 +75,6 @@ class EvalConfig(BaseModel):
     record: bool = Field(True, description="Store the run as an EvalRun row in the database.")
     model_version_id: int | None = Field(None, description="Model version the run belongs to (database link).")
     eval_set_id: int | None = Field(None, description="Registered evaluation set the run scores (database link).")
-
-    @classmethod
-    def build(cls, **values: Any) -> EvalConfig:
-        """Validate values; a bad one raises ConfigError naming the field and what is allowed."""
-        try:
-            return cls(**{k: v for k, v in values.items() if v is not None})
-        except ValidationError as exc:
-            details = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg']}" for e in exc.errors())
-            raise ConfigError(f"invalid eval setting: {details}") from exc
 
     def fingerprint(self) -> dict[str, Any]:
         values = self.model_dump(mode="json")
@@ -247,17 +237,8 @@ class _Runner:
         if config.critic != "symbolic" and self.critic is None:
             from core.critic import Critic
 
-            options = {
-                "mode": config.mode,
-                "samples": config.samples,
-                "temperature": config.temperature,
-                "max_new_tokens": config.max_new_tokens,
-                "seed": config.seed,
-                "base_url": config.base_url,
-            }
-            self.critic = Critic.create(
-                model=config.model, backend=config.backend, **{k: v for k, v in options.items() if v is not None}
-            )
+            server = {"base_url": config.base_url} if config.base_url else {}
+            self.critic = Critic.create(model=config.model, backend=config.backend, **server, **config.critic_options())
 
     @property
     def model_name(self) -> str:

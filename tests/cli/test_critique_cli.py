@@ -2,37 +2,19 @@
 
 from __future__ import annotations
 
-import io
 import json
-import sys
 from pathlib import Path
 
-import pytest
-
-from cli.main import main
 from core.types import CritiqueResult
+from tests.cli.runner import critic
 
 
-def run_cli(monkeypatch: pytest.MonkeyPatch, *args: str, stdin: str | None = None) -> int:
-    monkeypatch.setattr(sys, "argv", ["critic", *args])
-    if stdin is not None:
-        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
-    try:
-        main()
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
-
-
-def test_good_file_writes_one_jsonl_line_per_item(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, tiny_model_dir: Path, processbench_dir: Path
-) -> None:
+def test_good_file_writes_one_jsonl_line_per_item(tmp_path: Path, tiny_model_dir: Path, processbench_dir: Path) -> None:
     items = json.loads((processbench_dir / "gsm8k.json").read_text())[:3]
     source = tmp_path / "items.json"
     source.write_text(json.dumps(items))
     out = tmp_path / "out" / "results.jsonl"
-    code = run_cli(
-        monkeypatch,
+    result = critic(
         "critique",
         "-i",
         str(source),
@@ -45,16 +27,14 @@ def test_good_file_writes_one_jsonl_line_per_item(
         "-o",
         str(out),
     )
-    assert code == 0
+    assert result.exit_code == 0, result.output
     results = [CritiqueResult.model_validate_json(line) for line in out.read_text().splitlines()]
     assert [r.id for r in results] == ["gsm8k-0", "gsm8k-1", "gsm8k-2"]
     assert [len(r.steps) for r in results] == [len(i["steps"]) for i in items]
     assert all(r.backend == "transformers" and r.samples == 1 for r in results)
 
 
-def test_bad_items_are_reported_and_the_rest_still_written(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path, tiny_model_dir: Path
-) -> None:
+def test_bad_items_are_reported_and_the_rest_still_written(tmp_path: Path, tiny_model_dir: Path) -> None:
     lines = [
         '{"id": "good-1", "problem": "What is 2+2?", "steps": ["2+2=4", "So 4."], "label": -1}',
         '{"id": "oops", "problem": "What is 3+3?", ',
@@ -64,8 +44,7 @@ def test_bad_items_are_reported_and_the_rest_still_written(
     source = tmp_path / "items.jsonl"
     source.write_text("\n".join(lines) + "\n")
     out = tmp_path / "results.jsonl"
-    code = run_cli(
-        monkeypatch,
+    result = critic(
         "critique",
         "--input",
         str(source),
@@ -78,8 +57,8 @@ def test_bad_items_are_reported_and_the_rest_still_written(
         "--output",
         str(out),
     )
-    assert code == 2
-    err = capsys.readouterr().err
+    assert result.exit_code == 2
+    err = result.stderr
     assert "item 2 (line 2): invalid JSON" in err
     assert "item 3 (line 3) id='no-problem': field 'problem' is missing" in err
     assert "2 of 4 item(s) rejected" in err
@@ -88,13 +67,10 @@ def test_bad_items_are_reported_and_the_rest_still_written(
     assert results[1]["steps"][0]["text"] == "5*2=10" and len(results[1]["votes"]) == 2
 
 
-def test_problem_and_solution_file_write_one_json_object_to_stdout(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path, tiny_model_dir: Path
-) -> None:
+def test_problem_and_solution_file_write_one_json_object_to_stdout(tmp_path: Path, tiny_model_dir: Path) -> None:
     solution = tmp_path / "solution.txt"
     solution.write_text("He buys 3*4 = <<3*4=12>>12 eggs.\n\nHe has 12-2 = <<12-2=10>>10 left.")
-    code = run_cli(
-        monkeypatch,
+    result = critic(
         "critique",
         "--problem",
         "Eggs?",
@@ -105,8 +81,8 @@ def test_problem_and_solution_file_write_one_json_object_to_stdout(
         "--max-new-tokens",
         "3",
     )
-    assert code == 0
-    result = json.loads(capsys.readouterr().out)
+    assert result.exit_code == 0, result.output
+    result = json.loads(result.stdout)
     assert [s["text"] for s in result["steps"]] == [
         "He buys 3*4 = <<3*4=12>>12 eggs.",
         "He has 12-2 = <<12-2=10>>10 left.",
@@ -114,27 +90,30 @@ def test_problem_and_solution_file_write_one_json_object_to_stdout(
     assert result["problem"] == "Eggs?" and result["mode"] == "single"
 
 
-def test_stdin_input_and_usage_errors(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tiny_model_dir: Path
-) -> None:
+def test_stdin_input_and_usage_errors(tiny_model_dir: Path) -> None:
     item = json.dumps({"problem": "1+1?", "steps": ["1+1=2"]})
-    assert (
-        run_cli(monkeypatch, "critique", "-i", "-", "-m", str(tiny_model_dir), "--max-new-tokens", "2", stdin=item) == 0
-    )
-    assert json.loads(capsys.readouterr().out)["steps"][0]["text"] == "1+1=2"
-    assert run_cli(monkeypatch, "critique", "-i", "-", "--mode", "fast", stdin=item) == 2
-    assert "choose single or deliberate" in capsys.readouterr().err
-    assert run_cli(monkeypatch, "critique", "--problem", "p") == 2
-    assert "--solution-file" in capsys.readouterr().err
-    assert run_cli(monkeypatch, "critique", "-i", "-", "--samples", "3", "--temperature", "0", stdin=item) == 2
-    assert "temperature > 0" in capsys.readouterr().err
+    result = critic("critique", "-i", "-", "-m", str(tiny_model_dir), "--max-new-tokens", "2", stdin=item)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["steps"][0]["text"] == "1+1=2"
+    for args, message in (
+        (["-i", "-", "--mode", "fast"], "--mode 'fast': choose single or deliberate"),
+        (["--problem", "p"], "--problem needs --solution-file FILE (or - for stdin)"),
+        (
+            ["-i", "-", "--samples", "3", "--temperature", "0"],
+            "invalid critic setting: config: samples > 1 needs temperature > 0 (greedy samples are identical); "
+            "omit temperature",
+        ),
+    ):
+        result = critic("critique", *args, stdin=item)
+        assert (result.exit_code, result.output) == (2, f"error: {message}\n")
 
 
-def test_help_texts_describe_every_option(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run_cli(monkeypatch, "--help") == 0
-    assert "critique" in capsys.readouterr().out
-    assert run_cli(monkeypatch, "critique", "--help") == 0
-    text = capsys.readouterr().out
+def test_help_texts_describe_every_option() -> None:
+    result = critic("--help")
+    assert result.exit_code == 0 and "critique" in result.output
+    result = critic("critique", "--help")
+    assert result.exit_code == 0
+    text = result.output
     for option in (
         "--input",
         "--problem",

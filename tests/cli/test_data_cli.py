@@ -3,65 +3,53 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
-import pytest
-
-from cli.main import main
+from tests.cli.runner import critic
 from tests.db.prm800k_lines import phase2_line
 
 
-def run_cli(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
-    monkeypatch.setattr(sys, "argv", ["critic", *args])
-    try:
-        main()
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
-
-
-def test_db_upgrade_creates_the_database_under_critic_home_and_check_finds_no_drift(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], critic_home: Path
-) -> None:
+def test_db_upgrade_creates_the_database_under_critic_home_and_check_finds_no_drift(critic_home: Path) -> None:
     from db.migrate import head_revision
     from db.session import dispose_engines
 
     try:
-        assert run_cli(monkeypatch, "db", "upgrade") == 0
-        assert f"is at revision {head_revision()}" in capsys.readouterr().out
+        result = critic("db", "upgrade")
+        assert result.exit_code == 0, result.output
+        assert f"is at revision {head_revision()}" in result.stdout
         assert (critic_home / "critic.db").exists()
-        assert run_cli(monkeypatch, "db", "check") == 0
-        assert "schema matches the models" in capsys.readouterr().out
-        assert run_cli(monkeypatch, "db", "current") == 0
-        assert f"current: {head_revision()}" in capsys.readouterr().out
+        result = critic("db", "check")
+        assert result.exit_code == 0, result.output
+        assert "schema matches the models" in result.stdout
+        result = critic("db", "current")
+        assert result.exit_code == 0, result.output
+        assert f"current: {head_revision()}" in result.stdout
     finally:
         dispose_engines()
 
 
 def test_import_then_reimport_then_export_processbench(
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
     sqlite_db_url: str,
     processbench_dir: Path,
     tmp_path: Path,
 ) -> None:
     source = str(processbench_dir / "gsm8k.json")
-    assert run_cli(monkeypatch, "import", "--format", "processbench", source, "--campaign", "gsm") == 0
-    *_, summary, queued = capsys.readouterr().out.strip().splitlines()
+    result = critic("import", "--format", "processbench", source, "--campaign", "gsm")
+    assert result.exit_code == 0, result.output
+    *_, summary, queued = result.stdout.strip().splitlines()
     assert summary.startswith("imported 400, skipped as duplicate 0, rejected 0")
     assert queued.startswith("queued critique_items job 1: a worker")  # the campaign's items get critiques
-    assert run_cli(monkeypatch, "import", "--format", "processbench", source) == 0
-    assert "imported 0, skipped as duplicate 400, rejected 0" in capsys.readouterr().out
+    result = critic("import", "--format", "processbench", source)
+    assert result.exit_code == 0, result.output
+    assert "imported 0, skipped as duplicate 400, rejected 0" in result.stdout
     out = tmp_path / "gsm.json"
-    assert run_cli(monkeypatch, "export", "--format", "processbench", "--campaign", "gsm", "--output", str(out)) == 0
-    assert f"exported 400 records to {out}" in capsys.readouterr().out
+    result = critic("export", "--format", "processbench", "--campaign", "gsm", "--output", str(out))
+    assert result.exit_code == 0, result.output
+    assert f"exported 400 records to {out}" in result.stdout
     assert len(json.loads(out.read_text())) == 400
 
 
-def test_prm800k_bad_lines_are_named_and_good_lines_land(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], sqlite_db_url: str, tmp_path: Path
-) -> None:
+def test_prm800k_bad_lines_are_named_and_good_lines_land(sqlite_db_url: str, tmp_path: Path) -> None:
     path = tmp_path / "prm.jsonl"
     path.write_text(
         "\n".join(
@@ -72,23 +60,24 @@ def test_prm800k_bad_lines_are_named_and_good_lines_land(
             ]
         )
     )
-    assert run_cli(monkeypatch, "import", "--format", "prm800k", str(path)) == 0
-    captured = capsys.readouterr()
-    assert "rejected line 2: invalid JSON" in captured.err
-    assert captured.out.strip().splitlines()[-1].startswith("imported 2, skipped as duplicate 0, rejected 1")
+    result = critic("import", "--format", "prm800k", str(path))
+    assert result.exit_code == 0, result.output
+    assert "rejected line 2: invalid JSON" in result.stderr
+    assert result.stdout.strip().splitlines()[-1].startswith("imported 2, skipped as duplicate 0, rejected 1")
     out = tmp_path / "out.jsonl"
-    assert run_cli(monkeypatch, "export", "-f", "prm800k", "--status", "submitted", "-o", str(out)) == 0
+    result = critic("export", "-f", "prm800k", "--status", "submitted", "-o", str(out))
+    assert result.exit_code == 0, result.output
     labels = [json.loads(line)["label"]["finish_reason"] for line in out.read_text().splitlines()]
     assert labels == ["solution", "found_error"]
 
 
-def test_bad_format_and_unknown_campaign_are_clear_errors(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], sqlite_db_url: str, tmp_path: Path
-) -> None:
+def test_bad_format_and_unknown_campaign_are_clear_errors(sqlite_db_url: str, tmp_path: Path) -> None:
     path = tmp_path / "x.jsonl"
     path.write_text("{}\n")
-    assert run_cli(monkeypatch, "import", "--format", "yaml", str(path)) == 2
-    assert "unknown import format 'yaml'" in capsys.readouterr().err
+    result = critic("import", "--format", "yaml", str(path))
+    assert result.exit_code == 2, result.output
+    assert "unknown import format 'yaml'" in result.stderr
     out = str(tmp_path / "o.json")
-    assert run_cli(monkeypatch, "export", "--format", "processbench", "--campaign", "nope", "--output", out) == 6
-    assert "no campaign 'nope'" in capsys.readouterr().err
+    result = critic("export", "--format", "processbench", "--campaign", "nope", "--output", out)
+    assert result.exit_code == 6, result.output
+    assert "no campaign 'nope'" in result.stderr

@@ -6,14 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from cli.main import _register_commands, app
 from core.errors import ConfigError
+from tests.cli.runner import critic
 from training.generation_jobs import read_jsonl
-
-_register_commands()
-runner = CliRunner()
 
 PROBLEM = "Tom has 3 apples and buys 4 more. How many apples does he have?"
 FAST = ["--max-new-tokens", "16"]
@@ -47,10 +43,6 @@ def _input(tmp_path: Path, *, malformed: bool = True) -> Path:
     return path
 
 
-def _invoke(*args: str) -> object:
-    return runner.invoke(app, list(args), catch_exceptions=True)
-
-
 def test_mc_labels_end_to_end_with_a_bad_item_and_resume(tmp_path: Path, tiny_model_dir: Path) -> None:
     source, output = _input(tmp_path), tmp_path / "mc.jsonl"
     args = [
@@ -68,7 +60,7 @@ def test_mc_labels_end_to_end_with_a_bad_item_and_resume(tmp_path: Path, tiny_mo
         "0",
         *FAST,
     ]
-    first = _invoke(*args)
+    first = critic(*args)
     assert first.exit_code == 2, first.output  # the malformed item is reported; the others are labelled
     assert "item 2" in first.output and "'problem' is missing" in first.output
     rows = read_jsonl(output)
@@ -78,7 +70,7 @@ def test_mc_labels_end_to_end_with_a_bad_item_and_resume(tmp_path: Path, tiny_mo
     # The last step states an answer, which is checked without rollouts: 8 is wrong, 7 is right.
     assert rows[0]["mc_success_rates"][-1] == 0.0 and rows[1]["mc_success_rates"][-1] == 1.0
 
-    again = _invoke(*args)
+    again = critic(*args)
     assert "already done 2" in again.output and len(read_jsonl(output)) == 2
 
 
@@ -95,32 +87,20 @@ def test_seed_critiques_report_kept_and_dropped_and_resume(tmp_path: Path, tiny_
         str(output),
         *FAST,
     ]
-    result = _invoke(*args)
+    result = critic(*args)
     assert result.exit_code == 0, result.output
     kept, dropped = read_jsonl(output), read_jsonl(output.with_name("seeds.jsonl.dropped.jsonl"))
     assert len(kept) + len(dropped) == 2 and f"kept {len(kept)}, dropped {len(dropped)}" in result.output
     # A random model's critiques do not match the labels, so they are dropped with the reason and the evidence.
     assert all(d["reason"] and len(d["step_seeds"]) >= 1 for d in dropped)
-    assert "already done 2" in _invoke(*args).output
+    assert "already done 2" in critic(*args).output
 
 
 def test_refine_writes_rounds_and_a_step_diff(tmp_path: Path, tiny_model_dir: Path) -> None:
     source, output = _input(tmp_path, malformed=False), tmp_path / "refined.jsonl"
     model = f"transformers:{tiny_model_dir}"
-    result = _invoke(
-        "refine",
-        "--input",
-        str(source),
-        "--generator",
-        model,
-        "--critic",
-        model,
-        "--rounds",
-        "2",
-        "--output",
-        str(output),
-        *FAST,
-    )
+    models = ["--generator", model, "--critic", model]
+    result = critic("refine", "--input", str(source), *models, "--rounds", "2", "--output", str(output), *FAST)
     assert result.exit_code == 0, result.output
     rows = read_jsonl(output)
     assert [r["id"] for r in rows] == ["w", "r"]
@@ -128,7 +108,7 @@ def test_refine_writes_rounds_and_a_step_diff(tmp_path: Path, tiny_model_dir: Pa
     assert all(r["rounds"][0]["critique"]["model"] for r in rows)
 
     baseline = tmp_path / "baseline.jsonl"
-    result = _invoke(
+    result = critic(
         "refine", "--input", str(source), "--generator", model, "--without-critique", "--output", str(baseline), *FAST
     )
     assert result.exit_code == 0, result.output
@@ -140,21 +120,9 @@ def test_refine_writes_rounds_and_a_step_diff(tmp_path: Path, tiny_model_dir: Pa
 def test_rank_reports_critic_and_majority_accuracy(tmp_path: Path, tiny_model_dir: Path) -> None:
     source, output = _input(tmp_path, malformed=False), tmp_path / "ranked.jsonl"
     model = f"transformers:{tiny_model_dir}"
-    result = _invoke(
-        "rank",
-        "--input",
-        str(source),
-        "--candidates",
-        "2",
-        "--generator",
-        model,
-        "--critic",
-        model,
-        "--output",
-        str(output),
-        "--seed",
-        "1",
-        *FAST,
+    models = ["--generator", model, "--critic", model]
+    result = critic(
+        "rank", "--input", str(source), "--candidates", "2", *models, "--output", str(output), "--seed", "1", *FAST
     )
     assert result.exit_code == 0, result.output
     assert "best-of-2 on 2 problems: critic" in result.output and "majority vote" in result.output
@@ -164,9 +132,12 @@ def test_rank_reports_critic_and_majority_accuracy(tmp_path: Path, tiny_model_di
 
 def test_bad_options_are_config_errors_naming_the_option(tmp_path: Path) -> None:
     source = _input(tmp_path)
-    result = _invoke("generate", "mc-labels", "--input", str(source), "--rollouts", "2", "--temperature", "0")
-    assert isinstance(result.exception, ConfigError) and "temperature" in str(result.exception)
-    result = _invoke(
+    result = critic("generate", "mc-labels", "--input", str(source), "--rollouts", "2", "--temperature", "0")
+    assert (result.exit_code, result.output) == (
+        ConfigError.exit_code,
+        "error: invalid mc-labels option: temperature: Input should be greater than 0 (got 0.0)\n",
+    )
+    result = critic(
         "rank",
         "--input",
         str(source),
@@ -177,7 +148,10 @@ def test_bad_options_are_config_errors_naming_the_option(tmp_path: Path) -> None
         "--base-url",
         "http://127.0.0.1:9/v1",
     )
-    assert isinstance(result.exception, ConfigError) and "critic-mode" in str(result.exception)
+    assert (result.exit_code, result.output) == (
+        ConfigError.exit_code,
+        "error: --critic-mode 'loud': choose single or deliberate\n",
+    )
 
 
 def test_eval_refine_writes_summary_and_items(tmp_path: Path, tiny_model_dir: Path) -> None:
@@ -185,7 +159,7 @@ def test_eval_refine_writes_summary_and_items(tmp_path: Path, tiny_model_dir: Pa
 
     source, out_dir = _input(tmp_path, malformed=False), tmp_path / "eval-refine"
     model = f"transformers:{tiny_model_dir}"
-    result = _invoke(
+    result = critic(
         "eval",
         "refine",
         "--input",
@@ -219,7 +193,7 @@ def test_mc_labels_on_a_processbench_item_with_the_embedded_model(
     item = next(x for x in data if x["final_answer_correct"] and len(x["steps"]) == 2)
     source, output = tmp_path / "pb.json", tmp_path / "mc.jsonl"
     source.write_text(json.dumps([item]))
-    result = _invoke(
+    result = critic(
         "generate",
         "mc-labels",
         "--input",

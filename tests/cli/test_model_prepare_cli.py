@@ -5,15 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from cli.main import _register_commands, app
+from core.errors import ConfigError
+from tests.cli.runner import critic
 
 
 @pytest.mark.slow
 def test_prepare_embedded_prints_a_checkpoint_directory(embedded_model_dir: Path) -> None:
-    _register_commands()
-    result = CliRunner().invoke(app, ["model", "prepare", "--model", "embedded"])
+    result = critic("model", "prepare", "--model", "embedded")
     assert result.exit_code == 0, result.output
     printed = Path(result.output.strip().splitlines()[-1])
     assert printed == embedded_model_dir
@@ -22,7 +21,6 @@ def test_prepare_embedded_prints_a_checkpoint_directory(embedded_model_dir: Path
 
 
 def test_prepare_rejects_a_directory_without_config(tmp_path: Path) -> None:
-    _register_commands()
-    result = CliRunner().invoke(app, ["model", "prepare", "--model", str(tmp_path)])
-    assert result.exit_code != 0
-    assert "config.json" in str(result.exception) or "config.json" in result.output
+    result = critic("model", "prepare", "--model", str(tmp_path))
+    assert result.exit_code == ConfigError.exit_code
+    assert result.output.startswith("error: ") and "config.json" in result.output

@@ -10,44 +10,33 @@ from pathlib import Path
 
 import pytest
 
-from cli.main import main
+from tests.cli.runner import critic
 
 
-def run_cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
-    monkeypatch.setattr(sys, "argv", ["critic", *args])
-    try:
-        main()
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out + captured.err
-
-
-def test_serve_help_lists_every_option(monkeypatch, capsys) -> None:
-    code, out = run_cli(monkeypatch, capsys, "serve", "--help")
-    assert code == 0
+def test_serve_help_lists_every_option() -> None:
+    result = critic("serve", "--help")
+    assert result.exit_code == 0
     for option in ("--host", "--port", "--model", "--backend", "--database-url", "--no-worker"):
-        assert option in out
+        assert option in result.output
 
 
-def test_user_add_creates_a_login_and_refuses_duplicates_and_bad_roles(monkeypatch, capsys, critic_home) -> None:
+def test_user_add_creates_a_login_and_refuses_duplicates_and_bad_roles(critic_home) -> None:
     from webapp.auth import check_login
 
-    code, out = run_cli(monkeypatch, capsys, "user", "add", "rita", "--role", "reviewer", "--password", "s3cret")
-    assert code == 0 and "rita" in out and "reviewer" in out
+    result = critic("user", "add", "rita", "--role", "reviewer", "--password", "s3cret")
+    assert result.exit_code == 0 and "rita" in result.output and "reviewer" in result.output
     assert check_login(None, "rita", "s3cret").role == "reviewer"
-    code, out = run_cli(monkeypatch, capsys, "user", "add", "rita", "--role", "reviewer", "--password", "x")
-    assert code == 4 and "already exists" in out
-    code, out = run_cli(monkeypatch, capsys, "user", "add", "sam", "--role", "wizard", "--password", "x")
-    assert code == 2 and "wizard" in out
-    code, out = run_cli(monkeypatch, capsys, "user", "list")
-    assert code == 0 and "rita\treviewer" in out
+    result = critic("user", "add", "rita", "--role", "reviewer", "--password", "x")
+    assert result.exit_code == 4 and "already exists" in result.output
+    result = critic("user", "add", "sam", "--role", "wizard", "--password", "x")
+    assert result.exit_code == 2 and "wizard" in result.output
+    result = critic("user", "list")
+    assert result.exit_code == 0 and "rita\treviewer" in result.output
 
 
-def test_serve_rejects_an_unknown_backend(monkeypatch, capsys) -> None:
-    code, out = run_cli(monkeypatch, capsys, "serve", "--backend", "magic", "--no-worker")
-    assert code == 2 and "magic" in out
+def test_serve_rejects_an_unknown_backend() -> None:
+    result = critic("serve", "--backend", "magic", "--no-worker")
+    assert result.exit_code == 2 and "magic" in result.output
 
 
 @pytest.mark.slow

@@ -264,7 +264,7 @@ def test_without_vllm_the_backend_and_serve_say_where_to_get_it(
 ) -> None:
     from typer.testing import CliRunner
 
-    from cli.main import _register_commands, app
+    from cli.main import app
     from core.backends.vllm_backend import VLLMBackend
 
     if importlib.util.find_spec("vllm") is not None:
@@ -273,16 +273,15 @@ def test_without_vllm_the_backend_and_serve_say_where_to_get_it(
         VLLMBackend("embedded")  # the project's own environment has no vLLM, by design
     monkeypatch.setenv("CRITIC_VLLM_PYTHON", str(tmp_path / "missing" / "python"))
     get_settings.cache_clear()
-    _register_commands()
     result = CliRunner().invoke(app, ["model", "serve", "--port", "8123"])
-    assert isinstance(result.exception, BackendUnavailableError)
-    assert "scripts/vllm_env.sh" in str(result.exception)
+    assert result.exit_code == BackendUnavailableError.exit_code
+    assert "scripts/vllm_env.sh" in result.output
 
 
 def test_serve_reports_a_server_that_dies_at_start(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from cli.main import _register_commands, app
+    from cli.main import app
 
     checkpoint = tmp_path / "checkpoint"
     checkpoint.mkdir()
@@ -293,14 +292,13 @@ def test_serve_reports_a_server_that_dies_at_start(monkeypatch: pytest.MonkeyPat
         f'#!/bin/sh\n[ "$1" = -c ] && exit 0\necho "$@" > {argv_file}\necho "vllm: CUDA out of memory" >&2\nexit 1\n'
     )
     fake_python.chmod(0o755)
-    _register_commands()
     result = CliRunner().invoke(
         app,
         ["model", "serve", "--model", str(checkpoint), "--vllm-python", str(fake_python), "--port", "8124"]
         + ["--dtype", "float32", "--enforce-eager", "--max-num-seqs", "4"],
     )
-    assert isinstance(result.exception, BackendUnavailableError)
-    assert "exited with code 1 before answering" in str(result.exception)
+    assert result.exit_code == BackendUnavailableError.exit_code
+    assert "exited with code 1 before answering" in result.output
     argv = argv_file.read_text().split()
     assert argv[:2] == ["-m", "vllm.entrypoints.openai.api_server"]
     assert argv[argv.index("--served-model-name") + 1] == str(checkpoint)
