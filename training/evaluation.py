@@ -506,10 +506,10 @@ def _quietly(update: Callable[..., None], run_id: int, *args: Any, **kwargs: Any
 def _record_start(config: EvalConfig, model_name: str, n_items: int) -> int | None:
     try:
         return start_eval_record(
+            Path(config.output),
             model=model_name,
             dataset=config.benchmark,
             config=config.model_dump(mode="json"),
-            output=Path(config.output),
             n_items=n_items,
             model_version_id=config.model_version_id,
             eval_set_id=config.eval_set_id,
@@ -519,33 +519,15 @@ def _record_start(config: EvalConfig, model_name: str, n_items: int) -> int | No
         return None
 
 
-def start_eval_record(
-    *,
-    model: str,
-    dataset: str,
-    config: dict[str, Any],
-    output: Path,
-    n_items: int,
-    model_version_id: int | None = None,
-    eval_set_id: int | None = None,
-) -> int:
-    """Record an evaluation writing into `output` as running (an EvalRun row); returns the row's id."""
+def start_eval_record(output: Path, **fields: Any) -> int:
+    """Record an evaluation writing into `output` as running; `fields` are db.evals.start_eval_run's (model,
+    dataset, config, n_items, ...). Returns the EvalRun row's id."""
     from db.evals import start_eval_run
     from db.session import init_db, session_scope
 
     init_db()
     with session_scope() as session:
-        run = start_eval_run(
-            session,
-            model=model,
-            dataset=dataset,
-            config=config,
-            predictions_path=str(output.resolve()),
-            n_items=n_items,
-            model_version_id=model_version_id,
-            eval_set_id=eval_set_id,
-        )
-        return run.id
+        return start_eval_run(session, predictions_path=str(output.resolve()), **fields).id
 
 
 def _db_progress(run_id: int, done: int, total: int) -> None:

@@ -302,10 +302,10 @@ def run_refine_eval(
     run_id = None
     if record:
         run_id = start_eval_record(
+            out_dir,
             model=critic_model,
             dataset=f"refine:{source.name}",
             config={"kind": "refine", "input": str(source), **config.model_dump(mode="json")},
-            output=out_dir,
             n_items=len(selected),
         )
     try:
