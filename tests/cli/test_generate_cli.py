@@ -16,7 +16,7 @@ _register_commands()
 runner = CliRunner()
 
 PROBLEM = "Tom has 3 apples and buys 4 more. How many apples does he have?"
-FAST = ["--max-new-tokens", "16"]
+FAST = {"max_new_tokens": 16}
 
 
 def _input(tmp_path: Path, *, malformed: bool = True) -> Path:
@@ -47,27 +47,30 @@ def _input(tmp_path: Path, *, malformed: bool = True) -> Path:
     return path
 
 
-def _invoke(*args: str) -> object:
-    return runner.invoke(app, list(args), catch_exceptions=True)
+def _cli(*words: str, **options: object) -> list[str]:
+    """A command line: the words, then each option as `--name value` (a True option as a bare flag)."""
+    line = list(words)
+    for name, value in options.items():
+        line += [f"--{name.replace('_', '-')}"] + ([] if value is True else [str(value)])
+    return line
+
+
+def _invoke(*words: str, **options: object) -> object:
+    return runner.invoke(app, _cli(*words, **options), catch_exceptions=True)
 
 
 def test_mc_labels_end_to_end_with_a_bad_item_and_resume(tmp_path: Path, tiny_model_dir: Path) -> None:
     source, output = _input(tmp_path), tmp_path / "mc.jsonl"
-    args = [
+    args = _cli(
         "generate",
         "mc-labels",
-        "--input",
-        str(source),
-        "--generator",
-        f"transformers:{tiny_model_dir}",
-        "--rollouts",
-        "2",
-        "--output",
-        str(output),
-        "--seed",
-        "0",
-        *FAST,
-    ]
+        input=source,
+        generator=f"transformers:{tiny_model_dir}",
+        rollouts=2,
+        output=output,
+        seed=0,
+        **FAST,
+    )
     first = _invoke(*args)
     assert first.exit_code == 2, first.output  # the malformed item is reported; the others are labelled
     assert "item 2" in first.output and "'problem' is missing" in first.output
@@ -84,17 +87,9 @@ def test_mc_labels_end_to_end_with_a_bad_item_and_resume(tmp_path: Path, tiny_mo
 
 def test_seed_critiques_report_kept_and_dropped_and_resume(tmp_path: Path, tiny_model_dir: Path) -> None:
     source, output = _input(tmp_path, malformed=False), tmp_path / "seeds.jsonl"
-    args = [
-        "generate",
-        "seed-critiques",
-        "--input",
-        str(source),
-        "--teacher",
-        f"transformers:{tiny_model_dir}",
-        "--output",
-        str(output),
-        *FAST,
-    ]
+    args = _cli(
+        "generate", "seed-critiques", input=source, teacher=f"transformers:{tiny_model_dir}", output=output, **FAST
+    )
     result = _invoke(*args)
     assert result.exit_code == 0, result.output
     kept, dropped = read_jsonl(output), read_jsonl(output.with_name("seeds.jsonl.dropped.jsonl"))
@@ -107,20 +102,7 @@ def test_seed_critiques_report_kept_and_dropped_and_resume(tmp_path: Path, tiny_
 def test_refine_writes_rounds_and_a_step_diff(tmp_path: Path, tiny_model_dir: Path) -> None:
     source, output = _input(tmp_path, malformed=False), tmp_path / "refined.jsonl"
     model = f"transformers:{tiny_model_dir}"
-    result = _invoke(
-        "refine",
-        "--input",
-        str(source),
-        "--generator",
-        model,
-        "--critic",
-        model,
-        "--rounds",
-        "2",
-        "--output",
-        str(output),
-        *FAST,
-    )
+    result = _invoke("refine", input=source, generator=model, critic=model, rounds=2, output=output, **FAST)
     assert result.exit_code == 0, result.output
     rows = read_jsonl(output)
     assert [r["id"] for r in rows] == ["w", "r"]
@@ -128,9 +110,7 @@ def test_refine_writes_rounds_and_a_step_diff(tmp_path: Path, tiny_model_dir: Pa
     assert all(r["rounds"][0]["critique"]["model"] for r in rows)
 
     baseline = tmp_path / "baseline.jsonl"
-    result = _invoke(
-        "refine", "--input", str(source), "--generator", model, "--without-critique", "--output", str(baseline), *FAST
-    )
+    result = _invoke("refine", input=source, generator=model, without_critique=True, output=baseline, **FAST)
     assert result.exit_code == 0, result.output
     for row in read_jsonl(baseline):
         assert row["used_critique"] is False and row["diff"]
@@ -140,22 +120,7 @@ def test_refine_writes_rounds_and_a_step_diff(tmp_path: Path, tiny_model_dir: Pa
 def test_rank_reports_critic_and_majority_accuracy(tmp_path: Path, tiny_model_dir: Path) -> None:
     source, output = _input(tmp_path, malformed=False), tmp_path / "ranked.jsonl"
     model = f"transformers:{tiny_model_dir}"
-    result = _invoke(
-        "rank",
-        "--input",
-        str(source),
-        "--candidates",
-        "2",
-        "--generator",
-        model,
-        "--critic",
-        model,
-        "--output",
-        str(output),
-        "--seed",
-        "1",
-        *FAST,
-    )
+    result = _invoke("rank", input=source, candidates=2, generator=model, critic=model, output=output, seed=1, **FAST)
     assert result.exit_code == 0, result.output
     assert "best-of-2 on 2 problems: critic" in result.output and "majority vote" in result.output
     rows = read_jsonl(output)
@@ -164,19 +129,9 @@ def test_rank_reports_critic_and_majority_accuracy(tmp_path: Path, tiny_model_di
 
 def test_bad_options_are_config_errors_naming_the_option(tmp_path: Path) -> None:
     source = _input(tmp_path)
-    result = _invoke("generate", "mc-labels", "--input", str(source), "--rollouts", "2", "--temperature", "0")
+    result = _invoke("generate", "mc-labels", input=source, rollouts=2, temperature=0)
     assert isinstance(result.exception, ConfigError) and "temperature" in str(result.exception)
-    result = _invoke(
-        "rank",
-        "--input",
-        str(source),
-        "--critic-mode",
-        "loud",
-        "--generator",
-        "openai:x",
-        "--base-url",
-        "http://127.0.0.1:9/v1",
-    )
+    result = _invoke("rank", input=source, critic_mode="loud", generator="openai:x", base_url="http://127.0.0.1:9/v1")
     assert isinstance(result.exception, ConfigError) and "critic-mode" in str(result.exception)
 
 
@@ -185,19 +140,7 @@ def test_eval_refine_writes_summary_and_items(tmp_path: Path, tiny_model_dir: Pa
 
     source, out_dir = _input(tmp_path, malformed=False), tmp_path / "eval-refine"
     model = f"transformers:{tiny_model_dir}"
-    result = _invoke(
-        "eval",
-        "refine",
-        "--input",
-        str(source),
-        "--output",
-        str(out_dir),
-        "--generator",
-        model,
-        "--critic",
-        model,
-        *FAST,
-    )
+    result = _invoke("eval", "refine", input=source, output=out_dir, generator=model, critic=model, **FAST)
     assert result.exit_code == 0, result.output
     summary = json.loads((out_dir / "summary.json").read_text())
     assert summary["with_critique"]["wrong_before"] == 1 and summary["with_critique"]["right_before"] == 1
@@ -222,18 +165,12 @@ def test_mc_labels_on_a_processbench_item_with_the_embedded_model(
     result = _invoke(
         "generate",
         "mc-labels",
-        "--input",
-        str(source),
-        "--generator",
-        "embedded",
-        "--rollouts",
-        "2",
-        "--output",
-        str(output),
-        "--max-new-tokens",
-        "16",
-        "--seed",
-        "0",
+        input=source,
+        generator="embedded",
+        rollouts=2,
+        output=output,
+        max_new_tokens=16,
+        seed=0,
     )
     assert result.exit_code == 0, result.output
     [row] = read_jsonl(output)
