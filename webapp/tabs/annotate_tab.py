@@ -150,14 +150,13 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
     def _move_on(
         campaign_id: int | None, st: dict[str, Any], reason: str, text: str, request: gr.Request, *, skip: bool
     ) -> list[Any]:
-        """Keep unsaved edits, then load the campaign's next item, passing over the current one (`skip`: even when
-        it was submitted)."""
+        """Keep unsaved edits, then load the next item (`skip`: pass over the current one even when submitted)."""
         actor = current_actor(ctx, request)
         if campaign_id is None:
             raise BadInputError("choose a campaign first")
         _keep_edits(actor, st, reason, text)
         skipped = list(st.get("skipped", []))
-        # Moving on from unfinished work: it stays a draft, offered first again in a later session.
+        # Unfinished work moved on from stays a draft, offered first again in a later session.
         if st.get("task") and (skip or st["task"]["status"] != "submitted"):
             skipped.append(st["task"]["item_id"])
         st = {**st, "skipped": skipped}
