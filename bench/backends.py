@@ -84,32 +84,36 @@ def warm_up(backend: Backend, prompts: list[Messages]) -> None:
     backend.generate(prompts[:2], GenerationParams(max_new_tokens=8))
 
 
-def run_transformers(args: argparse.Namespace, prompts: list[Messages]) -> dict[int, dict[str, Any]]:
-    from core.backends.transformers_backend import TransformersBackend
-
-    backend = TransformersBackend(args.model, device="cpu")
+def sweep_backend(
+    label: str, args: argparse.Namespace, prompts: list[Messages], backend: Backend, concurrency_setting: str = ""
+) -> dict[int, dict[str, Any]]:
+    """Warm the backend up, sweep the concurrencies and close it. At concurrency c the backend's
+    `concurrency_setting` (its batch size or requests in flight) is set to c; without one, prompts go c per call."""
     warm_up(backend, prompts)
     params = GenerationParams(max_new_tokens=args.max_new_tokens)
 
-    def batches_of_c(batch: list[Messages], c: int) -> dict[str, Any]:
-        backend.max_batch_size = c
+    def measure_at(batch: list[Messages], c: int) -> dict[str, Any]:
+        if not concurrency_setting:
+            return measure(backend, batch, params, chunk=c)
+        setattr(backend, concurrency_setting, c)
         return measure(backend, batch, params, chunk=None)
 
-    results = sweep("transformers", args, prompts, batches_of_c)
+    results = sweep(label, args, prompts, measure_at)
     backend.close()
     return results
+
+
+def run_transformers(args: argparse.Namespace, prompts: list[Messages]) -> dict[int, dict[str, Any]]:
+    from core.backends.transformers_backend import TransformersBackend
+
+    return sweep_backend("transformers", args, prompts, TransformersBackend(args.model, device="cpu"), "max_batch_size")
 
 
 def run_vllm_in_process(args: argparse.Namespace, prompts: list[Messages]) -> dict[int, dict[str, Any]]:
     """In this process when vLLM is importable, else in a subprocess of the vLLM environment's python."""
     from core.backends.vllm_backend import VLLMBackend
 
-    backend = VLLMBackend(args.model)
-    warm_up(backend, prompts)
-    params = GenerationParams(max_new_tokens=args.max_new_tokens)
-    results = sweep("vllm", args, prompts, lambda batch, c: measure(backend, batch, params, chunk=c))
-    backend.close()
-    return results
+    return sweep_backend("vllm", args, prompts, VLLMBackend(args.model))
 
 
 def run_vllm_subprocess(args: argparse.Namespace) -> dict[int, dict[str, Any]]:
@@ -134,17 +138,8 @@ def run_openai_server(args: argparse.Namespace, prompts: list[Messages]) -> dict
     server = start_vllm_server(args.model, port=args.port, vllm_python=args.vllm_python, log_file=log)
     try:
         server.wait_until_serving(900)
-        params = GenerationParams(max_new_tokens=args.max_new_tokens)
         backend = OpenAIBackend(server.served_name, base_url=server.base_url, timeout_s=600)
-        warm_up(backend, prompts)
-
-        def c_in_flight(batch: list[Messages], c: int) -> dict[str, Any]:
-            backend.max_concurrency = c
-            return measure(backend, batch, params, chunk=None)
-
-        results = sweep("openai->vllm server", args, prompts, c_in_flight)
-        backend.close()
-        return results
+        return sweep_backend("openai->vllm server", args, prompts, backend, "max_concurrency")
     finally:
         server.stop()
 

@@ -17,6 +17,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "processbench" / "gsm8k.json"
@@ -45,7 +46,7 @@ def _tree_peak_rss_mb(root_pid: int) -> float:
     return sum(kib for pid, kib in peaks_kib.items() if descends_from_root(pid)) / 1024
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--items", type=int, default=32, help="How many GSM8K items to critique (from the start).")
     parser.add_argument("--max-new-tokens", type=int, default=256, help="Generation budget per critique.")
@@ -70,55 +71,36 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--single-items", type=int, default=None, help="Time one-at-a-time on only the first N items (a rate sample)."
     )
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
 
-    import torch
 
-    from core.backends.base import Backend
-    from core.backends.cpu import cpu_dtype_name, has_native_bf16
-    from core.critic import Critic
-    from core.items_io import read_items
-    from core.settings import Settings, get_settings
-    from core.types import SolutionItem
-
-    items = [i for i in read_items(args.data) if isinstance(i, SolutionItem)][: args.items]
-    load_start = time.perf_counter()
-    settings = get_settings() if args.kv_cache_gib is None else Settings(vllm_cpu_kv_cache_gib=args.kv_cache_gib)
+def _backend(args: argparse.Namespace, settings: Any) -> Any:
+    """The backend to measure, loaded (the auto backend with its vLLM server up when it can start one)."""
     if args.backend == "auto":
         from core.backends.auto_backend import AutoBackend
 
-        backend: Backend = AutoBackend(args.model, device="cpu", settings=settings)
+        backend = AutoBackend(args.model, device="cpu", settings=settings)
         backend.prepare_for_traffic()
         if not backend.wait_for_server():
             print(f"auto backend without its vLLM server ({backend.server_error}): measuring transformers")
-    elif args.backend == "vllm":
+        return backend
+    if args.backend == "vllm":
         from core.backends.vllm_backend import VLLMBackend
 
-        backend = VLLMBackend(args.model, settings=settings)
-    else:
-        from core.backends.transformers_backend import TransformersBackend
+        return VLLMBackend(args.model, settings=settings)
+    from core.backends.transformers_backend import TransformersBackend
 
-        backend = TransformersBackend(
-            args.model,
-            device="cpu",
-            max_batch_size=args.batch_size,
-            cache_implementation=args.cache,
-            settings=settings,
-        )
-    critic = Critic(backend, max_new_tokens=args.max_new_tokens)
-    dtype_setting = settings.cpu_dtype
-    print(
-        f"model {args.model} loaded in {time.perf_counter() - load_start:.1f}s, {torch.get_num_threads()} threads; "
-        f"backend {backend.name}; {len(items)} items, max_new_tokens {args.max_new_tokens}, "
-        f"transformers batch size {args.batch_size}, "
-        f"cache {args.cache or 'dynamic'}, "
-        f"vLLM CPU KV cache {settings.vllm_cpu_kv_cache_gib or 'sized for the model,'} GiB, "
-        f"dtype {cpu_dtype_name(dtype_setting)} "
-        f"(CRITIC_CPU_DTYPE={dtype_setting}; native bfloat16 on this CPU: {has_native_bf16()})",
-        flush=True,
+    return TransformersBackend(
+        args.model,
+        device="cpu",
+        max_batch_size=args.batch_size,
+        cache_implementation=args.cache,
+        settings=settings,
     )
-    critic.critique(items[0], max_new_tokens=4)  # warm-up: first-call allocations are not generation speed
 
+
+def _timed_runs(args: argparse.Namespace, critic: Any, items: list[Any]) -> list[tuple[str, list[Any], float, float]]:
+    """(name, results, wall seconds, CPU seconds) of the one-at-a-time pass (unless skipped) and the batched one."""
     rows = []
     if not args.skip_single:
         start, cpu_start = time.perf_counter(), time.process_time()
@@ -128,7 +110,13 @@ def main(argv: list[str] | None = None) -> int:
     start, cpu_start = time.perf_counter(), time.process_time()
     batched = critic.critique_many(items)
     rows.append(("batched", batched, time.perf_counter() - start, time.process_time() - cpu_start))
+    return rows
 
+
+def _print_speeds(
+    args: argparse.Namespace, rows: list[tuple[str, list[Any], float, float]]
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Print each pass's tokens per wall and per CPU second; returns both per pass."""
     # CPU seconds are printed beside wall seconds: on a shared machine they show how much of the wall time
     # the process actually ran.
     speeds: dict[str, float] = {}
@@ -149,14 +137,52 @@ def main(argv: list[str] | None = None) -> int:
             f"{'ratio':>14}: batched / one at a time = {speeds['batched'] / speeds['one at a time']:.1f}x wall, "
             f"{cpu_speeds['batched'] / cpu_speeds['one at a time']:.1f}x per CPU second"
         )
-    if backend.serves_concurrently:
-        print(f"{'':>14}  (CPU seconds count this process only: the generation ran in the vLLM server's processes)")
+    return speeds, cpu_speeds
+
+
+def _print_peak_rss(backend: Any) -> float:
+    """Print the peak RSS of this process and its children (split off the vLLM server's); returns the total."""
     peak_rss = _tree_peak_rss_mb(os.getpid())  # includes the vLLM server's processes: they are its children
     server = getattr(backend, "_server", None)
     if server is not None and server.process.poll() is None:
         server_rss = _tree_peak_rss_mb(server.process.pid)
         print(f"{'peak RSS':>14}: {peak_rss - server_rss:.0f} MB this process + {server_rss:.0f} MB vLLM server")
     print(f"{'peak RSS':>14}: {peak_rss:.0f} MB")
+    return peak_rss
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse_args(argv)
+
+    import torch
+
+    from core.backends.cpu import cpu_dtype_name, has_native_bf16
+    from core.critic import Critic
+    from core.items_io import read_items
+    from core.settings import Settings, get_settings
+    from core.types import SolutionItem
+
+    items = [i for i in read_items(args.data) if isinstance(i, SolutionItem)][: args.items]
+    load_start = time.perf_counter()
+    settings = get_settings() if args.kv_cache_gib is None else Settings(vllm_cpu_kv_cache_gib=args.kv_cache_gib)
+    backend = _backend(args, settings)
+    critic = Critic(backend, max_new_tokens=args.max_new_tokens)
+    dtype_setting = settings.cpu_dtype
+    print(
+        f"model {args.model} loaded in {time.perf_counter() - load_start:.1f}s, {torch.get_num_threads()} threads; "
+        f"backend {backend.name}; {len(items)} items, max_new_tokens {args.max_new_tokens}, "
+        f"transformers batch size {args.batch_size}, "
+        f"cache {args.cache or 'dynamic'}, "
+        f"vLLM CPU KV cache {settings.vllm_cpu_kv_cache_gib or 'sized for the model,'} GiB, "
+        f"dtype {cpu_dtype_name(dtype_setting)} "
+        f"(CRITIC_CPU_DTYPE={dtype_setting}; native bfloat16 on this CPU: {has_native_bf16()})",
+        flush=True,
+    )
+    critic.critique(items[0], max_new_tokens=4)  # warm-up: first-call allocations are not generation speed
+    speeds, cpu_speeds = _print_speeds(args, _timed_runs(args, critic, items))
+    if backend.serves_concurrently:
+        print(f"{'':>14}  (CPU seconds count this process only: the generation ran in the vLLM server's processes)")
+    peak_rss = _print_peak_rss(backend)
     print(json.dumps({"tokens_per_s": speeds, "tokens_per_cpu_s": cpu_speeds, "peak_rss_mb": round(peak_rss)}))
     backend.close()
     return 0

@@ -116,21 +116,43 @@ def run_loop(args: argparse.Namespace, *, shuffle: bool, home: Path) -> dict[str
     """One full loop in a fresh CRITIC_HOME; returns the numbers it prints."""
     os.environ["CRITIC_HOME"] = str(home)
     os.environ.pop("CRITIC_DATABASE_URL", None)
-    from core.models import resolve_model
     from core.settings import get_settings
 
     get_settings.cache_clear()
-    from db.eval_sets import create_eval_set
-    from db.importer import import_file
-    from db.session import dispose_engines, init_db, session_scope
-    from training import queue, registry
-    from training.config import load_config
-    from training.gate import evaluate_on_set, registered_set, stored_scores
-    from training.worker import Worker, WorkerOptions
+    from db.session import dispose_engines, init_db
 
     dispose_engines()
     init_db()
     started = time.perf_counter()
+    gate_set = _import_and_hold_out(args, home, shuffle=shuffle)
+    t0 = time.perf_counter()
+    base = _score_base(args, gate_set, home)
+    base_s = time.perf_counter() - t0
+    config = _job_config(args)
+    t0 = time.perf_counter()
+    job = _train_and_gate(args, config, gate_set)
+    job_s = time.perf_counter() - t0
+    dispose_engines()
+    return {
+        "run": "shuffled" if shuffle else "real",
+        "base": _summary(base),
+        "retrained": _summary(job["candidate"] or {}),
+        "gate": job["gate"],
+        "status": job["status"],
+        "data": job["data"],
+        "train": job["train"],
+        "seconds": {"base_eval": round(base_s), "job": round(job_s), "total": round(time.perf_counter() - started)},
+        "reused_base": any("stored predictions" in line for line in job["logs"]),
+    }
+
+
+def _import_and_hold_out(args: argparse.Namespace, home: Path, *, shuffle: bool) -> Any:
+    """Import every solution's annotation and register the held-out ones as the evaluation set; returns the gate set."""
+    from db.eval_sets import create_eval_set
+    from db.importer import import_file
+    from db.session import session_scope
+    from training.gate import registered_set
+
     train, held = _split(args)
     # Every solution is imported, held-out ones too: the job's snapshot must leave the evaluation set's problems out.
     annotations = _annotation_file([*train, *held], home / "annotations.jsonl", shuffle=shuffle, seed=args.seed)
@@ -149,10 +171,16 @@ def run_loop(args: argparse.Namespace, *, shuffle: bool, home: Path) -> dict[str
         f"{len(gate_set.items)}",
         flush=True,
     )
-    base_model = str(resolve_model(get_settings().model))
-    t0 = time.perf_counter()
-    base = evaluate_on_set(
-        base_model,
+    return gate_set
+
+
+def _score_base(args: argparse.Namespace, gate_set: Any, home: Path) -> dict[Any, dict[str, Any]]:
+    from core.models import resolve_model
+    from core.settings import get_settings
+    from training.gate import evaluate_on_set
+
+    return evaluate_on_set(
+        str(resolve_model(get_settings().model)),
         gate_set,
         # One directory for every run: the base model's predictions on the same set are scored once and resumed
         # (skipped) by later runs, whose databases still record the run for the job's gate to reuse.
@@ -161,8 +189,12 @@ def run_loop(args: argparse.Namespace, *, shuffle: bool, home: Path) -> dict[str
         model_version_id=None,
         backend=args.eval_backend,
     )
-    base_s = time.perf_counter() - t0
-    config = load_config(
+
+
+def _job_config(args: argparse.Namespace) -> Any:
+    from training.config import load_config
+
+    return load_config(
         "sft",
         None,
         {
@@ -183,11 +215,18 @@ def run_loop(args: argparse.Namespace, *, shuffle: bool, home: Path) -> dict[str
             "seed": args.seed,
         },
     )
+
+
+def _train_and_gate(args: argparse.Namespace, config: Any, gate_set: Any) -> dict[str, Any]:
+    """Queue the SFT job and run it in a worker; returns the candidate's scores, the gate, the job's metrics, logs."""
+    from db.session import session_scope
+    from training import queue, registry
+    from training.gate import stored_scores
+    from training.worker import Worker, WorkerOptions
+
     with session_scope() as session:
         job_id = queue.enqueue_job(session, config=config).id
-    t0 = time.perf_counter()
     Worker(WorkerOptions(exit_when_idle=True, poll_interval_s=0.5)).run()
-    job_s = time.perf_counter() - t0
     with session_scope() as session:
         job = queue.get_job(session, job_id=job_id)
         logs = [line.message for line in queue.job_logs(session, job_id=job_id)]
@@ -202,22 +241,14 @@ def run_loop(args: argparse.Namespace, *, shuffle: bool, home: Path) -> dict[str
             max_new_tokens=args.max_new_tokens,
             backend=args.eval_backend,
         )
-        gate = dict(version.metrics.get("gate") or {})
-        status = version.status
-        train_metrics = dict((job.metrics or {}).get("train") or {})
-        data = dict((job.metrics or {}).get("data") or {})
-    dispose_engines()
-    return {
-        "run": "shuffled" if shuffle else "real",
-        "base": _summary(base),
-        "retrained": _summary(candidate or {}),
-        "gate": gate,
-        "status": status,
-        "data": data,
-        "train": train_metrics,
-        "seconds": {"base_eval": round(base_s), "job": round(job_s), "total": round(time.perf_counter() - started)},
-        "reused_base": any("stored predictions" in line for line in logs),
-    }
+        return {
+            "candidate": candidate,
+            "gate": dict(version.metrics.get("gate") or {}),
+            "status": version.status,
+            "train": dict((job.metrics or {}).get("train") or {}),
+            "data": dict((job.metrics or {}).get("data") or {}),
+            "logs": logs,
+        }
 
 
 def _pct(value: Any) -> str:

@@ -34,7 +34,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(REPO_ROOT))
 
-from bench.webapp import _client, _HttpUser  # noqa: E402 - after the path fix above
+from bench.webapp import _client, _HttpUser, start_server  # noqa: E402 - after the path fix above
 
 PROBLEM = "A shop sells pens at 3 dollars each. Sam buys 4 pens and pays with a 20 dollar bill. How much change?"
 SOLUTION = "4 pens cost 4 * 3 = 12 dollars.\nThe change is 20 - 12 = 9 dollars.\nSo Sam gets 9 dollars back."
@@ -101,22 +101,11 @@ class PeakSampler:
 def _start(
     home: Path, port: int, models_dir: Path | None, extra_env: dict[str, str]
 ) -> tuple[subprocess.Popen[str], float]:
-    env = {**os.environ, **extra_env, "CRITIC_HOME": str(home), "CRITIC_ADMIN_PASSWORD": "bench-admin"}
-    env.pop("CRITIC_DATABASE_URL", None)
+    env = {k: v for k, v in {**os.environ, **extra_env}.items() if k != "CRITIC_DATABASE_URL"}
     if models_dir is not None:
         env["CRITIC_MODELS_DIR"] = str(models_dir)
     started = time.perf_counter()
-    critic = Path(sys.executable).with_name("critic")
-    proc = subprocess.Popen(
-        [str(critic), "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    for line in proc.stdout:  # type: ignore[union-attr]
-        if "Critic Studio on" in line:
-            break
+    proc = start_server(home, port, env=env)
     threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()  # type: ignore[union-attr]
     return proc, started
 

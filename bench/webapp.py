@@ -34,16 +34,14 @@ DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "processbench" / "gsm8k.js
 from core.vllm_server import free_port  # noqa: E402 - after the sys.path fix above
 
 
-def _start_server(home: Path, port: int, max_new_tokens: int) -> subprocess.Popen[str]:
-    env = {
-        **os.environ,
-        "CRITIC_HOME": str(home),
-        "CRITIC_ADMIN_PASSWORD": "bench-admin",
-        "CRITIC_MAX_NEW_TOKENS": str(max_new_tokens),
-    }
+def start_server(home: Path, port: int, *options: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """`critic serve` on `port` with its data in `home` (admin password bench-admin), once it says where it listens.
+
+    `env` is the environment it starts from (default: this process's); its output stays on the returned pipe."""
+    env = {**(os.environ if env is None else env), "CRITIC_HOME": str(home), "CRITIC_ADMIN_PASSWORD": "bench-admin"}
     critic = Path(sys.executable).with_name("critic")
     proc = subprocess.Popen(
-        [str(critic), "serve", "--port", str(port), "--no-worker", "--warm-up"],
+        [str(critic), "serve", "--port", str(port), *options],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -225,7 +223,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-webapp-") as tmp:
         home = Path(tmp)
         port = free_port()
-        proc = _start_server(home, port, args.max_new_tokens)
+        env = {**os.environ, "CRITIC_MAX_NEW_TOKENS": str(args.max_new_tokens)}
+        proc = start_server(home, port, "--no-worker", "--warm-up", env=env)
         url = f"http://127.0.0.1:{port}/"
         try:
             stream = bench_streaming(url, item, args.runs)

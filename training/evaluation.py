@@ -349,35 +349,12 @@ def run_eval(
     (output / CONFIG_FILE).write_text(
         json.dumps({"fingerprint": config.fingerprint(), "config": config.model_dump(mode="json")}, indent=2)
     )
-    eval_run_id = None
-    if config.record:
-        try:
-            eval_run_id = _db_start(config, model_name, len(benchmark))
-        except Exception as exc:  # noqa: BLE001 - the evaluation is worth more than its database row
-            warnings.warn(f"not recording the run in the database: {type(exc).__name__}: {exc}", stacklevel=2)
-
-    from tqdm import tqdm
-
-    bar = tqdm(total=len(todo), desc=f"eval {config.critic}", unit="item", disable=not show_progress)
+    eval_run_id = _record_start(config, model_name, len(benchmark)) if config.record else None
     try:
-        with (output / PREDICTIONS_FILE).open("a", encoding="utf-8") as handle:
-            for start in range(0, len(todo), config.batch_size):
-                batch = todo[start : start + config.batch_size]
-                for record in runner.run(batch):  # type: ignore[union-attr]
-                    handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-                handle.flush()
-                bar.update(len(batch))
-                finished = skipped + start + len(batch)
-                if on_progress:
-                    on_progress(finished, len(benchmark))
-                if eval_run_id is not None:
-                    eval_run_id = _quietly(_db_progress, eval_run_id, finished, len(benchmark))
-    except BaseException as exc:
-        if eval_run_id is not None:
-            _quietly(_db_finish, eval_run_id, None, len(benchmark), error=f"{type(exc).__name__}: {exc}")
-        raise
+        eval_run_id = _run_batches(
+            config, runner, todo, skipped, len(benchmark), eval_run_id, show_progress, on_progress
+        )
     finally:
-        bar.close()
         if runner is not None and critic is None:
             # A critic built here owns its engine (a vLLM server holds GiBs): release it before the caller's next
             # step, not at process exit.
@@ -409,8 +386,44 @@ def run_eval(
     }
     (output / SUMMARY_FILE).write_text(json.dumps(summary, indent=2))
     if eval_run_id is not None:
-        eval_run_id = _quietly(_db_finish, eval_run_id, summary, len(benchmark))
+        eval_run_id = _quietly(finish_eval_record, eval_run_id, summary, len(benchmark))
     return EvalOutcome(report, output, len(todo), skipped, seconds, eval_run_id, summary, strict_report)
+
+
+def _run_batches(
+    config: EvalConfig,
+    runner: _Runner | None,
+    todo: list[tuple[str, SolutionItem]],
+    skipped: int,
+    total: int,
+    eval_run_id: int | None,
+    show_progress: bool,
+    on_progress: Callable[[int, int], None] | None,
+) -> int | None:
+    """Append the records of every batch to the predictions file; returns the eval run id still recorded to."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(todo), desc=f"eval {config.critic}", unit="item", disable=not show_progress)
+    try:
+        with (Path(config.output) / PREDICTIONS_FILE).open("a", encoding="utf-8") as handle:
+            for start in range(0, len(todo), config.batch_size):
+                batch = todo[start : start + config.batch_size]
+                for record in runner.run(batch):  # type: ignore[union-attr]
+                    handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+                handle.flush()
+                bar.update(len(batch))
+                finished = skipped + start + len(batch)
+                if on_progress:
+                    on_progress(finished, total)
+                if eval_run_id is not None:
+                    eval_run_id = _quietly(_db_progress, eval_run_id, finished, total)
+    except BaseException as exc:
+        if eval_run_id is not None:
+            _quietly(finish_eval_record, eval_run_id, None, total, error=f"{type(exc).__name__}: {exc}")
+        raise
+    finally:
+        bar.close()
+    return eval_run_id
 
 
 def wanted_keys(benchmark: Benchmark) -> set[tuple[str, str]]:
@@ -483,23 +496,31 @@ def _quietly(update: Callable[..., None], run_id: int, *args: Any, **kwargs: Any
         return None
 
 
-def _db_start(config: EvalConfig, model_name: str, n_items: int) -> int | None:
+def _record_start(config: EvalConfig, model_name: str, n_items: int) -> int | None:
+    try:
+        return start_eval_record(
+            Path(config.output),
+            model=model_name,
+            dataset=config.benchmark,
+            config=config.model_dump(mode="json"),
+            n_items=n_items,
+            model_version_id=config.model_version_id,
+            eval_set_id=config.eval_set_id,
+        )
+    except Exception as exc:  # noqa: BLE001 - the evaluation is worth more than its database row
+        warnings.warn(f"not recording the run in the database: {type(exc).__name__}: {exc}", stacklevel=3)
+        return None
+
+
+def start_eval_record(output: Path, **fields: Any) -> int:
+    """Record an evaluation writing into `output` as running; `fields` are db.evals.start_eval_run's (model,
+    dataset, config, n_items, ...). Returns the EvalRun row's id."""
     from db.evals import start_eval_run
     from db.session import init_db, session_scope
 
     init_db()
     with session_scope() as session:
-        run = start_eval_run(
-            session,
-            model=model_name,
-            dataset=config.benchmark,
-            config=config.model_dump(mode="json"),
-            predictions_path=str(Path(config.output).resolve()),
-            n_items=n_items,
-            model_version_id=config.model_version_id,
-            eval_set_id=config.eval_set_id,
-        )
-        return run.id
+        return start_eval_run(session, predictions_path=str(output.resolve()), **fields).id
 
 
 def _db_progress(run_id: int, done: int, total: int) -> None:
@@ -510,7 +531,8 @@ def _db_progress(run_id: int, done: int, total: int) -> None:
         update_eval_progress(session, run_id=run_id, progress=done / total if total else 1.0)
 
 
-def _db_finish(run_id: int, summary: dict[str, Any] | None, n_items: int, error: str | None = None) -> None:
+def finish_eval_record(run_id: int, summary: dict[str, Any] | None, n_items: int, error: str | None = None) -> None:
+    """Store a recorded evaluation's summary, or the error that stopped it."""
     from db.evals import finish_eval_run
     from db.session import session_scope
 

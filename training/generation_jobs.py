@@ -18,6 +18,7 @@ from core.refine import CritiqueFn, RefineConfig, RefineOutcome, outcome, refine
 from core.seed_critiques import SeedConfig, SeedCritique, generate_seed_critiques
 from core.solving import solution_answer
 from core.types import SolutionItem
+from training.evaluation import finish_eval_record, start_eval_record
 
 Progress = Callable[[int], None]
 """Called with the number of items just finished (a tqdm bar's `update`)."""
@@ -94,6 +95,22 @@ def batches(items: Sequence[SolutionItem], size: int) -> Iterator[list[SolutionI
         yield list(items[start : start + max(size, 1)])
 
 
+def _pending(items: Sequence[SolutionItem], report: JobReport, *outputs: Path) -> list[SolutionItem]:
+    """The items no output file has yet (a resumed job skips the rest, counted in the report)."""
+    finished = done_ids(*outputs)
+    todo = [item for item in items if item.id not in finished]
+    report.skipped = len(items) - len(todo)
+    return todo
+
+
+def _in_batches(todo: Sequence[SolutionItem], size: int, progress: Progress | None) -> Iterator[list[SolutionItem]]:
+    """The batches of `todo`; `progress` hears of each batch once its rows are written."""
+    for batch in batches(todo, size):
+        yield batch
+        if progress:
+            progress(len(batch))
+
+
 def _answered(items: Sequence[SolutionItem], errors: list[str]) -> list[SolutionItem]:
     kept = []
     for item in with_known_answers(items):
@@ -120,14 +137,10 @@ def run_mc_labels(
     """Monte Carlo labels for every item with a known answer, appended to `output` batch by batch."""
     report = JobReport(output=output)
     items = _answered(load_items(source, report.errors), report.errors)[:limit]
-    finished = done_ids(output)
-    todo = [item for item in items if item.id not in finished]
-    report.skipped = len(items) - len(todo)
-    for batch in batches(todo, batch_size):
+    todo = _pending(items, report, output)
+    for batch in _in_batches(todo, batch_size, progress):
         labels = label_items(generator, batch, config)
         report.written += append_jsonl(output, (labelled_record(i, lab) for i, lab in zip(batch, labels, strict=True)))
-        if progress:
-            progress(len(batch))
     rows = read_jsonl(output)
     with_human = [r for r in rows if r.get("human_label") is not None]
     report.counts = {"labelled": len(rows), "with_error": sum(r["label"] != -1 for r in rows)}
@@ -172,10 +185,8 @@ def run_seed_critiques(
             items.append(item)
     items = items[:limit]
     dropped_file = dropped_path(output)
-    finished = done_ids(output, dropped_file)
-    todo = [item for item in items if item.id not in finished]
-    report.skipped = len(items) - len(todo)
-    for batch in batches(todo, batch_size):
+    todo = _pending(items, report, output, dropped_file)
+    for batch in _in_batches(todo, batch_size, progress):
         seeds = generate_seed_critiques(teacher, batch, config)
         kept = [s for s in seeds if s.kept]
         report.written += append_jsonl(output, (s.sft_record() for s in kept))
@@ -185,8 +196,6 @@ def run_seed_critiques(
         )
         if store and kept:
             store(kept)
-        if progress:
-            progress(len(batch))
     report.counts = {"kept": len(read_jsonl(output)), "dropped": len(read_jsonl(dropped_file))}
     return report
 
@@ -211,14 +220,10 @@ def run_refine(
     """Refine every solution (critique -> revision rounds) and append each refinement with its step diff."""
     report = JobReport(output=output)
     items = load_items(source, report.errors)[:limit]
-    finished = done_ids(output)
-    todo = [item for item in items if item.id not in finished]
-    report.skipped = len(items) - len(todo)
-    for batch in batches(todo, batch_size):
+    todo = _pending(items, report, output)
+    for batch in _in_batches(todo, batch_size, progress):
         refinements = refine(generator, critique, batch, config)
         report.written += append_jsonl(output, (refinement_row(i, r) for i, r in zip(batch, refinements, strict=True)))
-        if progress:
-            progress(len(batch))
     rows = read_jsonl(output)
     report.counts = {
         reason: sum(r.get("stop_reason") == reason for r in rows)
@@ -248,14 +253,10 @@ def run_rank(
             seen_problems.add(item.problem.strip())
             problems.append(item)
     problems = problems[:limit]
-    finished = done_ids(output)
-    todo = [item for item in problems if item.id not in finished]
-    report.skipped = len(problems) - len(todo)
-    for batch in batches(todo, batch_size):
+    todo = _pending(problems, report, output)
+    for batch in _in_batches(todo, batch_size, progress):
         ranked = rank(generator, critique, batch, [str(i.answer) for i in batch], config)
         report.written += append_jsonl(output, (r.model_dump() for r in ranked))
-        if progress:
-            progress(len(batch))
     report.summary = ranking_summary([RankedProblem.model_validate(r) for r in read_jsonl(output)])
     return report
 
@@ -297,15 +298,21 @@ def run_refine_eval(
             f"{source}: no item has a known ground-truth answer: add 'answer' fields, or use a ProcessBench file "
             "(items with 'final_answer_correct': true, and their same-problem siblings, have one)"
         )
-    finished = done_ids(items_file)
-    todo = [item for item in selected if item.id not in finished]
-    report.skipped = len(selected) - len(todo)
-    run_id = _start_eval_record(source, out_dir, critic_model, config, len(selected)) if record else None
+    todo = _pending(selected, report, items_file)
+    run_id = None
+    if record:
+        run_id = start_eval_record(
+            out_dir,
+            model=critic_model,
+            dataset=f"refine:{source.name}",
+            config={"kind": "refine", "input": str(source), **config.model_dump(mode="json")},
+            n_items=len(selected),
+        )
     try:
         _refine_eval_batches(todo, items_file, generator, critique, config, batch_size, report, progress)
     except Exception as exc:
         if run_id is not None:
-            _finish_eval_record(run_id, {}, len(selected), error=f"{type(exc).__name__}: {exc}")
+            finish_eval_record(run_id, {}, len(selected), error=f"{type(exc).__name__}: {exc}")
         raise
     rows = read_jsonl(items_file)
     report.summary = {
@@ -320,7 +327,7 @@ def run_refine_eval(
     summary_file.parent.mkdir(parents=True, exist_ok=True)
     summary_file.write_text(json.dumps(report.summary, indent=2) + "\n", encoding="utf-8")
     if run_id is not None:
-        _finish_eval_record(run_id, report.summary, len(rows))
+        finish_eval_record(run_id, report.summary, len(rows))
     return report
 
 
@@ -335,7 +342,7 @@ def _refine_eval_batches(
     progress: Progress | None,
 ) -> None:
     without_config = config.model_copy(update={"use_critique": False, "rounds": 1})
-    for batch in batches(todo, batch_size):
+    for batch in _in_batches(todo, batch_size, progress):
         guided = refine(generator, critique, batch, config)
         unguided = refine(generator, None, batch, without_config)
         rows = []
@@ -354,30 +361,3 @@ def _refine_eval_batches(
                 }
             )
         report.written += append_jsonl(items_file, rows)
-        if progress:
-            progress(len(batch))
-
-
-def _start_eval_record(source: Path, out_dir: Path, critic_model: str, config: RefineConfig, n_items: int) -> int:
-    from db.evals import start_eval_run
-    from db.session import init_db, session_scope
-
-    init_db()
-    with session_scope() as session:
-        run = start_eval_run(
-            session,
-            model=critic_model,
-            dataset=f"refine:{source.name}",
-            config={"kind": "refine", "input": str(source), **config.model_dump(mode="json")},
-            predictions_path=str(out_dir.resolve()),
-            n_items=n_items,
-        )
-        return run.id
-
-
-def _finish_eval_record(run_id: int, summary: dict[str, Any], n_items: int, error: str | None = None) -> None:
-    from db.evals import finish_eval_run
-    from db.session import session_scope
-
-    with session_scope() as session:
-        finish_eval_run(session, run_id=run_id, metrics=summary, n_items=n_items, error=error)

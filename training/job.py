@@ -106,19 +106,10 @@ def run_job(job_id: int, *, worker_id: str, attempt: int) -> int:
     """Run the job to the end; returns the process exit code."""
     from core.settings import get_settings
     from db.session import get_sessionmaker
-    from training import queue, registry
+    from training import queue
 
-    # The first line comes before the heavy imports (torch, accelerate, TRL), so a job never sits silent.
-    starting = DatabaseReporter(job_id, is_main_process=os.environ.get("RANK", "0") == "0")
-    starting.log(
-        f"job {job_id} started (attempt {attempt}): loading the training libraries; then data snapshot, "
-        "targets, training, evaluation"
-    )
-    starting.close()
+    _log_start(job_id, attempt)
     from accelerate import PartialState
-
-    from training.data import build_snapshot
-    from training.targets import build_sft_targets, grpo_prompts
 
     state = PartialState()
     settings = get_settings()
@@ -131,8 +122,43 @@ def run_job(job_id: int, *, worker_id: str, attempt: int) -> int:
 
     model_path, parent_id = resolve_base_model(session, config.base_model)
     reporter.log(f"base model: {model_path}" + (f" (version {parent_id})" if parent_id else ""))
+    snapshot = _data_snapshot(session, reporter, config, offline=settings.offline)
+    job_metrics: dict[str, Any] = {"data": snapshot.counts}
+    rows_file = out_dir / "train_rows.json"
+    if state.is_main_process:
+        _write_train_rows(session, reporter, config, snapshot, model_path, out_dir, job_metrics)
+    state.wait_for_everyone()
+    rows = json.loads(rows_file.read_text(encoding="utf-8"))
+    outcome = _train(config, model_path, rows, out_dir, reporter)
+    if outcome.stopped_early or outcome.model_dir is None:
+        reporter.log(f"stopped at step {outcome.steps} because cancel was requested", "warning")
+        return EXIT_CANCELLED
+    if not state.is_main_process:
+        return 0
+    job_metrics["train"] = outcome.metrics
+    queue.update_job_fields(session, job_id=job_id, metrics=job_metrics)
+    version_id = _register(session, reporter, job_id, config, outcome, model_path, parent_id, snapshot)
+    if config.evaluate:
+        _evaluate_and_gate(session, reporter, config, version_id, snapshot.validation, job_id)
+    return 0
+
+
+def _log_start(job_id: int, attempt: int) -> None:
+    # The first line comes before the heavy imports (torch, accelerate, TRL), so a job never sits silent.
+    starting = DatabaseReporter(job_id, is_main_process=os.environ.get("RANK", "0") == "0")
+    starting.log(
+        f"job {job_id} started (attempt {attempt}): loading the training libraries; then data snapshot, "
+        "targets, training, evaluation"
+    )
+    starting.close()
+
+
+def _data_snapshot(session: Any, reporter: DatabaseReporter, config: Any, *, offline: bool) -> Any:
+    """The job's training data, with what it holds and what it left out in the log."""
+    from training.data import build_snapshot
+
     reporter.log("data snapshot: reading annotations" + (" and PRM800K" if config.prm800k else ""))
-    snapshot = build_snapshot(session, config, offline=settings.offline)
+    snapshot = build_snapshot(session, config, offline=offline)
     for warning in snapshot.warnings:
         reporter.log(warning, "warning")
     counts = ", ".join(f"{k}={v}" for k, v in snapshot.counts.items())
@@ -141,51 +167,74 @@ def run_job(job_id: int, *, worker_id: str, attempt: int) -> int:
         f"evaluation sets: {snapshot.counts['eval_set_excluded']} item(s) of registered evaluation-set problems "
         "left out of this snapshot (checked: none of its items is from those problems)"
     )
-    job_metrics: dict[str, Any] = {"data": snapshot.counts}
-    rows_file = out_dir / "train_rows.json"
-    if state.is_main_process:
-        (out_dir / "data_manifest.json").write_text(json.dumps(snapshot.manifest(), indent=1), encoding="utf-8")
-        if config.job == "sft":
-            teacher = _teacher(config, model_path)
-            reporter.log(f"SFT targets for {len(snapshot.train)} item(s): teacher {config.teacher_backend}")
-            targets = build_sft_targets(
-                snapshot.train,
-                teacher=teacher,
-                samples=config.teacher_samples,
-                max_new_tokens=config.teacher_max_new_tokens,
-                seed=config.seed,
-                on_progress=lambda done, total: reporter.log(f"teacher critiques: {done}/{total} item(s) written"),
-            )
-            if teacher is not None:
-                teacher.close()
-            rows = targets.examples
-            job_metrics["target_paths"] = targets.counts
-            reporter.log("SFT targets: " + ", ".join(f"{k}={v}" for k, v in targets.counts.items()))
-        else:
-            rows = grpo_prompts(snapshot.train)
-        rows_file.write_text(json.dumps(rows), encoding="utf-8")
-        queue.update_job_fields(
-            session, job_id=job_id, data_hash=snapshot.data_hash, metrics=job_metrics, output_path=str(out_dir.parent)
-        )
-    state.wait_for_everyone()
-    rows = json.loads(rows_file.read_text(encoding="utf-8"))
+    return snapshot
 
+
+def _write_train_rows(
+    session: Any,
+    reporter: DatabaseReporter,
+    config: Any,
+    snapshot: Any,
+    model_path: str,
+    out_dir: Path,
+    job_metrics: dict[str, Any],
+) -> None:
+    """Write the manifest and the training rows (SFT targets or GRPO prompts) for every process to read."""
+    from training import queue
+    from training.targets import build_sft_targets, grpo_prompts
+
+    (out_dir / "data_manifest.json").write_text(json.dumps(snapshot.manifest(), indent=1), encoding="utf-8")
+    if config.job == "sft":
+        teacher = _teacher(config, model_path)
+        reporter.log(f"SFT targets for {len(snapshot.train)} item(s): teacher {config.teacher_backend}")
+        targets = build_sft_targets(
+            snapshot.train,
+            teacher=teacher,
+            samples=config.teacher_samples,
+            max_new_tokens=config.teacher_max_new_tokens,
+            seed=config.seed,
+            on_progress=lambda done, total: reporter.log(f"teacher critiques: {done}/{total} item(s) written"),
+        )
+        if teacher is not None:
+            teacher.close()
+        rows = targets.examples
+        job_metrics["target_paths"] = targets.counts
+        reporter.log("SFT targets: " + ", ".join(f"{k}={v}" for k, v in targets.counts.items()))
+    else:
+        rows = grpo_prompts(snapshot.train)
+    (out_dir / "train_rows.json").write_text(json.dumps(rows), encoding="utf-8")
+    queue.update_job_fields(
+        session,
+        job_id=reporter.job_id,
+        data_hash=snapshot.data_hash,
+        metrics=job_metrics,
+        output_path=str(out_dir.parent),
+    )
+
+
+def _train(config: Any, model_path: str, rows: list[Any], out_dir: Path, reporter: DatabaseReporter) -> Any:
     if config.job == "sft":
         from training.sft import run_sft
 
-        outcome = run_sft(config, model_path=model_path, train_examples=rows, output_dir=out_dir, reporter=reporter)
-    else:
-        from training.grpo import run_grpo
+        return run_sft(config, model_path=model_path, train_examples=rows, output_dir=out_dir, reporter=reporter)
+    from training.grpo import run_grpo
 
-        outcome = run_grpo(config, model_path=model_path, train_rows=rows, output_dir=out_dir, reporter=reporter)
-    if outcome.stopped_early or outcome.model_dir is None:
-        reporter.log(f"stopped at step {outcome.steps} because cancel was requested", "warning")
-        return EXIT_CANCELLED
-    if not state.is_main_process:
-        return 0
+    return run_grpo(config, model_path=model_path, train_rows=rows, output_dir=out_dir, reporter=reporter)
 
-    job_metrics["train"] = outcome.metrics
-    queue.update_job_fields(session, job_id=job_id, metrics=job_metrics)
+
+def _register(
+    session: Any,
+    reporter: DatabaseReporter,
+    job_id: int,
+    config: Any,
+    outcome: Any,
+    model_path: str,
+    parent_id: int | None,
+    snapshot: Any,
+) -> int:
+    """Register the trained model as a candidate version; returns its id."""
+    from training import registry
+
     version = registry.register_candidate(
         session,
         job_id=job_id,
@@ -197,9 +246,7 @@ def run_job(job_id: int, *, worker_id: str, attempt: int) -> int:
         metrics={"train": outcome.metrics, "data": snapshot.counts},
     )
     reporter.log(f"registered model version {version.id} ({version.name}) as candidate")
-    if config.evaluate:
-        _evaluate_and_gate(session, reporter, config, version.id, snapshot.validation, job_id)
-    return 0
+    return version.id
 
 
 def _evaluate_and_gate(
@@ -220,23 +267,12 @@ def _evaluate_and_gate(
     serving = registry.active_model(session)
     expected_id = serving.id if serving is not None else None
     candidate = registry.get_version(session, version_id=version_id)
-    budget = config.eval_max_new_tokens
     eval_dir = Path(candidate.path).parent / "eval"
     where = ", ".join(f"{s.name} ({len(s.items)} items)" for s in sets) or "nothing"
     reporter.log(f"gate: scoring the candidate and the serving model on {where}")
     cand: dict[Any, Any] = {}
     for gate_set in sets:
-        cand.update(
-            gate.evaluate_on_set(
-                candidate.path,
-                gate_set,
-                output=eval_dir / gate_set.name / "candidate",
-                max_new_tokens=budget,
-                model_version_id=version_id,
-                backend=config.eval_backend,
-                on_progress=_eval_progress(reporter, f"candidate on {gate_set.name}"),
-            )
-        )
+        cand.update(_score(config, reporter, candidate.path, version_id, gate_set, eval_dir, "candidate"))
     reference: dict[Any, Any] | None = {}
     try:
         ref_model = serving.path if serving is not None else str(resolve_model(get_settings().model))
@@ -250,22 +286,14 @@ def _evaluate_and_gate(
                 model_version_id=expected_id,
                 model=ref_model,
                 gate_set=gate_set,
-                max_new_tokens=budget,
+                max_new_tokens=config.eval_max_new_tokens,
                 backend=config.eval_backend,
             )
             if stored is not None:
                 reporter.log(f"the serving model's stored predictions on {gate_set.name} are reused")
             else:
                 reporter.log(f"evaluating the serving model ({ref_model}) on {gate_set.name}")
-                stored = gate.evaluate_on_set(
-                    ref_model,
-                    gate_set,
-                    output=eval_dir / gate_set.name / "reference",
-                    max_new_tokens=budget,
-                    model_version_id=expected_id,
-                    backend=config.eval_backend,
-                    on_progress=_eval_progress(reporter, f"serving model on {gate_set.name}"),
-                )
+                stored = _score(config, reporter, ref_model, expected_id, gate_set, eval_dir, "reference")
             reference.update(stored)
     decision = gate.decide(
         cand,
@@ -282,6 +310,30 @@ def _evaluate_and_gate(
     reporter.metric(0, "eval/f1", decision.candidate_score or 0.0)
     verb = "promoted to active" if version.status == registry.ACTIVE else "kept as candidate"
     reporter.log(f"model version {version_id} {verb}: {version.metrics['gate']['reason']}")
+
+
+def _score(
+    config: Any,
+    reporter: DatabaseReporter,
+    model: str,
+    version_id: int | None,
+    gate_set: Any,
+    eval_dir: Path,
+    role: str,
+) -> dict[Any, Any]:
+    """Score one model (`role`: candidate or reference) on one gate set, its predictions under eval_dir."""
+    from training import gate
+
+    who = "candidate" if role == "candidate" else "serving model"
+    return gate.evaluate_on_set(
+        model,
+        gate_set,
+        output=eval_dir / gate_set.name / role,
+        max_new_tokens=config.eval_max_new_tokens,
+        model_version_id=version_id,
+        backend=config.eval_backend,
+        on_progress=_eval_progress(reporter, f"{who} on {gate_set.name}"),
+    )
 
 
 def run_any_job(job_id: int, *, worker_id: str, attempt: int) -> int:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import gradio as gr
 
+from core.types import CritiqueResult
 from webapp.context import AppContext
 from webapp.handlers import annotate as annotate_handlers
 from webapp.handlers import critique as critique_handlers
@@ -15,7 +16,36 @@ from webapp.ui import current_actor, shows_errors
 
 def register(ctx: AppContext) -> None:
     """Add the API endpoints to the Blocks being built (call inside `with gr.Blocks()`)."""
+    gr.api(_critique_endpoint(ctx), api_name="critique", concurrency_id="generation")
+    gr.api(_critique_stream_endpoint(ctx), api_name="critique_stream", concurrency_id="generation")
+    gr.api(_save_annotation_endpoint(ctx), api_name="save_annotation", concurrency_limit=32)
 
+
+def _updates(
+    ctx: AppContext,
+    request: gr.Request,
+    *,
+    problem: str,
+    solution: str,
+    model: str,
+    backend: str,
+    mode: str,
+    samples: int,
+) -> Iterator[tuple[CritiqueResult, bool, int | None]]:
+    """The critique's updates for the request's user, with the API's empty strings meaning 'the default'."""
+    return critique_handlers.critique_stream(
+        ctx,
+        current_actor(ctx, request),
+        problem=problem,
+        solution=solution,
+        model=model or None,
+        backend=backend or None,
+        mode=mode or "single",
+        samples=int(samples),
+    )
+
+
+def _critique_endpoint(ctx: AppContext) -> Callable[..., dict[str, Any]]:
     @shows_errors
     def critique(
         problem: str,
@@ -27,22 +57,19 @@ def register(ctx: AppContext) -> None:
         request: gr.Request = None,  # type: ignore[assignment]
     ) -> dict[str, Any]:
         """Critique one solution; returns the critique result JSON (steps, verdicts, first_error_step...)."""
-        actor = current_actor(ctx, request)
         final: dict[str, Any] = {}
-        for result, done in critique_handlers.critique_stream(
-            ctx,
-            actor,
-            problem=problem,
-            solution=solution,
-            model=model or None,
-            backend=backend or None,
-            mode=mode or "single",
-            samples=int(samples),
-        ):
+        updates = _updates(
+            ctx, request, problem=problem, solution=solution, model=model, backend=backend, mode=mode, samples=samples
+        )
+        for result, done, _run_id in updates:
             if done:
                 final = result.model_dump(mode="json")
         return final
 
+    return critique
+
+
+def _critique_stream_endpoint(ctx: AppContext) -> Callable[..., Iterator[dict[str, Any]]]:
     @shows_errors
     def critique_stream(
         problem: str,
@@ -54,19 +81,16 @@ def register(ctx: AppContext) -> None:
         request: gr.Request = None,  # type: ignore[assignment]
     ) -> Iterator[dict[str, Any]]:
         """Like `critique`, but yields partial results while the critic writes (`finished` false until the end)."""
-        actor = current_actor(ctx, request)
-        for result, done in critique_handlers.critique_stream(
-            ctx,
-            actor,
-            problem=problem,
-            solution=solution,
-            model=model or None,
-            backend=backend or None,
-            mode=mode or "single",
-            samples=int(samples),
-        ):
+        updates = _updates(
+            ctx, request, problem=problem, solution=solution, model=model, backend=backend, mode=mode, samples=samples
+        )
+        for result, done, _run_id in updates:
             yield {**result.model_dump(mode="json"), "finished": done}
 
+    return critique_stream
+
+
+def _save_annotation_endpoint(ctx: AppContext) -> Callable[..., dict[str, Any]]:
     @shows_errors
     def save_annotation(
         item_id: int,
@@ -107,6 +131,4 @@ def register(ctx: AppContext) -> None:
             "message": outcome.message,
         }
 
-    gr.api(critique, api_name="critique", concurrency_id="generation")
-    gr.api(critique_stream, api_name="critique_stream", concurrency_id="generation")
-    gr.api(save_annotation, api_name="save_annotation", concurrency_limit=32)
+    return save_annotation

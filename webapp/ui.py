@@ -71,3 +71,21 @@ def shows_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             raise _as_gradio_error(exc, fn.__name__) from exc
 
     return wrapper
+
+
+def selected_row(evt: gr.SelectData, data: Any) -> list[Any] | None:
+    """The clicked row of a Dataframe, as a list (None when the click was not on a row)."""
+    try:
+        row = evt.index[0]
+        return list(data.iloc[row]) if hasattr(data, "iloc") else list(data[row])
+    except (IndexError, TypeError, KeyError):
+        return None
+
+
+def selected_id(evt: gr.SelectData, data: Any, column: int = 0) -> Any:
+    """The id in `column` of the clicked Dataframe row; an update that changes nothing when there is none."""
+    row = selected_row(evt, data)
+    try:
+        return int(row[column])  # type: ignore[index]
+    except (IndexError, TypeError, ValueError):
+        return gr.update()

@@ -12,7 +12,7 @@ from tests.cli.runner import critic
 from training.generation_jobs import read_jsonl
 
 PROBLEM = "Tom has 3 apples and buys 4 more. How many apples does he have?"
-FAST = ["--max-new-tokens", "16"]
+FAST = {"max_new_tokens": 16}
 
 
 def _input(tmp_path: Path, *, malformed: bool = True) -> Path:
@@ -43,23 +43,26 @@ def _input(tmp_path: Path, *, malformed: bool = True) -> Path:
     return path
 
 
+def _cli(*words: str, **options: object) -> list[str]:
+    """A command line: the words, then each option as `--name value` (a True option as a bare flag)."""
+    line = list(words)
+    for name, value in options.items():
+        line += [f"--{name.replace('_', '-')}"] + ([] if value is True else [str(value)])
+    return line
+
+
 def test_mc_labels_end_to_end_with_a_bad_item_and_resume(tmp_path: Path, tiny_model_dir: Path) -> None:
     source, output = _input(tmp_path), tmp_path / "mc.jsonl"
-    args = [
+    args = _cli(
         "generate",
         "mc-labels",
-        "--input",
-        str(source),
-        "--generator",
-        f"transformers:{tiny_model_dir}",
-        "--rollouts",
-        "2",
-        "--output",
-        str(output),
-        "--seed",
-        "0",
-        *FAST,
-    ]
+        input=source,
+        generator=f"transformers:{tiny_model_dir}",
+        rollouts=2,
+        output=output,
+        seed=0,
+        **FAST,
+    )
     first = critic(*args)
     assert first.exit_code == 2, first.output  # the malformed item is reported; the others are labelled
     assert "item 2" in first.output and "'problem' is missing" in first.output
@@ -76,17 +79,9 @@ def test_mc_labels_end_to_end_with_a_bad_item_and_resume(tmp_path: Path, tiny_mo
 
 def test_seed_critiques_report_kept_and_dropped_and_resume(tmp_path: Path, tiny_model_dir: Path) -> None:
     source, output = _input(tmp_path, malformed=False), tmp_path / "seeds.jsonl"
-    args = [
-        "generate",
-        "seed-critiques",
-        "--input",
-        str(source),
-        "--teacher",
-        f"transformers:{tiny_model_dir}",
-        "--output",
-        str(output),
-        *FAST,
-    ]
+    args = _cli(
+        "generate", "seed-critiques", input=source, teacher=f"transformers:{tiny_model_dir}", output=output, **FAST
+    )
     result = critic(*args)
     assert result.exit_code == 0, result.output
     kept, dropped = read_jsonl(output), read_jsonl(output.with_name("seeds.jsonl.dropped.jsonl"))
@@ -99,8 +94,7 @@ def test_seed_critiques_report_kept_and_dropped_and_resume(tmp_path: Path, tiny_
 def test_refine_writes_rounds_and_a_step_diff(tmp_path: Path, tiny_model_dir: Path) -> None:
     source, output = _input(tmp_path, malformed=False), tmp_path / "refined.jsonl"
     model = f"transformers:{tiny_model_dir}"
-    models = ["--generator", model, "--critic", model]
-    result = critic("refine", "--input", str(source), *models, "--rounds", "2", "--output", str(output), *FAST)
+    result = critic(*_cli("refine", input=source, generator=model, critic=model, rounds=2, output=output, **FAST))
     assert result.exit_code == 0, result.output
     rows = read_jsonl(output)
     assert [r["id"] for r in rows] == ["w", "r"]
@@ -108,9 +102,7 @@ def test_refine_writes_rounds_and_a_step_diff(tmp_path: Path, tiny_model_dir: Pa
     assert all(r["rounds"][0]["critique"]["model"] for r in rows)
 
     baseline = tmp_path / "baseline.jsonl"
-    result = critic(
-        "refine", "--input", str(source), "--generator", model, "--without-critique", "--output", str(baseline), *FAST
-    )
+    result = critic(*_cli("refine", input=source, generator=model, without_critique=True, output=baseline, **FAST))
     assert result.exit_code == 0, result.output
     for row in read_jsonl(baseline):
         assert row["used_critique"] is False and row["diff"]
@@ -120,9 +112,8 @@ def test_refine_writes_rounds_and_a_step_diff(tmp_path: Path, tiny_model_dir: Pa
 def test_rank_reports_critic_and_majority_accuracy(tmp_path: Path, tiny_model_dir: Path) -> None:
     source, output = _input(tmp_path, malformed=False), tmp_path / "ranked.jsonl"
     model = f"transformers:{tiny_model_dir}"
-    models = ["--generator", model, "--critic", model]
     result = critic(
-        "rank", "--input", str(source), "--candidates", "2", *models, "--output", str(output), "--seed", "1", *FAST
+        *_cli("rank", input=source, candidates=2, generator=model, critic=model, output=output, seed=1, **FAST)
     )
     assert result.exit_code == 0, result.output
     assert "best-of-2 on 2 problems: critic" in result.output and "majority vote" in result.output
@@ -132,7 +123,7 @@ def test_rank_reports_critic_and_majority_accuracy(tmp_path: Path, tiny_model_di
 
 def test_bad_options_are_config_errors_naming_the_option(tmp_path: Path) -> None:
     source = _input(tmp_path)
-    result = critic("generate", "mc-labels", "--input", str(source), "--rollouts", "2", "--temperature", "0")
+    result = critic(*_cli("generate", "mc-labels", input=source, rollouts=2, temperature=0))
     assert (result.exit_code, result.output) == (
         ConfigError.exit_code,
         "error: invalid mc-labels option: temperature: Input should be greater than 0 (got 0.0)\n",
@@ -159,19 +150,7 @@ def test_eval_refine_writes_summary_and_items(tmp_path: Path, tiny_model_dir: Pa
 
     source, out_dir = _input(tmp_path, malformed=False), tmp_path / "eval-refine"
     model = f"transformers:{tiny_model_dir}"
-    result = critic(
-        "eval",
-        "refine",
-        "--input",
-        str(source),
-        "--output",
-        str(out_dir),
-        "--generator",
-        model,
-        "--critic",
-        model,
-        *FAST,
-    )
+    result = critic(*_cli("eval", "refine", input=source, output=out_dir, generator=model, critic=model, **FAST))
     assert result.exit_code == 0, result.output
     summary = json.loads((out_dir / "summary.json").read_text())
     assert summary["with_critique"]["wrong_before"] == 1 and summary["with_critique"]["right_before"] == 1
@@ -194,20 +173,7 @@ def test_mc_labels_on_a_processbench_item_with_the_embedded_model(
     source, output = tmp_path / "pb.json", tmp_path / "mc.jsonl"
     source.write_text(json.dumps([item]))
     result = critic(
-        "generate",
-        "mc-labels",
-        "--input",
-        str(source),
-        "--generator",
-        "embedded",
-        "--rollouts",
-        "2",
-        "--output",
-        str(output),
-        "--max-new-tokens",
-        "16",
-        "--seed",
-        "0",
+        *_cli("generate", "mc-labels", input=source, generator="embedded", rollouts=2, output=output, **FAST, seed=0)
     )
     assert result.exit_code == 0, result.output
     [row] = read_jsonl(output)

@@ -59,104 +59,114 @@ class StubServer:
         return [r for r in self.requests if "messages" in r]
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        stub = self
+        return type("Handler", (_StubHandler,), {"stub": self})
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
 
-            def log_message(self, *args: object) -> None:  # keep test output clean
-                pass
+class _StubHandler(BaseHTTPRequestHandler):
+    """Answers one request the way the `stub` server's behaviour says."""
 
-            def _send(self, status: int, payload: dict, headers: dict[str, str] | None = None) -> None:
-                body = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                for key, value in (headers or {}).items():
-                    self.send_header(key, value)
-                self.end_headers()
-                self.wfile.write(body)
+    protocol_version = "HTTP/1.1"
+    stub: StubServer
 
-            def do_GET(self) -> None:
-                if self.path.rstrip("/") == "/v1/models":
-                    data = [{"id": m, "object": "model", "owned_by": "stub"} for m in stub.behaviour.served]
-                    self._send(200, {"object": "list", "data": data})
-                else:
-                    self._send(404, {"error": {"message": f"no route {self.path}"}})
+    def log_message(self, *args: object) -> None:  # keep test output clean
+        pass
 
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                with stub._cond:
-                    stub.requests.append(body)
-                    stub.in_flight += 1
-                    stub.max_in_flight = max(stub.max_in_flight, stub.in_flight)
-                    stub._cond.notify_all()
-                try:
-                    self._complete(body)
-                finally:
-                    with stub._cond:
-                        stub.in_flight -= 1
+    def _send(self, status: int, payload: dict, headers: dict[str, str] | None = None) -> None:
+        body = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(body)
 
-            def _complete(self, body: dict) -> None:
-                behaviour = stub.behaviour
-                if behaviour.delay_forever:
-                    stub.release.wait(30)
-                    return
-                n = body.get("n", 1)
-                if behaviour.reject_extras and ("structured_outputs" in body or "repetition_penalty" in body):
-                    self._send(400, {"error": {"message": "Unrecognized request argument: structured_outputs"}})
-                    return
-                if behaviour.reject_n and n > 1:
-                    self._send(400, {"error": {"message": "n > 1 is not supported"}})
-                    return
-                if behaviour.hold_until_in_flight:
-                    with stub._cond:
-                        stub._cond.wait_for(
-                            lambda: stub.max_in_flight >= behaviour.hold_until_in_flight or stub.release.is_set(),
-                            timeout=5,
-                        )
-                with stub._cond:
-                    fail = stub._failures < behaviour.fail_first
-                    stub._failures += fail
-                if fail:
-                    self._send(503, {"error": {"message": "overloaded"}}, {"retry-after-ms": "10"})
-                    return
-                if body["model"] not in behaviour.served:
-                    message = f"The model `{body['model']}` does not exist."
-                    self._send(404, {"error": {"message": message, "type": "NotFoundError", "code": 404}})
-                    return
-                prompt = body["messages"][-1]["content"]
-                if len(prompt) > behaviour.max_prompt_chars:
-                    self._send(400, {"error": {"message": "This model's maximum context length is 2048 tokens."}})
-                    return
-                texts = [f"Step 1 is correct. sample {i} seed {body.get('seed')} for {prompt}" for i in range(n)]
-                if body.get("stream"):
-                    self._stream(texts[0])
-                    return
-                choices = [
-                    {"index": i, "message": {"role": "assistant", "content": t}, "finish_reason": "stop"}
-                    for i, t in enumerate(texts)
-                ]
-                tokens = sum(len(t.split()) for t in texts)
-                usage = {"prompt_tokens": 5, "completion_tokens": tokens, "total_tokens": tokens + 5}
-                self._send(200, {"id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
-                                 "choices": choices, "usage": usage})  # fmt: skip
+    def do_GET(self) -> None:
+        if self.path.rstrip("/") == "/v1/models":
+            data = [{"id": m, "object": "model", "owned_by": "stub"} for m in self.stub.behaviour.served]
+            self._send(200, {"object": "list", "data": data})
+        else:
+            self._send(404, {"error": {"message": f"no route {self.path}"}})
 
-            def _stream(self, text: str) -> None:
-                self.send_response(200)
-                self.send_header("Content-Type", "text/event-stream")
-                self.send_header("Connection", "close")
-                self.end_headers()
-                for word in text.split(" "):
-                    delta = {"index": 0, "delta": {"content": word + " "}, "finish_reason": None}
-                    chunk = {"id": "x", "object": "chat.completion.chunk", "created": 0, "model": "m",
-                             "choices": [delta]}  # fmt: skip
-                    self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
-                    self.wfile.flush()
-                self.wfile.write(b"data: [DONE]\n\n")
-                self.close_connection = True
+    def do_POST(self) -> None:
+        stub = self.stub
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        with stub._cond:
+            stub.requests.append(body)
+            stub.in_flight += 1
+            stub.max_in_flight = max(stub.max_in_flight, stub.in_flight)
+            stub._cond.notify_all()
+        try:
+            self._complete(body)
+        finally:
+            with stub._cond:
+                stub.in_flight -= 1
 
-        return Handler
+    def _refusal(self, body: dict) -> tuple[int, str, dict[str, str] | None] | None:
+        """(status, message, headers) of the error the behaviour answers this request with, if any."""
+        stub, behaviour = self.stub, self.stub.behaviour
+        if behaviour.reject_extras and ("structured_outputs" in body or "repetition_penalty" in body):
+            return 400, "Unrecognized request argument: structured_outputs", None
+        if behaviour.reject_n and body.get("n", 1) > 1:
+            return 400, "n > 1 is not supported", None
+        if behaviour.hold_until_in_flight:
+            with stub._cond:
+                stub._cond.wait_for(
+                    lambda: stub.max_in_flight >= behaviour.hold_until_in_flight or stub.release.is_set(),
+                    timeout=5,
+                )
+        with stub._cond:
+            fail = stub._failures < behaviour.fail_first
+            stub._failures += fail
+        if fail:
+            return 503, "overloaded", {"retry-after-ms": "10"}
+        return None
+
+    def _complete(self, body: dict) -> None:
+        behaviour = self.stub.behaviour
+        if behaviour.delay_forever:
+            self.stub.release.wait(30)
+            return
+        refusal = self._refusal(body)
+        if refusal is not None:
+            status, message, headers = refusal
+            self._send(status, {"error": {"message": message}}, headers)
+            return
+        if body["model"] not in behaviour.served:
+            message = f"The model `{body['model']}` does not exist."
+            self._send(404, {"error": {"message": message, "type": "NotFoundError", "code": 404}})
+            return
+        prompt = body["messages"][-1]["content"]
+        if len(prompt) > behaviour.max_prompt_chars:
+            self._send(400, {"error": {"message": "This model's maximum context length is 2048 tokens."}})
+            return
+        n = body.get("n", 1)
+        texts = [f"Step 1 is correct. sample {i} seed {body.get('seed')} for {prompt}" for i in range(n)]
+        if body.get("stream"):
+            self._stream(texts[0])
+            return
+        choices = [
+            {"index": i, "message": {"role": "assistant", "content": t}, "finish_reason": "stop"}
+            for i, t in enumerate(texts)
+        ]
+        tokens = sum(len(t.split()) for t in texts)
+        usage = {"prompt_tokens": 5, "completion_tokens": tokens, "total_tokens": tokens + 5}
+        self._send(200, {"id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
+                         "choices": choices, "usage": usage})  # fmt: skip
+
+    def _stream(self, text: str) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        for word in text.split(" "):
+            delta = {"index": 0, "delta": {"content": word + " "}, "finish_reason": None}
+            chunk = {"id": "x", "object": "chat.completion.chunk", "created": 0, "model": "m",
+                     "choices": [delta]}  # fmt: skip
+            self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+            self.wfile.flush()
+        self.wfile.write(b"data: [DONE]\n\n")
+        self.close_connection = True
 
 
 @pytest.fixture

@@ -30,6 +30,16 @@ def _changed(before: dict, after: dict) -> bool:
     return any(not before[name].equal(after[name]) for name in before)
 
 
+def _run_to_success(session: Session, config: object) -> object:
+    """Queue the job, let a worker run it to the end, and check it succeeded (its log in the failure message)."""
+    job = queue.enqueue_job(session, config=config)
+    assert Worker(WorkerOptions(exit_when_idle=True, poll_interval_s=0.1)).run() == 1
+    done = queue.get_job(session, job_id=job.id)
+    logs = "\n".join(line.message for line in queue.job_logs(session, job_id=job.id))
+    assert done.status == "succeeded", f"{done.error}\n{logs}"
+    return done
+
+
 def test_sft_job_trains_registers_and_is_gated_on_the_registered_set(
     sqlite_session: Session, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -53,17 +63,13 @@ def test_sft_job_trains_registers_and_is_gated_on_the_registered_set(
             "eval_max_new_tokens": 8,
         },
     )
-    job = queue.enqueue_job(sqlite_session, config=config)
-    assert Worker(WorkerOptions(exit_when_idle=True, poll_interval_s=0.1)).run() == 1
-
-    done = queue.get_job(sqlite_session, job_id=job.id)
-    logs = "\n".join(line.message for line in queue.job_logs(sqlite_session, job_id=job.id))
-    assert done.status == "succeeded", f"{done.error}\n{logs}"
+    done = _run_to_success(sqlite_session, config)
+    logs = "\n".join(line.message for line in queue.job_logs(sqlite_session, job_id=done.id))
     assert done.progress == 1.0 and done.data_hash
     paths = done.metrics["target_paths"]
     assert paths["generated"] == 0 and paths["stored"] + paths["template"] == done.metrics["data"]["train"]
     assert done.metrics["data"]["validation"] > 0
-    curves = queue.job_metrics(sqlite_session, job_id=job.id)
+    curves = queue.job_metrics(sqlite_session, job_id=done.id)
     assert [step for step, _ in curves["loss"]] == [1, 2]
     assert f"SFT targets: stored={paths['stored']}" in logs
 
@@ -71,7 +77,7 @@ def test_sft_job_trains_registers_and_is_gated_on_the_registered_set(
     assert "evaluation sets: 2 item(s) of registered evaluation-set problems left out" in logs
 
     version = registry.get_version(sqlite_session, version_id=done.result_model_version_id)
-    assert version.data_hash == done.data_hash and version.config["job_id"] == job.id
+    assert version.data_hash == done.data_hash and version.config["job_id"] == done.id
     assert _changed(_weights(tiny_model_dir), _weights(Path(version.path)))
     # Both the candidate and the served default were scored on the registered set; two items decide nothing.
     runs = sqlite_session.scalars(select(EvalRun).where(EvalRun.eval_set_id.is_not(None))).all()
@@ -99,12 +105,8 @@ def test_grpo_job_logs_reward_and_changes_weights(sqlite_session: Session, answe
             "evaluate": False,
         },
     )
-    job = queue.enqueue_job(sqlite_session, config=config)
-    Worker(WorkerOptions(exit_when_idle=True, poll_interval_s=0.1)).run()
-
-    done = queue.get_job(sqlite_session, job_id=job.id)
-    assert done.status == "succeeded", done.error
-    curves = queue.job_metrics(sqlite_session, job_id=job.id)
+    done = _run_to_success(sqlite_session, config)
+    curves = queue.job_metrics(sqlite_session, job_id=done.id)
     assert [step for step, _ in curves["reward"]] == [1, 2]
     assert "reward/correctness_reward" in curves and "reward/format_reward" in curves
     # Rewards read completions strictly, so only the complete critiques the model samples earn them.
@@ -231,11 +233,8 @@ def test_sft_job_on_the_embedded_model(sqlite_session: Session, embedded_model_d
             "evaluate": False,
         },
     )
-    job = queue.enqueue_job(sqlite_session, config=config)
-    Worker(WorkerOptions(exit_when_idle=True, poll_interval_s=0.1)).run()
-    done = queue.get_job(sqlite_session, job_id=job.id)
-    assert done.status == "succeeded", done.error
-    assert len(queue.job_metrics(sqlite_session, job_id=job.id)["loss"]) == 2
+    done = _run_to_success(sqlite_session, config)
+    assert len(queue.job_metrics(sqlite_session, job_id=done.id)["loss"]) == 2
     version = registry.get_version(sqlite_session, version_id=done.result_model_version_id)
     assert _changed(_weights(embedded_model_dir), _weights(Path(version.path)))
 
@@ -245,20 +244,16 @@ def test_the_default_sft_job_logs_from_its_start_and_finishes(
 ) -> None:
     monkeypatch.setenv("CRITIC_MODEL", str(tiny_model_dir))  # what "active" resolves to before any promotion
     add_labelled_items(sqlite_session, 8, accepted=2)
-    job = queue.enqueue_job(sqlite_session, config=load_config("sft", None, {}))  # every field at its default
-    assert Worker(WorkerOptions(exit_when_idle=True, poll_interval_s=0.1)).run() == 1
-
-    done = queue.get_job(sqlite_session, job_id=job.id)
-    lines = queue.job_logs(sqlite_session, job_id=job.id)
+    done = _run_to_success(sqlite_session, load_config("sft", None, {}))  # every field at its default
+    lines = queue.job_logs(sqlite_session, job_id=done.id)
     messages = [line.message for line in lines]
-    assert done.status == "succeeded", f"{done.error}\n" + "\n".join(messages)
     assert done.progress == 1.0
     # The job's first line is written before the libraries load, so the log is never silent while the job runs.
     spawned = next(i for i, m in enumerate(messages) if m.startswith("started process"))  # the worker's line
     first = lines[spawned + 1]
-    assert first.message.startswith(f"job {job.id} started")
+    assert first.message.startswith(f"job {done.id} started")
     assert (first.created_at - done.started_at).total_seconds() < 15
-    phases = [f"job {job.id} started", "data snapshot:", "SFT targets for", "training started", "registered model"]
+    phases = [f"job {done.id} started", "data snapshot:", "SFT targets for", "training started", "registered model"]
     positions = [next(i for i, m in enumerate(messages) if m.startswith(p)) for p in phases]
     assert positions == sorted(positions)
     # Template targets by default: no generation before training starts.

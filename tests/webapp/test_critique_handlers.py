@@ -18,10 +18,10 @@ SOLUTION = "Step 1: 2 + 3 = 5.\nStep 2: Doubled is 5 * 2 = 12."
 @pytest.mark.parametrize("role", ["viewer", "annotator", "teacher", "reviewer", "admin"])
 def test_every_role_can_critique_and_sees_cards_before_the_verdict(web, role: str) -> None:
     updates = list(critique_stream(web.ctx, web[role], problem=PROBLEM, solution=SOLUTION))
-    first, done = updates[0]
+    first, done, _run_id = updates[0]
     assert not done and [s.text for s in first.steps] == ["2 + 3 = 5.", "Doubled is 5 * 2 = 12."]
     assert all(s.verdict == "unchecked" for s in first.steps)
-    final, done = updates[-1]
+    final, done, _run_id = updates[-1]
     assert done and final.first_error_step == 2
     assert [s.verdict for s in final.steps] == ["correct", "incorrect"]
 
@@ -60,7 +60,7 @@ def test_uploaded_csv_is_critiqued_and_bad_rows_are_reported(web, tmp_path: Path
 
 
 def test_streamed_cards_never_carry_markup_from_the_user_or_the_model(web) -> None:
-    *_, (final, _done) = critique_stream(web.ctx, web["viewer"], problem=PROBLEM, solution=SOLUTION)
+    *_, (final, _done, _run_id) = critique_stream(web.ctx, web["viewer"], problem=PROBLEM, solution=SOLUTION)
     assert "<script>" in final.steps[0].critique  # the model really wrote it...
     html = critique_html(final)
     assert_inert(html)
@@ -68,7 +68,7 @@ def test_streamed_cards_never_carry_markup_from_the_user_or_the_model(web) -> No
 
 
 def test_the_checkers_proof_is_in_the_final_card(web) -> None:
-    *_, (final, done) = critique_stream(web.ctx, web["viewer"], problem=PROBLEM, solution=SOLUTION)
+    *_, (final, done, _run_id) = critique_stream(web.ctx, web["viewer"], problem=PROBLEM, solution=SOLUTION)
     assert done and [s.check.status for s in final.steps] == ["verified", "wrong"]  # 5 * 2 is not 12
     assert final.steps[1].verdict == "incorrect"
     page = critique_html(final)
@@ -90,7 +90,7 @@ def test_after_promotion_the_promoted_version_critiques_and_is_credited(web) -> 
     # The promoted model is a path the context has not loaded: give it the scripted critic too.
     web.ctx._critics[("scripted-v2", "scripted", "single")] = web.ctx._critics[("scripted", "scripted", "single")]
     assert "now serves" in admin.promote_model(web.ctx, web["admin"], version_id=version_id)
-    *_, (final, _) = critique_stream(web.ctx, web["viewer"], problem=PROBLEM, solution=SOLUTION)
+    *_, (final, _, _run_id) = critique_stream(web.ctx, web["viewer"], problem=PROBLEM, solution=SOLUTION)
     with session_scope(web.url) as session:
         run = session.scalars(select(CritiqueRun)).one()
         assert run.model_version_id == version_id

@@ -7,7 +7,7 @@ import pytest
 from core.errors import PermissionDeniedError
 from db.annotations import annotation_events, get_annotation, list_annotations
 from db.session import session_scope
-from webapp.handlers.critique import critique_stream_with_run, label_critique_run
+from webapp.handlers.critique import critique_stream, label_critique_run
 from webapp.handlers.review import pending_reviews
 
 PROBLEM = "What is 2 + 3, then doubled, then plus one?"
@@ -15,7 +15,7 @@ SOLUTION = "Step 1: 2 + 3 = 5.\nStep 2: Doubled is 5 * 2 = 10.\nStep 3: Plus one
 
 
 def _critique(web, role: str = "annotator") -> int:
-    *_, (final, done, run_id) = critique_stream_with_run(web.ctx, web[role], problem=PROBLEM, solution=SOLUTION)
+    *_, (final, done, run_id) = critique_stream(web.ctx, web[role], problem=PROBLEM, solution=SOLUTION)
     assert done and final.first_error_step == 3 and run_id is not None  # the scripted critic blames the last step
     return run_id
 

@@ -158,6 +158,12 @@ def _wait_text(page, selector: str, text: str, timeout: int = 30_000) -> None:
     )
 
 
+def _press(page, button: str, selector: str, text: str, timeout: int = 30_000) -> None:
+    """Click the button, then wait until `selector` shows `text` (the answer to the click)."""
+    page.click(button)
+    _wait_text(page, selector, text, timeout=timeout)
+
+
 def _shot(page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"journey-{name}.png"), full_page=True)
@@ -192,28 +198,24 @@ def test_admin_adds_a_user_and_sets_up_a_campaign(served: Served, browser, campa
     _fill(page, "#admin-username", "newbie")
     _fill(page, "#admin-password", "pw-newbie-1")
     _pick(page, "#admin-role", "viewer")
-    page.click("#admin-add-user")
-    _wait_text(page, "#admin-status", "Created newbie (viewer)")
+    _press(page, "#admin-add-user", "#admin-status", "Created newbie (viewer)")
     _wait_text(page, "#admin-users", "newbie")
 
     _tab(page, "Campaigns")
     _fill(page, "#admin-campaign-name", "journey")
     _fill(page, "#admin-overlap", "2")
     _fill(page, "#admin-guidelines", "Rate **every** step.")
-    page.click("#admin-create-campaign")
-    _wait_text(page, "#admin-status", "Created campaign journey (overlap 2)")
+    _press(page, "#admin-create-campaign", "#admin-status", "Created campaign journey (overlap 2)")
     assert page.input_value("#admin-campaign input") == "journey (#1)"  # the new campaign is the picked one
 
     page.set_input_files("#admin-data-file input[type=file]", str(campaign_file))
     page.wait_for_selector("#admin-data-file :text('campaign.json')")
-    page.click("#admin-import")
-    _wait_text(page, "#admin-status", "Imported 4 record(s) into journey")
+    _press(page, "#admin-import", "#admin-status", "Imported 4 record(s) into journey")
     _wait_text(page, "#admin-status", "The critic labels its new items in the background (job 1")
 
     _pick(page, "#admin-annotators", "annotator")
     page.keyboard.press("Escape")
-    page.click("#admin-assign")
-    _wait_text(page, "#admin-status", "Assigned 1 annotator(s): annotator")
+    _press(page, "#admin-assign", "#admin-status", "Assigned 1 annotator(s): annotator")
     # The table refreshes on its own: 4 items, overlap 2.
     _wait_row(page, "#admin-campaigns", "1", "journey", "active", "2", "4")
     _shot(page, "admin-campaign")
@@ -309,8 +311,7 @@ def test_reviewer_approves_and_rejects(served: Served, browser) -> None:
     page = _page(browser, served, "reviewer", "pw-reviewer")
     _tab(page, "Review")
     page.wait_for_selector("#rev-table [data-testid=cell-2-0]")  # three submissions to review
-    page.click("#rev-table [data-testid=cell-0-0]")
-    _wait_text(page, "#rev-status", "Annotator annotator says first wrong step")
+    _press(page, "#rev-table [data-testid=cell-0-0]", "#rev-status", "Annotator annotator says first wrong step")
     # The two annotators of the item, step by step: step 1 is where they differ, and the page says so.
     _wait_text(page, "#rev-diff", "second (submitted)")
     step_1 = page.inner_text("#rev-diff #diff-step-1.differs")
@@ -318,16 +319,13 @@ def test_reviewer_approves_and_rejects(served: Served, browser) -> None:
     step_2 = page.inner_text("#rev-diff #diff-step-2.differs")
     assert "0 neutral" in step_2 and "unrated" in step_2, step_2
     assert page.query_selector("#rev-diff #diff-status.same") is not None  # both submitted: not highlighted
-    page.click("#rev-approve")
-    _wait_text(page, "#rev-status", "Approved annotation")
+    _press(page, "#rev-approve", "#rev-status", "Approved annotation")
 
-    page.click("#rev-table [data-testid=cell-1-0]")
-    _wait_text(page, "#rev-status", "Status: submitted")
+    _press(page, "#rev-table [data-testid=cell-1-0]", "#rev-status", "Status: submitted")
     page.click("#rev-reject")  # no comment: refused, and the page says why
     page.wait_for_selector(".toast-body, .toast-wrap", timeout=10_000)
     _fill(page, "#rev-comment", "Step 1 is fine; look again.")
-    page.click("#rev-reject")
-    _wait_text(page, "#rev-status", "Rejected annotation")
+    _press(page, "#rev-reject", "#rev-status", "Rejected annotation")
     _shot(page, "reviewer")
 
 
@@ -339,8 +337,9 @@ def test_a_user_corrects_the_critique_of_their_solution_and_a_reviewer_sees_it(s
     page.click("#critique-run")
     page.wait_for_selector("#critique-save-labels", state="visible", timeout=120_000)
     page.click("#critique-first-wrong label:has-text('Step 2')")
-    page.click("#critique-save-labels")
-    _wait_text(page, "#critique-label-status", "Saved: step 2 is the first wrong step (annotation #")
+    _press(
+        page, "#critique-save-labels", "#critique-label-status", "Saved: step 2 is the first wrong step (annotation #"
+    )
     assert "linked to critique run #" in page.inner_text("#critique-label-status")
     _shot(page, "critique-label")
 
@@ -363,8 +362,7 @@ def test_admin_trains_promotes_and_rolls_back(served: Served, browser, processbe
     _fill(page, "#admin-eval-set-name", "held-out-2")
     page.set_input_files("#admin-eval-set-file input[type=file]", str(held_out))
     page.wait_for_selector("#admin-eval-set-file :text('held-out.json')")
-    page.click("#admin-add-eval-set")
-    _wait_text(page, "#admin-status", "Registered evaluation set held-out-2: 2 items")
+    _press(page, "#admin-add-eval-set", "#admin-status", "Registered evaluation set held-out-2: 2 items")
     _tab(page, "Training")
     page.click("#admin-job-config .cm-content")
     page.keyboard.press("Control+a")
@@ -391,11 +389,9 @@ def test_admin_trains_promotes_and_rolls_back(served: Served, browser, processbe
     assert re.fullmatch(r"\d+\.\d on eval-set:held-out-2", f1.strip()), f1
     page.click("#admin-model input")
     page.get_by_role("option").first.click()
-    page.click("#admin-promote")
-    _wait_text(page, "#admin-status", "now serves")
+    _press(page, "#admin-promote", "#admin-status", "now serves")
     _wait_row(page, "#admin-models", "1", "v1-sft-job2", "serving")
-    page.click("#admin-rollback")
-    _wait_text(page, "#admin-status", "Rolled back")
+    _press(page, "#admin-rollback", "#admin-status", "Rolled back")
     _shot(page, "admin-models")
 
 
@@ -414,8 +410,7 @@ def test_teacher_uploads_a_class_corrects_and_exports(served: Served, browser, t
     _fill(page, "#teach-name", "Class 7B")
     page.set_input_files("#teach-file input[type=file]", str(class_file))
     _wait_text(page, "#teach-file", "class-7b.csv")
-    page.click("#teach-start")
-    _wait_text(page, "#teach-status", "critiquing 2 solutions")
+    _press(page, "#teach-start", "#teach-status", "critiquing 2 solutions")
     _wait_text(page, "#teach-progress", "2 of 2 solutions critiqued", timeout=120_000)
     assert page.query_selector("#teach-progress [role=progressbar]") is not None
 
@@ -423,11 +418,9 @@ def test_teacher_uploads_a_class_corrects_and_exports(served: Served, browser, t
     page.wait_for_selector("#teach-cards #step-2")
     _pick(page, "#teach-first", "step 2")
     _fill(page, "#teach-comment", "5 * 4 is right, but 3 * 4 comes first.")
-    page.click("#teach-save")
-    _wait_text(page, "#teach-status", "Correction saved.")
+    _press(page, "#teach-save", "#teach-status", "Correction saved.")
     _wait_text(page, "#teach-table", "3 * 4 comes first")
-    page.click("#teach-export")
-    _wait_text(page, "#teach-status", "Report ready.")
+    _press(page, "#teach-export", "#teach-status", "Report ready.")
     _wait_text(page, "#teach-files", ".csv")
     _shot(page, "teacher")
 

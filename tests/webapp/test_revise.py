@@ -36,7 +36,7 @@ def reviser(web):
 
 
 def _critique(web, role: str = "viewer"):
-    *_, (final, done) = critique_stream(web.ctx, web[role], problem=PROBLEM, solution=SOLUTION)
+    *_, (final, done, _run_id) = critique_stream(web.ctx, web[role], problem=PROBLEM, solution=SOLUTION)
     assert done and final.first_error_step == 2
     return final
 
@@ -71,7 +71,7 @@ def test_revised_solution_loads_back_and_can_be_critiqued_again(reviser) -> None
     revised = revise_with_critique(web.ctx, web["viewer"], critique=_critique(web))
     item = make_item(PROBLEM, solution=revised.solution_text, settings=web.ctx.settings, where="revision")
     assert item.steps == revised.revision.steps
-    *_, (again, done) = critique_stream(web.ctx, web["viewer"], problem=PROBLEM, solution=revised.solution_text)
+    *_, (again, done, _) = critique_stream(web.ctx, web["viewer"], problem=PROBLEM, solution=revised.solution_text)
     assert done and [s.text for s in again.steps] == revised.revision.steps
 
 

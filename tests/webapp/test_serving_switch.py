@@ -27,7 +27,7 @@ def _servers(ctx: AppContext) -> list:
 
 
 def _critique(ctx: AppContext, viewer) -> object:
-    *_, (final, done) = critique_stream(ctx, viewer, problem=PROBLEM, solution=SOLUTION)
+    *_, (final, done, _run_id) = critique_stream(ctx, viewer, problem=PROBLEM, solution=SOLUTION)
     assert done
     return final
 

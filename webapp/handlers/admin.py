@@ -15,6 +15,12 @@ from webapp.context import AppContext
 from webapp.permissions import Action, Actor, require
 from webapp.render import text_progress
 
+
+def _columns(row: Any, *names: str, **computed: Any) -> dict[str, Any]:
+    """A table row: the named attributes of a stored row, then the computed columns."""
+    return {**{name: getattr(row, name) for name in names}, **computed}
+
+
 # ---- users ---------------------------------------------------------------------------------------------------
 
 
@@ -22,13 +28,7 @@ def users_table(ctx: AppContext, actor: Actor | None) -> list[dict[str, Any]]:
     require(actor, Action.MANAGE_USERS)
     with session_scope(ctx.database_url) as session:
         return [
-            {
-                "id": u.id,
-                "username": u.username,
-                "role": u.role,
-                "active": u.active,
-                "can_log_in": bool(u.password_hash),
-            }
+            _columns(u, "id", "username", "role", "active", can_log_in=bool(u.password_hash))
             for u in list_users(session)
         ]
 
@@ -75,18 +75,19 @@ def campaigns_table(ctx: AppContext, actor: Actor | None) -> list[dict[str, Any]
                 continue
             progress = campaign_progress(session, campaign_id=c.id)
             rows.append(
-                {
-                    "id": c.id,
-                    "name": c.name,
-                    "status": c.status,
-                    "overlap": c.overlap,
-                    "items": progress.items,
-                    "complete": progress.items_fully_covered,
-                    "submitted": progress.annotations_by_status.get("submitted", 0)
+                _columns(
+                    c,
+                    "id",
+                    "name",
+                    "status",
+                    "overlap",
+                    "guidelines",
+                    items=progress.items,
+                    complete=progress.items_fully_covered,
+                    submitted=progress.annotations_by_status.get("submitted", 0)
                     + progress.annotations_by_status.get("approved", 0),
-                    "drafts": progress.annotations_by_status.get("draft", 0),
-                    "guidelines": c.guidelines,
-                }
+                    drafts=progress.annotations_by_status.get("draft", 0),
+                )
             )
         return rows
 
@@ -239,15 +240,16 @@ def jobs_table(ctx: AppContext, actor: Actor | None) -> list[dict[str, Any]]:
     require(actor, Action.VIEW_DASHBOARD)
     with session_scope(ctx.database_url) as session:
         return [
-            {
-                "id": j.id,
-                "kind": j.kind,
-                "status": j.status,
-                "progress": job_progress(j),
-                "latest": _latest_log(session, j.id) if j.status in {"queued", "running"} else "",
-                "error": (j.error or "")[:200],
-                "created_at": str(j.created_at)[:19],
-            }
+            _columns(
+                j,
+                "id",
+                "kind",
+                "status",
+                progress=job_progress(j),
+                latest=_latest_log(session, j.id) if j.status in {"queued", "running"} else "",
+                error=(j.error or "")[:200],
+                created_at=str(j.created_at)[:19],
+            )
             for j in list_jobs(session, limit=50)
         ]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.errors import BadInputError, NotFoundError, PermissionDeniedError
+from core.errors import BadInputError, NotFoundError
 from core.prm800k import FINISH_REASONS, first_error_from_ratings
 from core.types import CritiqueResult, StepRating
 from db.annotation_queue import check_may_label, check_may_label_own_critique
@@ -169,74 +169,44 @@ def save(
     A label belongs to a campaign, except a label of a critique the user ran themselves (`campaign_id` None and
     that run's `critique_run_id`)."""
     actor = require(actor, Action.ANNOTATE)
-    if finish_reason in ("", None):
-        finish_reason = None
-    elif finish_reason not in FINISH_REASONS:
-        raise BadInputError(f"finish reason {finish_reason!r} is not one of {', '.join(FINISH_REASONS)}")
-    if submit and finish_reason is None:
-        finish_reason = default_finish_reason(list(ratings))
-    status = "submitted" if submit else "draft"
-    mine = {
+    finish_reason = _checked_finish_reason(finish_reason, ratings, submit=submit)
+    fields = {
         "ratings": list(ratings),
-        "first_error_step": derived_first_error(list(ratings), finish_reason),
         "finish_reason": finish_reason,
         "flagged_steps": sorted(set(flagged_steps or [])),
         "accepted_steps": sorted(set(accepted_steps or [])),
         "comment": comment,
-        "status": status,
-        "version": version,
+        "status": "submitted" if submit else "draft",
     }
+    mine = {**fields, "first_error_step": derived_first_error(list(ratings), finish_reason), "version": version}
     with session_scope(ctx.database_url) as session:
         if annotation_id is not None:  # the stored label's campaign and item count, not what the request says
             item_id, campaign_id = annotation_target(session, annotation_id=annotation_id)
-        if campaign_id is None and critique_run_id is not None:  # a label of one's own critique (Critique tab)
-            check_may_label_own_critique(session, critique_run_id=critique_run_id, item_id=item_id, user_id=actor.id)
-        else:
-            check_may_label(session, campaign_id=campaign_id, item_id=item_id, user_id=actor.id, role=actor.role)
+        _check_may_save(session, actor, item_id=item_id, campaign_id=campaign_id, critique_run_id=critique_run_id)
+        stored = None if annotation_id is None or version is None else (annotation_id, int(version))
+        if annotation_id is None:
+            existing = find_annotation(session, item_id=item_id, annotator_id=actor.id, campaign_id=campaign_id)
+            if existing is not None:
+                # Saved from another tab or device since this page loaded: never overwrite it blindly.
+                return SaveOutcome(
+                    conflict=True,
+                    mine=mine,
+                    theirs={**snapshot(existing), "annotation_id": existing.id},
+                    message="You already saved this item elsewhere; both versions are shown.",
+                )
+        elif version is None:
+            raise BadInputError("version is required to change a saved annotation")
         try:
-            if annotation_id is None:
-                existing = find_annotation(session, item_id=item_id, annotator_id=actor.id, campaign_id=campaign_id)
-                if existing is not None:
-                    # Saved from another tab or device since this page loaded: never overwrite it blindly.
-                    return SaveOutcome(
-                        conflict=True,
-                        mine=mine,
-                        theirs={**snapshot(existing), "annotation_id": existing.id},
-                        message="You already saved this item elsewhere; both versions are shown.",
-                    )
-                row = create_annotation(
-                    session,
-                    item_id=item_id,
-                    annotator_id=actor.id,
-                    campaign_id=campaign_id,
-                    ratings=ratings,
-                    finish_reason=finish_reason,
-                    flagged_steps=flagged_steps or [],
-                    accepted_steps=accepted_steps or [],
-                    comment=comment,
-                    critique_run_id=critique_run_id,
-                    status=status,
-                    time_spent_ms=time_spent_ms,
-                    actor_id=actor.id,
-                )
-            else:
-                if version is None:
-                    raise BadInputError("version is required to change a saved annotation")
-                row = save_annotation(
-                    session,
-                    annotation_id=annotation_id,
-                    expected_version=int(version),
-                    actor_id=actor.id,
-                    ratings=ratings,
-                    finish_reason=finish_reason,
-                    flagged_steps=flagged_steps or [],
-                    accepted_steps=accepted_steps or [],
-                    comment=comment,
-                    status=status,
-                    add_time_ms=time_spent_ms,
-                    # The label now answers the critique on screen: link it (the audit trail keeps the old link).
-                    **({} if critique_run_id is None else {"critique_run_id": critique_run_id}),
-                )
+            row = write_label(
+                session,
+                actor_id=actor.id,
+                item_id=item_id,
+                campaign_id=campaign_id,
+                stored=stored,
+                critique_run_id=critique_run_id,
+                time_spent_ms=time_spent_ms,
+                **fields,
+            )
         except AnnotationConflictError as exc:
             return SaveOutcome(
                 conflict=True,
@@ -244,11 +214,68 @@ def save(
                 theirs={**exc.current, "annotation_id": exc.annotation_id},
                 message=str(exc),
             )
-        except PermissionDeniedError:
-            raise
         saved = {**snapshot(row), "annotation_id": row.id, "item_id": row.item_id}
     verb = "Submitted" if submit else "Draft saved"
     return SaveOutcome(saved=saved, message=f"{verb} (version {saved['version']}).")
+
+
+def _checked_finish_reason(finish_reason: str | None, ratings: list[StepRating], *, submit: bool) -> str | None:
+    """The finish reason to store: none for a draft without one, the ratings' own on a submit without one."""
+    if finish_reason in ("", None):
+        finish_reason = None
+    elif finish_reason not in FINISH_REASONS:
+        raise BadInputError(f"finish reason {finish_reason!r} is not one of {', '.join(FINISH_REASONS)}")
+    if submit and finish_reason is None:
+        finish_reason = default_finish_reason(list(ratings))
+    return finish_reason
+
+
+def _check_may_save(
+    session: Any, actor: Actor, *, item_id: int, campaign_id: int | None, critique_run_id: int | None
+) -> None:
+    if campaign_id is None and critique_run_id is not None:  # a label of one's own critique (Critique tab)
+        check_may_label_own_critique(session, critique_run_id=critique_run_id, item_id=item_id, user_id=actor.id)
+    else:
+        check_may_label(session, campaign_id=campaign_id, item_id=item_id, user_id=actor.id, role=actor.role)
+
+
+def write_label(
+    session: Any,
+    *,
+    actor_id: int,
+    item_id: int,
+    campaign_id: int | None,
+    stored: tuple[int, int] | None,
+    critique_run_id: int | None = None,
+    time_spent_ms: int = 0,
+    **fields: Any,
+) -> Annotation:
+    """Create the user's label of an item, or save a new version of the `stored` one (its id and loaded version).
+
+    `fields` are the label's values (ratings, finish_reason, comment, status, ...); a stale version raises
+    AnnotationConflictError."""
+    if stored is None:
+        return create_annotation(
+            session,
+            item_id=item_id,
+            annotator_id=actor_id,
+            campaign_id=campaign_id,
+            critique_run_id=critique_run_id,
+            time_spent_ms=time_spent_ms,
+            actor_id=actor_id,
+            **fields,
+        )
+    annotation_id, version = stored
+    return save_annotation(
+        session,
+        annotation_id=annotation_id,
+        expected_version=version,
+        actor_id=actor_id,
+        add_time_ms=time_spent_ms,
+        # The label now answers the critique on screen: link it (the audit trail keeps the old link).
+        **({} if critique_run_id is None else {"critique_run_id": critique_run_id}),
+        **fields,
+    )
 
 
 def save_task(

@@ -57,26 +57,8 @@ def critique_stream(
     backend: str | None = None,
     mode: str = "single",
     samples: int = 1,
-) -> Iterator[tuple[CritiqueResult, bool]]:
-    """Yield (partial result, done) while the critic writes; the last one has done=True and is stored."""
-    for result, done, _run_id in critique_stream_with_run(
-        ctx, actor, problem=problem, solution=solution, model=model, backend=backend, mode=mode, samples=samples
-    ):
-        yield result, done
-
-
-def critique_stream_with_run(
-    ctx: AppContext,
-    actor: Actor | None,
-    *,
-    problem: str,
-    solution: str,
-    model: str | None = None,
-    backend: str | None = None,
-    mode: str = "single",
-    samples: int = 1,
 ) -> Iterator[tuple[CritiqueResult, bool, int | None]]:
-    """Like `critique_stream`, with the stored critique run's id in the last update (None before, or on an error)."""
+    """Yield (partial result, done, run id) while the critic writes; the last has done=True and the stored run's id."""
     actor = require(actor, Action.CRITIQUE)
     k = _check_samples(samples)
     item = make_item(problem or "", solution=solution or "", settings=ctx.settings, where="pasted solution")

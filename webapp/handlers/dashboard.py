@@ -83,6 +83,62 @@ def _critic_vs_human_figure(critic: dict[str, CriticAgreement]) -> go.Figure:
     return fig
 
 
+def _count_figures(counts: dict[str, Any]) -> dict[str, go.Figure]:
+    """Annotations per day and per annotator, the step rating distribution and the time per item."""
+    figs: dict[str, go.Figure] = {}
+    if counts["per_day"]:
+        days, n = zip(*counts["per_day"], strict=True)
+        figs["per_day"] = _bar([str(d) for d in days], list(n), "Annotations per day", "day", "annotations")
+        figs["per_day"].update_xaxes(type="category")
+    else:
+        figs["per_day"] = _empty("Annotations per day")
+    if counts["per_annotator"]:
+        names, n = zip(*counts["per_annotator"], strict=True)
+        figs["per_annotator"] = _bar(list(names), list(n), "Annotations per annotator", "annotator", "annotations")
+    else:
+        figs["per_annotator"] = _empty("Annotations per annotator")
+    labels = counts["ratings"]
+    order = [k for k in ("+1", "0", "-1", "unrated") if k in labels]
+    figs["labels"] = (
+        _bar(order, [labels[k] for k in order], "Step rating distribution", "rating", "steps")
+        if labels
+        else _empty("Step rating distribution")
+    )
+    figs["time"] = _time_figure(counts["seconds_per_item"])
+    return figs
+
+
+def _traces_figure(traces: list[Any], title: str, **axes: str) -> go.Figure:
+    """A figure of the traces, or an empty one saying there is no data yet."""
+    if not traces:
+        return _empty(title)
+    fig = go.Figure(traces)
+    fig.update_layout(title=title, height=320, **axes)
+    return fig
+
+
+def _time_figure(times: dict[str, list[float]]) -> go.Figure:
+    boxes = [go.Box(y=v, name=name, boxpoints="all") for name, v in sorted(times.items())]
+    return _traces_figure(boxes, "Time per item (s)", yaxis_title="seconds")
+
+
+def _eval_f1_figure(evals: list[dict[str, Any]]) -> go.Figure:
+    lines = []
+    for model in dict.fromkeys(e["model"] for e in evals):
+        points = [e for e in evals if e["model"] == model]
+        lines.append(
+            go.Scatter(x=[p["when"] for p in points], y=[p["f1"] for p in points], name=model, mode="lines+markers")
+        )
+    return _traces_figure(lines, "Evaluation F1 over time", yaxis_title="F1")
+
+
+def _loss_figure(losses: dict[str, list[tuple[int, float]]]) -> go.Figure:
+    lines = [
+        go.Scatter(x=[s for s, _ in pts], y=[v for _, v in pts], name=job, mode="lines") for job, pts in losses.items()
+    ]
+    return _traces_figure(lines, "Training loss", xaxis_title="step", yaxis_title="loss")
+
+
 ALL_CAMPAIGNS = 0
 """The picker's value for every campaign together (campaign ids start at 1)."""
 
@@ -123,56 +179,13 @@ def build_dashboard(ctx: AppContext, actor: Actor | None, *, campaign_id: int | 
         },
         "gold_accuracy": {n: (c / t if t else None) for n, (c, t) in gold.items()},
     }
-    figs: dict[str, go.Figure] = {}
-    if counts["per_day"]:
-        days, n = zip(*counts["per_day"], strict=True)
-        figs["per_day"] = _bar([str(d) for d in days], list(n), "Annotations per day", "day", "annotations")
-        figs["per_day"].update_xaxes(type="category")
-    else:
-        figs["per_day"] = _empty("Annotations per day")
-    if counts["per_annotator"]:
-        names, n = zip(*counts["per_annotator"], strict=True)
-        figs["per_annotator"] = _bar(list(names), list(n), "Annotations per annotator", "annotator", "annotations")
-    else:
-        figs["per_annotator"] = _empty("Annotations per annotator")
-    labels = counts["ratings"]
-    order = [k for k in ("+1", "0", "-1", "unrated") if k in labels]
-    figs["labels"] = (
-        _bar(order, [labels[k] for k in order], "Step rating distribution", "rating", "steps")
-        if labels
-        else _empty("Step rating distribution")
-    )
-    times = counts["seconds_per_item"]
-    if times:
-        fig = go.Figure([go.Box(y=v, name=name, boxpoints="all") for name, v in sorted(times.items())])
-        fig.update_layout(title="Time per item (s)", yaxis_title="seconds", height=320)
-        figs["time"] = fig
-    else:
-        figs["time"] = _empty("Time per item (s)")
-    figs["critic_vs_human"] = _critic_vs_human_figure(critic)
-    if evals:
-        fig = go.Figure()
-        for model in dict.fromkeys(e["model"] for e in evals):
-            points = [e for e in evals if e["model"] == model]
-            fig.add_trace(
-                go.Scatter(x=[p["when"] for p in points], y=[p["f1"] for p in points], name=model, mode="lines+markers")
-            )
-        fig.update_layout(title="Evaluation F1 over time", yaxis_title="F1", height=320)
-        figs["eval_f1"] = fig
-    else:
-        figs["eval_f1"] = _empty("Evaluation F1 over time")
-    figs["refine"] = _refine_figure(refines)
-    if losses:
-        fig = go.Figure(
-            [
-                go.Scatter(x=[s for s, _ in pts], y=[v for _, v in pts], name=job, mode="lines")
-                for job, pts in losses.items()
-            ]
-        )
-        fig.update_layout(title="Training loss", xaxis_title="step", yaxis_title="loss", height=320)
-        figs["loss"] = fig
-    else:
-        figs["loss"] = _empty("Training loss")
+    figs = {
+        **_count_figures(counts),
+        "critic_vs_human": _critic_vs_human_figure(critic),
+        "eval_f1": _eval_f1_figure(evals),
+        "refine": _refine_figure(refines),
+        "loss": _loss_figure(losses),
+    }
     return Dashboard(summary=summary, figures=figs)
 
 

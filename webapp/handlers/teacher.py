@@ -11,7 +11,7 @@ from typing import Any
 from core.errors import BadInputError, NotFoundError
 from core.items_csv import read_upload
 from core.types import CritiqueResult, SolutionItem, StepRating
-from db.annotations import create_annotation, find_annotation, save_annotation
+from db.annotations import find_annotation
 from db.classes import (
     class_submissions,
     create_class,
@@ -25,6 +25,7 @@ from db.items import to_solution_item
 from db.models import Campaign, Item
 from db.session import session_scope
 from webapp.context import AppContext
+from webapp.handlers.annotate import write_label
 from webapp.permissions import Action, Actor, require
 
 log = logging.getLogger(__name__)
@@ -220,27 +221,15 @@ def correct(
             raise NotFoundError(f"solution {item_id} is not in class {class_id}")
         ratings, finish = ratings_for_first_wrong(int(first_wrong_step), len(item.steps))
         existing = find_annotation(session, item_id=item_id, annotator_id=actor.id, campaign_id=class_id)
-        if existing is None:
-            row = create_annotation(
-                session,
-                item_id=item_id,
-                annotator_id=actor.id,
-                campaign_id=class_id,
-                ratings=ratings,
-                finish_reason=finish,
-                comment=comment,
-                status="submitted",
-                actor_id=actor.id,
-            )
-        else:
-            row = save_annotation(
-                session,
-                annotation_id=existing.id,
-                expected_version=existing.version,
-                actor_id=actor.id,
-                ratings=ratings,
-                finish_reason=finish,
-                comment=comment,
-                status="submitted",
-            )
+        row = write_label(
+            session,
+            actor_id=actor.id,
+            item_id=item_id,
+            campaign_id=class_id,
+            stored=None if existing is None else (existing.id, existing.version),
+            ratings=ratings,
+            finish_reason=finish,
+            comment=comment,
+            status="submitted",
+        )
         return {"item_id": item_id, "first_wrong_step": row.first_error_step, "comment": row.comment}

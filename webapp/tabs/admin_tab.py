@@ -17,7 +17,7 @@ from webapp.context import AppContext
 from webapp.handlers import admin as h
 from webapp.permissions import Action, Actor
 from webapp.render import message_html
-from webapp.ui import current_actor, one_line, shows_errors
+from webapp.ui import current_actor, one_line, selected_id, selected_row, shows_errors
 
 log = logging.getLogger(__name__)
 
@@ -33,15 +33,6 @@ REFRESH_EVERY_S = 3.0
 
 def _rows(rows: list[dict[str, Any]], columns: list[str]) -> list[list[Any]]:
     return [[r.get(c) for c in columns] for r in rows]
-
-
-def _selected_row(evt: gr.SelectData, data: Any) -> list[Any] | None:
-    """The clicked row of a Dataframe, as a list (None when the click was not on a row)."""
-    try:
-        row = evt.index[0]
-        return list(data.iloc[row]) if hasattr(data, "iloc") else list(data[row])
-    except (IndexError, TypeError, KeyError):
-        return None
 
 
 def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
@@ -263,14 +254,13 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
     )
 
     def on_user_row(evt: gr.SelectData, data: Any) -> list[Any]:
-        row = _selected_row(evt, data)
+        row = selected_row(evt, data)
         if row is None:
             return [gr.update() for _ in range(3)]
         return [row[1], row[2], bool(row[3])]
 
     def on_campaign_row(evt: gr.SelectData, data: Any) -> Any:
-        row = _selected_row(evt, data)
-        return gr.update() if row is None else int(row[0])
+        return selected_id(evt, data)
 
     users.select(on_user_row, [users], [username, role, active], api_visibility="private")
     campaigns.select(on_campaign_row, [campaigns], c_pick, api_visibility="private").then(

@@ -147,19 +147,25 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
         if outcome.conflict:
             raise BadInputError(f"{outcome.message} Save this item (and see both versions) before moving on.")
 
-    @shows_errors
-    def on_next(campaign_id: int | None, st: dict[str, Any], reason: str, text: str, request: gr.Request) -> list[Any]:
+    def _move_on(
+        campaign_id: int | None, st: dict[str, Any], reason: str, text: str, request: gr.Request, *, skip: bool
+    ) -> list[Any]:
+        """Keep unsaved edits, then load the next item (`skip`: pass over the current one even when submitted)."""
         actor = current_actor(ctx, request)
         if campaign_id is None:
             raise BadInputError("choose a campaign first")
         _keep_edits(actor, st, reason, text)
         skipped = list(st.get("skipped", []))
-        if st.get("task") and st["task"]["status"] != "submitted":
-            # Moving on from unfinished work: it stays a draft, offered first again in a later session.
+        # Unfinished work moved on from stays a draft, offered first again in a later session.
+        if st.get("task") and (skip or st["task"]["status"] != "submitted"):
             skipped.append(st["task"]["item_id"])
         st = {**st, "skipped": skipped}
         task = h.next_task(ctx, actor, campaign_id=int(campaign_id), skipped=skipped)
         return _load(st, task)
+
+    @shows_errors
+    def on_next(campaign_id: int | None, st: dict[str, Any], reason: str, text: str, request: gr.Request) -> list[Any]:
+        return _move_on(campaign_id, st, reason, text, request, skip=False)
 
     @shows_errors
     def on_previous(
@@ -181,16 +187,7 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
 
     @shows_errors
     def on_skip(campaign_id: int | None, st: dict[str, Any], reason: str, text: str, request: gr.Request) -> list[Any]:
-        actor = current_actor(ctx, request)
-        if campaign_id is None:
-            raise BadInputError("choose a campaign first")
-        _keep_edits(actor, st, reason, text)
-        skipped = list(st.get("skipped", []))
-        if st.get("task"):
-            skipped.append(st["task"]["item_id"])
-        st = {**st, "skipped": skipped}
-        task = h.next_task(ctx, actor, campaign_id=int(campaign_id), skipped=skipped)
-        return _load(st, task)
+        return _move_on(campaign_id, st, reason, text, request, skip=True)
 
     def _edit(fn: Any, changes: bool = True) -> Any:
         """A rating key or button: changes the page's copy of the task (undoable); a refusal shows in the status."""
@@ -280,27 +277,27 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
     save_draft.click(_save(False), [state, finish, comment], save_outputs, api_visibility="private")
     submit.click(_save(True), [state, finish, comment], save_outputs, api_visibility="private")
 
+    def _onto_stored(st: dict[str, Any], conflict: dict[str, Any] | None) -> tuple[h.Task, dict[str, Any]]:
+        """The page's task pointed at a conflict's stored version (to save over it or take it), and that version."""
+        if not conflict or not st.get("task"):
+            raise BadInputError("there is no conflict to resolve")
+        theirs = conflict["theirs"]
+        task = h.Task.from_dict(st["task"])
+        task.annotation_id = theirs["annotation_id"]
+        task.version = theirs["version"]
+        return task, theirs
+
     @shows_errors
     def on_keep_mine(
         st: dict[str, Any], conflict: dict[str, Any] | None, reason: str, text: str, request: gr.Request
     ) -> Any:
-        if not conflict or not st.get("task"):
-            raise BadInputError("there is no conflict to resolve")
-        theirs = conflict["theirs"]
-        task = h.Task.from_dict(st["task"])
-        task.annotation_id = theirs["annotation_id"]
-        task.version = theirs["version"]
+        task, _theirs = _onto_stored(st, conflict)
         st = {**st, "task": task.to_dict()}
-        return _save(bool(conflict["submit"]))(st, reason, text, request)
+        return _save(bool(conflict and conflict["submit"]))(st, reason, text, request)
 
     @shows_errors
     def on_take_theirs(st: dict[str, Any], conflict: dict[str, Any] | None) -> Any:
-        if not conflict or not st.get("task"):
-            raise BadInputError("there is no conflict to resolve")
-        theirs = conflict["theirs"]
-        task = h.Task.from_dict(st["task"])
-        task.annotation_id = theirs["annotation_id"]
-        task.version = theirs["version"]
+        task, theirs = _onto_stored(st, conflict)
         task.ratings = list(theirs["ratings"])
         task.flagged_steps = list(theirs["flagged_steps"])
         task.accepted_steps = list(theirs.get("accepted_steps", []))

@@ -71,7 +71,7 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
         problem: str, solution: str, model: str, backend: str, mode: str, samples: float, request: gr.Request
     ) -> Iterator[tuple[Any, ...]]:
         actor = current_actor(ctx, request)
-        for result, done, stored in handlers.critique_stream_with_run(
+        for result, done, stored in handlers.critique_stream(
             ctx,
             actor,
             problem=problem,

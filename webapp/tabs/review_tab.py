@@ -11,7 +11,7 @@ from webapp.context import AppContext
 from webapp.handlers import review as h
 from webapp.permissions import Action
 from webapp.render import LATEX_DELIMITERS, annotation_html, message_html, ratings_diff_html
-from webapp.ui import current_actor, shows_errors
+from webapp.ui import current_actor, selected_id, shows_errors
 
 COLUMNS = [
     "annotation_id",
@@ -100,11 +100,7 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
         ]
 
     def on_select(evt: gr.SelectData, data: Any) -> Any:
-        try:
-            row = evt.index[0]
-            return int(data.iloc[row, 0]) if hasattr(data, "iloc") else int(data[row][0])
-        except (IndexError, TypeError, ValueError):
-            return gr.update()
+        return selected_id(evt, data)
 
     def decide(approve_it: bool) -> Any:
         @shows_errors

@@ -13,7 +13,7 @@ from webapp.handlers import teacher as h
 from webapp.permissions import Action
 from webapp.render import CONFIDENCE_STEPS, LATEX_DELIMITERS, critique_html, message_html, sanitize
 from webapp.reports import write_reports
-from webapp.ui import current_actor, shows_errors
+from webapp.ui import current_actor, selected_id, shows_errors
 
 COLUMNS = ["student", "item_id", "first_wrong_step", "corrected", "comment"]
 
@@ -121,11 +121,7 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
         return [html, gr.update(choices=steps, value=row.first_wrong_step), row.comment, ""]
 
     def on_select(evt: gr.SelectData, data: Any) -> Any:
-        try:
-            row = evt.index[0]
-            return int(data.iloc[row, 1]) if hasattr(data, "iloc") else int(data[row][1])
-        except (IndexError, TypeError, ValueError):
-            return gr.update()
+        return selected_id(evt, data, column=1)
 
     @shows_errors
     def on_save(class_id: int | None, item: int | None, first: int | None, text: str, request: gr.Request) -> Any:
