@@ -343,10 +343,14 @@ def test_a_user_corrects_the_critique_of_their_solution_and_a_reviewer_sees_it(s
     assert "linked to critique run #" in page.inner_text("#critique-label-status")
     _shot(page, "critique-label")
 
+    annotation_id = page.inner_text("#critique-label-status").split("annotation #")[1].split(",")[0]
+
     reviewer = _page(browser, served, "reviewer", "pw-reviewer")
     _tab(reviewer, "Review")
-    reviewer.wait_for_selector("#rev-table [data-testid=cell-0-0]")  # the earlier two are decided: only this one
-    reviewer.click("#rev-table [data-testid=cell-0-0]")
+    # Waiting for review: the submission the reviewer left undecided and this label; pick this label's row.
+    reviewer.wait_for_selector("#rev-table [data-testid=cell-1-0]")
+    rows = [reviewer.inner_text(f"#rev-table [data-testid=cell-{row}-0]").strip() for row in range(2)]
+    reviewer.click(f"#rev-table [data-testid=cell-{rows.index(annotation_id)}-0]")
     _wait_text(reviewer, "#rev-status", "Annotator annotator says first wrong step = 2")
 
 
@@ -472,9 +476,10 @@ def test_a_viewer_sees_only_what_a_viewer_may(served: Served, browser) -> None:
     assert tabs == ["Critique", "Dashboard"], tabs
     _tab(page, "Dashboard")
     _wait_text(page, "#dash-summary", "annotations")
-    # All campaigns: the approved and the other annotator's submitted annotation; the teacher's correction apart.
+    # All campaigns: the approved and the other annotator's submitted annotation, and the annotator's label of their
+    # own critique (Critique tab, no campaign); the teacher's correction apart.
     assert page.input_value("#dash-campaign input") == "All campaigns"
-    assert page.inner_text("#dash-total") == "2"
+    assert page.inner_text("#dash-total") == "3"
     assert "Teachers' corrections (not counted as annotations): 1" in page.inner_text("#dash-summary")
     _pick(page, "#dash-campaign", "journey (#1)")
     page.wait_for_function("() => !document.querySelector('#dash-summary').innerText.includes('Teachers')")
