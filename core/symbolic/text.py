@@ -1,4 +1,4 @@
-"""Turn a step's mixed prose/LaTeX into plain arithmetic tokens for the symbolic checker (core/symbolic.py)."""
+"""Turn a step's mixed prose/LaTeX into plain arithmetic tokens for the symbolic checker (core/symbolic/)."""
 
 from __future__ import annotations
 
