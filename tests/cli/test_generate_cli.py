@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from cli.main import _register_commands, app
 from core.errors import ConfigError
-from training.generation_jobs import read_jsonl
+from core.jsonl import read_jsonl
 
 _register_commands()
 runner = CliRunner()
