@@ -34,13 +34,8 @@ NAMING_CONVENTION = {
 }
 
 ROLES = ("admin", "reviewer", "annotator", "teacher", "viewer")
-ITEM_SOURCES = ("processbench", "prm800k", "mr-gsm8k", "upload", "web")
 CAMPAIGN_STATUSES = ("active", "paused", "closed")
 ANNOTATION_STATUSES = ("draft", "submitted", "approved", "rejected")
-FINISH_REASONS = ("solution", "found_error", "give_up", "bad_problem")
-EVENT_ACTIONS = ("create", "update", "submit", "approve", "reject", "import")
-JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
-MODEL_STATUSES = ("candidate", "serving", "retired", "rejected")
 
 
 def utcnow() -> datetime:

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 
 from core.errors import BadInputError, NotFoundError, PermissionDeniedError
-from core.prm800k import FINISH_REASONS, first_error_from_ratings
+from core.prm800k import checked_finish_reason, first_error_from_ratings
 from core.types import CritiqueResult, StepRating
 from db.annotation_queue import check_may_label, check_may_label_own_critique
 from db.annotations import AnnotationConflictError, create_annotation, find_annotation, save_annotation, snapshot
@@ -166,8 +166,8 @@ def save(
     actor = require(actor, Action.ANNOTATE)
     if finish_reason in ("", None):
         finish_reason = None
-    elif finish_reason not in FINISH_REASONS:
-        raise BadInputError(f"finish reason {finish_reason!r} is not one of {', '.join(FINISH_REASONS)}")
+    else:
+        finish_reason = checked_finish_reason(finish_reason, "finish reason")
     if submit and finish_reason is None:
         finish_reason = default_finish_reason(list(ratings))
     status = "submitted" if submit else "draft"
