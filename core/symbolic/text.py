@@ -111,6 +111,14 @@ def _group(text: str, index: int) -> tuple[str, int]:
             if match:
                 return match.group(0), index + match.end()
         return text[index], index + 1
+    end = closing_brace(text, index)
+    if end is None:
+        return text[index + 1 :], len(text)
+    return text[index + 1 : end], end + 1
+
+
+def closing_brace(text: str, index: int) -> int | None:
+    """The index of the `}` that closes the `{` at `index`; None when the text ends first."""
     depth = 0
     for end in range(index, len(text)):
         if text[end] == "{":
@@ -118,8 +126,8 @@ def _group(text: str, index: int) -> tuple[str, int]:
         elif text[end] == "}":
             depth -= 1
             if depth == 0:
-                return text[index + 1 : end], end + 1
-    return text[index + 1 :], len(text)
+                return end
+    return None
 
 
 TRIG = frozenset({"sin", "cos", "tan", "cot", "sec", "csc"})
