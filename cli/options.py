@@ -88,8 +88,8 @@ class _DeferredBackend(Backend):
             self._real = create_backend(self.name, self.model_name, **self._options)
         return self._real
 
-    def generate(self, prompts: Any, params: Any) -> Any:
-        return self._backend().generate(prompts, params)
+    def _generate(self, prompts: Any, params: Any, constraints: Any) -> Any:
+        return self._backend().generate(prompts, params)  # no constraints: this wrapper does not take them
 
     def stream(self, prompt: Any, params: Any) -> Any:
         return self._backend().stream(prompt, params)

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from math_verify import parse, verify
 
+from core.symbolic.text import closing_brace
 from core.types import SolutionItem
 
 _BOXED_OPENERS = ("\\boxed", "\\fbox")
@@ -33,15 +34,9 @@ def _boxed_contents(text: str) -> list[str]:
             while cursor < len(text) and text[cursor] == " ":
                 cursor += 1
             if cursor < len(text) and text[cursor] == "{":
-                depth = 0
-                for end in range(cursor, len(text)):
-                    if text[end] == "{":
-                        depth += 1
-                    elif text[end] == "}":
-                        depth -= 1
-                        if depth == 0:
-                            found.append((pos, text[cursor + 1 : end]))
-                            break
+                end = closing_brace(text, cursor)
+                if end is not None:
+                    found.append((pos, text[cursor + 1 : end]))
             elif opener == "\\boxed" and cursor > start:
                 # "\boxed 5": the token after the space is the answer.
                 token = re.match(r"[^\s$]+", text[cursor:])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Self
 
 from pydantic import Field, model_validator
@@ -268,6 +268,28 @@ def _enforced(generation: Generation, constraint: Constraint) -> Generation:
     return replace(generation, constrained=False)
 
 
+_SampleKey = tuple[int, int, int]
+"""(item number, step index, sample number) in a deliberate critique."""
+
+
+@dataclass
+class _Deliberation:
+    """What the three deliberate rounds have written so far for a batch of items."""
+
+    items: list[SolutionItem]
+    constrained: bool
+    started: float = field(default_factory=time.perf_counter)
+    texts: dict[str, dict[_SampleKey, str]] = field(
+        default_factory=lambda: {"initial": {}, "in_depth": {}, "merged": {}}
+    )
+    confidences: dict[_SampleKey, float | None] = field(default_factory=dict)
+    produced: list[list[Generation]] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.produced = [[] for _ in self.items]
+
+
 class Critic:
     """Critiques solutions with one backend. Overrides given to a call apply to that call only."""
 
@@ -401,88 +423,78 @@ class Critic:
     def _deliberate_rounds(self, items: list[SolutionItem], config: CriticConfig) -> Iterator[list[CritiqueResult]]:
         # Every step of every item is reviewed in parallel (each prompt shows only the steps up to its own),
         # so each of the three rounds is one batched backend call; the last yield is the final result.
-        started = time.perf_counter()
+        state = _Deliberation(items, self.constrains(config))
         k = config.samples
-        constrained = self.constrains(config)
         keys = [(n, s) for n, item in enumerate(items) for s in range(1, len(item.steps) + 1)]
-        texts: dict[str, dict[tuple[int, int, int], str]] = {"initial": {}, "in_depth": {}, "merged": {}}
-        confidences: dict[tuple[int, int, int], float | None] = {}
-        produced: list[list[Generation]] = [[] for _ in items]
-        timings: dict[str, float] = {}
-
-        def run(round_name: str, prompts: list[Messages], n: int, owners: list[tuple[int, int, int]]) -> None:
-            round_start = time.perf_counter()
-            constraints = [step_constraint(s, config.max_new_tokens) for _, s, _ in owners] if constrained else None
-            outputs = self._generate(prompts, config.params(n), constraints)
-            for (item_no, step, sample), generations in zip(owners, outputs, strict=True):
-                for offset, generation in enumerate(generations[:n]):
-                    texts[round_name][(item_no, step, sample + offset)] = generation.text
-                    produced[item_no].append(generation)
-                    if round_name == "merged":
-                        confidences[(item_no, step, sample + offset)] = judgement_confidences(generation.tokens).get(
-                            step
-                        )
-            timings[f"{round_name}_s"] = time.perf_counter() - round_start
-
-        def snapshot(finished: bool) -> list[CritiqueResult]:
-            results = []
-            for n, item in enumerate(items):
-                parsed = []
-                for sample in range(k):
-                    chain = [
-                        [texts[r].get((n, s, sample), "") for s in range(1, len(item.steps) + 1)]
-                        for r in ("initial", "in_depth", "merged")
-                    ]
-                    sample_critique = deliberate_sample(item, *chain)
-                    steps = [
-                        step.model_copy(update={"p_correct": confidences.get((n, step.index, sample))})
-                        for step in sample_critique.steps
-                    ]
-                    parsed.append(sample_critique.model_copy(update={"steps": steps}))
-                result = assemble_result(
-                    item,
-                    parsed,
-                    model=self.model_name,
-                    backend=self.backend.name,
-                    mode="deliberate",
-                    timings={**timings, "total_s": time.perf_counter() - started},
-                    completion_tokens=sum(g.completion_tokens for g in produced[n]),
-                    finished=finished,
-                )
-                results.append(self._finish(item, result, config, produced[n], constrained))
-            return results
-
-        run(
-            "initial",
-            [initial_critique_messages(items[n].problem, items[n].steps, s) for n, s in keys],
-            k,
-            [(n, s, 0) for n, s in keys],
-        )
-        yield snapshot(False)
+        initial = [initial_critique_messages(items[n].problem, items[n].steps, s) for n, s in keys]
+        self._deliberate_round(state, config, "initial", initial, k, [(n, s, 0) for n, s in keys])
+        yield self._deliberate_snapshot(state, config, finished=False)
         chains = [(n, s, sample) for n, s in keys for sample in range(k)]
-        first = texts["initial"]
-        run(
-            "in_depth",
-            [
-                in_depth_critique_messages(items[n].problem, items[n].steps, s, first[(n, s, sample)])
-                for n, s, sample in chains
-            ],
-            1,
-            chains,
-        )
-        yield snapshot(False)
-        second = texts["in_depth"]
-        run(
-            "merged",
-            [
-                merge_critique_messages(items[n].problem, items[n].steps, s, first[key], second[key])
-                for key in chains
-                for n, s, _ in [key]
-            ],
-            1,
-            chains,
-        )
-        yield snapshot(True)
+        first = state.texts["initial"]
+        in_depth = [
+            in_depth_critique_messages(items[n].problem, items[n].steps, s, first[(n, s, sample)])
+            for n, s, sample in chains
+        ]
+        self._deliberate_round(state, config, "in_depth", in_depth, 1, chains)
+        yield self._deliberate_snapshot(state, config, finished=False)
+        second = state.texts["in_depth"]
+        merged = [
+            merge_critique_messages(items[n].problem, items[n].steps, s, first[(n, s, sample)], second[(n, s, sample)])
+            for n, s, sample in chains
+        ]
+        self._deliberate_round(state, config, "merged", merged, 1, chains)
+        yield self._deliberate_snapshot(state, config, finished=True)
+
+    def _deliberate_round(
+        self,
+        state: _Deliberation,
+        config: CriticConfig,
+        round_name: str,
+        prompts: list[Messages],
+        n: int,
+        owners: list[_SampleKey],
+    ) -> None:
+        """Generate one round (`n` samples per prompt) in one batched call and record it under its owners."""
+        round_start = time.perf_counter()
+        constraints = [step_constraint(s, config.max_new_tokens) for _, s, _ in owners] if state.constrained else None
+        outputs = self._generate(prompts, config.params(n), constraints)
+        for (item_no, step, sample), generations in zip(owners, outputs, strict=True):
+            for offset, generation in enumerate(generations[:n]):
+                key = (item_no, step, sample + offset)
+                state.texts[round_name][key] = generation.text
+                state.produced[item_no].append(generation)
+                if round_name == "merged":
+                    state.confidences[key] = judgement_confidences(generation.tokens).get(step)
+        state.timings[f"{round_name}_s"] = time.perf_counter() - round_start
+
+    def _deliberate_snapshot(self, state: _Deliberation, config: CriticConfig, finished: bool) -> list[CritiqueResult]:
+        """Every item's result from the rounds written so far (steps of later rounds read as missing)."""
+        results = []
+        for n, item in enumerate(state.items):
+            parsed = []
+            for sample in range(config.samples):
+                chain = [
+                    [state.texts[r].get((n, s, sample), "") for s in range(1, len(item.steps) + 1)]
+                    for r in ("initial", "in_depth", "merged")
+                ]
+                sample_critique = deliberate_sample(item, *chain)
+                steps = [
+                    step.model_copy(update={"p_correct": state.confidences.get((n, step.index, sample))})
+                    for step in sample_critique.steps
+                ]
+                parsed.append(sample_critique.model_copy(update={"steps": steps}))
+            result = assemble_result(
+                item,
+                parsed,
+                model=self.model_name,
+                backend=self.backend.name,
+                mode="deliberate",
+                timings={**state.timings, "total_s": time.perf_counter() - state.started},
+                completion_tokens=sum(g.completion_tokens for g in state.produced[n]),
+                finished=finished,
+            )
+            results.append(self._finish(item, result, config, state.produced[n], state.constrained))
+        return results
 
     def stream(self, item: SolutionItem, **overrides: Any) -> Iterator[CritiqueResult]:
         """Yield partial results while the critique is written (step cards filling in); the last one is final.

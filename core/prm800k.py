@@ -15,6 +15,13 @@ FINISH_REASONS: tuple[str, ...] = get_args(FinishReason)
 _RATINGS = {-1, 0, 1, None}
 
 
+def checked_finish_reason(value: object, name: str = "finish_reason") -> str:
+    """`value` when it is one of PRM800K's finish reasons; otherwise BadInputError naming `name` and the choices."""
+    if value not in FINISH_REASONS:
+        raise BadInputError(f"{name} {value!r} is not one of {', '.join(FINISH_REASONS)}")
+    return str(value)
+
+
 def first_error_from_ratings(ratings: Sequence[StepRating], finish_reason: str | None) -> int | None:
     """DeepCritic's label from PRM800K ratings: 1-based first step rated -1, -1 for a finished correct solution.
 
@@ -103,9 +110,7 @@ def parse_record(obj: Any, *, line_number: int = 0) -> PRM800KRecord:
         raise BadInputError("question.problem is missing or not a string")
     if not isinstance(label, dict) or not isinstance(label.get("steps"), list):
         raise BadInputError("label.steps is missing or not a list")
-    finish_reason = label.get("finish_reason")
-    if finish_reason not in FINISH_REASONS:
-        raise BadInputError(f"label.finish_reason {finish_reason!r} is not one of {', '.join(FINISH_REASONS)}")
+    finish_reason = checked_finish_reason(label.get("finish_reason"), "label.finish_reason")
     pre_generated = question.get("pre_generated_steps")
     if pre_generated is not None and (
         not isinstance(pre_generated, list) or not all(isinstance(s, str) for s in pre_generated)

@@ -14,6 +14,8 @@ from core.errors import ConfigError
 
 BackendName = Literal["auto", "transformers", "openai", "vllm"]
 BACKEND_NAMES: tuple[str, ...] = get_args(BackendName)
+BACKEND_CHOICES = f"{', '.join(BACKEND_NAMES[:-1])} or {BACKEND_NAMES[-1]}"
+"""The backend names as help text says them: "auto, transformers, openai or vllm"."""
 CpuDtype = Literal["auto", "float32", "bfloat16"]
 
 
@@ -41,8 +43,8 @@ class Settings(BaseSettings):
     )
     backend: BackendName = Field(
         "auto",
-        description="Generation backend: auto (a local vLLM server when vLLM is installed, else transformers), "
-        "transformers, openai or vllm.",
+        description=f"Generation backend: {BACKEND_CHOICES}; auto runs a local vLLM server when vLLM is installed, "
+        "else transformers.",
     )
     auto_server_min_batch: int = Field(
         8,

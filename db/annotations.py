@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from core.errors import BadInputError, ConflictError, NotFoundError, PermissionDeniedError
-from core.prm800k import FINISH_REASONS, first_error_from_ratings
+from core.prm800k import checked_finish_reason, first_error_from_ratings
 from core.types import StepRating
 from db.classes import CLASS_CAMPAIGN_IDS
 from db.filters import where_given
@@ -73,9 +73,7 @@ def _validate_steps(name: str, steps: Sequence[int], n_steps: int) -> list[int]:
 
 
 def _validate_finish_reason(finish_reason: str | None) -> str | None:
-    if finish_reason is not None and finish_reason not in FINISH_REASONS:
-        raise BadInputError(f"finish_reason {finish_reason!r} is not one of {', '.join(FINISH_REASONS)}")
-    return finish_reason
+    return None if finish_reason is None else checked_finish_reason(finish_reason)
 
 
 # Built once: constructing a statement costs more than executing it (SQLAlchemy's compiled cache needs a key).

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -206,7 +206,6 @@ class CritiqueItemsConfig(BaseModel):
     samples: int = Field(1, gt=0, le=16, description="Critiques sampled per item (k, majority vote).")
 
 
-JobConfig = Annotated[SFTJobConfig | GRPOJobConfig, Field(discriminator="job")]
 AnyJobConfig = SFTJobConfig | GRPOJobConfig | CritiqueItemsConfig
 CONFIG_CLASSES: dict[str, type[SFTJobConfig] | type[GRPOJobConfig] | type[CritiqueItemsConfig]] = {
     "sft": SFTJobConfig,

@@ -17,6 +17,7 @@ from core.benchmarks import BENCHMARK_HELP, Benchmark, load_benchmark, unique_id
 from core.config import MaxNewTokens
 from core.critic import CriticSampling
 from core.errors import ConfigError
+from core.jsonl import append_jsonl, read_jsonl
 from core.metrics import Report, format_report, format_table, percent, score_subsets, step_auroc
 from core.parsing import parse_critique, repeats_a_sentence
 from core.symbolic import SolutionCheck, check_solution, combined_first_error
@@ -100,26 +101,8 @@ class EvalOutcome:
 
 
 def read_predictions(output: Path) -> list[dict[str, Any]]:
-    """Finished item records of a run directory; a torn last line (interrupted write) is dropped from the file."""
-    path = Path(output) / PREDICTIONS_FILE
-    if not path.exists():
-        return []
-    records: list[dict[str, Any]] = []
-    good_bytes = 0
-    with path.open("rb") as handle:
-        for raw in handle:
-            try:
-                record = json.loads(raw)
-                if not raw.endswith(b"\n") or not isinstance(record, dict):
-                    raise ValueError
-            except ValueError:
-                break
-            records.append(record)
-            good_bytes += len(raw)
-    if good_bytes != path.stat().st_size:
-        with path.open("r+b") as handle:
-            handle.truncate(good_bytes)
-    return records
+    """Finished item records of a run directory (a torn last line is cut off and its item redone)."""
+    return read_jsonl(Path(output) / PREDICTIONS_FILE)
 
 
 def report_from_records(records: Sequence[dict[str, Any]]) -> Report:
@@ -405,18 +388,15 @@ def _run_batches(
 
     bar = tqdm(total=len(todo), desc=f"eval {config.critic}", unit="item", disable=not show_progress)
     try:
-        with (Path(config.output) / PREDICTIONS_FILE).open("a", encoding="utf-8") as handle:
-            for start in range(0, len(todo), config.batch_size):
-                batch = todo[start : start + config.batch_size]
-                for record in runner.run(batch):  # type: ignore[union-attr]
-                    handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-                handle.flush()
-                bar.update(len(batch))
-                finished = skipped + start + len(batch)
-                if on_progress:
-                    on_progress(finished, total)
-                if eval_run_id is not None:
-                    eval_run_id = _quietly(_db_progress, eval_run_id, finished, total)
+        for start in range(0, len(todo), config.batch_size):
+            batch = todo[start : start + config.batch_size]
+            append_jsonl(Path(config.output) / PREDICTIONS_FILE, runner.run(batch))  # type: ignore[union-attr]
+            bar.update(len(batch))
+            finished = skipped + start + len(batch)
+            if on_progress:
+                on_progress(finished, total)
+            if eval_run_id is not None:
+                eval_run_id = _quietly(_db_progress, eval_run_id, finished, total)
     except BaseException as exc:
         if eval_run_id is not None:
             _quietly(finish_eval_record, eval_run_id, None, total, error=f"{type(exc).__name__}: {exc}")

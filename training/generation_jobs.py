@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,6 +12,7 @@ from core.answers import answers_match, with_known_answers
 from core.backends.base import Backend
 from core.errors import BadInputError
 from core.items_io import read_items
+from core.jsonl import append_jsonl, read_jsonl
 from core.mc_labels import MCLabelConfig, label_items, labelled_record
 from core.ranking import RankConfig, RankedProblem, rank, ranking_summary
 from core.refine import CritiqueFn, RefineConfig, RefineOutcome, outcome, refine, step_diff, transition_rates
@@ -36,41 +37,9 @@ class JobReport:
     summary: dict[str, Any] = field(default_factory=dict)
 
 
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Rows of a JSONL output file; a line cut off by an interrupted run is ignored (it is redone on resume)."""
-    if not path.exists():
-        return []
-    rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(row, dict):
-            rows.append(row)
-    return rows
-
-
 def done_ids(*paths: Path) -> set[str]:
     """Ids already written to any of the output files: a rerun skips them."""
     return {str(row["id"]) for path in paths for row in read_jsonl(path) if "id" in row}
-
-
-def append_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> int:
-    """Append rows and flush, so a crash loses at most the batch being generated."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    count = 0
-    with path.open("a", encoding="utf-8") as handle:
-        # A previous run killed mid-line leaves a partial row; start on a fresh line so the new rows stay readable.
-        if path.stat().st_size and not path.read_bytes().endswith(b"\n"):
-            handle.write("\n")
-        for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-            count += 1
-        handle.flush()
-    return count
 
 
 def load_items(source: Path, errors: list[str]) -> list[SolutionItem]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from core.backends.base import Backend, Generation, GenerationParams, Messages
 from core.errors import ConfigError
+from core.settings import BACKEND_CHOICES
 
 __all__ = ["Backend", "Generation", "GenerationParams", "Messages", "create_backend"]
 
@@ -26,4 +27,4 @@ def create_backend(name: str, model: str, **options: object) -> Backend:
         from core.backends.vllm_backend import VLLMBackend
 
         return VLLMBackend(model, **options)  # type: ignore[arg-type]
-    raise ConfigError(f"unknown backend {name!r}: choose auto, transformers, openai or vllm")
+    raise ConfigError(f"unknown backend {name!r}: choose {BACKEND_CHOICES}")

@@ -175,14 +175,9 @@ class AutoBackend(Backend):
         self.name = f"auto:{self.engine}"
         return engine
 
-    def generate(
-        self,
-        prompts: Sequence[Messages],
-        params: GenerationParams,
-        constraints: Sequence[Constraint | None] | None = None,
+    def _generate(
+        self, prompts: list[Messages], params: GenerationParams, constraints: list[Constraint | None]
     ) -> list[list[Generation]]:
-        if not prompts:
-            return []
         return self._engine_for(len(prompts) * params.n).generate(prompts, params, constraints)
 
     def stream(

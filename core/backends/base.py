@@ -67,7 +67,6 @@ class Backend(ABC):
     def __init__(self, model_name: str) -> None:
         self.model_name = model_name
 
-    @abstractmethod
     def generate(
         self,
         prompts: Sequence[Messages],
@@ -79,6 +78,15 @@ class Backend(ABC):
         `constraints` (one per prompt, only passed to backends with `supports_constraints`) limits what each
         prompt's completions may say; each Generation's `constrained` tells whether the engine enforced it.
         """
+        if not prompts:
+            return []
+        return self._generate(list(prompts), params, constraints_per_prompt(prompts, params, constraints))
+
+    @abstractmethod
+    def _generate(
+        self, prompts: list[Messages], params: GenerationParams, constraints: list[Constraint | None]
+    ) -> list[list[Generation]]:
+        """`generate` for a non-empty batch whose arguments are checked: one constraint (or None) per prompt."""
 
     def stream(
         self, prompt: Messages, params: GenerationParams, constraint: Constraint | None = None

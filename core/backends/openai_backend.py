@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import openai
 
-from core.backends.base import Backend, Generation, GenerationParams, Messages, TokenLogprobs, constraints_per_prompt
+from core.backends.base import Backend, Generation, GenerationParams, Messages, TokenLogprobs
 from core.errors import BackendUnavailableError, BadInputError, ConfigError
 from core.grammar import Constraint
 from core.settings import Settings, get_settings
@@ -111,21 +111,15 @@ class OpenAIBackend(Backend):
     def serves_concurrently(self) -> bool:
         return True  # the server batches overlapping requests (vLLM: continuous batching)
 
-    def generate(
-        self,
-        prompts: Sequence[Messages],
-        params: GenerationParams,
-        constraints: Sequence[Constraint | None] | None = None,
+    def _generate(
+        self, prompts: list[Messages], params: GenerationParams, constraints: list[Constraint | None]
     ) -> list[list[Generation]]:
-        if not prompts:
-            return []
-        per_prompt = constraints_per_prompt(prompts, params, constraints)
         workers = min(self.max_concurrency, len(prompts) * (params.n if self.supports_n is False else 1))
         with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="openai-backend") as pool:
             return list(
                 pool.map(
                     lambda args: self._samples(args[0], args[1], params, args[2]),
-                    zip(range(len(prompts)), prompts, per_prompt, strict=True),
+                    zip(range(len(prompts)), prompts, constraints, strict=True),
                 )
             )
 

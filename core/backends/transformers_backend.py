@@ -116,11 +116,8 @@ class TransformersBackend(Backend):
             kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
         return kwargs
 
-    def generate(
-        self,
-        prompts: Sequence[Messages],
-        params: GenerationParams,
-        constraints: Sequence[Constraint | None] | None = None,
+    def _generate(
+        self, prompts: list[Messages], params: GenerationParams, constraints: list[Constraint | None]
     ) -> list[list[Generation]]:
         """Generate `params.n` completions per prompt, in prompt order.
 
@@ -129,8 +126,6 @@ class TransformersBackend(Backend):
         """
         import torch
 
-        if not prompts:
-            return []
         encoded = [self.encode_prompt(p) for p in prompts]
         # Greedy samples are identical: generate each prompt once and copy it n times.
         copies = params.n if params.temperature > 0 else 1
@@ -143,7 +138,7 @@ class TransformersBackend(Backend):
                 torch.manual_seed(params.seed)
             for start in range(0, len(rows), self.max_batch_size):
                 batch = rows[start : start + self.max_batch_size]
-                row_constraints = [constraints[p] if constraints else None for p, _ in batch]
+                row_constraints = [constraints[p] for p, _ in batch]
                 generations = self._generate_batch([encoded[p] for p, _ in batch], kwargs, row_constraints, params)
                 for (p, _), generation in zip(batch, generations, strict=True):
                     results[p].append(generation)

@@ -5,10 +5,9 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
-from collections.abc import Sequence
 from typing import Any
 
-from core.backends.base import Backend, Generation, GenerationParams, Messages, TokenLogprobs, constraints_per_prompt
+from core.backends.base import Backend, Generation, GenerationParams, Messages, TokenLogprobs
 from core.backends.cpu import cpu_dtype_name, large_buffers_returned_to_the_os, vllm_kv_cache_bytes
 from core.errors import BackendUnavailableError, ConfigError
 from core.grammar import VLLM_STRUCTURED_OUTPUTS_BACKEND, Constraint
@@ -127,16 +126,10 @@ class VLLMBackend(Backend):
             structured_outputs=structured,
         )
 
-    def generate(
-        self,
-        prompts: Sequence[Messages],
-        params: GenerationParams,
-        constraints: Sequence[Constraint | None] | None = None,
+    def _generate(
+        self, prompts: list[Messages], params: GenerationParams, constraints: list[Constraint | None]
     ) -> list[list[Generation]]:
-        if not prompts:
-            return []
-        per_prompt = constraints_per_prompt(prompts, params, constraints)
-        sampling = [self._sampling(params, constraint) for constraint in per_prompt]
+        sampling = [self._sampling(params, constraint) for constraint in constraints]
         # LLM.chat applies the model's chat template and batches every prompt in one engine run.
         outputs = self.llm.chat([list(prompt) for prompt in prompts], sampling, use_tqdm=False)
         return [
@@ -150,7 +143,7 @@ class VLLMBackend(Backend):
                 )
                 for sample in sorted(request.outputs, key=lambda sample: sample.index)
             ]
-            for request, constraint in zip(outputs, per_prompt, strict=True)
+            for request, constraint in zip(outputs, constraints, strict=True)
         ]
 
     def close(self) -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from core.errors import ConfigError
+from core.jsonl import read_jsonl
 from tests.cli.runner import critic
-from training.generation_jobs import read_jsonl
 
 PROBLEM = "Tom has 3 apples and buys 4 more. How many apples does he have?"
 FAST = {"max_new_tokens": 16}

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 from core.backends.base import Backend, Generation, GenerationParams, Messages
+from core.grammar import Constraint
 
 Script = Callable[[str, int], str]
 """(the prompt's text, sample index within the prompt) -> completion text."""
@@ -20,7 +21,9 @@ class ScriptedBackend(Backend):
         self.script = script
         self.calls: list[tuple[list[Messages], GenerationParams]] = []
 
-    def generate(self, prompts: Sequence[Messages], params: GenerationParams) -> list[list[Generation]]:
+    def _generate(
+        self, prompts: list[Messages], params: GenerationParams, constraints: list[Constraint | None]
+    ) -> list[list[Generation]]:
         self.calls.append((list(prompts), params))
         out = []
         for prompt in prompts:

@@ -7,6 +7,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
+from core.jsonl import read_jsonl
 from core.mc_labels import MCLabelConfig
 from core.ranking import RankConfig
 from core.refine import RefineConfig
@@ -15,7 +16,6 @@ from core.types import CritiqueResult, SolutionItem
 from tests.core.scripted_backend import ScriptedBackend
 from training.generation_jobs import (
     dropped_path,
-    read_jsonl,
     run_mc_labels,
     run_rank,
     run_refine,

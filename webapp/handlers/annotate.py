@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.errors import BadInputError, NotFoundError
-from core.prm800k import FINISH_REASONS, first_error_from_ratings
+from core.prm800k import checked_finish_reason, first_error_from_ratings
 from core.types import CritiqueResult, StepRating
 from db.annotation_queue import check_may_label, check_may_label_own_critique
 from db.annotations import (
@@ -223,8 +223,8 @@ def _checked_finish_reason(finish_reason: str | None, ratings: list[StepRating],
     """The finish reason to store: none for a draft without one, the ratings' own on a submit without one."""
     if finish_reason in ("", None):
         finish_reason = None
-    elif finish_reason not in FINISH_REASONS:
-        raise BadInputError(f"finish reason {finish_reason!r} is not one of {', '.join(FINISH_REASONS)}")
+    else:
+        finish_reason = checked_finish_reason(finish_reason, "finish reason")
     if submit and finish_reason is None:
         finish_reason = default_finish_reason(list(ratings))
     return finish_reason

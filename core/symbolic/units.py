@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from core.symbolic_text import Token
+from core.symbolic.text import Token
 
 # Words after a number that change its value or end the quantity: never a unit.
 _NOT_UNITS = frozenset(

@@ -1,4 +1,4 @@
-"""Turn a step's mixed prose/LaTeX into plain arithmetic tokens for the symbolic checker (core/symbolic.py)."""
+"""Turn a step's mixed prose/LaTeX into plain arithmetic tokens for the symbolic checker (core/symbolic/)."""
 
 from __future__ import annotations
 
@@ -111,6 +111,14 @@ def _group(text: str, index: int) -> tuple[str, int]:
             if match:
                 return match.group(0), index + match.end()
         return text[index], index + 1
+    end = closing_brace(text, index)
+    if end is None:
+        return text[index + 1 :], len(text)
+    return text[index + 1 : end], end + 1
+
+
+def closing_brace(text: str, index: int) -> int | None:
+    """The index of the `}` that closes the `{` at `index`; None when the text ends first."""
     depth = 0
     for end in range(index, len(text)):
         if text[end] == "{":
@@ -118,8 +126,8 @@ def _group(text: str, index: int) -> tuple[str, int]:
         elif text[end] == "}":
             depth -= 1
             if depth == 0:
-                return text[index + 1 : end], end + 1
-    return text[index + 1 :], len(text)
+                return end
+    return None
 
 
 TRIG = frozenset({"sin", "cos", "tan", "cot", "sec", "csc"})
@@ -176,92 +184,116 @@ def _expand(text: str, depth: int = 0) -> str:
     index = 0
     while index < len(text):
         if text[index] != "\\":
-            # copy up to the next command; digits go one by one so a following \frac can see a mixed number
-            following = text.find("\\", index)
-            following = len(text) if following < 0 else following
-            plain = text[index:following]
-            if plain and plain[-1].isdigit():
-                head = plain.rstrip("0123456789")
-                out.append(head)
-                out.extend(plain[len(head) :])
-            else:
-                out.append(plain)
-            index = following
+            index = _copy_plain(text, index, out)
             continue
         match = re.match(r"\\([A-Za-z]+|.)", text[index:])
         if match is None:
             index += 1
             continue
-        name = match.group(1)
-        index += match.end()
-        if name in _FRACTIONS or name in _BINOMIALS:
-            top, index = _group(text, index)
-            bottom, index = _group(text, index)
-            top, bottom = _expand(top, depth + 1), _expand(bottom, depth + 1)
-            whole = ""
-            if name in _FRACTIONS and out and len(out[-1]) == 1 and out[-1].isdigit():
-                # "2\frac{1}{2}" is a mixed number (or a product): the ⊕ token is read both ways
-                while out and len(out[-1]) == 1 and out[-1].isdigit():
-                    whole = out.pop() + whole
-            if whole:
-                out.append(f"({whole}⊕(({top})/({bottom})))")
-            elif name in _FRACTIONS:
-                out.append(f"(({top})/({bottom}))")
-            else:
-                out.append(f" binomial(({top})#({bottom}))")
-        elif name == "sqrt":
-            degree = None
-            if index < len(text) and text[index] == "[":
-                close = text.find("]", index)
-                if close < 0:
-                    out.append(" \\sqrt ")
-                    continue
-                degree, index = text[index + 1 : close], close + 1
-            digits = re.match(r" ?(\d+)", text[index:])
-            if digits and degree is None:
-                body, index = digits.group(1), index + digits.end()  # "\sqrt169" means sqrt(169)
-            else:
-                body, index = _group(text, index)
-            body = _expand(body, depth + 1)
-            out.append(f" sqrt({body})" if degree is None else f" root(({body})#({_expand(degree, depth + 1)}))")
-        elif name in _UNWRAP:
-            body, index = _group(text, index)
-            out.append(f" {_expand(body, depth + 1)} ")
-        elif name == "log" and _log_call(text, index, depth) is not None:
-            call, index = _log_call(text, index, depth)  # type: ignore[misc]
-            out.append(f" {call}")
-        elif name in TRIG and _trig_argument(text, index) is not None:
-            power, argument, index = _trig_argument(text, index)  # type: ignore[misc]
-            call = f"{name}({_expand(argument, depth + 1)})"
-            out.append(f" ({call})^({power})" if power else f" {call}")
-        elif name in {"begin", "end"}:
-            # "\\begin{align*}": an environment boundary ends any claim; the '|' keeps a following "= ..." from
-            # continuing a claim from inside a matrix ("\\begin{pmatrix} 2 \\\\ 1 \\end{pmatrix} = 5" is not "1 = 5")
-            _, index = _group(text, index)
-            out.append(" ; | ; ")
-        elif name == "operatorname":
-            body, index = _group(text, index)
-            out.append(f" \\{body.strip()} ")
-        elif name in _SIMPLE:
-            out.append(_SIMPLE[name])
-        elif name in _BREAKS:
-            out.append(" ; ")
-        elif name in {"{", "}", "|"}:
-            out.append(" | ")
-        elif name in {",", ";", ":", "!", " "}:
-            out.append(" ")
-        elif name == "\\":
-            # a line break continues an aligned chain only when the next line goes on with "&= ..." or "= ..."
-            out.append(" " if _CONTINUES.match(text, index) else " ; ")
-        elif name in {"(", ")", "[", "]"}:
-            out.append(" ; ")  # math delimiters end a claim: "\\[ a = b \\] \\[ c = d \\]" are separate
-        elif name == "$":
-            out.append(" ")
-        elif len(name) == 1:
-            out.append(f" {name} ")
-        else:
-            out.append(f" \\{name}")
+        index = _expand_command(match.group(1), text, index + match.end(), out, depth)
     return "".join(out)
+
+
+def _copy_plain(text: str, index: int, out: list[str]) -> int:
+    """Copy the text up to the next command onto `out`; the index of that command (or the end)."""
+    following = text.find("\\", index)
+    following = len(text) if following < 0 else following
+    plain = text[index:following]
+    if plain and plain[-1].isdigit():
+        # digits go one by one so a following \frac can see a mixed number
+        head = plain.rstrip("0123456789")
+        out.append(head)
+        out.extend(plain[len(head) :])
+    else:
+        out.append(plain)
+    return following
+
+
+def _expand_command(name: str, text: str, index: int, out: list[str], depth: int) -> int:
+    """Rewrite the command `name` whose arguments start at `index` onto `out`; the index after its arguments."""
+    if name in _FRACTIONS or name in _BINOMIALS:
+        return _expand_fraction(name, text, index, out, depth)
+    if name == "sqrt":
+        return _expand_root(text, index, out, depth)
+    if name in _UNWRAP:
+        body, index = _group(text, index)
+        out.append(f" {_expand(body, depth + 1)} ")
+        return index
+    if name == "log" and (log := _log_call(text, index, depth)) is not None:
+        out.append(f" {log[0]}")
+        return log[1]
+    if name in TRIG and (trig := _trig_argument(text, index)) is not None:
+        power, argument, index = trig
+        call = f"{name}({_expand(argument, depth + 1)})"
+        out.append(f" ({call})^({power})" if power else f" {call}")
+        return index
+    if name in {"begin", "end"}:
+        # "\\begin{align*}": an environment boundary ends any claim; the '|' keeps a following "= ..." from
+        # continuing a claim from inside a matrix ("\\begin{pmatrix} 2 \\\\ 1 \\end{pmatrix} = 5" is not "1 = 5")
+        _, index = _group(text, index)
+        out.append(" ; | ; ")
+        return index
+    if name == "operatorname":
+        body, index = _group(text, index)
+        out.append(f" \\{body.strip()} ")
+        return index
+    out.append(_symbol(name, text, index))
+    return index
+
+
+def _expand_fraction(name: str, text: str, index: int, out: list[str], depth: int) -> int:
+    """A fraction or binomial; "2\\frac{1}{2}" is a mixed number (or a product): the ⊕ token is read both ways."""
+    top, index = _group(text, index)
+    bottom, index = _group(text, index)
+    top, bottom = _expand(top, depth + 1), _expand(bottom, depth + 1)
+    whole = ""
+    if name in _FRACTIONS:
+        while out and len(out[-1]) == 1 and out[-1].isdigit():
+            whole = out.pop() + whole
+    if whole:
+        out.append(f"({whole}⊕(({top})/({bottom})))")
+    elif name in _FRACTIONS:
+        out.append(f"(({top})/({bottom}))")
+    else:
+        out.append(f" binomial(({top})#({bottom}))")
+    return index
+
+
+def _expand_root(text: str, index: int, out: list[str], depth: int) -> int:
+    """A square root or, with `[n]`, an n-th root."""
+    degree = None
+    if index < len(text) and text[index] == "[":
+        close = text.find("]", index)
+        if close < 0:
+            out.append(" \\sqrt ")
+            return index
+        degree, index = text[index + 1 : close], close + 1
+    digits = re.match(r" ?(\d+)", text[index:])
+    if digits and degree is None:
+        body, index = digits.group(1), index + digits.end()  # "\sqrt169" means sqrt(169)
+    else:
+        body, index = _group(text, index)
+    body = _expand(body, depth + 1)
+    out.append(f" sqrt({body})" if degree is None else f" root(({body})#({_expand(degree, depth + 1)}))")
+    return index
+
+
+def _symbol(name: str, text: str, index: int) -> str:
+    """The plain text for a command without arguments (a symbol, a spacing or a line break)."""
+    if name in _SIMPLE:
+        return _SIMPLE[name]
+    if name in _BREAKS or name in {"(", ")", "[", "]"}:
+        return " ; "  # math delimiters end a claim: "\\[ a = b \\] \\[ c = d \\]" are separate
+    if name in {"{", "}", "|"}:
+        return " | "
+    if name in {",", ";", ":", "!", " ", "$"}:
+        return " "
+    if name == "\\":
+        # a line break continues an aligned chain only when the next line goes on with "&= ..." or "= ..."
+        return " " if _CONTINUES.match(text, index) else " ; "
+    if len(name) == 1:
+        return f" {name} "
+    return f" \\{name}"
 
 
 def normalise(text: str) -> str:

@@ -14,7 +14,7 @@ from itertools import product
 
 import sympy
 
-from core.symbolic_text import TRIG, Token
+from core.symbolic.text import TRIG, Token
 
 EXPRESSION_TIMEOUT_S = 0.5
 """Wall-clock limit for evaluating one expression (enforced on the main thread; static guards apply everywhere)."""
