@@ -115,6 +115,8 @@ def _summary(records: dict[Any, dict[str, Any]]) -> dict[str, Any]:
 def run_loop(args: argparse.Namespace, *, shuffle: bool, home: Path) -> dict[str, Any]:
     """One full loop in a fresh CRITIC_HOME; returns the numbers it prints."""
     os.environ["CRITIC_HOME"] = str(home)
+    # One converted base model for every run: the base predictions (keyed by model path) are scored once and resumed.
+    os.environ.setdefault("CRITIC_MODELS_DIR", str(home.parent / "models"))
     os.environ.pop("CRITIC_DATABASE_URL", None)
     from core.settings import get_settings
 
