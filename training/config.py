@@ -146,6 +146,9 @@ class SFTJobConfig(_JobConfigBase):
     )
     teacher_max_new_tokens: int = Field(1024, gt=0, description="Generation budget per teacher critique.")
     learning_rate: float = Field(1e-5, gt=0.0, lt=1.0, description="Peak learning rate (AdamW).")
+    # One sequence in memory at a time, four per optimiser step: the same batch for a fraction of the peak memory.
+    per_device_batch_size: int = Field(1, gt=0, description="Sequences per device per micro-batch.")
+    gradient_accumulation_steps: int = Field(4, gt=0, description="Micro-batches per optimiser step.")
 
     @model_validator(mode="after")
     def _check_teacher(self) -> SFTJobConfig:
