@@ -9,6 +9,8 @@ from typing import IO, TYPE_CHECKING, Annotated
 
 import typer
 
+from cli.options import BACKEND_HELP
+
 if TYPE_CHECKING:
     from core.critic import Critic
     from core.errors import BadInputError
@@ -56,7 +58,7 @@ BackendOption = Annotated[
     typer.Option(
         "--backend",
         "-b",
-        help="Generation backend: auto, transformers, openai or vllm. Default: CRITIC_BACKEND (auto).",
+        help=BACKEND_HELP,
     ),
 ]
 BaseUrlOption = Annotated[

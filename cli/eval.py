@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from cli.options import database_session, echo_rows
+from cli.options import BACKEND_HELP, database_session, echo_rows
 
 app = typer.Typer(
     help="Evaluate critics on ProcessBench-style benchmarks (error accuracy, correct accuracy, F1) and compare runs. "
@@ -53,9 +53,7 @@ def evaluate(
         "go into the model's prompt) or both.",
     ),
     model: str | None = typer.Option(None, "--model", "-m", help="Critic model. Default: CRITIC_MODEL."),
-    backend: str | None = typer.Option(
-        None, "--backend", "-b", help="auto, transformers, openai or vllm. Default: CRITIC_BACKEND (auto)."
-    ),
+    backend: str | None = typer.Option(None, "--backend", "-b", help=BACKEND_HELP),
     base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible server URL (--backend openai)."),
     mode: str = typer.Option("single", "--mode", help="single or deliberate (three calls per step)."),
     samples: int = typer.Option(1, "--samples", "-k", min=1, help="Samples per item; K > 1 reports Maj@K."),

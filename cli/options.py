@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 
 from core.backends.base import Backend
-from core.settings import BACKEND_NAMES
+from core.settings import BACKEND_CHOICES, BACKEND_NAMES
 
 if TYPE_CHECKING:
     from core.refine import CritiqueFn
@@ -23,6 +23,7 @@ SPEC_HELP = (
     "Default: CRITIC_BACKEND with CRITIC_MODEL."
 )
 Row = TypeVar("Row")
+BACKEND_HELP = f"Generation backend: {BACKEND_CHOICES}. Default: CRITIC_BACKEND (auto)."
 INPUT_HELP = "ProcessBench-shaped items: a JSON array, one JSON object, or JSONL ('problem', 'steps', 'label')."
 
 BaseUrl = Annotated[str | None, typer.Option("--base-url", help="OpenAI-compatible server URL for openai:MODEL.")]

@@ -8,6 +8,8 @@ from collections.abc import Callable
 
 import typer
 
+from cli.options import BACKEND_HELP
+
 app = typer.Typer()
 
 
@@ -16,7 +18,7 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on (0.0.0.0 for every interface)."),
     port: int = typer.Option(7860, help="TCP port of the web app."),
     model: str | None = typer.Option(None, help="Default critic model ('embedded', a path, a hub id, a served name)."),
-    backend: str | None = typer.Option(None, help="Default backend: auto, transformers, openai or vllm."),
+    backend: str | None = typer.Option(None, help=BACKEND_HELP),
     database_url: str | None = typer.Option(
         None, help="SQLAlchemy URL; default CRITIC_DATABASE_URL or SQLite in home."
     ),
