@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 
+from core.backends import cpu
 from core.backends.cpu import cpu_dtype_name, vllm_kv_cache_bytes
 from core.errors import BackendUnavailableError, ConfigError
 from core.grammar import VLLM_STRUCTURED_OUTPUTS_BACKEND
@@ -43,12 +44,6 @@ def find_vllm_python(settings: Settings, override: Path | None = None) -> Path:
             return python
     where = f" ({override} has no vllm)" if override else ""
     raise BackendUnavailableError(NO_VLLM + where)
-
-
-def _cuda_visible() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
 
 
 def vllm_server_command(
@@ -83,7 +78,7 @@ def vllm_server_command(
         "--max-model-len", str(max_model_len := max_model_len or context_length(model_path)),
                 "--structured-outputs-config", json.dumps({"backend": VLLM_STRUCTURED_OUTPUTS_BACKEND}),
     ]  # fmt: skip
-    on_gpu = _cuda_visible()
+    on_gpu = cpu.gpu_available()
     settings = settings or get_settings()
     dtype = dtype or ("auto" if on_gpu else cpu_dtype_name(settings.cpu_dtype))
     command += ["--dtype", dtype]

@@ -83,9 +83,9 @@ class AutoBackend(Backend):
         server waits for the first batch (`min_server_batch` generations in one call): one critique at a time is
         about as fast in process, vLLM's start-up takes every core for minutes, and a small model then needs one
         engine instead of an app plus a server (bench/memory.py measures both)."""
-        from core.vllm_server import _cuda_visible
+        from core.backends.cpu import gpu_available
 
-        if _cuda_visible() or not self.vllm_installed():
+        if gpu_available() or not self.vllm_installed():
             self.start_server()
             return
         self._transformers()

@@ -1,4 +1,5 @@
-"""Running models on this CPU: the number format (bfloat16 where computed natively) and freeing large buffers."""
+"""Running models on this CPU: whether a GPU takes over, the number format (bfloat16 where computed natively), the KV
+cache size, and freeing large buffers."""
 
 from __future__ import annotations
 
@@ -6,6 +7,14 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+
+def gpu_available() -> bool:
+    """Whether torch sees a CUDA GPU (then the CPU choices here do not apply)."""
+    import torch
+
+    return torch.cuda.is_available()
+
 
 # x86 instruction-set flags (as /proc/cpuinfo names them) with native bfloat16 arithmetic: AVX512-BF16 and the AMX
 # tile units. Without them torch and vLLM emulate bfloat16 through float32, which is slower than float32 itself.

@@ -7,6 +7,7 @@ import gc
 import os
 from typing import Any
 
+from core.backends import cpu
 from core.backends.base import Backend, Generation, GenerationParams, Messages, TokenLogprobs
 from core.backends.cpu import cpu_dtype_name, large_buffers_returned_to_the_os, vllm_kv_cache_bytes
 from core.errors import BackendUnavailableError, ConfigError
@@ -33,12 +34,6 @@ def import_vllm() -> Any:
     except ImportError as exc:
         raise BackendUnavailableError(MISSING_VLLM) from exc
     return vllm
-
-
-def _on_gpu() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
 
 
 class VLLMBackend(Backend):
@@ -78,7 +73,7 @@ class VLLMBackend(Backend):
             raise ConfigError(f"tensor_parallel_size must be at least 1, got {tensor_parallel_size}")
         vllm = import_vllm()
         self._vllm = vllm
-        gpu = _on_gpu()
+        gpu = cpu.gpu_available()
         cpu_options: dict[str, Any] = {}
         dtype = dtype or ("auto" if gpu else cpu_dtype_name(settings.cpu_dtype))
         if not gpu:

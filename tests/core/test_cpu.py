@@ -75,7 +75,7 @@ def test_transformers_backend_loads_and_generates_in_the_chosen_format(
 
 
 def test_the_vllm_server_on_a_cpu_gets_the_same_format(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("core.vllm_server._cuda_visible", lambda: False)
+    monkeypatch.setattr("core.backends.cpu.gpu_available", lambda: False)
     monkeypatch.setattr(cpu_module, "cpu_flags", lambda: cpu_flags(XEON_WITH_AMX))
     monkeypatch.setenv("CRITIC_CPU_DTYPE", "auto")
     get_settings.cache_clear()

@@ -324,7 +324,7 @@ def in_process_engine_start(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **b
     (checkpoint / "config.json").write_text("{}")
     RecordingLLM.created = []
     monkeypatch.setattr(vllm_backend, "import_vllm", lambda: type("vllm", (), {"LLM": RecordingLLM}))
-    monkeypatch.setattr(vllm_backend, "_on_gpu", lambda: False)
+    monkeypatch.setattr("core.backends.cpu.gpu_available", lambda: False)
     vllm_backend.VLLMBackend(str(checkpoint), **backend_options)
     return RecordingLLM.created[-1]
 
@@ -368,14 +368,14 @@ def test_a_bad_kv_cache_size_says_how_to_fix_it(monkeypatch: pytest.MonkeyPatch,
 def test_the_vllm_server_on_a_cpu_reserves_the_kv_cache_the_setting_says(monkeypatch: pytest.MonkeyPatch) -> None:
     from core.vllm_server import vllm_server_command
 
-    monkeypatch.setattr("core.vllm_server._cuda_visible", lambda: False)
+    monkeypatch.setattr("core.backends.cpu.gpu_available", lambda: False)
     monkeypatch.delenv("VLLM_CPU_KVCACHE_SPACE", raising=False)
     settings = Settings(vllm_cpu_kv_cache_gib=0.75)
     command = vllm_server_command(Path("python"), "model-dir", "embedded", settings=settings)
     assert command[command.index("--kv-cache-memory-bytes") + 1] == str(768 * 2**20)
     monkeypatch.setenv("VLLM_CPU_KVCACHE_SPACE", "1")
     assert "--kv-cache-memory-bytes" not in vllm_server_command(Path("python"), "model-dir", "embedded")
-    monkeypatch.setattr("core.vllm_server._cuda_visible", lambda: True)
+    monkeypatch.setattr("core.backends.cpu.gpu_available", lambda: True)
     monkeypatch.delenv("VLLM_CPU_KVCACHE_SPACE")
     gpu = vllm_server_command(Path("python"), "model-dir", "embedded")
     assert "--kv-cache-memory-bytes" not in gpu, "on a GPU vLLM sizes its cache from --gpu-memory-utilization"
@@ -387,7 +387,7 @@ def test_an_unset_kv_cache_is_sized_for_the_model(monkeypatch: pytest.MonkeyPatc
     from core.backends.cpu import KV_CACHE_SEQUENCES
     from core.vllm_server import vllm_server_command
 
-    monkeypatch.setattr("core.vllm_server._cuda_visible", lambda: False)
+    monkeypatch.setattr("core.backends.cpu.gpu_available", lambda: False)
     monkeypatch.delenv("VLLM_CPU_KVCACHE_SPACE", raising=False)
     # SmolLM2-135M's shape: 30 layers, 3 KV heads of 64 dimensions.
     config = {"num_hidden_layers": 30, "num_attention_heads": 9, "num_key_value_heads": 3, "hidden_size": 576}
