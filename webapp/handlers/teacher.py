@@ -114,9 +114,8 @@ def _uncritiqued(ctx: AppContext, class_id: int) -> list[tuple[int, SolutionItem
 def critique_class(ctx: AppContext, actor: Actor, *, class_id: int) -> int:
     """Critique every solution of the class that has no critique yet, in batches; returns how many were done."""
     todo = _uncritiqued(ctx, class_id)
-    from webapp.handlers.critique import serving_model_name
-
-    critic = ctx.critic(serving_model_name(ctx))
+    serving = ctx.serving()
+    critic = ctx.critic(serving.model)
     done = 0
     for start in range(0, len(todo), BATCH):
         chunk = todo[start : start + BATCH]
@@ -124,7 +123,14 @@ def critique_class(ctx: AppContext, actor: Actor, *, class_id: int) -> int:
             results = critic.critique_many([item for _, item in chunk])
         with session_scope(ctx.database_url) as session:
             for (item_id, _), result in zip(chunk, results, strict=True):
-                save_critique_run(session, item_id=item_id, result=result, created_by_id=actor.id)
+                # Like the Critique tab's runs: the result and the run name the version that wrote them.
+                save_critique_run(
+                    session,
+                    item_id=item_id,
+                    result=result.model_copy(update={"model_version": serving.version_name}),
+                    created_by_id=actor.id,
+                    model_version_id=serving.version_id,
+                )
         done += len(chunk)
     return done
 
