@@ -10,6 +10,8 @@ Verdict = Literal["correct", "incorrect", "unchecked"]
 ParseStatus = Literal["ok", "partial", "failed"]
 CheckStatus = Literal["verified", "wrong", "unchecked"]
 Mode = Literal["single", "deliberate"]
+VerdictSource = Literal["checker", "model", "both"]
+GrammarProfile = Literal["tight", "structure"]
 # PRM800K step ratings: 1 good, 0 neutral, -1 bad; None = unrated (after the first error).
 StepRating = Literal[-1, 0, 1] | None
 FinishReason = Literal["solution", "found_error", "give_up", "bad_problem"]
@@ -106,6 +108,11 @@ class StepResult(BaseModel):
     model_verdict: Verdict | None = Field(
         None, description="The model's own verdict, before the symbolic checker's proofs were applied."
     )
+    verdict_source: VerdictSource | None = Field(
+        None,
+        description="Where the shown verdict comes from: the checker's proof, the model's judgement, or both agreeing "
+        "(null while streaming or for a step nobody judged).",
+    )
 
 
 class CritiqueResult(BaseModel):
@@ -133,6 +140,9 @@ class CritiqueResult(BaseModel):
         None, description="The model's probability of its own first-error answer (from the step probabilities)."
     )
     constrained: bool = Field(False, description="The critique format was enforced while generating (a grammar).")
+    grammar: GrammarProfile | None = Field(
+        None, description="The grammar profile the critique was held to (tight or structure); null when unconstrained."
+    )
     critic: Literal["combined", "llm"] = Field(
         "combined", description="combined: steps the symbolic checker proves wrong are judged wrong; llm: the model."
     )
