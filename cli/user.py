@@ -1,4 +1,4 @@
-"""`critic user`: add accounts and change roles from the command line."""
+"""`critic user`: add accounts, change passwords, deactivate them, and list them from the command line."""
 
 from __future__ import annotations
 
@@ -37,3 +37,40 @@ def list_(database_url: str | None = typer.Option(None, help="SQLAlchemy URL."))
         for user in list_users(session):
             state = "" if user.active else " (inactive)"
             typer.echo(f"{user.username}\t{user.role}{state}")
+
+
+@app.command("passwd")
+def passwd(
+    name: str = typer.Argument(..., help="Login name."),
+    password: str | None = typer.Option(
+        None,
+        help="The new password; prompted for (twice, hidden) when omitted. Scripts pass it here.",
+        prompt="New password",
+        hide_input=True,
+        confirmation_prompt=True,
+    ),
+    database_url: str | None = typer.Option(None, help="SQLAlchemy URL; default CRITIC_DATABASE_URL or SQLite."),
+) -> None:
+    """Change a user's password; every open session of that user ends (a running web app logs them out)."""
+    from db.session import init_db, session_scope
+    from db.users import set_password
+
+    init_db(database_url)
+    with session_scope(database_url) as session:
+        user = set_password(session, username=name, password=password or "")
+    typer.echo(f"changed the password of {user.username!r}; their open sessions are ended")
+
+
+@app.command("deactivate")
+def deactivate(
+    name: str = typer.Argument(..., help="Login name."),
+    database_url: str | None = typer.Option(None, help="SQLAlchemy URL; default CRITIC_DATABASE_URL or SQLite."),
+) -> None:
+    """Stop a user logging in; every open session of that user ends. Their labels stay (Admin › Users reactivates)."""
+    from db.session import init_db, session_scope
+    from db.users import set_active
+
+    init_db(database_url)
+    with session_scope(database_url) as session:
+        user = set_active(session, username=name, active=False)
+    typer.echo(f"deactivated {user.username!r}; their open sessions are ended")

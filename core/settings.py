@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -27,6 +28,17 @@ def _default_home() -> Path:
 
 def _split(value: str) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def host_name(host: str) -> str:
+    """The name part of a Host header or origin netloc, lower-case: 'Example.org:8443' -> 'example.org',
+    '[::1]:7860' -> '::1'."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1 : host.find("]")] if "]" in host else host
+    if host.count(":") == 1:
+        host = host.split(":", 1)[0]
+    return host.rstrip(".")
 
 
 class Settings(BaseSettings):
@@ -88,6 +100,18 @@ class Settings(BaseSettings):
         "one it is served at (the request's Host). Set it to the public https:// address when a proxy in front "
         "rewrites the Host header; requests from any other origin are refused.",
     )
+    allowed_hosts: str = Field(
+        "",
+        description="Web app: comma-separated host names (no scheme, no port) it answers to; a request naming any "
+        "other Host is refused (DNS rebinding). Unset: the address it listens on, localhost, 127.0.0.1 and ::1 "
+        "(and this machine's name when it listens on every interface). The hosts of allowed_origins are always "
+        "allowed.",
+    )
+    trusted_proxies: str = Field(
+        "",
+        description="Web app: comma-separated addresses or networks (10.0.0.5, 10.0.0.0/8) of reverse proxies whose "
+        "X-Forwarded-For names the client; unset: none, so login throttling counts the connecting address.",
+    )
     max_upload_mb: float = Field(20.0, gt=0, description="Web app: largest accepted uploaded file, in MB.")
     max_upload_rows: int = Field(
         5000, gt=0, description="Web app: most solutions accepted in one uploaded file (a class or a batch)."
@@ -148,6 +172,32 @@ class Settings(BaseSettings):
             if scheme not in ("http", "https") or not rest or "/" in rest:
                 raise ValueError(f"{origin!r} is not an origin: write it as https://host or https://host:port")
         return value
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _check_hosts(cls, value: str) -> str:
+        for host in _split(value):
+            if "/" in host or host == "*" or host_name(host) != host.lower().rstrip("."):
+                raise ValueError(f"{host!r} is not a host name: write it without scheme or port (critic.example.org)")
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: str) -> str:
+        for proxy in _split(value):
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ValueError(f"{proxy!r} is not an address or network: write e.g. 10.0.0.5 or 10.0.0.0/8") from None
+        return value
+
+    @property
+    def allowed_host_list(self) -> list[str]:
+        return [host_name(host) for host in _split(self.allowed_hosts)]
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        return _split(self.trusted_proxies)
 
     @property
     def allowed_origin_list(self) -> list[str]:

@@ -97,6 +97,17 @@ def set_role(session: Session, *, username: str, role: str, active: bool | None 
     return user
 
 
+def set_active(session: Session, *, username: str, active: bool) -> User:
+    """Let a user log in again, or not; deactivating logs them out everywhere (their labels stay)."""
+    begin_write(session)
+    user = get_user(session, username=username)
+    if user.active and not active:
+        user.session_version += 1
+    user.active = active
+    session.commit()
+    return user
+
+
 def session_version(session: Session, *, username: str) -> int | None:
     """The user's current session version, or None when they may not be logged in (unknown or deactivated)."""
     row = session.execute(select(User.active, User.session_version).where(User.username == username)).first()

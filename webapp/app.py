@@ -22,6 +22,16 @@ log = logging.getLogger(__name__)
 # Gradio's own setting (read when the queue is made): how many events between two recomputations of its analytics.
 ANALYTICS_FREQUENCY_VARIABLE = "GRADIO_ANALYTICS_CACHE_FREQUENCY"
 ANALYTICS_ENABLED_VARIABLE = "GRADIO_ANALYTICS_ENABLED"
+# uvicorn's own setting (Gradio builds its server without one): whose X-Forwarded-For it believes. Its default
+# trusts 127.0.0.1, so any local client could pick the address login throttling counts.
+FORWARDED_ALLOW_IPS_VARIABLE = "FORWARDED_ALLOW_IPS"
+LOGOUT_JS = """() => {
+  const form = document.createElement("form");
+  form.method = "post";
+  form.action = "logout";
+  document.body.appendChild(form);
+  form.submit();
+}"""
 
 # (tab label, module, action a user needs to see it); the handlers check the action again on every call.
 TABS = [
@@ -42,7 +52,7 @@ def build_app(ctx: AppContext) -> gr.Blocks:
         with gr.Row():
             gr.Markdown("## Critic Studio")
             whoami = gr.Markdown(elem_id="whoami")
-            gr.Button("Log out", link="/logout", size="sm", scale=0, elem_id="logout")
+            logout = gr.Button("Log out", size="sm", scale=0, elem_id="logout")
         tabs: list[gr.Tab] = []
         loaders: list[tuple[Any, list[Any]]] = []
         with gr.Tabs():
@@ -61,6 +71,8 @@ def build_app(ctx: AppContext) -> gr.Blocks:
             visible = [gr.Tab(visible=actor.can(action)) for _label, _module, action in TABS]
             return [f"Logged in as **{md_escape(actor.username)}** ({actor.role})", *visible]
 
+        # Logging out is a POST from this page (a link or an <img> on another site cannot end sessions).
+        logout.click(None, js=LOGOUT_JS, api_visibility="private")
         demo.load(on_load, None, [whoami, *tabs], api_visibility="private")
         for fn, outputs in loaders:  # fill dropdowns and tables for the user who just logged in
             demo.load(fn, None, outputs, api_visibility="private")
@@ -82,6 +94,7 @@ def launch(
     # removes it from the save path (bench/webapp.py measures saves per second).
     os.environ.setdefault(ANALYTICS_FREQUENCY_VARIABLE, "1000")
     demo.queue(default_concurrency_limit=16)
+    os.environ[FORWARDED_ALLOW_IPS_VARIABLE] = ",".join(ctx.settings.trusted_proxy_list)
     demo.launch(
         server_name=host,
         server_port=port,
@@ -96,13 +109,13 @@ def launch(
         ssr_mode=False,
         max_file_size=ctx.settings.max_upload_bytes,
     )
-    guard(demo, ctx)
+    guard(demo, ctx, host=host)
     if not prevent_thread_lock:
         demo.block_thread()
     return demo
 
 
-def guard(demo: gr.Blocks, ctx: AppContext) -> None:
+def guard(demo: gr.Blocks, ctx: AppContext, *, host: str) -> None:
     """Put the security middleware in front of everything Gradio added (its CORS answers included).
 
     Gradio builds its app inside `launch`; the middleware stack is rebuilt here, right after the server starts
@@ -112,6 +125,6 @@ def guard(demo: gr.Blocks, ctx: AppContext) -> None:
 
     server = demo.server_app
     server.user_middleware.insert(
-        0, Middleware(SecurityMiddleware, database_url=ctx.database_url, settings=ctx.settings)
+        0, Middleware(SecurityMiddleware, database_url=ctx.database_url, settings=ctx.settings, bind_host=host)
     )
     server.middleware_stack = server.build_middleware_stack()

@@ -1,31 +1,42 @@
-"""HTTP guard before the Gradio app: allowed origins, framing and cookie rules, login throttling, revoked sessions."""
+"""HTTP guard before the Gradio app: allowed hosts and origins, the routes the app uses, framing and cookie rules,
+login throttling, revoked sessions, logout, admin-only monitoring and owner-only cancelling."""
 
 from __future__ import annotations
 
 import json
 import logging
 import math
-from http.cookies import SimpleCookie
+import socket
 from typing import Any
 
 import anyio
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import Request
+from starlette.responses import RedirectResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from core.settings import Settings
-from db.logins import login_wait_s, record_login
+from core.settings import Settings, host_name
+from db.logins import reserve_login, settle_login
 from db.session import session_scope
-from db.users import session_version
+from db.users import get_user, session_version
+from webapp.gradio_routes import (
+    CANCEL_PATH,
+    LOGIN_PATH,
+    LOGOUT_PATH,
+    STATIC_PREFIXES,
+    asks_for_deep_link,
+    is_monitoring,
+    normal_path,
+    route_allowed,
+)
+from webapp.sessions import TOKEN_COOKIE_PREFIX, LoginSessions, gradio_token, token_cookie_values
 
 log = logging.getLogger(__name__)
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-LOGIN_PATHS = frozenset({"/login", "/login/"})
-# Files of the page itself: no user data, so no session check (the page loads dozens of them).
-STATIC_PREFIXES = ("/assets/", "/static/", "/svelte/", "/favicon")
-TOKEN_COOKIE_PREFIX = "access-token-"
-MAX_LOGIN_BODY_BYTES = 16_384
+MAX_SMALL_BODY_BYTES = 16_384  # a login form or a cancel request
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
+WILDCARD_BINDS = ("0.0.0.0", "::", "")
 RESPONSE_HEADERS = {
     "x-frame-options": "DENY",
     "content-security-policy": "frame-ancestors 'none'",
@@ -54,16 +65,32 @@ def _lax_cookie(value: str) -> str:
     return ";".join([*parts, " SameSite=Lax"])
 
 
-def _session_token(headers: Headers) -> str | None:
-    cookie = SimpleCookie()
-    try:
-        cookie.load(headers.get("cookie", ""))
-    except Exception:  # noqa: BLE001 - a malformed cookie header carries no session
-        return None
-    for name, morsel in cookie.items():
-        if name.startswith(TOKEN_COOKIE_PREFIX):
-            return morsel.value
-    return None
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    """The whole request body, or None when the client left or it is longer than `limit`."""
+    body = b""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        body += message.get("body", b"")
+        if len(body) > limit:
+            return None
+        if not message.get("more_body"):
+            return body
+
+
+def _replaying(body: bytes, receive: Receive) -> Receive:
+    """A `receive` that hands the already-read body to the app first."""
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
 
 
 async def _form_username(scope: Scope, body: bytes) -> str:
@@ -89,37 +116,90 @@ def _issued_token(message: Message) -> str | None:
     return None
 
 
+def default_hosts(bind_host: str) -> set[str]:
+    """The host names a server listening on `bind_host` answers to when CRITIC_ALLOWED_HOSTS is unset."""
+    hosts = {*LOCAL_HOSTS, host_name(bind_host)} - {""}
+    if bind_host in WILDCARD_BINDS:
+        hosts |= {socket.gethostname().lower(), socket.getfqdn().lower()}
+    return hosts
+
+
+def _event_owners(app: Any, session_hash: str, event_id: str) -> set[str | None]:
+    """The users whose queued or running events a cancel of (session_hash, event_id) would stop."""
+    blocks = app.get_blocks() if hasattr(app, "get_blocks") else None
+    queue = getattr(blocks, "_queue", None)
+    if queue is None:
+        return set()
+    events = [e for jobs in queue.active_jobs if jobs for e in jobs]
+    events += [e for waiting in queue.event_queue_per_concurrency_id.values() for e in waiting.queue]
+    owners = {e.username for e in events if e.session_hash == session_hash or e._id == event_id}
+    known = queue.event_ids_to_events.get(event_id)
+    if known is not None:
+        owners.add(known.username)
+    return owners
+
+
 class SecurityMiddleware:
     """Outermost ASGI layer of the web app; every rule answers before Gradio sees the request."""
 
-    def __init__(self, app: ASGIApp, *, database_url: str | None, settings: Settings) -> None:
+    def __init__(
+        self, app: ASGIApp, *, database_url: str | None, settings: Settings, bind_host: str = "127.0.0.1"
+    ) -> None:
         self.app = app
         self.database_url = database_url
         self.settings = settings
         self.allowed_origins = set(settings.allowed_origin_list)
-        # Login token -> (username, the user's session version at login); a later version means revoked.
-        self.sessions: dict[str, tuple[str, int]] = {}
+        origin_hosts = {host_name(origin.partition("://")[2]) for origin in self.allowed_origins}
+        self.allowed_hosts = set(settings.allowed_host_list or default_hosts(bind_host)) | origin_hosts
+        self.sessions = LoginSessions()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
+        method, path = scope["method"], scope["path"]
+        host = headers.get("host")
+        if host is None or host_name(host) not in self.allowed_hosts:
+            log.warning("refused a %s %s for host %r", method, path, host)
+            await _send_reply(send, 400, "unknown host: this server answers only to CRITIC_ALLOWED_HOSTS")
+            return
         origin = headers.get("origin")
-        if origin is not None and not self.origin_allowed(origin, headers.get("host")):
-            log.warning("refused a %s %s from origin %r", scope["method"], scope["path"], origin)
+        if origin is not None and not self.origin_allowed(origin, host):
+            log.warning("refused a %s %s from origin %r", method, path, origin)
             await _send_reply(send, 403, f"requests from {origin} are refused (see CRITIC_ALLOWED_ORIGINS)")
             return
-        if scope["method"] not in SAFE_METHODS and headers.get("sec-fetch-site") == "cross-site":
+        if method not in SAFE_METHODS and headers.get("sec-fetch-site") == "cross-site":
             await _send_reply(send, 403, "requests started by another site are refused")
             return
-        if not scope["path"].startswith(STATIC_PREFIXES):
-            await self._drop_revoked_session(scope, headers)
-        send = self._with_headers(send)
-        if scope["method"] == "POST" and scope["path"] in LOGIN_PATHS:
-            await self._login(scope, receive, send)
+        if not route_allowed(method, path):
+            await _send_reply(send, 405 if normal_path(path) == LOGOUT_PATH else 404, self._not_served(path))
             return
-        await self.app(scope, receive, send)
+        if asks_for_deep_link(path, scope.get("query_string", b"")):
+            await _send_reply(send, 404, "deep links are turned off")
+            return
+        send = self._with_headers(send)
+        if path.startswith(STATIC_PREFIXES):
+            await self.app(scope, receive, send)
+            return
+        user = await self._session_user(scope, headers)
+        path = normal_path(path)
+        if method == "POST" and path == LOGIN_PATH:
+            await self._login(scope, receive, send)
+        elif method == "POST" and path == LOGOUT_PATH:
+            await self._logout(scope, receive, send, headers, user)
+        elif method == "POST" and path == CANCEL_PATH:
+            await self._cancel(scope, receive, send, user)
+        elif is_monitoring(path) and not await anyio.to_thread.run_sync(self._is_admin, user):
+            await _send_reply(send, 403, "the monitoring pages are for admins only")
+        else:
+            await self.app(scope, receive, send)
+
+    @staticmethod
+    def _not_served(path: str) -> str:
+        if normal_path(path) == LOGOUT_PATH:
+            return "log out with the Log out button (a POST from the app's own page)"
+        return "Not Found"
 
     def origin_allowed(self, origin: str, host: str | None) -> bool:
         """The origin the app is served at (the Host the browser asked for), or one configured as allowed."""
@@ -144,43 +224,83 @@ class SecurityMiddleware:
 
         return send_with_headers
 
-    async def _drop_revoked_session(self, scope: Scope, headers: Headers) -> None:
-        """Forget the request's login token when the user's password changed or they were deactivated since."""
-        token = _session_token(headers)
-        tokens = getattr(scope.get("app"), "tokens", None)
-        if token is None or tokens is None or token not in tokens:
-            return
-        known = self.sessions.get(token)
-        if known is not None:
-            username, version = known
-            current = await anyio.to_thread.run_sync(self._session_version, username)
-            if current == version:
-                return
-        tokens.pop(token, None)
-        self.sessions.pop(token, None)
+    # ---- sessions ------------------------------------------------------------------------------------------------
+
+    async def _session_user(self, scope: Scope, headers: Headers) -> str | None:
+        """The request's user as Gradio will see it, after every revoked token the request carries is forgotten."""
+        app = scope.get("app")
+        store = getattr(app, "tokens", None)
+        if store is None:
+            return None
+        tokens = token_cookie_values(headers)
+        if tokens & store.keys():
+            await anyio.to_thread.run_sync(self.sessions.drop_revoked, store, tokens, self._session_version)
+        token = gradio_token(app, headers)
+        return store.get(token) if token else None
 
     def _session_version(self, username: str) -> int | None:
         with session_scope(self.database_url) as session:
             return session_version(session, username=username)
 
+    def _is_admin(self, username: str | None) -> bool:
+        if username is None:
+            return False
+        with session_scope(self.database_url) as session:
+            try:
+                user = get_user(session, username=username)
+            except Exception:  # noqa: BLE001 - an unknown user is no admin
+                return False
+            return user.active and user.role == "admin"
+
+    async def _logout(self, scope: Scope, receive: Receive, send: Send, headers: Headers, user: str | None) -> None:
+        """End every session of the user, from the app's own page only (an <img> or a link elsewhere cannot)."""
+        if headers.get("origin") is None and headers.get("sec-fetch-site") != "same-origin":
+            await _send_reply(send, 403, "log out from the app's own page: the request names no origin")
+            return
+        store = getattr(scope.get("app"), "tokens", None)
+        if user is not None and store is not None:
+            self.sessions.end_all(store, user)
+            log.info("logout of %r", user)
+        response = RedirectResponse("./", status_code=303)
+        cookie_id = getattr(scope.get("app"), "cookie_id", "")
+        for name in (f"access-token-{cookie_id}", f"access-token-unsecure-{cookie_id}"):
+            response.delete_cookie(name, path="/", httponly=True)
+        await response(scope, receive, send)
+
+    async def _cancel(self, scope: Scope, receive: Receive, send: Send, user: str | None) -> None:
+        """Let a user stop only their own events (Gradio's route takes any session hash from anyone)."""
+        if user is None:
+            await _send_reply(send, 401, "log in first")
+            return
+        body = await _read_body(receive, MAX_SMALL_BODY_BYTES)
+        if body is None:
+            await _send_reply(send, 413, "cancel request too large")
+            return
+        try:
+            request = json.loads(body)
+            session_hash, event_id = str(request["session_hash"]), str(request["event_id"])
+        except (ValueError, KeyError, TypeError):
+            await _send_reply(send, 422, "a cancel names the session_hash, fn_index and event_id to stop")
+            return
+        if _event_owners(scope.get("app"), session_hash, event_id) - {user}:
+            log.warning("refused %r cancelling another user's event", user)
+            await _send_reply(send, 404, "no such event among yours")
+            return
+        await self.app(scope, _replaying(body, receive), send)
+
+    # ---- logins --------------------------------------------------------------------------------------------------
+
     async def _login(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Refuse a login try while the username or the address must wait; record how each try ended."""
-        body = b""
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            body += message.get("body", b"")
-            if len(body) > MAX_LOGIN_BODY_BYTES:
-                await _send_reply(send, 413, "login form too large")
-                return
-            if not message.get("more_body"):
-                break
+        """Reserve the try (refused while the username or the address must wait), then record how it ended."""
+        body = await _read_body(receive, MAX_SMALL_BODY_BYTES)
+        if body is None:
+            await _send_reply(send, 413, "login form too large")
+            return
         username = await _form_username(scope, body)
         address = (scope.get("client") or ("unknown",))[0]
-        wait = await anyio.to_thread.run_sync(self._login_wait, username, address)
-        if wait > 0:
-            seconds = math.ceil(wait)
+        attempt_id, wait = await anyio.to_thread.run_sync(self._reserve, username, address)
+        if attempt_id is None:
+            seconds = max(1, math.ceil(wait))
             log.warning("login of %r from %s throttled for %d s", username, address, seconds)
             await _send_reply(
                 send,
@@ -189,33 +309,25 @@ class SecurityMiddleware:
                 {"retry-after": str(seconds)},
             )
             return
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
 
         async def recording_send(message: Message) -> None:
             if message["type"] == "http.response.start":
                 succeeded = message["status"] == 200
                 token = _issued_token(message) if succeeded else None
-                await anyio.to_thread.run_sync(self._record, username, address, succeeded, token)
+                await anyio.to_thread.run_sync(self._settle, attempt_id, username, address, succeeded, token)
             await send(message)
 
-        await self.app(scope, replay, recording_send)
+        await self.app(scope, _replaying(body, receive), recording_send)
 
-    def _login_wait(self, username: str, address: str) -> float:
+    def _reserve(self, username: str, address: str) -> tuple[int | None, float]:
         with session_scope(self.database_url) as session:
-            return login_wait_s(session, username=username, address=address, settings=self.settings)
+            return reserve_login(session, username=username, address=address, settings=self.settings)
 
-    def _record(self, username: str, address: str, succeeded: bool, token: str | None) -> None:
+    def _settle(self, attempt_id: int, username: str, address: str, succeeded: bool, token: str | None) -> None:
         with session_scope(self.database_url) as session:
-            record_login(session, username=username, address=address, succeeded=succeeded)
+            settle_login(session, attempt_id=attempt_id, succeeded=succeeded)
             version = session_version(session, username=username) if token else None
         if token is not None and version is not None:
-            self.sessions[token] = (username, version)
+            self.sessions.issue(token, username, version)
         # The audit log names the user and address, never what was typed as the password.
         log.info("login %s for %r from %s", "succeeded" if succeeded else "failed", username, address)

@@ -184,9 +184,36 @@ def test_login_waits_grow_after_the_free_failures_and_a_success_resets_only_the_
     settings = Settings(login_free_failures=2, login_address_free_failures=3, login_backoff_s=10.0)
     for _ in range(2):
         record_login(db_session, username="eve", address="10.0.0.9", succeeded=False)
-    assert 9 < login_wait_s(db_session, username="eve", address="10.0.0.1", settings=settings) <= 10
+    assert 9 < login_wait_s(db_session, username="eve", address="10.0.0.9", settings=settings) <= 10
     record_login(db_session, username="eve", address="10.0.0.9", succeeded=False)
-    assert 19 < login_wait_s(db_session, username="eve", address="10.0.0.1", settings=settings) <= 20
-    record_login(db_session, username="eve", address="10.0.0.9", succeeded=True)
+    assert 19 < login_wait_s(db_session, username="eve", address="10.0.0.9", settings=settings) <= 20
+    # The account's lockout never holds up its owner at an address that has not failed.
     assert login_wait_s(db_session, username="eve", address="10.0.0.1", settings=settings) == 0
+    record_login(db_session, username="eve", address="10.0.0.1", succeeded=True)
+    # Eve's success restarts her count, not the address's: 10.0.0.9 still waits, for any name.
+    assert 9 < login_wait_s(db_session, username="eve", address="10.0.0.9", settings=settings) <= 10
     assert login_wait_s(db_session, username="bob", address="10.0.0.9", settings=settings) > 0
+    assert login_wait_s(db_session, username="eve", address="10.0.0.2", settings=settings) == 0
+
+
+def test_parallel_login_tries_are_reserved_one_at_a_time(sqlite_db_url: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from core.settings import Settings
+    from db.logins import reserve_login, settle_login
+    from db.session import session_scope
+
+    settings = Settings(login_free_failures=3, login_address_free_failures=50, login_backoff_s=60.0)
+
+    def reserve(_: int) -> int | None:
+        with session_scope(sqlite_db_url) as session:
+            return reserve_login(session, username="admin", address="10.0.0.9", settings=settings)[0]
+
+    with ThreadPoolExecutor(8) as pool:
+        reserved = [r for r in pool.map(reserve, range(12)) if r is not None]
+    assert len(reserved) == 3  # only the free tries reach a password check, however many run at once
+    with session_scope(sqlite_db_url) as session:
+        first, _ = reserve_login(session, username="admin", address="10.0.0.1", settings=settings)
+        assert first is not None  # the owner, from an address that has not failed
+        settle_login(session, attempt_id=first, succeeded=True)
+        assert reserve_login(session, username="admin", address="10.0.0.9", settings=settings)[0] is not None

@@ -233,7 +233,16 @@ PUBLIC_HOST = "critic.school.org"  # what the app sees behind a TLS proxy that k
 EVIL = "https://evil.example"
 
 
-def test_requests_from_another_origin_are_refused_and_the_served_origin_works(web, app_url: str) -> None:
+@pytest.fixture
+def public_app_url(web) -> Iterator[str]:
+    """The app behind a TLS proxy that keeps the public Host header (so that name is an allowed host)."""
+    web.ctx.settings = web.ctx.settings.model_copy(update={"allowed_hosts": f"{PUBLIC_HOST}, 127.0.0.1"})
+    with running_app(web.ctx) as url:
+        yield url
+
+
+def test_requests_from_another_origin_are_refused_and_the_served_origin_works(web, public_app_url: str) -> None:
+    app_url = public_app_url
     user = Attacker(app_url, "annotator", "pw-annotator")
     cookies = dict(user.http.cookies)
     plain = httpx.Client(base_url=app_url, timeout=30, cookies=cookies, headers={"Host": PUBLIC_HOST})
