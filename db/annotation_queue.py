@@ -8,7 +8,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from core.errors import BadInputError, NotFoundError, PermissionDeniedError
-from db.classes import is_class
+from db.classes import is_class, may_see_class
 from db.models import Annotation, Campaign, CampaignAssignment, CampaignItem, CritiqueRun, User
 from db.session import begin_write
 
@@ -92,7 +92,8 @@ def check_may_label(session: Session, *, campaign_id: int | None, item_id: int, 
     if campaign_id is None:
         raise BadInputError("labels belong to a campaign: pick the campaign this item was given to you in")
     campaign = session.get(Campaign, campaign_id)
-    if campaign is None:
+    # Another teacher's class gets the same answer as a missing id: its name and existence stay theirs.
+    if campaign is None or (is_class(campaign) and not may_see_class(campaign, user_id=user_id, role=role)):
         raise NotFoundError(f"no campaign with id {campaign_id}")
     if is_class(campaign):
         raise PermissionDeniedError(f"{campaign.name!r} is a teacher's class: its owner grades it in the Teacher tab")

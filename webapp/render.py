@@ -360,12 +360,15 @@ def markdown_html(text: str) -> str:
     )
 
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$])")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~$])")
 
 
 def md_escape(text: str) -> str:
-    """User text inside a markdown string (a username in a heading): no markup, no HTML, no math."""
-    return _MD_SPECIAL.sub(r"\\\1", html.escape(str(text), quote=True))
+    """User text inside a markdown string (a username in a heading): no markup, no HTML, no math.
+
+    Markdown's characters are escaped first and HTML's after (`<`, `>`, `&`; quotes need nothing in text), so no
+    backslash lands inside an entity: `o'brien` shows as written, not as `&#x27;`."""
+    return html.escape(_MD_SPECIAL.sub(r"\\\1", str(text)), quote=False)
 
 
 BAR_CELLS = 10

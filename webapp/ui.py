@@ -10,7 +10,9 @@ from collections.abc import Callable
 from typing import Any
 
 import gradio as gr
+from pydantic import ValidationError
 
+from core.config import describe_validation_error
 from core.errors import ConflictError, CriticError
 from webapp.auth import actor_from_request
 from webapp.context import AppContext
@@ -38,6 +40,11 @@ def _as_gradio_error(exc: Exception, where: str = "") -> gr.Error:
     if isinstance(exc, ConflictError):
         log.info("%s: %s", where or "web handler", one_line(exc))
         return gr.Error(_text(f"Conflict: {exc}"), title="Someone else saved first", print_exception=False)
+    if isinstance(exc, ValidationError):
+        # A value a handler passed into a typed model (mode="bogus" from the API): one line naming the field.
+        log.info("%s: %s", where or "web handler", one_line(exc))
+        message = f"Invalid input: {describe_validation_error(exc)}"
+        return gr.Error(_text(message), title="Invalid input", print_exception=False)
     if isinstance(exc, CriticError):
         log.info("%s: %s", where or "web handler", one_line(exc))
         title = type(exc).__name__.removesuffix("Error") or "Error"

@@ -91,6 +91,8 @@ def test_a_class_is_seen_by_its_owner_and_admins_only(db_session, setup) -> None
         get_class(db_session, class_id=s["campaign"].id, user_id=s["boss"].id, role="admin")
     with pytest.raises(PermissionDeniedError, match="teacher's class"):
         check_may_label(db_session, campaign_id=klass.id, item_id=s["item"].id, user_id=s["boss"].id, role="admin")
+    with pytest.raises(NotFoundError, match=f"^no campaign with id {klass.id}$"):  # its name stays the owner's
+        check_may_label(db_session, campaign_id=klass.id, item_id=s["item"].id, user_id=s["bob"].id, role="teacher")
 
 
 def test_the_class_a_teacher_picked_is_remembered_while_it_exists_and_is_theirs(db_session, setup) -> None:

@@ -135,12 +135,13 @@ def test_an_annotator_cannot_save_labels_outside_an_open_campaign_they_are_assig
     for item_id, campaign_id, why in [
         (item, campaigns["restricted"], "not assigned"),
         (campaigns["class_item"], campaigns["open"], "not in campaign"),
-        (item, campaigns["class"], "teacher's class"),
+        (item, campaigns["class"], f"no campaign with id {campaigns['class']}"),  # as if it did not exist
+        (item, 10_000, "no campaign with id 10000"),
         (item, None, "belong to a campaign"),
         (item, campaigns["closed"], "is closed"),
     ]:
         ok, message = attempt(item_id, campaign_id)
-        assert not ok and why in message, (campaign_id, message)
+        assert not ok and why in message and "7B" not in message, (campaign_id, message)
     assert _annotation_count(web.url) == 0
     ok, [saved] = attempt(item, campaigns["open"])  # the legitimate save still works
     assert ok and saved["saved"]["status"] == "submitted"
