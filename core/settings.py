@@ -104,8 +104,8 @@ class Settings(BaseSettings):
         "",
         description="Web app: comma-separated host names (no scheme, no port) it answers to; a request naming any "
         "other Host is refused (DNS rebinding). Unset: the address it listens on, localhost, 127.0.0.1 and ::1 "
-        "(and this machine's name when it listens on every interface). The hosts of allowed_origins are always "
-        "allowed.",
+        "(and, listening on every interface, this machine's name and any IP address). The hosts of allowed_origins "
+        "are always allowed.",
     )
     trusted_proxies: str = Field(
         "",
@@ -117,7 +117,10 @@ class Settings(BaseSettings):
         5000, gt=0, description="Web app: most solutions accepted in one uploaded file (a class or a batch)."
     )
     login_free_failures: int = Field(
-        5, ge=1, description="Failed logins of one username within login_window_s before each next try must wait."
+        5,
+        ge=1,
+        description="Failed logins of one username within login_window_s before each next try must wait, from an "
+        "address that has itself failed at that username (an address that has not is never held up by it).",
     )
     login_address_free_failures: int = Field(
         20, ge=1, description="Failed logins from one client address within login_window_s before tries must wait."

@@ -3,6 +3,7 @@ login throttling, revoked sessions, logout, admin-only monitoring and owner-only
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import math
@@ -151,6 +152,9 @@ class SecurityMiddleware:
         self.allowed_origins = set(settings.allowed_origin_list)
         origin_hosts = {host_name(origin.partition("://")[2]) for origin in self.allowed_origins}
         self.allowed_hosts = set(settings.allowed_host_list or default_hosts(bind_host)) | origin_hosts
+        # Listening on every interface with no list: any of the machine's addresses, typed as a number, is fine (a
+        # rebinding page needs a name it controls; an IP-address origin is never the attacker's).
+        self.any_ip_host = not settings.allowed_host_list and bind_host in WILDCARD_BINDS
         self.sessions = LoginSessions()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -160,7 +164,7 @@ class SecurityMiddleware:
         headers = Headers(scope=scope)
         method, path = scope["method"], scope["path"]
         host = headers.get("host")
-        if host is None or host_name(host) not in self.allowed_hosts:
+        if not self.host_allowed(host):
             log.warning("refused a %s %s for host %r", method, path, host)
             await _send_reply(send, 400, "unknown host: this server answers only to CRITIC_ALLOWED_HOSTS")
             return
@@ -194,6 +198,20 @@ class SecurityMiddleware:
             await _send_reply(send, 403, "the monitoring pages are for admins only")
         else:
             await self.app(scope, receive, send)
+
+    def host_allowed(self, host: str | None) -> bool:
+        if host is None:
+            return False
+        name = host_name(host)
+        if name in self.allowed_hosts:
+            return True
+        if not self.any_ip_host:
+            return False
+        try:
+            ipaddress.ip_address(name)
+        except ValueError:
+            return False
+        return True
 
     @staticmethod
     def _not_served(path: str) -> str:

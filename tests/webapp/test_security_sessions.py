@@ -267,3 +267,28 @@ def test_logout_in_chromium_and_another_sites_logout_link_does_nothing(
         page.wait_for_selector("input[type=password]", timeout=30_000)
         assert page.query_selector("#whoami") is None or "Logged in" not in page.inner_text("#whoami")
         browser.close()
+
+
+def test_the_default_hosts_follow_the_bind_address_and_a_list_replaces_them() -> None:
+    from core.settings import Settings
+    from webapp.security import SecurityMiddleware
+
+    def hosts(bind: str, **settings: str) -> dict[str, bool]:
+        guard = SecurityMiddleware(lambda *a: None, database_url=None, settings=Settings(**settings), bind_host=bind)
+        names = ["127.0.0.1:7860", "localhost", "[::1]:7860", "10.1.2.3:80", "evil.example:7860", "Critic.School.org"]
+        return {name: guard.host_allowed(name) for name in names}
+
+    assert hosts("127.0.0.1") == {
+        **dict.fromkeys(["127.0.0.1:7860", "localhost", "[::1]:7860"], True),
+        **dict.fromkeys(["10.1.2.3:80", "evil.example:7860", "Critic.School.org"], False),
+    }
+    assert hosts("0.0.0.0")["10.1.2.3:80"] and not hosts("0.0.0.0")["evil.example:7860"]
+    listed = hosts("0.0.0.0", allowed_hosts="critic.school.org", allowed_origins="https://portal.school.org")
+    assert [name for name, ok in listed.items() if ok] == ["Critic.School.org"]
+    portal = SecurityMiddleware(
+        lambda *a: None, database_url=None, settings=Settings(allowed_origins="https://portal.school.org:8443")
+    )
+    assert portal.host_allowed("portal.school.org:8443") and not portal.host_allowed(None)
+    for bad in ({"allowed_hosts": "https://critic.school.org"}, {"trusted_proxies": "*"}):
+        with pytest.raises(ValueError, match="write"):
+            Settings(**bad)
