@@ -198,7 +198,7 @@ def test_login_waits_grow_after_the_free_failures_and_a_success_resets_only_the_
     assert login_wait_s(db_session, username="eve", address="10.0.0.2", settings=settings) == 0
 
 
-def test_parallel_login_tries_are_reserved_one_at_a_time(sqlite_db_url: str) -> None:
+def test_parallel_login_tries_are_reserved_one_at_a_time(db_url: str) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     from core.settings import Settings
@@ -208,13 +208,13 @@ def test_parallel_login_tries_are_reserved_one_at_a_time(sqlite_db_url: str) -> 
     settings = Settings(login_free_failures=3, login_address_free_failures=50, login_backoff_s=60.0)
 
     def reserve(_: int) -> int | None:
-        with session_scope(sqlite_db_url) as session:
+        with session_scope(db_url) as session:
             return reserve_login(session, username="admin", address="10.0.0.9", settings=settings)[0]
 
     with ThreadPoolExecutor(8) as pool:
         reserved = [r for r in pool.map(reserve, range(12)) if r is not None]
     assert len(reserved) == 3  # only the free tries reach a password check, however many run at once
-    with session_scope(sqlite_db_url) as session:
+    with session_scope(db_url) as session:
         first, _ = reserve_login(session, username="admin", address="10.0.0.1", settings=settings)
         assert first is not None  # the owner, from an address that has not failed
         settle_login(session, attempt_id=first, succeeded=True)
