@@ -10,6 +10,8 @@ MONITORING_PREFIX = "/monitoring"
 LOGIN_PATH = "/login"
 LOGOUT_PATH = "/logout"
 CANCEL_PATH = "/gradio_api/cancel"
+HEARTBEAT_PREFIX = "/gradio_api/heartbeat/"
+QUEUE_DATA_PATH = "/gradio_api/queue/data"
 # Gradio serves a page with another session's component values (inputs typed, passwords included) to whoever
 # asks with its hash; the app never creates deep links, so neither the route nor the page parameter is served.
 DEEP_LINK_PARAMETER = "deep_link"
@@ -23,13 +25,13 @@ _READ_PATHS = frozenset(
         "/robots.txt",
         "/gradio_api/info",  # the API page and gradio_client
         "/gradio_api/login_check",
-        "/gradio_api/queue/data",
+        QUEUE_DATA_PATH,
         "/gradio_api/upload_progress",
     }
 )
 _READ_PREFIXES = (
     *STATIC_PREFIXES,
-    "/gradio_api/heartbeat/",
+    HEARTBEAT_PREFIX,
     "/gradio_api/file=",  # downloads (exports); Gradio serves only the files it created
     "/gradio_api/call/",  # a named API call's result stream
     MONITORING_PREFIX,  # admins only (the middleware checks the role)
@@ -68,3 +70,14 @@ def asks_for_deep_link(path: str, query_string: bytes) -> bool:
 def is_monitoring(path: str) -> bool:
     """Gradio's monitoring pages (every event's timing and outcome): for admins only."""
     return path.startswith(MONITORING_PREFIX)
+
+
+def page_session_hash(path: str, query_string: bytes) -> str | None:
+    """The page session a heartbeat or a queue-data stream is about (its end closes that session's events)."""
+    path = normal_path(path)
+    if path.startswith(HEARTBEAT_PREFIX):
+        return path.removeprefix(HEARTBEAT_PREFIX)
+    if path == QUEUE_DATA_PATH:
+        query = dict(parse_qsl(query_string.decode("latin-1"), keep_blank_values=True))
+        return query.get("session_hash", "")
+    return None

@@ -28,6 +28,7 @@ from webapp.gradio_routes import (
     asks_for_deep_link,
     is_monitoring,
     normal_path,
+    page_session_hash,
     route_allowed,
 )
 from webapp.sessions import TOKEN_COOKIE_PREFIX, LoginSessions, gradio_token, token_cookie_values
@@ -196,6 +197,11 @@ class SecurityMiddleware:
             await self._cancel(scope, receive, send, user)
         elif is_monitoring(path) and not await anyio.to_thread.run_sync(self._is_admin, user):
             await _send_reply(send, 403, "the monitoring pages are for admins only")
+        elif (session_hash := page_session_hash(path, scope.get("query_string", b""))) is not None and (
+            user is None or _event_owners(scope.get("app"), session_hash, "") - {user}
+        ):
+            # Closing a heartbeat or a stream ends that page session's events: only for the user who started them.
+            await _send_reply(send, 401 if user is None else 404, "log in first" if user is None else "no such session")
         else:
             await self.app(scope, receive, send)
 

@@ -143,8 +143,14 @@ def test_cancel_needs_a_login_and_stops_only_the_callers_own_events(web) -> None
         event = {"session_hash": victim.session_hash, "fn_index": 0, "event_id": joined.json()["event_id"]}
         anonymous = httpx.post(f"{url}gradio_api/cancel", json=event, timeout=30)
         assert anonymous.status_code == 401
-        other = Attacker(url, "annotator", "pw-annotator").http.post("gradio_api/cancel", json=event)
+        stranger = Attacker(url, "annotator", "pw-annotator").http
+        other = stranger.post("gradio_api/cancel", json=event)
         assert other.status_code == 404 and "among yours" in other.text
+        # Hanging up a heartbeat or a stream of that page would close its events too.
+        heartbeat = f"gradio_api/heartbeat/{victim.session_hash}"
+        assert httpx.get(f"{url}{heartbeat}", timeout=30).status_code == 401
+        assert stranger.get(heartbeat).status_code == 404
+        assert stranger.get("gradio_api/queue/data", params={"session_hash": victim.session_hash}).status_code == 404
         assert victim.http.post("gradio_api/cancel", json=event).json() == {"success": True}
 
 
