@@ -39,6 +39,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 MAX_SMALL_BODY_BYTES = 16_384  # a login form or a cancel request
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 WILDCARD_BINDS = ("0.0.0.0", "::", "")
+ALLOW_POST = {"allow": "POST"}
 RESPONSE_HEADERS = {
     "x-frame-options": "DENY",
     "content-security-policy": "frame-ancestors 'none'",
@@ -178,7 +179,10 @@ class SecurityMiddleware:
             await _send_reply(send, 403, "requests started by another site are refused")
             return
         if not route_allowed(method, path):
-            await _send_reply(send, 405 if normal_path(path) == LOGOUT_PATH else 404, self._not_served(path))
+            if normal_path(path) == LOGOUT_PATH:
+                await _send_reply(send, 405, "log out with the Log out button (a POST from the app's page)", ALLOW_POST)
+            else:
+                await _send_reply(send, 404, "Not Found")
             return
         if asks_for_deep_link(path, scope.get("query_string", b"")):
             await _send_reply(send, 404, "deep links are turned off")
@@ -218,12 +222,6 @@ class SecurityMiddleware:
         except ValueError:
             return False
         return True
-
-    @staticmethod
-    def _not_served(path: str) -> str:
-        if normal_path(path) == LOGOUT_PATH:
-            return "log out with the Log out button (a POST from the app's own page)"
-        return "Not Found"
 
     def origin_allowed(self, origin: str, host: str | None) -> bool:
         """The origin the app is served at (the Host the browser asked for), or one configured as allowed."""
