@@ -76,8 +76,13 @@ def _solution_problems(limits: RoleLimits, role: str, items: Sequence[SolutionIt
     too_long = [(n, len(item.steps)) for n, item in enumerate(items, start=1) if len(item.steps) > limits.max_steps]
     if too_long:
         n, steps = too_long[0]
-        which = "the solution has" if rows is None else f"{len(too_long)} solution(s) have more; item {n} has"
-        problems.append(f"{which} {steps} steps, more than {limits.max_steps} ({role}.max_steps)")
+        if rows is None:
+            problems.append(f"the solution has {steps} steps, more than {limits.max_steps} ({role}.max_steps)")
+        else:
+            problems.append(
+                f"{len(too_long)} solution(s) have more than {limits.max_steps} steps, item {n} has {steps} "
+                f"({role}.max_steps)"
+            )
     return problems
 
 
