@@ -98,7 +98,8 @@ def orphans(wanted: set[str]) -> list[str]:
 
 def pip(*args: str) -> None:
     """Run this environment's pip quietly; a failure stops the sync with pip's message."""
-    subprocess.run([sys.executable, "-m", "pip", "-q", "--disable-pip-version-check", *args], check=True)
+    if subprocess.run([sys.executable, "-m", "pip", "-q", "--disable-pip-version-check", *args]).returncode:
+        sys.exit(f"pip {args[0]} failed (its message is above); no package was removed")
 
 
 def install_verified(pins: list[str], *index: str) -> None:
