@@ -8,16 +8,56 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal, get_args
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.errors import ConfigError
+from core.types import Mode
 
 BackendName = Literal["auto", "transformers", "openai", "vllm"]
 BACKEND_NAMES: tuple[str, ...] = get_args(BackendName)
 BACKEND_CHOICES = f"{', '.join(BACKEND_NAMES[:-1])} or {BACKEND_NAMES[-1]}"
 """The backend names as help text says them: "auto, transformers, openai or vllm"."""
 CpuDtype = Literal["auto", "float32", "bfloat16"]
+
+
+class RoleLimits(BaseModel):
+    """What one role may ask of the web app; checked before any work starts (nothing loads or runs when refused)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_samples: int = Field(ge=1, le=16, description="Most samples (k, majority vote) in one critique.")
+    modes: list[Mode] = Field(min_length=1, description="Critique modes open to the role.")
+    max_steps: int = Field(ge=1, description="Most steps in one solution (besides max_steps, which binds everyone).")
+    max_file_rows: int = Field(
+        ge=1, description="Most solutions in one uploaded file: the Critique tab's file, a teacher's class."
+    )
+    choose_model: bool = Field(
+        description="May pick the model and backend; otherwise critiques use the serving model and default backend."
+    )
+    max_jobs: int = Field(
+        ge=1, description="Most critiques (pasted, file, revision, a class's background run) one user runs at once."
+    )
+
+
+DEFAULT_ROLE_LIMITS: dict[str, RoleLimits] = {
+    "viewer": RoleLimits(
+        max_samples=4, modes=["single"], max_steps=30, max_file_rows=100, choose_model=False, max_jobs=1
+    ),
+    "teacher": RoleLimits(
+        max_samples=4, modes=["single"], max_steps=40, max_file_rows=500, choose_model=False, max_jobs=2
+    ),
+    "annotator": RoleLimits(
+        max_samples=8, modes=["single", "deliberate"], max_steps=60, max_file_rows=500, choose_model=False, max_jobs=2
+    ),
+    "reviewer": RoleLimits(
+        max_samples=8, modes=["single", "deliberate"], max_steps=60, max_file_rows=500, choose_model=False, max_jobs=2
+    ),
+    "admin": RoleLimits(
+        max_samples=16, modes=["single", "deliberate"], max_steps=100, max_file_rows=5000, choose_model=True, max_jobs=4
+    ),
+}
+"""The limits per role when CRITIC_ROLE_LIMITS does not change them; an unknown role gets the viewer's."""
 
 
 def _default_home() -> Path:
@@ -130,6 +170,12 @@ class Settings(BaseSettings):
         2.0, gt=0, description="Wait after the first throttled failure; it doubles with each further failure."
     )
     login_backoff_max_s: float = Field(300.0, gt=0, description="Longest wait between two login tries.")
+    role_limits: dict[str, RoleLimits] = Field(
+        default_factory=lambda: dict(DEFAULT_ROLE_LIMITS),
+        description="Web app: limits per role (samples, modes, steps per solution, rows per file, model choice, "
+        "critiques at once), as JSON; a role or field left out keeps its default, e.g. "
+        '\'{"viewer": {"max_samples": 2}, "teacher": {"max_file_rows": 200}}\'.',
+    )
     web_models: str = Field(
         "",
         description="Web app: comma-separated extra model names or paths users may pick, besides the default model "
@@ -201,6 +247,27 @@ class Settings(BaseSettings):
     @property
     def trusted_proxy_list(self) -> list[str]:
         return _split(self.trusted_proxies)
+
+    @field_validator("role_limits", mode="before")
+    @classmethod
+    def _merge_role_limits(cls, value: object) -> object:
+        # A partial setting changes only what it names: every other role and field keeps its default.
+        if not isinstance(value, dict):
+            return value
+        unknown = sorted(set(value) - set(DEFAULT_ROLE_LIMITS))
+        if unknown:
+            raise ValueError(f"unknown role(s) {', '.join(unknown)}: the roles are {', '.join(DEFAULT_ROLE_LIMITS)}")
+        merged: dict[str, object] = {}
+        for role, default in DEFAULT_ROLE_LIMITS.items():
+            given = value.get(role, {})
+            if isinstance(given, RoleLimits):
+                given = given.model_dump()
+            merged[role] = {**default.model_dump(), **given} if isinstance(given, dict) else given
+        return merged
+
+    def limits_for(self, role: str) -> RoleLimits:
+        """The limits of a role (an unknown role gets the viewer's, the narrowest)."""
+        return self.role_limits.get(role) or self.role_limits["viewer"]
 
     @property
     def allowed_origin_list(self) -> list[str]:

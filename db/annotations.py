@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, exists, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
@@ -19,6 +19,9 @@ from db.models import Annotation, AnnotationEvent, Item, User, utcnow
 from db.session import run_write, session_scope
 
 EDITABLE_STATUSES = ("draft", "submitted")
+# Audit actions that write a label's content: whoever did one of them is an author of the label (four eyes: an
+# author never approves or rejects it). Reviews (approve, reject) change only its status.
+AUTHORING_ACTIONS = ("create", "import", "update", "submit")
 _UNSET: Any = object()
 
 
@@ -92,6 +95,13 @@ _UPDATE_IF_VERSION = update(_ANNOTATIONS).where(
 _INSERT_EVENT = insert(AnnotationEvent.__table__)
 _INSERT_ANNOTATION = insert(_ANNOTATIONS).returning(_ANNOTATIONS.c.id)
 _ITEM_STEPS = select(Item.steps).where(Item.id == bindparam("item_id"))
+_IS_AUTHOR = select(
+    exists().where(
+        AnnotationEvent.annotation_id == bindparam("annotation_id"),
+        AnnotationEvent.actor_id == bindparam("actor_id"),
+        AnnotationEvent.action.in_(AUTHORING_ACTIONS),
+    )
+)
 # Every change writes all of these (unchanged ones with their loaded values, which the version check makes
 # current), so every save, submit and review is one statement shape: compiled once per process.
 _CHANGEABLE = (
@@ -295,7 +305,9 @@ def save_annotation(
     """Change an annotation loaded at `expected_version`; raises AnnotationConflictError if it moved on since.
 
     Only the given fields change; the first-error step is re-derived from the ratings. One transaction
-    writes the new state and its audit event.
+    writes the new state and its audit event. Reviewers and admins may edit another annotator's label; the edit
+    makes them an author of it, so another reviewer approves it (see `review_annotation`), and an approved or
+    rejected label whose content changes goes back to submitted.
     """
     if status is not None and status not in EDITABLE_STATUSES:
         raise BadInputError(f"status must be one of {', '.join(EDITABLE_STATUSES)} (reviews use review_annotation)")
@@ -318,6 +330,8 @@ def save_annotation(
     if accepted_steps is not _UNSET:
         values["accepted_steps"] = _validate_steps("accepted_steps", accepted_steps, n_steps)
     action = "update"
+    if status is None and annotation.status not in EDITABLE_STATUSES and set(values) - {"critique_run_id"}:
+        status = "submitted"  # a reviewed label whose content changed needs a fresh review
     if status is not None and status != annotation.status:
         values["status"] = status
         if status == "submitted":
@@ -341,7 +355,9 @@ def review_annotation(
     approve: bool,
     comment: str = "",
 ) -> Annotation:
-    """Approve or reject a submitted annotation (reviewers and admins only), audited like any change."""
+    """Approve or reject a submitted annotation (reviewers and admins only), audited like any change.
+
+    Four eyes: nobody reviews a label they wrote, neither as its annotator nor as someone who edited it."""
     annotation, _, role = _load_for_write(session, annotation_id, reviewer_id)
     if role not in ("admin", "reviewer"):
         session.rollback()
@@ -349,6 +365,11 @@ def review_annotation(
     if annotation.annotator_id == reviewer_id:
         session.rollback()
         raise PermissionDeniedError("nobody reviews their own annotation: another reviewer approves or rejects it")
+    if session.scalar(_IS_AUTHOR, {"annotation_id": annotation_id, "actor_id": reviewer_id}):
+        session.rollback()
+        raise PermissionDeniedError(
+            f"you edited annotation {annotation_id}, so it is your label too: another reviewer approves or rejects it"
+        )
     if annotation.campaign_id is not None and annotation.campaign_id in set(session.scalars(CLASS_CAMPAIGN_IDS)):
         session.rollback()
         raise PermissionDeniedError("a teacher's correction in their class is not reviewed")
@@ -366,6 +387,16 @@ def review_annotation(
     return _write_change(
         session, annotation, expected_version=expected_version, values=values, action=action, actor_id=reviewer_id
     )
+
+
+def annotation_authors(session: Session, *, annotation_id: int) -> list[int]:
+    """The users who wrote this label's content (its annotator and everyone who edited it), first author first."""
+    query = (
+        select(AnnotationEvent.actor_id)
+        .where(AnnotationEvent.annotation_id == annotation_id, AnnotationEvent.action.in_(AUTHORING_ACTIONS))
+        .order_by(AnnotationEvent.id)
+    )
+    return list(dict.fromkeys(session.scalars(query)))
 
 
 def get_annotation(session: Session, *, annotation_id: int) -> Annotation:

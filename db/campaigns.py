@@ -36,7 +36,9 @@ def create_campaign(
     status: str = "active",
     created_by_id: int | None = None,
     item_order: str = "progress",
+    needs_review: bool = True,
 ) -> Campaign:
+    """A new campaign; `needs_review` False: its submitted labels train without a reviewer's approval."""
     name = name.strip()
     if not name:
         raise BadInputError("campaign name must not be empty")
@@ -50,6 +52,7 @@ def create_campaign(
         status=status,
         created_by_id=created_by_id,
         item_order=item_order,
+        needs_review=needs_review,
     )
     session.add(campaign)
     commit_unique(session, f"a campaign named {name!r} already exists")
@@ -93,6 +96,7 @@ def update_campaign(
     overlap: int | None = None,
     status: str | None = None,
     item_order: str | None = None,
+    needs_review: bool | None = None,
 ) -> Campaign:
     begin_write(session)
     campaign = get_campaign(session, campaign_id=campaign_id)
@@ -107,6 +111,8 @@ def update_campaign(
         campaign.status = status
     if item_order is not None:
         campaign.item_order = item_order
+    if needs_review is not None:
+        campaign.needs_review = needs_review
     session.commit()
     return campaign
 

@@ -19,6 +19,7 @@ from sqlalchemy import (
     UniqueConstraint,
     event,
     text,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -82,6 +83,8 @@ class Campaign(Base):
     status: Mapped[str] = mapped_column(String(20), default="active")
     # "progress": items closest to their overlap first; "uncertainty": the critic's least confident critique first.
     item_order: Mapped[str] = mapped_column(String(20), default="progress", server_default="progress")
+    # Whether its submitted labels wait for a reviewer's approval before they train the critic (four eyes).
+    needs_review: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     # Teacher classes only: the one user (besides admins) who may see, correct and export it; None = admins only.
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)

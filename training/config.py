@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from core.config import describe_validation_error
 from core.errors import ConfigError
@@ -36,9 +36,22 @@ class _JobConfigBase(BaseModel):
     )
 
     # Data
-    use_annotations: bool = Field(True, description="Train on human annotations (status submitted or approved).")
-    annotation_statuses: list[Literal["submitted", "approved"]] = Field(
-        default_factory=lambda: ["submitted", "approved"], description="Annotation statuses that count as labels."
+    use_annotations: bool = Field(
+        True, description="Train on human labels (which ones: `statuses` and `use_class_labels`)."
+    )
+    statuses: list[Literal["approved", "submitted"]] = Field(
+        default_factory=lambda: ["approved", "submitted"],
+        min_length=1,
+        validation_alias=AliasChoices("statuses", "annotation_statuses"),
+        description="Label statuses that train: 'approved' (a reviewer approved it) and 'submitted', which counts "
+        "only where no review is due (a campaign without a review step, an imported dataset); a submitted label of "
+        "a campaign with a review step, or from the Critique tab, waits for a reviewer. Rejected labels and drafts "
+        "never train. Formerly `annotation_statuses`.",
+    )
+    use_class_labels: bool = Field(
+        False,
+        description="Also train on teachers' corrections in their classes (nobody reviews them). A campaign label "
+        "of the same solution always wins over a class correction.",
     )
     prm800k: str | None = Field(
         None,

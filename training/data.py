@@ -19,11 +19,10 @@ from core.prm800k import BadLine, PRM800KRecord, parse_record, read_prm800k
 from core.types import NO_ERROR
 from db.eval_sets import held_out_problem_keys
 from db.items import content_hash, problem_key
-from db.models import Annotation, CritiqueRun, Item
+from db.models import Annotation, CritiqueRun
+from db.training_labels import training_labels
 from training.config import GRPOJobConfig, SFTJobConfig
 from training.targets import LabelledItem
-
-_STATUS_RANK = {"approved": 2, "submitted": 1}
 
 
 @dataclass
@@ -93,28 +92,17 @@ def accepted_critique(annotation: Annotation, run: CritiqueRun | None, num_steps
     return _render_result(run.result or {}, label) if run.result else None
 
 
-def annotation_items(session: Session, *, statuses: Sequence[str] = ("submitted", "approved")) -> list[LabelledItem]:
-    """One labelled item per annotated solution; with several annotations, approved beats submitted, then newest."""
-    rows = session.execute(
-        select(Annotation, Item)
-        .join(Item, Item.id == Annotation.item_id)
-        .where(Annotation.status.in_(list(statuses)), Annotation.first_error_step.is_not(None))
-        .order_by(Annotation.id)
-    ).all()
-    best: dict[int, tuple[Annotation, Item]] = {}
-    for annotation, item in rows:
-        current = best.get(item.id)
-        key = (_STATUS_RANK.get(annotation.status, 0), annotation.updated_at or annotation.created_at, annotation.id)
-        if current is None or key > (
-            _STATUS_RANK.get(current[0].status, 0),
-            current[0].updated_at or current[0].created_at,
-            current[0].id,
-        ):
-            best[item.id] = (annotation, item)
-    run_ids = [a.critique_run_id for a, _ in best.values() if a.critique_run_id is not None]
+def annotation_items(
+    session: Session, *, statuses: Sequence[str] = ("approved", "submitted"), use_class_labels: bool = False
+) -> tuple[list[LabelledItem], dict[str, int]]:
+    """One labelled item per annotated solution, chosen by `db.training_labels.training_labels` (the job's rules),
+    and how many labels of each source were chosen or left out."""
+    chosen = training_labels(session, statuses=statuses, use_class_labels=use_class_labels)
+    run_ids = [label.annotation.critique_run_id for label in chosen.labels if label.annotation.critique_run_id]
     runs = {r.id: r for r in session.scalars(select(CritiqueRun).where(CritiqueRun.id.in_(run_ids)))} if run_ids else {}
     out = []
-    for annotation, item in best.values():
+    for label in chosen.labels:
+        annotation, item = label.annotation, label.item
         steps = tuple(item.steps)
         out.append(
             LabelledItem(
@@ -125,10 +113,17 @@ def annotation_items(session: Session, *, statuses: Sequence[str] = ("submitted"
                 source_id=f"annotation:{annotation.id}",
                 stored_critique=accepted_critique(annotation, runs.get(annotation.critique_run_id), len(steps)),
                 comment=annotation.comment or "",
-                provenance={"annotation_id": annotation.id, "annotation_version": annotation.version},
+                provenance={
+                    "annotation_id": annotation.id,
+                    "annotation_version": annotation.version,
+                    "label_source": label.source,
+                },
             )
         )
-    return out
+    counts = {f"labels_{source}": n for source, n in chosen.chosen.items()}
+    counts["labels_awaiting_review"] = chosen.awaiting_review
+    counts["labels_class_left_out"] = chosen.class_left_out
+    return out, counts
 
 
 # --- PRM800K -----------------------------------------------------------------------------------------------------
@@ -287,7 +282,12 @@ def build_snapshot(
     warnings: list[str] = []
     if config.use_annotations and session is None:
         raise ConfigError("use_annotations needs a database session")
-    annotations = annotation_items(session, statuses=config.annotation_statuses) if config.use_annotations else []
+    annotations: list[LabelledItem] = []
+    label_counts: dict[str, int] = {}
+    if config.use_annotations:
+        annotations, label_counts = annotation_items(
+            session, statuses=config.statuses, use_class_labels=config.use_class_labels
+        )
     prm: list[LabelledItem] = []
     if config.prm800k:
         prm, prm_warnings = prm800k_items(config.prm800k, offline=offline)
@@ -310,11 +310,12 @@ def build_snapshot(
         raise RuntimeError(f"{leaked} snapshot items belong to registered evaluation sets")
     if not train:
         raise BadInputError(
-            "no training data: no submitted/approved annotations with a first-error label"
+            "no training data: no approved labels (or submitted ones where no review is due) with a first-error label"
             + (" and no usable PRM800K rows" if config.prm800k else "; add annotations or set prm800k")
         )
     counts = {
         "annotations": len(annotations),
+        **label_counts,
         "prm800k": len(prm),
         "eval_set_excluded": excluded,
         "duplicates_dropped": duplicates,
@@ -326,7 +327,8 @@ def build_snapshot(
     }
     settings = {
         "use_annotations": config.use_annotations,
-        "annotation_statuses": sorted(config.annotation_statuses),
+        "statuses": sorted(config.statuses),
+        "use_class_labels": config.use_class_labels,
         "prm800k": config.prm800k,
         "prm800k_ratio": config.prm800k_ratio,
         "validation_fraction": config.validation_fraction,

@@ -163,6 +163,15 @@ def _data_snapshot(session: Any, reporter: DatabaseReporter, config: Any, *, off
         reporter.log(warning, "warning")
     counts = ", ".join(f"{k}={v}" for k, v in snapshot.counts.items())
     reporter.log(f"data snapshot {snapshot.data_hash[:12]}: {counts}")
+    if config.use_annotations:
+        c, classes = snapshot.counts, "on" if config.use_class_labels else "off"
+        reporter.log(
+            f"human labels ({', '.join(config.statuses)}; class corrections {classes}): {c['labels_campaign']} "
+            f"from campaigns, {c['labels_import']} imported, {c['labels_critique_tab']} "
+            f"from the Critique tab, {c['labels_class']} from teachers' classes; left out: "
+            f"{c['labels_awaiting_review']} awaiting a reviewer's approval, {c['labels_class_left_out']} class "
+            "correction(s)"
+        )
     reporter.log(
         f"evaluation sets: {snapshot.counts['eval_set_excluded']} item(s) of registered evaluation-set problems "
         "left out of this snapshot (checked: none of its items is from those problems)"

@@ -8,11 +8,12 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, get_args
 
 from core.backends.base import Backend
-from core.errors import CriticError, PermissionDeniedError
-from core.settings import Settings, get_settings
+from core.errors import ConfigError, CriticError, PermissionDeniedError
+from core.settings import BACKEND_CHOICES, BACKEND_NAMES, Settings, get_settings
+from core.types import Mode
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +25,24 @@ class ServingModel:
     model: str
     version_id: int | None = None
     version_name: str | None = None
+
+
+class JobSlot:
+    """One running critique of a user, counted against their role's limit until released (once, from any thread)."""
+
+    def __init__(self, ctx: AppContext, user_id: int) -> None:
+        self._ctx, self._user_id, self._released = ctx, user_id, False
+
+    def release(self) -> None:
+        if not self._released:
+            self._released = True
+            self._ctx._end_job(self._user_id)
+
+    def __enter__(self) -> JobSlot:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
 
 
 @dataclass
@@ -38,6 +57,7 @@ class AppContext:
     _critics: dict[tuple[str, str, str], Any] = field(default_factory=dict, repr=False)
     _backends: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False)
     _serving: ServingModel | None = field(default=None, repr=False)
+    _jobs: dict[int, int] = field(default_factory=dict, repr=False)  # user id -> critiques running now
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     # In-process generation uses all CPU cores; two critiques at once would only slow both down.
     generation_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -57,18 +77,45 @@ class AppContext:
 
         key = (self.offered_model(model or self.default_model), backend or self.default_backend, mode)
         evicted: list[Any] = []
-        with self._lock:
-            critic = self._critics.get(key)
-            if critic is None:
-                backend_options, critic_options = split_backend_options(self.critic_options)
-                engine = self._backends.get(key[:2])
-                if engine is None:
-                    evicted = self._make_room()
-                    engine = self._backends[key[:2]] = create_backend(key[1], key[0], **backend_options)
-                critic = self._critics[key] = Critic(engine, mode=mode, **critic_options)
-            self._backends[key[:2]] = self._backends.pop(key[:2], critic.backend)  # most recently used last
-        self._close(evicted)
+        try:
+            with self._lock:
+                critic = self._critics.get(key)
+                if critic is None:
+                    # Validated before anything is unloaded: a bad request must not cost a loaded model.
+                    if mode not in get_args(Mode):
+                        raise ConfigError(f"unknown mode {mode!r}: choose {' or '.join(get_args(Mode))}")
+                    backend_options, critic_options = split_backend_options(self.critic_options)
+                    engine = self._backends.get(key[:2])
+                    if engine is None:
+                        if key[1] not in BACKEND_NAMES:
+                            raise ConfigError(f"unknown backend {key[1]!r}: choose {BACKEND_CHOICES}")
+                        evicted = self._make_room()
+                        engine = self._backends[key[:2]] = create_backend(key[1], key[0], **backend_options)
+                    critic = self._critics[key] = Critic(engine, mode=mode, **critic_options)
+                self._backends[key[:2]] = self._backends.pop(key[:2], critic.backend)  # most recently used last
+        finally:  # what was unloaded is closed even when the new engine failed to load
+            self._close(evicted)
         return critic
+
+    def start_job(self, user_id: int, *, limit: int, role: str) -> JobSlot:
+        """Count one more critique running for this user, or refuse it when they already run `limit` at once."""
+        with self._lock:
+            running = self._jobs.get(user_id, 0)
+            if running >= limit:
+                raise PermissionDeniedError(
+                    f"you already run {running} critique(s), the most a {role} may run at once "
+                    f"({role}.max_jobs in CRITIC_ROLE_LIMITS): wait until one finishes"
+                )
+            self._jobs[user_id] = running + 1
+        return JobSlot(self, user_id)
+
+    def _end_job(self, user_id: int) -> None:
+        with self._lock:
+            running = self._jobs.get(user_id, 0) - 1
+            if running > 0:
+                self._jobs[user_id] = running
+            else:
+                self._jobs.pop(user_id, None)
 
     def _close(self, backends: list[Any]) -> None:
         for engine in backends:

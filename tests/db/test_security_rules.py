@@ -8,7 +8,7 @@ from sqlalchemy import delete, select
 from core.errors import NotFoundError, PermissionDeniedError
 from core.types import SolutionItem
 from db.annotation_queue import check_may_label, set_assignments
-from db.annotations import create_annotation, review_annotation
+from db.annotations import annotation_authors, create_annotation, review_annotation, save_annotation
 from db.campaigns import create_campaign, update_campaign
 from db.classes import create_class, get_class, list_classes, remember_class, remembered_class
 from db.items import link_items
@@ -75,6 +75,36 @@ def test_nobody_approves_their_own_annotation(db_session, setup) -> None:
         db_session, annotation_id=own.id, expected_version=1, reviewer_id=s["boss"].id, approve=True
     )
     assert approved.status == "approved"
+
+
+def test_a_reviewer_who_edited_a_label_cannot_approve_it_and_another_one_must(db_session, setup, make_user) -> None:
+    s = setup
+    label = create_annotation(
+        db_session,
+        item_id=s["item"].id,
+        annotator_id=s["ann"].id,
+        campaign_id=s["campaign"].id,
+        ratings=[1, 1],
+        status="submitted",
+    )
+    edited = save_annotation(
+        db_session, annotation_id=label.id, expected_version=1, actor_id=s["rev"].id, ratings=[1, -1]
+    )
+    assert annotation_authors(db_session, annotation_id=label.id) == [s["ann"].id, s["rev"].id]
+    with pytest.raises(PermissionDeniedError, match="you edited annotation .* another reviewer approves"):
+        review_annotation(
+            db_session, annotation_id=label.id, expected_version=edited.version, reviewer_id=s["rev"].id, approve=True
+        )
+    second = make_user(db_session, "rev2", role="reviewer")
+    approved = review_annotation(
+        db_session, annotation_id=label.id, expected_version=edited.version, reviewer_id=second.id, approve=True
+    )
+    assert (approved.status, approved.ratings, approved.reviewer_id) == ("approved", [1, -1], second.id)
+    # Editing an approved label sends it back for a fresh review.
+    again = save_annotation(
+        db_session, annotation_id=label.id, expected_version=approved.version, actor_id=s["rev"].id, ratings=[1, 1]
+    )
+    assert again.status == "submitted"
 
 
 def test_a_class_is_seen_by_its_owner_and_admins_only(db_session, setup) -> None:

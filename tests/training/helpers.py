@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 
 from core.types import SolutionItem
 from db.annotations import create_annotation
-from db.items import add_item
+from db.campaigns import create_campaign
+from db.items import add_item, link_items
 from db.models import CritiqueRun
 from db.users import create_user
 from training.targets import LabelledItem, template_critique
@@ -31,8 +32,11 @@ def arithmetic_item(i: int, *, wrong: bool) -> SolutionItem:
 
 
 def add_labelled_items(session: Session, n: int = 6, *, accepted: int = 0) -> list[int]:
-    """n submitted annotations (half with an error at step 1); the first `accepted` accept a stored critique."""
-    user = create_user(session, username=f"annotator-{time.monotonic_ns()}", password="pw", role="annotator")
+    """n submitted annotations (half with an error at step 1) in a campaign without a review step, so they train
+    as they are; the first `accepted` accept a stored critique."""
+    tag = time.monotonic_ns()
+    user = create_user(session, username=f"annotator-{tag}", password="pw", role="annotator")
+    campaign = create_campaign(session, name=f"no review {tag}", needs_review=False)
     annotation_ids = []
     for i in range(n):
         solution = arithmetic_item(i, wrong=i % 2 == 1)
@@ -62,10 +66,13 @@ def add_labelled_items(session: Session, n: int = 6, *, accepted: int = 0) -> li
             session.commit()
             run_id = run.id
             accepted_steps = [1] if solution.first_error_step == 1 else [1, 2]
+        link_items(session, campaign_id=campaign.id, item_ids=[item.id])
+        session.commit()
         annotation = create_annotation(
             session,
             item_id=item.id,
             annotator_id=user.id,
+            campaign_id=campaign.id,
             ratings=ratings,
             finish_reason="found_error" if solution.first_error_step == 1 else "solution",
             critique_run_id=run_id,

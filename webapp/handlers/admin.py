@@ -101,7 +101,9 @@ def new_campaign(
     overlap: int = 1,
     description: str = "",
     item_order: str = "progress",
+    needs_review: bool = True,
 ) -> int:
+    """A new campaign; with `needs_review` its submitted labels train only once a reviewer approves them."""
     actor = require(actor, Action.MANAGE_CAMPAIGNS)
     with session_scope(ctx.database_url) as session:
         campaign = create_campaign(
@@ -112,6 +114,7 @@ def new_campaign(
             overlap=int(overlap),
             created_by_id=actor.id,
             item_order=item_order,
+            needs_review=bool(needs_review),
         )
         return campaign.id
 

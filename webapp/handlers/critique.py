@@ -15,6 +15,7 @@ from core.prompts import format_steps
 from core.refine import RefineConfig, Revision, StepChange, revise, step_diff
 from core.types import CritiqueResult, SolutionItem, StepResult
 from webapp.context import AppContext
+from webapp.limits import check_critique_request, start_job
 from webapp.permissions import Action, Actor, require
 
 MAX_SAMPLES = 16
@@ -62,21 +63,23 @@ def critique_stream(
     actor = require(actor, Action.CRITIQUE)
     k = _check_samples(samples)
     item = make_item(problem or "", solution=solution or "", settings=ctx.settings, where="pasted solution")
-    model, version = _model_and_version(ctx, model)
-    backend = backend or ctx.default_backend
-    pending = pending_result(item, model=model, backend=backend, mode=mode, samples=k, model_version=version.name)
-    yield pending, False, None
-    critic = ctx.critic(model, backend, mode)
-    started = time.perf_counter()
-    final: CritiqueResult | None = None
-    with ctx.generating(critic.backend):
-        for partial in critic.stream(item, samples=k):
-            final = partial.model_copy(update={"model_version": version.name})
-            yield final, False, None
-    if final is None:  # a critic that streamed nothing still owes one result
-        final = critic.critique_many([item], samples=k)[0].model_copy(update={"model_version": version.name})
-    final.timings.setdefault("web_total_s", time.perf_counter() - started)
-    run_id = _store_run(ctx, actor, item, final, version.id)
+    check_critique_request(ctx, actor, model=model, backend=backend, mode=mode, samples=k, items=[item])
+    with start_job(ctx, actor):
+        model, version = _model_and_version(ctx, model)
+        backend = backend or ctx.default_backend
+        pending = pending_result(item, model=model, backend=backend, mode=mode, samples=k, model_version=version.name)
+        yield pending, False, None
+        critic = ctx.critic(model, backend, mode)
+        started = time.perf_counter()
+        final: CritiqueResult | None = None
+        with ctx.generating(critic.backend):
+            for partial in critic.stream(item, samples=k):
+                final = partial.model_copy(update={"model_version": version.name})
+                yield final, False, None
+        if final is None:  # a critic that streamed nothing still owes one result
+            final = critic.critique_many([item], samples=k)[0].model_copy(update={"model_version": version.name})
+        final.timings.setdefault("web_total_s", time.perf_counter() - started)
+        run_id = _store_run(ctx, actor, item, final, version.id)
     yield final, True, run_id
 
 
@@ -96,12 +99,17 @@ def critique_file(
     parsed = read_upload(path, settings=ctx.settings)
     items = [x for x in parsed if isinstance(x, SolutionItem)]
     errors = [str(x) for x in parsed if isinstance(x, BadInputError)]
+    check_critique_request(
+        ctx, actor, model=model, backend=backend, mode=mode, samples=k, items=items, rows=len(parsed)
+    )
     if not items:
         return [], errors or ["the file holds no items"]
-    model, version = _model_and_version(ctx, model)
-    critic = ctx.critic(model, backend, mode)
-    with ctx.generating(critic.backend):
-        results = [r.model_copy(update={"model_version": version.name}) for r in critic.critique_many(items, samples=k)]
+    with start_job(ctx, actor):
+        model, version = _model_and_version(ctx, model)
+        critic = ctx.critic(model, backend, mode)
+        with ctx.generating(critic.backend):
+            results = critic.critique_many(items, samples=k)
+    results = [r.model_copy(update={"model_version": version.name}) for r in results]
     for item, result in zip(items, results, strict=True):
         _store_run(ctx, actor, item, result, version.id)
     return results, errors
@@ -133,10 +141,12 @@ def revise_with_critique(
     if not result.steps:
         raise BadInputError("the critique shown has no steps to revise")
     item = SolutionItem(id=result.id, problem=result.problem, steps=[s.text for s in result.steps])
-    # The critic's own backend writes the revision: the same loaded model, no second loader.
-    generator = ctx.critic(model or serving_model_name(ctx), backend or ctx.default_backend, mode).backend
-    with ctx.generating(generator):
-        [revision] = revise(generator, [item], [result], RefineConfig())
+    check_critique_request(ctx, actor, model=model, backend=backend, mode=mode, samples=1, items=[item])
+    with start_job(ctx, actor):
+        # The critic's own backend writes the revision: the same loaded model, no second loader.
+        generator = ctx.critic(model or serving_model_name(ctx), backend or ctx.default_backend, mode).backend
+        with ctx.generating(generator):
+            [revision] = revise(generator, [item], [result], RefineConfig())
     return RevisedSolution(
         revision=revision, diff=step_diff(item.steps, revision.steps), solution_text=format_steps(revision.steps)
     )

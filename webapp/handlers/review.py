@@ -7,7 +7,7 @@ from typing import Any
 
 from core.errors import BadInputError, PermissionDeniedError
 from core.types import CritiqueResult
-from db.annotations import get_annotation, list_annotations, review_annotation
+from db.annotations import annotation_authors, get_annotation, list_annotations, review_annotation
 from db.classes import is_class
 from db.critique_runs import get_critique_run, latest_critique_run, to_critique_result
 from db.session import session_scope
@@ -75,8 +75,9 @@ def review_view(ctx: AppContext, actor: Actor | None, *, annotation_id: int) -> 
             for a in list_annotations(session, item_id=item.id, without_classes=True)
             if a.id != annotation.id and a.status != "draft"
         ]
+        editors = [u for u in annotation_authors(session, annotation_id=annotation.id) if u != annotation.annotator_id]
         return ReviewView(
-            annotation=_row(annotation, names),
+            annotation={**_row(annotation, names), "edited_by": [names.get(u, str(u)) for u in editors]},
             problem=item.problem,
             steps=list(item.steps),
             critique=to_critique_result(run) if run is not None else None,

@@ -24,8 +24,9 @@ from db.critique_runs import critiqued_item_ids, latest_critique_run, save_criti
 from db.items import to_solution_item
 from db.models import Campaign, Item
 from db.session import session_scope
-from webapp.context import AppContext
+from webapp.context import AppContext, JobSlot
 from webapp.handlers.annotate import write_label
+from webapp.limits import check_solutions, start_job
 from webapp.permissions import Action, Actor, require
 
 log = logging.getLogger(__name__)
@@ -84,23 +85,30 @@ def upload_class(
     parsed = read_upload(path, settings=ctx.settings)
     errors = [str(x) for x in parsed if not isinstance(x, SolutionItem)]
     items = [x for x in parsed if isinstance(x, SolutionItem)]
+    check_solutions(ctx, actor, items, rows=len(parsed))
     unnamed = [i for i, item in enumerate(items, start=1) if not item.metadata.get("student")]
     if unnamed:
         raise BadInputError(
             f"{len(unnamed)} solution(s) have no student name (first: item {unnamed[0]}); "
             "add a 'student' column (CSV) or field (JSONL)"
         )
-    with session_scope(ctx.database_url) as session:
-        campaign = create_class(
-            session,
-            name=name,
-            submissions=[(str(i.metadata["student"]), i) for i in items],
-            created_by_id=actor.id,
-        )
-        class_id = campaign.id
-        remember_class(session, class_id=class_id, user_id=actor.id, role=actor.role)  # the new class is picked
-    if start:
-        start_critiques(ctx, actor, class_id=class_id)
+    job = start_job(ctx, actor) if start else None  # refused before the class is stored
+    try:
+        with session_scope(ctx.database_url) as session:
+            campaign = create_class(
+                session,
+                name=name,
+                submissions=[(str(i.metadata["student"]), i) for i in items],
+                created_by_id=actor.id,
+            )
+            class_id = campaign.id
+            remember_class(session, class_id=class_id, user_id=actor.id, role=actor.role)  # the new class is picked
+    except BaseException:
+        if job is not None:
+            job.release()
+        raise
+    if job is not None:
+        start_critiques(ctx, actor, class_id=class_id, job=job)
     return class_id, errors
 
 
@@ -135,15 +143,26 @@ def critique_class(ctx: AppContext, actor: Actor, *, class_id: int) -> int:
     return done
 
 
-def start_critiques(ctx: AppContext, actor: Actor | None, *, class_id: int) -> threading.Thread:
-    """Critique the class in a background thread; progress is read from the database (`class_progress`)."""
-    actor = require(actor, Action.GRADE_CLASS)
-    with session_scope(ctx.database_url) as session:
-        _own_class(session, actor, class_id)
+def start_critiques(
+    ctx: AppContext, actor: Actor | None, *, class_id: int, job: JobSlot | None = None
+) -> threading.Thread:
+    """Critique the class in a background thread; progress is read from the database (`class_progress`).
+
+    The run counts as one of the teacher's critiques at once until it ends (`job`: a slot taken already)."""
+    try:
+        actor = require(actor, Action.GRADE_CLASS)
+        with session_scope(ctx.database_url) as session:
+            _own_class(session, actor, class_id)
+        job = job or start_job(ctx, actor)
+    except BaseException:
+        if job is not None:
+            job.release()
+        raise
 
     def run() -> None:
         try:
-            critique_class(ctx, actor, class_id=class_id)
+            with job:
+                critique_class(ctx, actor, class_id=class_id)
         except Exception:  # shown as stalled progress; the log has the cause
             log.exception("critiquing class %s failed", class_id)
 

@@ -66,6 +66,9 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
                 label="Item order",
                 elem_id="admin-campaign-order",
             )
+            c_review = gr.Checkbox(
+                value=True, label="Labels train only once a reviewer approves them", elem_id="admin-campaign-review"
+            )
             c_create = gr.Button("Create campaign", variant="primary", elem_id="admin-create-campaign")
         with gr.Row():
             c_pick = gr.Dropdown(label="Campaign", choices=[], elem_id="admin-campaign", scale=2)
@@ -182,12 +185,19 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
         return h.change_user(ctx, _actor(request), username=name, role=r, active=is_active, password=pw)
 
     def _create(
-        name: str, overlap: float | None, guidelines: str, order: str, request: gr.Request
+        name: str, overlap: float | None, guidelines: str, order: str, review: bool, request: gr.Request
     ) -> tuple[str, dict[int, Any]]:
         cid = h.new_campaign(
-            ctx, _actor(request), name=name, guidelines=guidelines, overlap=int(overlap or 1), item_order=order
+            ctx,
+            _actor(request),
+            name=name,
+            guidelines=guidelines,
+            overlap=int(overlap or 1),
+            item_order=order,
+            needs_review=bool(review),
         )
-        return f"Created campaign {name} (overlap {int(overlap or 1)}).", {CAMPAIGN: cid}
+        review_note = "labels train once approved" if review else "submitted labels train without review"
+        return f"Created campaign {name} (overlap {int(overlap or 1)}); {review_note}.", {CAMPAIGN: cid}
 
     def _save(cid: int | None, guidelines: str, overlap: float | None, st: str, request: gr.Request) -> str:
         return h.edit_campaign(
@@ -229,7 +239,7 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
     wire = [
         (add_user, _add_user, [username, password, role, active]),
         (change_user, _change_user, [username, password, role, active]),
-        (c_create, _create, [c_name, c_overlap, c_guidelines, c_order]),
+        (c_create, _create, [c_name, c_overlap, c_guidelines, c_order, c_review]),
         (c_save, _save, [c_pick, c_guidelines, c_overlap, c_status]),
         (c_upload, _upload, [c_pick, c_file, c_fmt]),
         (c_assign, _assign, [c_pick, c_annotators]),

@@ -34,16 +34,20 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
             )
         with gr.Column(scale=1):
             model = gr.Textbox(
-                label="Model (empty: the serving model)", placeholder=ctx.default_model, elem_id="critique-model"
+                label="Model (admins only; empty: the serving model)",
+                placeholder=ctx.default_model,
+                elem_id="critique-model",
             )
             backend = gr.Dropdown(
                 list(BACKEND_NAMES),
                 value=ctx.default_backend,
-                label="Backend",
+                label="Backend (admins only)",
                 elem_id="critique-backend",
             )
             mode = gr.Radio(["single", "deliberate"], value="single", label="Mode")
-            samples = gr.Slider(1, handlers.MAX_SAMPLES, value=1, step=1, label="Samples (k, majority vote)")
+            samples = gr.Slider(
+                1, handlers.MAX_SAMPLES, value=1, step=1, label="Samples (k, majority vote; each role has its limit)"
+            )
             run = gr.Button("Critique", variant="primary", elem_id="critique-run")
             upload = gr.File(label="…or upload JSON / JSONL / CSV of many", file_types=[".json", ".jsonl", ".csv"])
             run_file = gr.Button("Critique file", elem_id="critique-run-file")

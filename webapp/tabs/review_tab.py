@@ -92,6 +92,8 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
             f"Annotator {a['annotator']} says first wrong step = {a['first_error_step']}; {critic}. "
             f"Status: {a['status']} (version {a['version']})."
         )
+        if a.get("edited_by"):  # four eyes: whoever edited it is an author and does not review it
+            note += f" Edited by {', '.join(a['edited_by'])}, who may not approve or reject it."
         return [
             html,
             others_html(view),
