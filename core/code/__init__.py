@@ -1,0 +1,1 @@
+"""Code items: Python solutions with tests, critiqued with their execution feedback and revised until they pass."""
