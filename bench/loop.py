@@ -13,8 +13,9 @@ candidate on the same set, reuses the base model's stored predictions and applie
 The script then prints base vs retrained: parse rate, F1, error and correct accuracy, step AUROC, the bootstrap
 interval of the F1 difference and the gate's decision.
 
-The control run (`--runs shuffled`) permutes the training labels among the training solutions before import;
-its candidate must not be promoted.
+The control run (`--runs shuffled`) permutes the training labels among the training solutions only before import
+(`training.controls.shuffled_labels`: the same label mix, each label fitting its solution's length); its candidate
+must not be promoted.
 
 Budget (defaults, sized for one session on 2 shared CPU cores): full fine-tune of SmolLM2-135M, `--max-steps 12`
 optimiser steps of 4 sequences (`--batch-size 1 --grad-accum 4`: one sequence in memory at a time) at
@@ -29,7 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import sys
 import tempfile
 import time
@@ -78,18 +78,19 @@ def _split(args: argparse.Namespace) -> tuple[list[Any], list[Any]]:
     return train, held
 
 
-def _annotation_file(items: list[Any], path: Path, *, shuffle: bool, seed: int) -> Path:
-    """PRM800K-format lines, one annotation per solution: steps before the first error rated 1, the error -1."""
+def _annotation_file(items: list[Any], path: Path, *, shuffled: list[int] | None = None) -> Path:
+    """PRM800K-format lines, one annotation per solution: steps before the first error rated 1, the error -1.
+
+    `shuffled`: the control's labels for the first len(shuffled) items (the training ones), in their order.
+    """
     from core.prm800k import to_prm800k
     from core.types import NO_ERROR
 
     labels = [item.first_error_step for item in items]
-    if shuffle:
-        random.Random(seed).shuffle(labels)
+    if shuffled is not None:
+        labels[: len(shuffled)] = shuffled
     with path.open("w", encoding="utf-8") as handle:
         for n, (item, label) in enumerate(zip(items, labels, strict=True)):
-            if label != NO_ERROR and label > len(item.steps):  # a shuffled label past this solution's end
-                label = random.Random(seed + n).randint(1, len(item.steps))
             ratings = [1] * len(item.steps) if label == NO_ERROR else [1] * (label - 1) + [-1]
             record = to_prm800k(item, ratings, finish_reason=None, labeler="processbench", timestamp=str(n))
             handle.write(json.dumps(record) + "\n")
@@ -153,11 +154,18 @@ def _import_and_hold_out(args: argparse.Namespace, home: Path, *, shuffle: bool)
     from db.eval_sets import create_eval_set
     from db.importer import import_file
     from db.session import session_scope
+    from training.controls import shuffled_labels
     from training.gate import registered_set
 
     train, held = _split(args)
+    # The control permutes the labels among the training solutions only: the same label mix, no link to the solution.
+    control = (
+        shuffled_labels([i.first_error_step for i in train], [len(i.steps) for i in train], seed=args.seed)
+        if shuffle
+        else None
+    )
     # Every solution is imported, held-out ones too: the job's snapshot must leave the evaluation set's problems out.
-    annotations = _annotation_file([*train, *held], home / "annotations.jsonl", shuffle=shuffle, seed=args.seed)
+    annotations = _annotation_file([*train, *held], home / "annotations.jsonl", shuffled=control)
     imported = import_file(annotations, fmt="prm800k")
     with session_scope() as session:
         create_eval_set(
@@ -242,6 +250,7 @@ def _train_and_gate(args: argparse.Namespace, config: Any, gate_set: Any) -> dic
             gate_set=gate_set,
             max_new_tokens=args.max_new_tokens,
             backend=args.eval_backend,
+            min_parse_rate=0.0,  # the candidate's own scores, whatever they read like
         )
         return {
             "candidate": candidate,
