@@ -60,6 +60,25 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--eval-backend", default="auto", choices=["auto", "transformers"], help="Engine both models are scored with."
     )
     parser.add_argument("--gate-min-items", type=int, default=50)
+    parser.add_argument(
+        "--synthetic",
+        action="store_true",
+        help="Train and evaluate on injected errors (training.synthetic): each correct solution of --subsets and of "
+        "--word-problems generated problems beside a copy with one step made wrong; held-out problems as above.",
+    )
+    parser.add_argument("--word-problems", type=int, default=200, help="--synthetic: generated word problems.")
+    parser.add_argument(
+        "--objective",
+        default="plain",
+        choices=["plain", "judgements"],
+        help="SFT objective (SFTJobConfig.objective): plain, or judgements (decision tokens weighted, balanced).",
+    )
+    parser.add_argument(
+        "--critic",
+        default="combined",
+        choices=["combined", "llm"],
+        help="Whose lift the last line reports: the combined critic (the gate's) or the model alone; both are printed.",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--home", type=Path, default=None, help="Keep each run's CRITIC_HOME under this directory.")
     return parser.parse_args(argv)
@@ -71,9 +90,15 @@ def _split(args: argparse.Namespace) -> tuple[list[Any], list[Any]]:
     from training.data import held_out_side
 
     benchmark = load_benchmark(f"processbench:{args.subsets}", limit=args.limit)
+    items = [item.model_copy(update={"id": f"{subset}/{item.id}"}) for subset, item in benchmark.items()]
+    if args.synthetic:
+        from training.synthetic import injected_items
+
+        data = injected_items(word_problem_count=args.word_problems, correct_solutions=items, seed=args.seed)
+        print(f"injected pairs: {data.sources}, kinds {data.kinds}", flush=True)
+        items = data.items
     train, held = [], []
-    for subset, item in benchmark.items():
-        item = item.model_copy(update={"id": f"{subset}/{item.id}"})
+    for item in items:
         (held if held_out_side(item.problem, args.eval_fraction) else train).append(item)
     return train, held
 
@@ -138,6 +163,7 @@ def run_loop(args: argparse.Namespace, *, shuffle: bool, home: Path) -> dict[str
     dispose_engines()
     return {
         "run": "shuffled" if shuffle else "real",
+        "lift": {critic: _lift(base, job["candidate"] or {}, args, critic) for critic in ("llm", "combined")},
         "base": _summary(base),
         "retrained": _summary(job["candidate"] or {}),
         "gate": job["gate"],
@@ -221,6 +247,7 @@ def _job_config(args: argparse.Namespace) -> Any:
             "eval_max_items": args.eval_items,
             "eval_max_new_tokens": args.max_new_tokens,
             "eval_backend": args.eval_backend,
+            "objective": args.objective,
             "gate_min_items": args.gate_min_items,
             "seed": args.seed,
         },
@@ -262,6 +289,56 @@ def _train_and_gate(args: argparse.Namespace, config: Any, gate_set: Any) -> dic
         }
 
 
+def _as_critic(records: dict[Any, dict[str, Any]], critic: str) -> dict[Any, dict[str, Any]]:
+    """The records as `critic` predicted: the combined critic's own, or the model's alone (its `llm_prediction`)."""
+    if critic == "combined":
+        return records
+    return {k: {**r, "prediction": r.get("llm_prediction", r["prediction"])} for k, r in records.items()}
+
+
+def _lift(base: dict[Any, Any], candidate: dict[Any, Any], args: argparse.Namespace, critic: str) -> dict[str, Any]:
+    """The gate's rule (training.gate.decide, same items, paired bootstrap) on one view of both models' predictions."""
+    from training.gate import decide
+
+    decision = decide(
+        _as_critic(candidate, critic),
+        _as_critic(base, critic),
+        min_lift=0.0,
+        min_items=args.gate_min_items,
+        auto_promote=True,
+        seed=args.seed,
+    )
+    return {
+        "base": decision.active_score,
+        "candidate": decision.candidate_score,
+        "interval": decision.interval,
+        "promoted": decision.promoted,
+        "reason": decision.reason,
+    }
+
+
+def lift_line(results: list[dict[str, Any]], critic: str) -> str:
+    """`lift F1 <base> -> <candidate>, difference <d> [<lo>, <hi>], gate: ...; control: <d> [<lo>, <hi>], gate: ...`"""
+
+    def part(lift: dict[str, Any] | None) -> tuple[str, str]:
+        if not lift or lift["base"] is None or lift["candidate"] is None or lift["interval"] is None:
+            return "-", "kept"
+        low, high = lift["interval"]
+        diff = lift["candidate"] - lift["base"]
+        return f"{diff:+.3f} [{low:+.3f}, {high:+.3f}]", "promoted" if lift["promoted"] else "kept"
+
+    by_run = {r["run"]: r["lift"][critic] for r in results}
+    real, control = by_run.get("real"), by_run.get("shuffled")
+    base = "-" if not real or real["base"] is None else f"{real['base']:.3f}"
+    cand = "-" if not real or real["candidate"] is None else f"{real['candidate']:.3f}"
+    real_diff, real_gate = part(real)
+    control_diff, control_gate = part(control)
+    return (
+        f"lift F1 {base} -> {cand}, difference {real_diff}, gate: {real_gate}; "
+        f"control: {control_diff}, gate: {control_gate}"
+    )
+
+
 def _pct(value: Any) -> str:
     return "-" if value is None else f"{100 * value:.1f}"
 
@@ -293,6 +370,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(runs) - {"real", "shuffled"}
     if unknown:
         raise SystemExit(f"--runs takes real and/or shuffled, not {', '.join(sorted(unknown))}")
+    started = time.perf_counter()
     root = args.home or Path(tempfile.mkdtemp(prefix="critic-loop-"))
     results = []
     for run in runs:
@@ -300,7 +378,10 @@ def main(argv: list[str] | None = None) -> int:
         print(report(result), flush=True)
         results.append(result)
     (root / "loop_results.json").write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")
-    print(f"results: {root / 'loop_results.json'}")
+    print(f"results: {root / 'loop_results.json'}; wall {time.perf_counter() - started:.0f} s, load {os.getloadavg()}")
+    other = "llm" if args.critic == "combined" else "combined"
+    print(f"({other} critic) {lift_line(results, other)}")
+    print(lift_line(results, args.critic))
     return 0
 
 

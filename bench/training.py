@@ -77,7 +77,7 @@ def _trl_default_run(model_dir: str, examples: list[dict[str, Any]], precision: 
 
     import training.sft
 
-    training.sft._critique_only_trainer_class = lambda: SFTTrainer
+    training.sft._critique_only_trainer_class = lambda *_: SFTTrainer
     _project_run(model_dir, examples, precision, steps, queue)
 
 
