@@ -60,7 +60,8 @@ SOLUTION = ["5 + 8 = 13 apples.", "Twice that is 13 * 2 = 28.", "So the answer i
 
 def _labels_only(critiques: list[str]) -> str:
     blocks = [
-        f"**Critique of Step {n}**: {text}\n**Judgement**: The correctness of Step {n} is: \\boxed{{{1 if n < 2 else -1}}}"
+        f"**Critique of Step {n}**: {text}\n"
+        f"**Judgement**: The correctness of Step {n} is: \\boxed{{{1 if n < 2 else -1}}}"
         for n, text in enumerate(critiques, start=1)
     ]
     return "\n\n".join(blocks) + "\n\n**Answer**: \\boxed{2}"

@@ -32,8 +32,9 @@ def test_the_decision_text_is_where_a_right_and_a_wrong_critique_part() -> None:
     assert spans == ["follows from the", "1", "is wrong, so", "-1", "2"]
     # A strong model's own critique in the format, LaTeX and several sentences: the same places are found.
     written = (
-        "**Critique of Step 1**: This step computes $\\frac{3}{4} \\times 8 = 6$, which is right. It uses the given rate.\n"
-        "**Meta-critique**: Checking again, the product holds.\n**Judgement**: The correctness of Step 1 is: \\boxed{1}\n\n"
+        "**Critique of Step 1**: This step computes $\\frac{3}{4} \\times 8 = 6$, which is right. "
+        "It uses the given rate.\n**Meta-critique**: Checking again, the product holds.\n"
+        "**Judgement**: The correctness of Step 1 is: \\boxed{1}\n\n"
         "**Answer**: \\boxed{-1}"
     )
     assert [written[a:b] for a, b in decision_spans(written)] == ["computes $\\frac{3}{4} \\times", "1", "-1"]
