@@ -68,6 +68,12 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--word-problems", type=int, default=200, help="--synthetic: generated word problems.")
     parser.add_argument(
+        "--synthetic-max-steps",
+        type=int,
+        default=None,
+        help="--synthetic: use only ProcessBench solutions of at most N steps (short critiques fit a small budget).",
+    )
+    parser.add_argument(
         "--objective",
         default="plain",
         choices=["plain", "judgements"],
@@ -94,6 +100,8 @@ def _split(args: argparse.Namespace) -> tuple[list[Any], list[Any]]:
     if args.synthetic:
         from training.synthetic import injected_items
 
+        if args.synthetic_max_steps:
+            items = [i for i in items if len(i.steps) <= args.synthetic_max_steps]
         data = injected_items(word_problem_count=args.word_problems, correct_solutions=items, seed=args.seed)
         print(f"injected pairs: {data.sources}, kinds {data.kinds}", flush=True)
         items = data.items
