@@ -85,6 +85,14 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         choices=["combined", "llm"],
         help="Whose lift the last line reports: the combined critic (the gate's) or the model alone; both are printed.",
     )
+    parser.add_argument(
+        "--from-results",
+        type=Path,
+        nargs="+",
+        default=None,
+        help="Print the lift lines from saved loop_results.json files (e.g. a real and a shuffled run done in two "
+        "processes side by side) instead of running anything.",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--home", type=Path, default=None, help="Keep each run's CRITIC_HOME under this directory.")
     return parser.parse_args(argv)
@@ -374,6 +382,12 @@ def report(result: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
+    if args.from_results:
+        saved = [r for path in args.from_results for r in json.loads(path.read_text(encoding="utf-8"))]
+        other = "llm" if args.critic == "combined" else "combined"
+        print(f"({other} critic) {lift_line(saved, other)}")
+        print(lift_line(saved, args.critic))
+        return 0
     runs = [r.strip() for r in args.runs.split(",") if r.strip()]
     unknown = set(runs) - {"real", "shuffled"}
     if unknown:
