@@ -69,7 +69,7 @@ class _Chain:
 
     @property
     def style(self) -> dict[str, str]:
-        """How this solver writes each operation (`\times`, `x` or `*` for a product)."""
+        """How this solver writes each operation (`\\times`, `x` or `*` for a product)."""
         written = dict(_WRITTEN)
         for token, _, _ in self.tokens[1::2]:
             written[_OP_VALUE[token]] = token
