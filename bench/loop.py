@@ -13,6 +13,11 @@ candidate on the same set, reuses the base model's stored predictions and applie
 The script then prints base vs retrained: parse rate, F1, error and correct accuracy, step AUROC, the bootstrap
 interval of the F1 difference and the gate's decision.
 
+`--synthetic` trains and evaluates on injected errors instead (training.synthetic: each correct solution beside a
+copy with one step made wrong, the label known by construction), held out by problem as above. The last line is the
+lift: `lift F1 <base> -> <candidate>, difference <d> [<lo>, <hi>], gate: ...; control: <d> [<lo>, <hi>], gate: ...`
+for `--critic` (combined, the gate's, or llm, the model alone), the other critic's line just above it.
+
 The control run (`--runs shuffled`) permutes the training labels among the training solutions only before import
 (`training.controls.shuffled_labels`: the same label mix, each label fitting its solution's length); its candidate
 must not be promoted.
