@@ -15,7 +15,7 @@ PROMPTS = 6  # the items tests/training/helpers.add_labelled_items stores
 
 
 # A critique of each step's own (bare labels such as "Checked." earn no reward: training.grpo.substantive_critique).
-_CRITIQUES = {1: "The sum adds the two given numbers.", 2: "The answer repeats the total found before."}
+_CRITIQUES = {1: "Adds both given numbers.", 2: "Repeats that total again."}
 
 
 def _judged(step: int, verdict: int) -> str:
