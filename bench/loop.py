@@ -13,8 +13,14 @@ candidate on the same set, reuses the base model's stored predictions and applie
 The script then prints base vs retrained: parse rate, F1, error and correct accuracy, step AUROC, the bootstrap
 interval of the F1 difference and the gate's decision.
 
-The control run (`--runs shuffled`) permutes the training labels among the training solutions before import;
-its candidate must not be promoted.
+`--synthetic` trains and evaluates on injected errors instead (training.synthetic: each correct solution beside a
+copy with one step made wrong, the label known by construction), held out by problem as above. The last line is the
+lift: `lift F1 <base> -> <candidate>, difference <d> [<lo>, <hi>], gate: ...; control: <d> [<lo>, <hi>], gate: ...`
+for `--critic` (combined, the gate's, or llm, the model alone), the other critic's line just above it.
+
+The control run (`--runs shuffled`) permutes the training labels among the training solutions only before import
+(`training.controls.shuffled_labels`: the same label mix, each label fitting its solution's length); its candidate
+must not be promoted.
 
 Budget (defaults, sized for one session on 2 shared CPU cores): full fine-tune of SmolLM2-135M, `--max-steps 12`
 optimiser steps of 4 sequences (`--batch-size 1 --grad-accum 4`: one sequence in memory at a time) at
@@ -29,7 +35,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import sys
 import tempfile
 import time
@@ -60,6 +65,39 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--eval-backend", default="auto", choices=["auto", "transformers"], help="Engine both models are scored with."
     )
     parser.add_argument("--gate-min-items", type=int, default=50)
+    parser.add_argument(
+        "--synthetic",
+        action="store_true",
+        help="Train and evaluate on injected errors (training.synthetic): each correct solution of --subsets and of "
+        "--word-problems generated problems beside a copy with one step made wrong; held-out problems as above.",
+    )
+    parser.add_argument("--word-problems", type=int, default=200, help="--synthetic: generated word problems.")
+    parser.add_argument(
+        "--synthetic-max-steps",
+        type=int,
+        default=None,
+        help="--synthetic: use only ProcessBench solutions of at most N steps (short critiques fit a small budget).",
+    )
+    parser.add_argument(
+        "--objective",
+        default="plain",
+        choices=["plain", "judgements"],
+        help="SFT objective (SFTJobConfig.objective): plain, or judgements (decision tokens weighted, balanced).",
+    )
+    parser.add_argument(
+        "--critic",
+        default="combined",
+        choices=["combined", "llm"],
+        help="Whose lift the last line reports: the combined critic (the gate's) or the model alone; both are printed.",
+    )
+    parser.add_argument(
+        "--from-results",
+        type=Path,
+        nargs="+",
+        default=None,
+        help="Print the lift lines from saved loop_results.json files (e.g. a real and a shuffled run done in two "
+        "processes side by side) instead of running anything.",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--home", type=Path, default=None, help="Keep each run's CRITIC_HOME under this directory.")
     return parser.parse_args(argv)
@@ -71,25 +109,34 @@ def _split(args: argparse.Namespace) -> tuple[list[Any], list[Any]]:
     from training.data import held_out_side
 
     benchmark = load_benchmark(f"processbench:{args.subsets}", limit=args.limit)
+    items = [item.model_copy(update={"id": f"{subset}/{item.id}"}) for subset, item in benchmark.items()]
+    if args.synthetic:
+        from training.synthetic import injected_items
+
+        if args.synthetic_max_steps:
+            items = [i for i in items if len(i.steps) <= args.synthetic_max_steps]
+        data = injected_items(word_problem_count=args.word_problems, correct_solutions=items, seed=args.seed)
+        print(f"injected pairs: {data.sources}, kinds {data.kinds}", flush=True)
+        items = data.items
     train, held = [], []
-    for subset, item in benchmark.items():
-        item = item.model_copy(update={"id": f"{subset}/{item.id}"})
+    for item in items:
         (held if held_out_side(item.problem, args.eval_fraction) else train).append(item)
     return train, held
 
 
-def _annotation_file(items: list[Any], path: Path, *, shuffle: bool, seed: int) -> Path:
-    """PRM800K-format lines, one annotation per solution: steps before the first error rated 1, the error -1."""
+def _annotation_file(items: list[Any], path: Path, *, shuffled: list[int] | None = None) -> Path:
+    """PRM800K-format lines, one annotation per solution: steps before the first error rated 1, the error -1.
+
+    `shuffled`: the control's labels for the first len(shuffled) items (the training ones), in their order.
+    """
     from core.prm800k import to_prm800k
     from core.types import NO_ERROR
 
     labels = [item.first_error_step for item in items]
-    if shuffle:
-        random.Random(seed).shuffle(labels)
+    if shuffled is not None:
+        labels[: len(shuffled)] = shuffled
     with path.open("w", encoding="utf-8") as handle:
         for n, (item, label) in enumerate(zip(items, labels, strict=True)):
-            if label != NO_ERROR and label > len(item.steps):  # a shuffled label past this solution's end
-                label = random.Random(seed + n).randint(1, len(item.steps))
             ratings = [1] * len(item.steps) if label == NO_ERROR else [1] * (label - 1) + [-1]
             record = to_prm800k(item, ratings, finish_reason=None, labeler="processbench", timestamp=str(n))
             handle.write(json.dumps(record) + "\n")
@@ -137,6 +184,7 @@ def run_loop(args: argparse.Namespace, *, shuffle: bool, home: Path) -> dict[str
     dispose_engines()
     return {
         "run": "shuffled" if shuffle else "real",
+        "lift": {critic: _lift(base, job["candidate"] or {}, args, critic) for critic in ("llm", "combined")},
         "base": _summary(base),
         "retrained": _summary(job["candidate"] or {}),
         "gate": job["gate"],
@@ -153,11 +201,18 @@ def _import_and_hold_out(args: argparse.Namespace, home: Path, *, shuffle: bool)
     from db.eval_sets import create_eval_set
     from db.importer import import_file
     from db.session import session_scope
+    from training.controls import shuffled_labels
     from training.gate import registered_set
 
     train, held = _split(args)
+    # The control permutes the labels among the training solutions only: the same label mix, no link to the solution.
+    control = (
+        shuffled_labels([i.first_error_step for i in train], [len(i.steps) for i in train], seed=args.seed)
+        if shuffle
+        else None
+    )
     # Every solution is imported, held-out ones too: the job's snapshot must leave the evaluation set's problems out.
-    annotations = _annotation_file([*train, *held], home / "annotations.jsonl", shuffle=shuffle, seed=args.seed)
+    annotations = _annotation_file([*train, *held], home / "annotations.jsonl", shuffled=control)
     imported = import_file(annotations, fmt="prm800k")
     with session_scope() as session:
         create_eval_set(
@@ -213,6 +268,7 @@ def _job_config(args: argparse.Namespace) -> Any:
             "eval_max_items": args.eval_items,
             "eval_max_new_tokens": args.max_new_tokens,
             "eval_backend": args.eval_backend,
+            "objective": args.objective,
             "gate_min_items": args.gate_min_items,
             "seed": args.seed,
         },
@@ -242,6 +298,7 @@ def _train_and_gate(args: argparse.Namespace, config: Any, gate_set: Any) -> dic
             gate_set=gate_set,
             max_new_tokens=args.max_new_tokens,
             backend=args.eval_backend,
+            min_parse_rate=0.0,  # the candidate's own scores, whatever they read like
         )
         return {
             "candidate": candidate,
@@ -251,6 +308,56 @@ def _train_and_gate(args: argparse.Namespace, config: Any, gate_set: Any) -> dic
             "data": dict((job.metrics or {}).get("data") or {}),
             "logs": logs,
         }
+
+
+def _as_critic(records: dict[Any, dict[str, Any]], critic: str) -> dict[Any, dict[str, Any]]:
+    """The records as `critic` predicted: the combined critic's own, or the model's alone (its `llm_prediction`)."""
+    if critic == "combined":
+        return records
+    return {k: {**r, "prediction": r.get("llm_prediction", r["prediction"])} for k, r in records.items()}
+
+
+def _lift(base: dict[Any, Any], candidate: dict[Any, Any], args: argparse.Namespace, critic: str) -> dict[str, Any]:
+    """The gate's rule (training.gate.decide, same items, paired bootstrap) on one view of both models' predictions."""
+    from training.gate import decide
+
+    decision = decide(
+        _as_critic(candidate, critic),
+        _as_critic(base, critic),
+        min_lift=0.0,
+        min_items=args.gate_min_items,
+        auto_promote=True,
+        seed=args.seed,
+    )
+    return {
+        "base": decision.active_score,
+        "candidate": decision.candidate_score,
+        "interval": decision.interval,
+        "promoted": decision.promoted,
+        "reason": decision.reason,
+    }
+
+
+def lift_line(results: list[dict[str, Any]], critic: str) -> str:
+    """`lift F1 <base> -> <candidate>, difference <d> [<lo>, <hi>], gate: ...; control: <d> [<lo>, <hi>], gate: ...`"""
+
+    def part(lift: dict[str, Any] | None) -> tuple[str, str]:
+        if not lift or lift["base"] is None or lift["candidate"] is None or lift["interval"] is None:
+            return "-", "kept"
+        low, high = lift["interval"]
+        diff = lift["candidate"] - lift["base"]
+        return f"{diff:+.3f} [{low:+.3f}, {high:+.3f}]", "promoted" if lift["promoted"] else "kept"
+
+    by_run = {r["run"]: r["lift"][critic] for r in results}
+    real, control = by_run.get("real"), by_run.get("shuffled")
+    base = "-" if not real or real["base"] is None else f"{real['base']:.3f}"
+    cand = "-" if not real or real["candidate"] is None else f"{real['candidate']:.3f}"
+    real_diff, real_gate = part(real)
+    control_diff, control_gate = part(control)
+    return (
+        f"lift F1 {base} -> {cand}, difference {real_diff}, gate: {real_gate}; "
+        f"control: {control_diff}, gate: {control_gate}"
+    )
 
 
 def _pct(value: Any) -> str:
@@ -280,10 +387,17 @@ def report(result: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
+    if args.from_results:
+        saved = [r for path in args.from_results for r in json.loads(path.read_text(encoding="utf-8"))]
+        other = "llm" if args.critic == "combined" else "combined"
+        print(f"({other} critic) {lift_line(saved, other)}")
+        print(lift_line(saved, args.critic))
+        return 0
     runs = [r.strip() for r in args.runs.split(",") if r.strip()]
     unknown = set(runs) - {"real", "shuffled"}
     if unknown:
         raise SystemExit(f"--runs takes real and/or shuffled, not {', '.join(sorted(unknown))}")
+    started = time.perf_counter()
     root = args.home or Path(tempfile.mkdtemp(prefix="critic-loop-"))
     results = []
     for run in runs:
@@ -291,7 +405,10 @@ def main(argv: list[str] | None = None) -> int:
         print(report(result), flush=True)
         results.append(result)
     (root / "loop_results.json").write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")
-    print(f"results: {root / 'loop_results.json'}")
+    print(f"results: {root / 'loop_results.json'}; wall {time.perf_counter() - started:.0f} s, load {os.getloadavg()}")
+    other = "llm" if args.critic == "combined" else "combined"
+    print(f"({other} critic) {lift_line(results, other)}")
+    print(lift_line(results, args.critic))
     return 0
 
 

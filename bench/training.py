@@ -1,13 +1,19 @@
 """Benchmark: the project's SFT step (training.sft.run_sft on TRL) vs a hand-written PyTorch AdamW loop, on CPU.
 
-    .venv/bin/python bench/training.py                  # fp32 and bf16, 1 warm-up + 2 timed steps each, + GRPO split
-    .venv/bin/python bench/training.py --steps 4 --loss-steps 8 --skip-grpo
+    .venv/bin/python bench/training.py                  # fp32 (and bf16 where the CPU has it), + GRPO split
+    .venv/bin/python bench/training.py --steps 3 --loss-steps 0 --grpo-steps 0 --precisions fp32   # the SFT shapes
 
-Same model (the embedded SmolLM2-135M), same batch (4 x 423 tokens, loss on the critique tokens only), same
-precision, each measurement in its own process (so peak RSS is per path). Prints step time, trained tokens/s,
-the project/raw ratio, peak RSS, and the share of the compute bound (6 x params x tokens per step against a
-measured fp32 matmul FLOP/s). Then: fp32 vs bf16-autocast loss curves from the same start on the same batches,
-and for GRPO the split of a step between (batched) generation and optimisation.
+Same model (the embedded SmolLM2-135M), the same 4 sequences of 423 tokens per optimiser step on every side (loss
+on the critique tokens only), the same precision, each measurement in its own process (so peak RSS is per path).
+The raw loop takes the 4 sequences as one batch (4 x 1); the project's path runs in each --shapes micro-batch x
+accumulation shape (default 1 x 4, the SFT default, and 4 x 1, the raw loop's). Prints time per optimiser step and
+per sequence, trained tokens/s, the ratios, peak RSS, and the share of the compute bound (6 x params x tokens per
+step against a measured fp32 matmul FLOP/s). Then: fp32 vs bf16-autocast loss curves from the same start on the
+same batches, and for GRPO the split of a step between (batched) generation and optimisation.
+
+bf16 autocast on a CPU without native bf16 instructions (avx512_bf16 / amx_bf16) is emulated and tens of times
+slower than fp32: bf16 is skipped there (the bench says so) unless --precisions names it; the loss curves then run
+in fp32 only. The data come from the data directory setting (CRITIC_DATA_DIR), like every other command.
 """
 
 from __future__ import annotations
@@ -27,6 +33,16 @@ sys.path.insert(0, str(ROOT))
 
 SEQ_LEN = 423
 BATCH = 4
+"""Sequences per optimiser step, on every side."""
+
+
+def _gsm8k_rows() -> list[dict[str, Any]]:
+    from core.settings import get_settings
+
+    path = get_settings().data_dir / "processbench" / "gsm8k.json"
+    if not path.is_file():
+        raise SystemExit(f"{path} not found: set CRITIC_DATA_DIR to the directory holding processbench/")
+    return json.loads(path.read_text())
 
 
 def _chat_ids(tokenizer: Any, messages: list[dict[str, str]], *, generation_prompt: bool = False) -> list[int]:
@@ -40,7 +56,7 @@ def _examples(tokenizer: Any, n: int) -> list[dict[str, Any]]:
     from core.types import SolutionItem
     from training.targets import LabelledItem, build_sft_targets
 
-    rows = json.loads((ROOT.parent / "shared" / "data" / "processbench" / "gsm8k.json").read_text())
+    rows = _gsm8k_rows()
     chosen: list[LabelledItem] = []
     for row in rows:
         item = SolutionItem.from_processbench(row)
@@ -71,18 +87,23 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _trl_default_run(model_dir: str, examples: list[dict[str, Any]], precision: str, steps: int, queue: Any) -> None:
+def _trl_default_run(
+    model_dir: str, examples: list[dict[str, Any]], precision: str, steps: int, shape: tuple[int, int], queue: Any
+) -> None:
     """run_sft with TRL's stock SFTTrainer loss (fused LM head over every position), for comparison."""
     from trl import SFTTrainer
 
     import training.sft
 
-    training.sft._critique_only_trainer_class = lambda: SFTTrainer
-    _project_run(model_dir, examples, precision, steps, queue)
+    training.sft._critique_only_trainer_class = lambda *_: SFTTrainer
+    _project_run(model_dir, examples, precision, steps, shape, queue)
 
 
-def _project_run(model_dir: str, examples: list[dict[str, Any]], precision: str, steps: int, queue: Any) -> None:
-    """The project's path: training.sft.run_sft with the job config a user would queue."""
+def _project_run(
+    model_dir: str, examples: list[dict[str, Any]], precision: str, steps: int, shape: tuple[int, int], queue: Any
+) -> None:
+    """The project's path: training.sft.run_sft with the job config a user would queue, in the shape
+    (micro-batch, accumulation) given; BATCH sequences per optimiser step either way."""
     from transformers import TrainerCallback
 
     from training.config import load_config
@@ -110,7 +131,8 @@ def _project_run(model_dir: str, examples: list[dict[str, Any]], precision: str,
         {
             "base_model": model_dir,
             "max_steps": steps,
-            "per_device_batch_size": BATCH,
+            "per_device_batch_size": shape[0],
+            "gradient_accumulation_steps": shape[1],
             "max_length": SEQ_LEN,
             "precision": precision,
             "learning_rate": 1e-5,
@@ -173,7 +195,9 @@ def _raw_step(model: Any, optimizer: Any, ids: Any, labels: Any, precision: str)
     return float(loss.detach())
 
 
-def _raw_run(model_dir: str, examples: list[dict[str, Any]], precision: str, steps: int, queue: Any) -> None:
+def _raw_run(
+    model_dir: str, examples: list[dict[str, Any]], precision: str, steps: int, shape: tuple[int, int], queue: Any
+) -> None:
     """A minimal hand-written loop: forward with labels, backward, AdamW step. Nothing else."""
     import torch
 
@@ -226,7 +250,9 @@ def _timed(result: dict[str, Any], key: str = "times") -> float:
     return sum(times) / len(times)
 
 
-def bench_sft(model_dir: str, steps: int, precisions: list[str], *, with_trl: bool) -> dict[str, Any]:
+def bench_sft(
+    model_dir: str, steps: int, precisions: list[str], shapes: list[tuple[int, int]], *, with_trl: bool
+) -> dict[str, Any]:
     from transformers import AutoTokenizer
 
     from training.modeling import load_model
@@ -236,35 +262,49 @@ def bench_sft(model_dir: str, steps: int, precisions: list[str], *, with_trl: bo
     params = sum(p.numel() for p in load_model(model_dir).parameters())
     flops = matmul_flops()
     bound_tokens_s = flops / (6 * params)
-    print(f"model {model_dir}: {params / 1e6:.1f}M parameters; batch {BATCH} x {SEQ_LEN} tokens; {steps} steps")
+    print(
+        f"model {model_dir}: {params / 1e6:.1f}M parameters; {BATCH} sequences x {SEQ_LEN} tokens per optimiser "
+        f"step on every side; {steps} steps (the first not timed)"
+    )
     print(f"matmul fp32 {flops / 1e9:.1f} GFLOP/s -> compute bound {bound_tokens_s:.0f} trained tokens/s")
     out: dict[str, Any] = {"params": params, "matmul_gflops": flops / 1e9}
-    print(f"{'path':<28}{'step s':>8}{'CPU s':>8}{'tokens/s':>10}{'bound %':>9}{'peak RSS MB':>13}  losses")
+    print(
+        f"{'path (micro-batch x accumulation)':<40}{'step s':>8}{'CPU s':>8}{'s/seq':>8}{'tokens/s':>10}"
+        f"{'bound %':>9}{'peak RSS MB':>13}  losses"
+    )
     for precision in precisions:
-        raw = _in_process(_raw_run, model_dir, examples, precision, steps)
-        project = _in_process(_project_run, model_dir, examples, precision, steps)
-        stock = _in_process(_trl_default_run, model_dir, examples, precision, steps) if with_trl else None
-        rows = [(f"raw AdamW loop {precision}", raw), (f"project run_sft {precision}", project)]
-        if stock is not None:
-            rows.append((f"TRL stock SFTTrainer {precision}", stock))
+        raw = _in_process(_raw_run, model_dir, examples, precision, steps, (BATCH, 1))
+        rows = [(f"raw AdamW loop {BATCH}x1 {precision}", raw)]
+        project: dict[tuple[int, int], dict[str, Any]] = {}
+        for shape in shapes:
+            project[shape] = _in_process(_project_run, model_dir, examples, precision, steps, shape)
+            rows.append((f"project run_sft {shape[0]}x{shape[1]} {precision}", project[shape]))
+        if with_trl:
+            stock = _in_process(_trl_default_run, model_dir, examples, precision, steps, shapes[0])
+            rows.append((f"TRL stock SFTTrainer {shapes[0][0]}x{shapes[0][1]} {precision}", stock))
         for name, result in rows:
             step_s = _timed(result)
             tokens_s = BATCH * SEQ_LEN / step_s
             losses = " ".join(f"{v:.3f}" for v in result["losses"])
             print(
-                f"{name:<28}{step_s:>8.2f}{_timed(result, 'cpu'):>8.2f}{tokens_s:>10.1f}"
-                f"{100 * tokens_s / bound_tokens_s:>8.0f}%"
-                f"{result['rss_mb']:>13.0f}  {losses}"
+                f"{name:<40}{step_s:>8.2f}{_timed(result, 'cpu'):>8.2f}{step_s / BATCH:>8.2f}{tokens_s:>10.1f}"
+                f"{100 * tokens_s / bound_tokens_s:>8.0f}%{result['rss_mb']:>13.0f}  {losses}"
             )
-        if project["lengths"] != [SEQ_LEN]:
-            print(f"  note: project sequences had lengths {project['lengths']}")
-        ratio = _timed(project) / _timed(raw)
-        cpu_ratio = _timed(project, "cpu") / _timed(raw, "cpu")
-        print(f"  -> project / raw at {precision}: wall {ratio:.2f}x, CPU time {cpu_ratio:.2f}x (target <= 1.10x)")
-        if stock is not None:
-            print(f"  -> TRL stock / raw at {precision}: wall {_timed(stock) / _timed(raw):.2f}x, "
-                  f"CPU time {_timed(stock, 'cpu') / _timed(raw, 'cpu'):.2f}x")  # fmt: skip
-        out[precision] = {"raw": raw, "project": project, "ratio": ratio, "cpu_ratio": cpu_ratio}
+        for shape, result in project.items():
+            if result["lengths"] != [SEQ_LEN]:
+                print(f"  note: project {shape[0]}x{shape[1]} sequences had lengths {result['lengths']}")
+            print(
+                f"  -> project {shape[0]}x{shape[1]} / raw {BATCH}x1 at {precision}: wall "
+                f"{_timed(result) / _timed(raw):.2f}x, CPU time {_timed(result, 'cpu') / _timed(raw, 'cpu'):.2f}x, "
+                f"peak RSS {result['rss_mb'] / raw['rss_mb']:.2f}x (target <= 1.10x time)"
+            )
+        if len(project) >= 2:
+            (a, ra), (b, rb) = list(project.items())[:2]
+            print(
+                f"  -> project {a[0]}x{a[1]} vs {b[0]}x{b[1]} at {precision}: CPU time "
+                f"{_timed(ra, 'cpu') / _timed(rb, 'cpu'):.2f}x, peak RSS {ra['rss_mb']:.0f} vs {rb['rss_mb']:.0f} MB"
+            )
+        out[precision] = {"raw": raw, "project": {f"{k[0]}x{k[1]}": v for k, v in project.items()}}
     return out
 
 
@@ -305,7 +345,7 @@ def _grpo_run(model_dir: str, steps: int, completion_tokens: int, queue: Any) ->
     from training.progress import MemoryReporter
     from training.targets import LabelledItem, grpo_prompts
 
-    rows = json.loads((ROOT.parent / "shared" / "data" / "processbench" / "gsm8k.json").read_text())[:8]
+    rows = _gsm8k_rows()[:8]
     items = [SolutionItem.from_processbench(r) for r in rows]
     labelled = [
         LabelledItem(problem=i.problem, steps=tuple(i.steps), first_error_step=i.first_error_step, source="pb",
@@ -381,7 +421,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="embedded", help="Model to train (default: the embedded SmolLM2-135M).")
     parser.add_argument("--steps", type=int, default=3, help="SFT steps per path (the first is not timed).")
-    parser.add_argument("--precisions", default="fp32,bf16", help="Comma-separated: fp32, bf16.")
+    parser.add_argument(
+        "--precisions",
+        default=None,
+        help="Comma-separated: fp32, bf16 (default: both where the CPU has native bf16, else fp32 only: emulated bf16 "
+        "autocast is tens of times slower and would take most of the bench's time).",
+    )
+    parser.add_argument(
+        "--shapes",
+        default="1x4,4x1",
+        help=f"Project path shapes, micro-batch x accumulation, each {BATCH} sequences per optimiser step.",
+    )
     parser.add_argument("--loss-steps", type=int, default=6, help="Steps of the fp32 vs bf16 loss curves (0 = skip).")
     parser.add_argument("--grpo-steps", type=int, default=2, help="GRPO steps (0 = skip).")
     parser.add_argument("--grpo-completion-tokens", type=int, default=64)
@@ -393,14 +443,28 @@ def main() -> None:
 
         os.environ["OMP_NUM_THREADS"] = str(args.threads)  # inherited by the measurement processes
 
+    from core.backends.cpu import has_native_bf16
     from core.models import resolve_model
 
+    native_bf16 = has_native_bf16()
+    if args.precisions is None and not native_bf16:
+        print("this CPU has no native bf16 (avx512_bf16/amx_bf16): bf16 skipped; --precisions fp32,bf16 forces it")
+    default = "fp32,bf16" if native_bf16 else "fp32"
+    precisions = [p.strip() for p in (args.precisions or default).split(",") if p.strip()]
+    shapes = []
+    for text in args.shapes.split(","):
+        micro, _, accumulation = text.strip().partition("x")
+        if not (micro.isdigit() and accumulation.isdigit()) or int(micro) * int(accumulation) != BATCH:
+            raise SystemExit(f"--shapes takes MICROxACCUMULATION with a product of {BATCH}, e.g. 1x4 or 4x1")
+        shapes.append((int(micro), int(accumulation)))
     model_dir = str(resolve_model(args.model))
     if args.steps:
-        precisions = [p.strip() for p in args.precisions.split(",") if p.strip()]
-        bench_sft(model_dir, args.steps, precisions, with_trl=args.with_trl)
+        bench_sft(model_dir, args.steps, precisions, shapes, with_trl=args.with_trl)
     if args.loss_steps:
-        bench_loss_curves(model_dir, args.loss_steps)
+        if "bf16" in precisions:
+            bench_loss_curves(model_dir, args.loss_steps)
+        else:
+            print("loss curves fp32 vs bf16: skipped (bf16 not measured on this CPU)")
     if args.grpo_steps:
         bench_grpo(model_dir, args.grpo_steps, args.grpo_completion_tokens)
 

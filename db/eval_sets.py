@@ -122,8 +122,11 @@ def eval_set_items(eval_set: EvalSet) -> list[SolutionItem]:
 def held_out_problem_keys(session: Session) -> set[str]:
     """Problem keys of every registered evaluation set: solutions of these problems are never trained on."""
     keys: set[str] = set()
-    for problem_keys in session.scalars(select(EvalSet.problem_keys)):
+    for problem_keys, items in session.execute(select(EvalSet.problem_keys, EvalSet.items)):
         keys.update(problem_keys or [])
+        # Recomputed from the stored problems too: a set registered before problem matching learned a new
+        # equivalence (e.g. LaTeX spacing) still excludes every way of writing its problems.
+        keys.update(problem_key(str(item.get("problem", ""))) for item in items or [])
     return keys
 
 

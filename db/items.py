@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.errors import NotFoundError
+from core.problem_text import normal_problem_text
 from core.types import SolutionItem
 from db.models import CampaignItem, Item
 from db.session import begin_write
@@ -23,8 +24,9 @@ def content_hash(problem: str, steps: Sequence[str]) -> str:
 
 
 def problem_key(problem: str) -> str:
-    """Identity of a problem (evaluation sets, the held-out split): case and whitespace do not make two differ."""
-    return hashlib.sha256(" ".join(problem.lower().split()).encode("utf-8")).hexdigest()
+    """Identity of a problem (evaluation sets, the held-out split): case, whitespace and LaTeX layout (spacing,
+    `\\left`/`\\right`, `\\dfrac` for `\\frac`, ...: `core.problem_text`) do not make two differ."""
+    return hashlib.sha256(normal_problem_text(problem).encode("utf-8")).hexdigest()
 
 
 def item_row(item: SolutionItem, *, is_gold: bool | None = None) -> Item:

@@ -159,6 +159,17 @@ class SFTJobConfig(_JobConfigBase):
     )
     teacher_max_new_tokens: int = Field(1024, gt=0, description="Generation budget per teacher critique.")
     learning_rate: float = Field(1e-5, gt=0.0, lt=1.0, description="Peak learning rate (AdamW).")
+    objective: Literal["plain", "judgements"] = Field(
+        "plain",
+        description="Training loss: 'plain' = every critique token alike (the template text is learned in a few steps "
+        "and then dominates nothing but the loss); 'judgements' = the decision tokens (each step's first words after "
+        "'This step', where a correct and a wrong step's critiques part, and the \\boxed{} values of the "
+        "judgements and the answer) weigh judgement_weight times a text token, and erroneous and correct solutions "
+        "are balanced (the smaller class repeated).",
+    )
+    judgement_weight: float = Field(
+        5.0, ge=1.0, le=100.0, description="objective=judgements: weight of a decision token (a text token weighs 1)."
+    )
     # One sequence in memory at a time, four per optimiser step: the same batch for a fraction of the peak memory.
     per_device_batch_size: int = Field(1, gt=0, description="Sequences per device per micro-batch.")
     gradient_accumulation_steps: int = Field(4, gt=0, description="Micro-batches per optimiser step.")

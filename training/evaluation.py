@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -30,6 +32,8 @@ CombineMode = Literal["override", "prompt", "both"]
 PREDICTIONS_FILE = "predictions.jsonl"
 SUMMARY_FILE = "summary.json"
 CONFIG_FILE = "config.json"
+PREDICTION_FINGERPRINT = "prediction_fingerprint"
+"""Key of the prediction fingerprint in a recorded run's config (EvalRun.config)."""
 # Settings that change predictions: a rerun into the same directory must use the same values to resume.
 _FINGERPRINT_FIELDS = (
     "benchmark",
@@ -81,6 +85,44 @@ class EvalConfig(CriticSampling):
         values = self.model_dump(mode="json")
         uses_model = self.critic != "symbolic"
         return {k: values[k] for k in _FINGERPRINT_FIELDS if uses_model or k in {"benchmark", "critic"}}
+
+    def prediction_fingerprint(self) -> str:
+        """A digest of everything that changes this run's predictions; a stored score is reused only on an exact match.
+
+        Generic on purpose, so a new critic setting counts without being listed here: the whole critic config the
+        run's critic is built with (grammar, sampling, repetition penalty and whatever field joins them), this run's
+        own settings (critic kind, combination, model, backend, budget), the model version, the CPU number format,
+        and the source of the code that turns an item into a prediction (prompts, grammar, parser, critic, checker,
+        backends: all of `core`, plus this module).
+        """
+        from core.critic import CriticConfig
+        from core.settings import get_settings
+
+        values = self.model_dump(mode="json", exclude={"output", "limit", "batch_size", "record", "eval_set_id"})
+        critic = CriticConfig.build(**self.critic_options()).model_dump(mode="json")
+        material = {
+            "run": values,
+            "critic_config": critic,
+            "cpu_dtype": str(get_settings().cpu_dtype),
+            "code": prediction_code_digest(),
+        }
+        return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+@cache
+def prediction_code_digest() -> str:
+    """A digest of the source that makes predictions (all of `core`, and this module); computed once per process."""
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for path in sorted([*(root / "core").rglob("*.py"), Path(__file__).resolve()]):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:32]
+
+
+def parse_rate(records: Sequence[dict[str, Any]]) -> float:
+    """Share of prediction records whose critique was read cleanly (parse status ok); 0 for no records."""
+    return sum(r.get("parse_status") == "ok" for r in records) / len(records) if records else 0.0
 
 
 @dataclass
@@ -329,8 +371,16 @@ def run_eval(
     skipped = len(benchmark) - len(todo)
     runner = _Runner(config, critic) if todo else None
     model_name = runner.model_name if runner else (config.model or "")
+    prediction_fingerprint = config.prediction_fingerprint()
     (output / CONFIG_FILE).write_text(
-        json.dumps({"fingerprint": config.fingerprint(), "config": config.model_dump(mode="json")}, indent=2)
+        json.dumps(
+            {
+                "fingerprint": config.fingerprint(),
+                PREDICTION_FINGERPRINT: prediction_fingerprint,
+                "config": config.model_dump(mode="json"),
+            },
+            indent=2,
+        )
     )
     eval_run_id = _record_start(config, model_name, len(benchmark)) if config.record else None
     try:
@@ -482,7 +532,7 @@ def _record_start(config: EvalConfig, model_name: str, n_items: int) -> int | No
             Path(config.output),
             model=model_name,
             dataset=config.benchmark,
-            config=config.model_dump(mode="json"),
+            config={**config.model_dump(mode="json"), PREDICTION_FINGERPRINT: config.prediction_fingerprint()},
             n_items=n_items,
             model_version_id=config.model_version_id,
             eval_set_id=config.eval_set_id,

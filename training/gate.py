@@ -21,6 +21,10 @@ from db.models import EvalRun
 HELD_OUT_SUBSET = "held-out"
 """Name of the job's own held-out split when no evaluation set is registered."""
 
+REFERENCE_MIN_PARSE_RATE = 0.95
+"""A reference read cleanly on fewer of its items is never compared with: an unreadable reference (e.g. scored
+without the grammar, F1 near 0) would let any candidate through."""
+
 ItemKey = tuple[str, str]
 """(gate set name, item id): identifies one scored item across the sets the gate pools."""
 
@@ -75,6 +79,32 @@ def registered_set(session: Session, *, name: str, max_items: int | None = None)
     return GateSet(eval_set.name, spread(items, max_items) if max_items else items, eval_set.id)
 
 
+def gate_eval_config(
+    model: str,
+    gate_set: GateSet,
+    *,
+    output: Path,
+    max_new_tokens: int,
+    model_version_id: int | None = None,
+    backend: str = "transformers",
+) -> Any:
+    """The evaluation config the gate scores a model with (greedy, one sample): one place, so a stored score's
+    fingerprint is compared with the one a fresh scoring would have."""
+    from training.evaluation import EvalConfig
+
+    return EvalConfig.build(
+        benchmark=f"eval-set:{gate_set.name}" if gate_set.eval_set_id else HELD_OUT_SUBSET,
+        output=output,
+        model=str(model),
+        backend=backend,
+        # A vLLM server batches continuously: more items in flight per call use it better.
+        batch_size=8 if backend == "transformers" else 32,
+        max_new_tokens=max_new_tokens,
+        model_version_id=model_version_id,
+        eval_set_id=gate_set.eval_set_id,
+    )
+
+
 def evaluate_on_set(
     model: str,
     gate_set: GateSet,
@@ -89,18 +119,15 @@ def evaluate_on_set(
 
     Returns the prediction records keyed by (set name, item id).
     """
-    from training.evaluation import EvalConfig, run_eval
+    from training.evaluation import run_eval
 
-    config = EvalConfig.build(
-        benchmark=f"eval-set:{gate_set.name}" if gate_set.eval_set_id else HELD_OUT_SUBSET,
+    config = gate_eval_config(
+        model,
+        gate_set,
         output=output,
-        model=str(model),
-        backend=backend,
-        # A vLLM server batches continuously: more items in flight per call use it better.
-        batch_size=8 if backend == "transformers" else 32,
         max_new_tokens=max_new_tokens,
         model_version_id=model_version_id,
-        eval_set_id=gate_set.eval_set_id,
+        backend=backend,
     )
     benchmark = Benchmark(name=gate_set.name, subsets={gate_set.name: list(gate_set.items)})
     run_eval(config, benchmark=benchmark, show_progress=False, on_progress=on_progress)
@@ -115,11 +142,24 @@ def stored_scores(
     gate_set: GateSet,
     max_new_tokens: int,
     backend: str = "transformers",
+    min_parse_rate: float = REFERENCE_MIN_PARSE_RATE,
 ) -> dict[ItemKey, dict[str, Any]] | None:
-    """A finished run's predictions on this set at this generation budget and engine, when every item is there: the
-    version's, or for an unversioned model (the default one) a run of the same model path."""
+    """A finished run's predictions on this set, when every item is there and the run's prediction fingerprint equals
+    the one scoring `model` now would have (same model version, engine, budget, critic settings, grammar, prompt and
+    code: `EvalConfig.prediction_fingerprint`), and at least `min_parse_rate` of its critiques read cleanly.
+    Anything else is None: the caller scores the model afresh rather than compare with a stale or unreadable run."""
+    from training.evaluation import PREDICTION_FINGERPRINT, parse_rate
+
     if gate_set.eval_set_id is None:
         return None
+    expected = gate_eval_config(
+        model,
+        gate_set,
+        output=Path("."),
+        max_new_tokens=max_new_tokens,
+        model_version_id=model_version_id,
+        backend=backend,
+    ).prediction_fingerprint()
     who = (
         EvalRun.model_version_id == model_version_id
         if model_version_id is not None
@@ -131,15 +171,10 @@ def stored_scores(
         .order_by(EvalRun.id.desc())
     ).all()
     for run in runs:
-        config = run.config or {}
-        if config.get("max_new_tokens") != max_new_tokens or config.get("backend") != backend:
-            continue
-        if not run.predictions_path:
-            continue
-        if model_version_id is None and config.get("model") != model:
+        if (run.config or {}).get(PREDICTION_FINGERPRINT) != expected or not run.predictions_path:
             continue
         records = _keyed(gate_set, Path(run.predictions_path))
-        if len(records) == len(gate_set.items):
+        if len(records) == len(gate_set.items) and parse_rate(list(records.values())) >= min_parse_rate:
             return records
     return None
 
@@ -170,6 +205,8 @@ def decide(
 
     `candidate` and `reference` map item keys to prediction records (`label`, `prediction`).
     """
+    from training.evaluation import parse_rate
+
     keys = sorted(candidate)
     labels = [int(candidate[k]["label"]) for k in keys]
     cand_scores = score(labels, [candidate[k]["prediction"] for k in keys])
@@ -196,6 +233,14 @@ def decide(
     details["reference_scores"] = ref_scores.to_dict()
     if len(keys) < min_items:
         return keep(f"only {len(keys)} evaluation items, fewer than gate_min_items={min_items}", ref_f1)
+    ref_parse = parse_rate([reference[k] for k in keys])
+    if ref_parse < REFERENCE_MIN_PARSE_RATE:
+        return keep(
+            f"the reference's critiques read cleanly on only {100 * ref_parse:.0f}% of the items (under "
+            f"{100 * REFERENCE_MIN_PARSE_RATE:.0f}%): not a fair comparison; an admin may promote by hand",
+            ref_f1,
+            reference_parse_rate=ref_parse,
+        )
     try:
         boot = paired_bootstrap_f1(
             labels,

@@ -2,17 +2,23 @@
 
 Both rewards read completions in strict mode: only a complete critique (a judged block for every step up to the
 named one and an answer that agrees with the judgements) earns anything, so a bare `**Answer**: \\boxed{k}` or
-judgements without an answer cannot be learnt as a shortcut.
+judgements without an answer cannot be learnt as a shortcut. Nor can bare labels: every judged step needs a real
+critique (`substantive_critique`: a sentence of its own, not another step's critique again and not the step's text
+copied back). Rollouts are sampled unconstrained and the reward does the checking, because TRL's generation on a
+CPU has no grammar hook and the same rule then holds for vLLM rollouts on a GPU.
 """
 
 from __future__ import annotations
 
+import difflib
 import importlib.util
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from core.parsing import parse_critique
+from core.types import ParsedCritique
 from training.config import GRPOJobConfig
 from training.modeling import common_trainer_args, load_model, load_tokenizer, lora_config, save_trained_model
 from training.progress import Reporter, ReporterCallback
@@ -26,23 +32,68 @@ def _completion_text(completion: Any) -> str:
     return str(completion)
 
 
+MIN_CRITIQUE_WORDS = 4
+"""Fewest words of its own a judged step's critique needs (after the format's opening "This step")."""
+_COPY_SIMILARITY = 0.8
+
+
+def _words(text: str) -> str:
+    """Lower-case words and numbers only: what two texts say, not how they are spaced or punctuated."""
+    return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
+
+
+def substantive_critique(parsed: ParsedCritique, steps: Sequence[str] | None = None) -> bool:
+    """Whether every judged step's critique says something of its own: at least MIN_CRITIQUE_WORDS words besides
+    "This step", not the same words as another judged step's critique, and not the solution step's text copied back
+    (contained in it, containing it, or nearly the same)."""
+    seen: set[str] = set()
+    for step in parsed.steps:
+        if step.verdict == "unchecked":
+            continue
+        said = _words(re.sub(r"^\s*this step\b", "", step.critique, flags=re.IGNORECASE))
+        if len(said.split()) < MIN_CRITIQUE_WORDS or said in seen:
+            return False
+        seen.add(said)
+        if steps is not None and 0 < step.index <= len(steps):
+            source = _words(steps[step.index - 1])
+            if said in source or (source and source in said):
+                return False
+            if difflib.SequenceMatcher(None, said, source).ratio() >= _COPY_SIMILARITY:
+                return False
+    return True
+
+
+def _read(completion: Any, num_steps: int, steps: Sequence[str] | None) -> ParsedCritique | None:
+    """The strictly parsed critique when it is complete and substantive, else None (earns nothing)."""
+    parsed = parse_critique(_completion_text(completion), int(num_steps), mode="strict")
+    if parsed.parse_status != "ok" or not substantive_critique(parsed, steps):
+        return None
+    return parsed
+
+
 def correctness_reward(
-    completions: Sequence[Any], first_error_step: Sequence[int], num_steps: Sequence[int], **_: Any
+    completions: Sequence[Any],
+    first_error_step: Sequence[int],
+    num_steps: Sequence[int],
+    steps: Sequence[Sequence[str]] | None = None,
+    **_: Any,
 ) -> list[float]:
-    """1.0 when the strictly parsed critique names the labelled first-error step, else 0.0 (off-format counts as
-    wrong)."""
+    """1.0 when the strictly parsed, substantive critique names the labelled first-error step, else 0.0 (off-format
+    or bare labels count as wrong). `steps`: each solution's step texts (a dataset column), for the copy check."""
     rewards = []
-    for completion, label, steps in zip(completions, first_error_step, num_steps, strict=True):
-        parsed = parse_critique(_completion_text(completion), int(steps), mode="strict")
-        rewards.append(1.0 if parsed.first_error_step is not None and parsed.first_error_step == int(label) else 0.0)
+    for n, (completion, label, count) in enumerate(zip(completions, first_error_step, num_steps, strict=True)):
+        parsed = _read(completion, int(count), steps[n] if steps is not None else None)
+        rewards.append(1.0 if parsed is not None and parsed.first_error_step == int(label) else 0.0)
     return rewards
 
 
-def format_reward(completions: Sequence[Any], num_steps: Sequence[int], **_: Any) -> list[float]:
-    """1.0 for a critique in the exact format (strict parse succeeds), whatever step it names; 0.0 otherwise."""
+def format_reward(
+    completions: Sequence[Any], num_steps: Sequence[int], steps: Sequence[Sequence[str]] | None = None, **_: Any
+) -> list[float]:
+    """1.0 for a substantive critique in the exact format, whatever step it names; 0.0 otherwise."""
     return [
-        1.0 if parse_critique(_completion_text(c), int(n), mode="strict").parse_status == "ok" else 0.0
-        for c, n in zip(completions, num_steps, strict=True)
+        1.0 if _read(c, int(count), steps[n] if steps is not None else None) is not None else 0.0
+        for n, (c, count) in enumerate(zip(completions, num_steps, strict=True))
     ]
 
 
@@ -107,7 +158,12 @@ def run_grpo(
     if config.format_reward_weight > 0:
         reward_funcs.append(format_reward)
     rows = [
-        {"prompt": r["prompt"], "first_error_step": int(r["first_error_step"]), "num_steps": int(r["num_steps"])}
+        {
+            "prompt": r["prompt"],
+            "first_error_step": int(r["first_error_step"]),
+            "num_steps": int(r["num_steps"]),
+            "steps": list(r.get("steps") or []),
+        }
         for r in train_rows
     ]
     trainer = GRPOTrainer(

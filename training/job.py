@@ -301,7 +301,10 @@ def _evaluate_and_gate(
             if stored is not None:
                 reporter.log(f"the serving model's stored predictions on {gate_set.name} are reused")
             else:
-                reporter.log(f"evaluating the serving model ({ref_model}) on {gate_set.name}")
+                reporter.log(
+                    f"evaluating the serving model ({ref_model}) on {gate_set.name} (no stored run with the same "
+                    f"prediction fingerprint read cleanly on {100 * gate.REFERENCE_MIN_PARSE_RATE:.0f}% of its items)"
+                )
                 stored = _score(config, reporter, ref_model, expected_id, gate_set, eval_dir, "reference")
             reference.update(stored)
     decision = gate.decide(

@@ -52,21 +52,48 @@ def sft_trainer_config(config: SFTJobConfig, output_dir: Path, *, has_eval: bool
     )
 
 
-def _critique_only_trainer_class() -> type:
-    """SFTTrainer whose loss, on a single CPU process, projects only the critique positions through the LM head.
+def _critique_only_trainer_class(judgement_weight: float | None = None) -> type:
+    """SFTTrainer whose loss projects only the critique positions through the LM head, optionally weighting the
+    decision tokens (`judgement_weight`: objective=judgements, `training.objective`).
 
     TRL's fused LM head scores only labelled positions on GPUs (Triton); elsewhere it scores every position in
     tiles and recomputes them in the backward pass, so on CPU a step costs more than a plain loop's
     (bench/training.py compares them). Prompt positions carry no loss, so skipping their logits gives the same loss
-    and gradients for less work. Multi-process and GPU runs keep TRL's own loss.
+    and gradients for less work. Plain SFT on multi-process and GPU runs keeps TRL's own loss.
+
+    The weights are applied here, in a `compute_loss` override, rather than as a per-token weight column in the
+    dataset: TRL's collator builds the completion mask from the chat template after tokenising, and a column of
+    its own would have to follow its truncation and padding; the override sees the final labels and decodes them.
     """
     import torch
     from accelerate.utils import is_peft_model
     from trl import SFTTrainer
 
+    from training.objective import token_weights
+
     class CritiqueOnlySFTTrainer(SFTTrainer):
+        _pieces: dict[int, str] = {}
+
+        def _weights(self, targets: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+            """Per-target weights: each row's completion tokens decoded and matched against the decision spans."""
+            weights = torch.ones(targets.shape[0], dtype=torch.float32, device=targets.device)
+            ids = targets.tolist()
+            row_ids = rows.tolist()
+            for row in sorted(set(row_ids)):
+                where = [i for i, r in enumerate(row_ids) if r == row]
+                pieces = []
+                for i in where:
+                    token = ids[i]
+                    if token not in self._pieces:
+                        self._pieces[token] = self.processing_class.decode([token])
+                    pieces.append(self._pieces[token])
+                for i, w in zip(where, token_weights(pieces, judgement_weight or 1.0), strict=True):
+                    weights[i] = w
+            return weights
+
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):  # type: ignore[no-untyped-def]
-            if return_outputs or self.accelerator.num_processes > 1 or self.accelerator.device.type != "cpu":
+            plain_elsewhere = self.accelerator.num_processes > 1 or self.accelerator.device.type != "cpu"
+            if return_outputs or (judgement_weight is None and plain_elsewhere):
                 return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
             core = self.accelerator.unwrap_model(model)
             if is_peft_model(core):
@@ -80,9 +107,17 @@ def _critique_only_trainer_class() -> type:
                 ).last_hidden_state[:, :-1]
                 logits = core.get_output_embeddings()(hidden[mask]).float()
             targets = labels[mask]
-            total = torch.nn.functional.cross_entropy(logits, targets, reduction="sum")
             count = mask.sum() if num_items_in_batch is None else num_items_in_batch
-            loss = total / torch.as_tensor(count).clamp(min=1)
+            count = torch.as_tensor(count, device=logits.device).clamp(min=1)
+            if judgement_weight is None:
+                loss = torch.nn.functional.cross_entropy(logits, targets, reduction="sum") / count
+            else:
+                # The weighted mean of this micro-batch, scaled by its share of the step's tokens (so accumulated
+                # micro-batches add up as TRL's token-averaged loss does).
+                rows = torch.nonzero(mask, as_tuple=True)[0]
+                weights = self._weights(targets, rows)
+                per_token = torch.nn.functional.cross_entropy(logits, targets, reduction="none")
+                loss = (weights * per_token).sum() / weights.sum().clamp(min=1e-6) * (mask.sum() / count)
             with torch.no_grad():
                 accuracy = (logits.argmax(-1) == targets).float().mean().item() if targets.numel() else 0.0
             self._metrics["train"]["mean_token_accuracy"].append(accuracy)
@@ -103,7 +138,12 @@ def run_sft(
     save: bool = True,
 ) -> TrainOutcome:
     """Fine-tune `model_path` on the examples and save the result under `output_dir/model` (unless save=False)."""
-    trainer_class = _critique_only_trainer_class()
+    weighted = config.objective == "judgements"
+    trainer_class = _critique_only_trainer_class(config.judgement_weight if weighted else None)
+    if weighted:
+        from training.objective import balance_classes
+
+        train_examples = balance_classes(train_examples, seed=config.seed)
 
     if not train_examples:
         from core.errors import BadInputError

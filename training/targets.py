@@ -134,6 +134,7 @@ def build_sft_targets(
                 "target_path": path,
                 "source": item.source,
                 "source_id": item.source_id,
+                "first_error_step": item.first_error_step,
             }
         )
     counts = Counter(ex["target_path"] for ex in examples)
@@ -147,6 +148,7 @@ def grpo_prompts(items: Sequence[LabelledItem]) -> list[dict[str, Any]]:
             "prompt": critique_messages(item.problem, list(item.steps)),
             "first_error_step": item.first_error_step,
             "num_steps": len(item.steps),
+            "steps": list(item.steps),
         }
         for item in items
     ]

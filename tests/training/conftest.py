@@ -14,9 +14,13 @@ TEACHING_STEPS = 400  # enough for the tiny model to write each reply without sl
 PROMPTS = 6  # the items tests/training/helpers.add_labelled_items stores
 
 
+# A critique of each step's own (bare labels such as "Checked." earn no reward: training.grpo.substantive_critique).
+_CRITIQUES = {1: "Adds both given numbers.", 2: "Repeats that total again."}
+
+
 def _judged(step: int, verdict: int) -> str:
     judgement = f"**Judgement**: The correctness of Step {step} is: \\boxed{{{verdict}}}"
-    return f"**Critique of Step {step}**: Checked.\n{judgement}\n\n"
+    return f"**Critique of Step {step}**: {_CRITIQUES[step]}\n{judgement}\n\n"
 
 
 # What the answering tiny model replies, each about as often: a complete critique naming step 1, a complete critique

@@ -140,9 +140,11 @@ def test_evaluation_set_problems_never_reach_a_snapshot(sqlite_session: Session,
     prm = write_prm800k(tmp_path / "phase2_train.jsonl", 4, offset=3)  # shares problems 3, 4, 5 with annotations
     config = load_config("sft", None, {"prm800k": str(prm), "prm800k_ratio": 0.5, "validation_fraction": 0.3})
     before = build_snapshot(sqlite_session, config)
-    # Registered with other spacing and case: the same problems all the same.
+    # Registered with other spacing and case ("WHAT IS 6+10 ?" for "What is 6 + 10?"): the same problems all the same.
     held = [arithmetic_item(i, wrong=False) for i in (3, 4)]
-    held = [h.model_copy(update={"problem": "  " + h.problem.upper()}) for h in held]
+    held = [
+        h.model_copy(update={"problem": "  " + h.problem.upper().replace(" + ", "+").replace("?", " ?")}) for h in held
+    ]
     create_eval_set(sqlite_session, name="held", items=held, source="test")
     after = build_snapshot(sqlite_session, config)
     keys = {problem_key(h.problem) for h in held}

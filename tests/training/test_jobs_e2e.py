@@ -97,7 +97,7 @@ def test_grpo_job_logs_reward_and_changes_weights(sqlite_session: Session, answe
             "max_steps": 2,
             "per_device_batch_size": 8,
             "num_generations": 8,
-            "max_completion_length": 80,
+            "max_completion_length": 96,  # the no-error reply is 83 tokens
             "temperature": 1.0,
             "learning_rate": 1e-3,
             "format_reward_weight": 0.2,

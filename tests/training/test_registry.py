@@ -55,7 +55,7 @@ def test_promote_and_rollback_switch_the_served_model(sqlite_session: Session) -
 
 def _records(labels: list[int], predictions: list[int | None]) -> dict:
     return {
-        ("set", f"i{n}"): {"label": lab, "prediction": p}
+        ("set", f"i{n}"): {"label": lab, "prediction": p, "parse_status": "ok" if p is not None else "failed"}
         for n, (lab, p) in enumerate(zip(labels, predictions, strict=True))
     }
 
@@ -174,32 +174,50 @@ def test_two_jobs_finishing_together_leave_exactly_one_serving(postgres_db_url: 
             session.commit()
 
 
-def test_stored_scores_are_reused_only_from_the_same_engine_and_budget(sqlite_session: Session, tmp_path) -> None:
+def _stored_run(session: Session, tmp_path, gate_set, *, fingerprint: str, parse: list[str], name: str = "run") -> None:
     import json
 
+    from db.evals import finish_eval_run, start_eval_run
+
+    out = tmp_path / name
+    out.mkdir()
+    rows = [
+        {"id": i.id, "subset": "held", "label": i.first_error_step, "prediction": 2, "parse_status": status}
+        for i, status in zip(gate_set.items, parse, strict=True)
+    ]
+    (out / "predictions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    config = {"model": "embedded-path", "max_new_tokens": 512, "backend": "auto", "prediction_fingerprint": fingerprint}
+    run = start_eval_run(
+        session,
+        model="embedded-path",
+        dataset="eval-set:held",
+        config=config,
+        predictions_path=str(out),
+        n_items=len(rows),
+        eval_set_id=gate_set.eval_set_id,
+    )
+    finish_eval_run(session, run_id=run.id, metrics={}, n_items=len(rows))
+
+
+def test_stored_scores_are_reused_only_on_the_same_prediction_fingerprint(
+    sqlite_session: Session, tmp_path, monkeypatch
+) -> None:
+    from core.settings import get_settings
     from core.types import SolutionItem
     from db.eval_sets import create_eval_set
-    from db.evals import finish_eval_run, start_eval_run
+    from training import evaluation
 
     items = [SolutionItem(id=f"i{n}", problem=f"p{n}", steps=["a", "b"], first_error_step=n % 2) for n in range(3)]
     create_eval_set(sqlite_session, name="held", items=items, source="test")
     gate_set = gate.registered_set(sqlite_session, name="held")
-    out = tmp_path / "run"
-    out.mkdir()
-    rows = [{"id": i.id, "subset": "held", "label": i.first_error_step, "prediction": 2} for i in items]
-    (out / "predictions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    run = start_eval_run(
-        sqlite_session,
-        model="embedded-path",
-        dataset="eval-set:held",
-        config={"model": "embedded-path", "max_new_tokens": 512, "backend": "auto"},
-        predictions_path=str(out),
-        n_items=3,
-        eval_set_id=gate_set.eval_set_id,
-    )
-    finish_eval_run(sqlite_session, run_id=run.id, metrics={}, n_items=3)
 
-    def stored(backend: str, budget: int = 512) -> dict | None:
+    def fingerprint(backend: str = "auto", budget: int = 512) -> str:
+        config = gate.gate_eval_config(
+            "embedded-path", gate_set, output=tmp_path, max_new_tokens=budget, backend=backend
+        )
+        return config.prediction_fingerprint()
+
+    def stored(backend: str = "auto", budget: int = 512) -> dict | None:
         return gate.stored_scores(
             sqlite_session,
             model_version_id=None,
@@ -209,8 +227,46 @@ def test_stored_scores_are_reused_only_from_the_same_engine_and_budget(sqlite_se
             backend=backend,
         )
 
-    reused = stored("auto")
+    _stored_run(sqlite_session, tmp_path, gate_set, fingerprint=fingerprint(), parse=["ok"] * 3)
+    reused = stored()
     assert reused is not None and {r["prediction"] for r in reused.values()} == {2} and len(reused) == 3
     # A vLLM run must not stand in for a transformers one (or another budget): the gate compares like with like.
     assert stored("transformers") is None
     assert stored("auto", budget=256) is None
+    # Another grammar setting, or changed critic code, makes the stored run stale: the gate scores afresh.
+    monkeypatch.setenv("CRITIC_CONSTRAINED", "off")
+    get_settings.cache_clear()
+    assert stored() is None
+    monkeypatch.delenv("CRITIC_CONSTRAINED")
+    get_settings.cache_clear()
+    assert stored() is not None
+    monkeypatch.setattr(evaluation, "prediction_code_digest", lambda: "other code")
+    assert stored() is None
+
+
+def test_a_reference_that_reads_badly_is_never_used(sqlite_session: Session, tmp_path) -> None:
+    from core.types import SolutionItem
+    from db.eval_sets import create_eval_set
+
+    items = [SolutionItem(id=f"i{n}", problem=f"p{n}", steps=["a", "b"], first_error_step=n % 2) for n in range(3)]
+    create_eval_set(sqlite_session, name="held", items=items, source="test")
+    gate_set = gate.registered_set(sqlite_session, name="held")
+    mine = gate.gate_eval_config("embedded-path", gate_set, output=tmp_path, max_new_tokens=512, backend="auto")
+    # A stored run with the right fingerprint whose critiques mostly failed to parse (e.g. generated unconstrained).
+    _stored_run(
+        sqlite_session, tmp_path, gate_set, fingerprint=mine.prediction_fingerprint(), parse=["ok", "failed", "failed"]
+    )
+    found = gate.stored_scores(
+        sqlite_session,
+        model_version_id=None,
+        model="embedded-path",
+        gate_set=gate_set,
+        max_new_tokens=512,
+        backend="auto",
+    )
+    assert found is None  # the job then re-scores the serving model
+
+    # Even handed to the gate directly, a reference under 95 % parsed never lets a candidate through.
+    unreadable = _records(LABELS, [None] * 20 + list(SERVING[20:]))
+    decision = gate.decide(_records(LABELS, list(LABELS)), unreadable, min_lift=0.0, min_items=50, auto_promote=True)
+    assert not decision.promoted and "read cleanly on only 83%" in decision.reason
