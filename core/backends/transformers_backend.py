@@ -7,7 +7,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from core.backends.base import Backend, Generation, GenerationParams, Messages, TokenLogprobs
+from core.backends.base import Backend, Generation, GenerationParams, Messages, StreamedText, TokenLogprobs
 from core.backends.cpu import cpu_dtype_name
 from core.errors import BackendUnavailableError, ConfigError
 from core.grammar import Constraint
@@ -212,11 +212,10 @@ class TransformersBackend(Backend):
     def stream(
         self, prompt: Messages, params: GenerationParams, constraint: Constraint | None = None
     ) -> Iterator[str | Generation]:
-        """Yield decoded text pieces as tokens are generated (TextIteratorStreamer), then the whole Generation."""
+        """Yield decoded text pieces as tokens are generated (each stamped with that moment), then the Generation."""
         import torch
-        from transformers import TextIteratorStreamer
 
-        streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=600)
+        streamer = _timed_streamer(self.tokenizer)
         input_ids = torch.tensor([self.encode_prompt(prompt)], device=self.device)
         processor = self._processor([constraint], input_ids.shape[1], params)
         kwargs = {
@@ -254,3 +253,17 @@ class TransformersBackend(Backend):
 
     def close(self) -> None:
         self.model = None  # type: ignore[assignment]
+
+
+def _timed_streamer(tokenizer: Any) -> Any:
+    """transformers' TextIteratorStreamer whose pieces are `StreamedText` stamped in the generating thread, the
+    moment `generate` hands over their token (so a slow reader cannot make text look newer than it is)."""
+    from transformers import TextIteratorStreamer
+
+    class TimedStreamer(TextIteratorStreamer):
+        def on_finalized_text(self, text: str, stream_end: bool = False) -> None:
+            self.text_queue.put(StreamedText(text), timeout=self.timeout)
+            if stream_end:
+                self.text_queue.put(self.stop_signal, timeout=self.timeout)
+
+    return TimedStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=600)
