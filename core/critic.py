@@ -268,6 +268,11 @@ def _enforced(generation: Generation, constraint: Constraint) -> Generation:
     return replace(generation, constrained=False)
 
 
+def _judgement_times(judged_at: dict[int, float]) -> dict[str, float]:
+    """Each streamed step's judgement time as timings entries: `judged_step_N_at` (wall clock, time.time())."""
+    return {f"judged_step_{index}_at": at for index, at in sorted(judged_at.items())}
+
+
 _SampleKey = tuple[int, int, int]
 """(item number, step index, sample number) in a deliberate critique."""
 
@@ -536,6 +541,7 @@ class Critic:
         parsed = [with_confidences(parse_critique(g.text, len(item.steps)), g) for g in generations]
         timings = {"generate_s": time.perf_counter() - started, "first_sample_s": first_done - started}
         timings["total_s"] = time.perf_counter() - started
+        timings.update(_judgement_times(judged_at))
         yield self._result(item, parsed, config, timings, generations, asked_constraint=constraint is not None)
 
     def _count_tokens(self, text: str) -> int:
@@ -553,7 +559,7 @@ class Critic:
         # While text streams, show each step as the model judged it so far (not yet the voted verdicts).
         # `judged_step_N_at`: the wall-clock time (time.time()) the engine generated step N's judgement, so a reader
         # of the stream can tell how long the verdict took to reach them.
-        timings = {"elapsed_s": elapsed, **{f"judged_step_{i}_at": t for i, t in sorted((judged_at or {}).items())}}
+        timings = {"elapsed_s": elapsed, **_judgement_times(judged_at or {})}
         steps = [
             StepResult(
                 index=s.index,
