@@ -256,11 +256,33 @@ class TransformersBackend(Backend):
 
 
 def _timed_streamer(tokenizer: Any) -> Any:
-    """transformers' TextIteratorStreamer whose pieces are `StreamedText` stamped in the generating thread, the
-    moment `generate` hands over their token (so a slow reader cannot make text look newer than it is)."""
+    """transformers' TextIteratorStreamer, token by token, whose pieces are `StreamedText` stamped in the generating
+    thread the moment `generate` hands over their token (so a slow reader cannot make text look newer than it is).
+
+    The library's streamer holds text back until the next space when it ends in a symbol, which for a critique is
+    every judgement (`\\boxed{1}` waits for the next token); the critic parses the text it has gathered, so each
+    token's text is handed on at once, except half a character (a byte-level token inside a UTF-8 sequence).
+    """
     from transformers import TextIteratorStreamer
 
     class TimedStreamer(TextIteratorStreamer):
+        def put(self, value: Any) -> None:
+            if self.skip_prompt and self.next_tokens_are_prompt:
+                self.next_tokens_are_prompt = False
+                return
+            self.token_cache.extend(value.reshape(-1).tolist())  # one sequence: a stream has batch size 1
+            text = self.tokenizer.decode(self.token_cache, **self.decode_kwargs)
+            if text.endswith("\ufffd"):
+                return
+            piece = text[self.print_len :]
+            if text.endswith("\n"):  # as the library does: a fresh cache per line, the last token kept as context
+                self.token_cache = self.token_cache[-1:]
+                self.print_len = len(self.tokenizer.decode(self.token_cache, **self.decode_kwargs))
+            else:
+                self.print_len = len(text)
+            if piece:
+                self.on_finalized_text(piece)
+
         def on_finalized_text(self, text: str, stream_end: bool = False) -> None:
             self.text_queue.put(StreamedText(text), timeout=self.timeout)
             if stream_end:
