@@ -70,13 +70,13 @@ def _judged_at(timings: dict[str, float]) -> dict[int, float]:
     return {int(k.split("_")[2]): v for k, v in timings.items() if k.startswith("judged_step_") and k.endswith("_at")}
 
 
-def stream_side(url: str) -> dict[str, Any]:
+def stream_side(url: str, steps: list[str] = STEPS) -> dict[str, Any]:
     """One critique through /critique_stream: when each step's verdict arrived, against when it was generated."""
     import httpx
 
-    http = httpx.Client(base_url=url, timeout=600)
+    http = httpx.Client(base_url=url, timeout=3600)
     http.post("login", data={"username": "admin", "password": "bench-admin"}).raise_for_status()
-    body = {"data": [PROBLEM, "\n".join(STEPS), "", "", "single", 1], "session_hash": uuid.uuid4().hex}
+    body = {"data": [PROBLEM, "\n".join(steps), "", "", "single", 1], "session_hash": uuid.uuid4().hex}
     started = time.time()
     event_id = http.post("gradio_api/call/critique_stream", json=body).json()["event_id"]
     arrived: dict[int, float] = {}
@@ -111,7 +111,7 @@ def page_side(page: Any, home: Path) -> dict[str, Any]:
     page.evaluate(OBSERVE_JS)
     started = time.time()
     page.click("#critique-run")
-    page.wait_for_function("() => window.__final !== null", timeout=600_000)
+    page.wait_for_function("() => window.__final !== null", timeout=3_600_000)
     cards = page.evaluate("() => window.__cards")
     ended = page.evaluate("() => window.__final")
     with session_scope(f"sqlite:///{home / 'critic.db'}") as session:
@@ -175,8 +175,11 @@ def main(argv: list[str] | None = None) -> int:
         _wait_until_answering(url)
         sides: dict[str, list[dict[str, Any]]] = {"stream": [], "page": []}
         try:
-            warm = stream_side(url)  # loads the model and compiles the grammar: neither side pays for it
-            print(f"warm-up critique: {warm['ended'] - warm['started']:.1f} s; load {os.getloadavg()[0]:.1f}")
+            # The model loaded and one (short) critique written: neither side pays for a first call.
+            warm = stream_side(url, STEPS[:1])
+            print(
+                f"warm-up critique: {warm['ended'] - warm['started']:.1f} s; load {os.getloadavg()[0]:.1f}", flush=True
+            )
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox"])
                 page = browser.new_page(viewport={"width": 1280, "height": 1100})
@@ -185,9 +188,15 @@ def main(argv: list[str] | None = None) -> int:
                 page.fill("input[type=password]", "bench-admin")
                 page.keyboard.press("Enter")
                 page.wait_for_selector("#critique-run")
-                for _ in range(args.runs):
-                    sides["stream"].append(stream_side(url))
-                    sides["page"].append(page_side(page, home))
+                for run in range(args.runs):
+                    for side, measure in (
+                        ("stream", lambda: stream_side(url)),
+                        ("page", lambda: page_side(page, home)),
+                    ):
+                        sides[side].append(measure())
+                        numbers = summarize(sides[side][-1:])
+                        print(f"run {run + 1} {side}: " + ", ".join(f"{k} {v:.2f}" for k, v in numbers.items()))
+                        print(f"  load {os.getloadavg()[0]:.1f}", flush=True)
                 browser.close()
         finally:
             proc.terminate()

@@ -113,11 +113,11 @@ def test_step_cards_stream_as_the_critic_writes_them(served_defaults: Served, br
     page.set_viewport_size({"width": 1280, "height": 2000})  # the whole card list on screen
     page.evaluate(WATCH_CARDS_JS)
     page.click("#critique-run")
-    page.wait_for_function("() => 'step-1' in window.__seen.judged", timeout=600_000)
+    page.wait_for_function("() => 'step-1' in window.__seen.judged", timeout=1_800_000)
     _shot(page, "streaming-step-1-judged")  # what a person sees then: step 1 judged, the rest still being written
     # A person sees the card, not the loading cover Gradio may draw over an output while its event runs.
     assert page.locator("#step-1 .badge-correct, #step-1 .badge-incorrect").first.is_visible()
-    page.wait_for_function("() => window.__seen.final !== null", timeout=600_000)
+    page.wait_for_function("() => window.__seen.final !== null", timeout=1_800_000)
     seen: dict[str, Any] = page.evaluate("() => window.__seen")
     _shot(page, "streaming-finished")
     judged = seen["judged"]
