@@ -268,6 +268,11 @@ def _enforced(generation: Generation, constraint: Constraint) -> Generation:
     return replace(generation, constrained=False)
 
 
+def _judgement_times(judged_at: dict[int, float]) -> dict[str, float]:
+    """Each streamed step's judgement time as timings entries: `judged_step_N_at` (wall clock, time.time())."""
+    return {f"judged_step_{index}_at": at for index, at in sorted(judged_at.items())}
+
+
 _SampleKey = tuple[int, int, int]
 """(item number, step index, sample number) in a deliberate critique."""
 
@@ -512,6 +517,7 @@ class Critic:
         constraint = critique_constraint(len(item.steps), config.max_new_tokens) if self.constrains(config) else None
         text = ""
         first: Generation | None = None
+        judged_at: dict[int, float] = {}
         for chunk in self._stream(prompt, config.params(1), constraint):
             if isinstance(chunk, Generation):
                 first = _enforced(chunk, constraint) if constraint else chunk
@@ -520,7 +526,10 @@ class Critic:
                 continue
             text += chunk
             partial = parse_critique(text, len(item.steps))
-            yield self._streaming_view(item, partial, config, time.perf_counter() - started)
+            for step in partial.steps:
+                if step.verdict != "unchecked" and step.index not in judged_at:
+                    judged_at[step.index] = getattr(chunk, "generated_at", None) or time.time()
+            yield self._streaming_view(item, partial, config, time.perf_counter() - started, judged_at)
         first_done = time.perf_counter()
         if first is None:  # a backend that streams text only
             first = Generation(text=text, completion_tokens=self._count_tokens(text))
@@ -532,6 +541,7 @@ class Critic:
         parsed = [with_confidences(parse_critique(g.text, len(item.steps)), g) for g in generations]
         timings = {"generate_s": time.perf_counter() - started, "first_sample_s": first_done - started}
         timings["total_s"] = time.perf_counter() - started
+        timings.update(_judgement_times(judged_at))
         yield self._result(item, parsed, config, timings, generations, asked_constraint=constraint is not None)
 
     def _count_tokens(self, text: str) -> int:
@@ -539,9 +549,17 @@ class Critic:
         return int(count(text)) if callable(count) else 0
 
     def _streaming_view(
-        self, item: SolutionItem, partial: ParsedCritique, config: CriticConfig, elapsed: float
+        self,
+        item: SolutionItem,
+        partial: ParsedCritique,
+        config: CriticConfig,
+        elapsed: float,
+        judged_at: dict[int, float] | None = None,
     ) -> CritiqueResult:
         # While text streams, show each step as the model judged it so far (not yet the voted verdicts).
+        # `judged_step_N_at`: the wall-clock time (time.time()) the engine generated step N's judgement, so a reader
+        # of the stream can tell how long the verdict took to reach them.
+        timings = {"elapsed_s": elapsed, **_judgement_times(judged_at or {})}
         steps = [
             StepResult(
                 index=s.index,
@@ -564,7 +582,7 @@ class Critic:
             mode=config.mode,
             samples=config.samples,
             parse_status=partial.parse_status,
-            timings={"elapsed_s": elapsed},
+            timings=timings,
             raw_outputs=[partial.raw],
             finished=False,
             critic=config.critic,

@@ -78,6 +78,11 @@ def convert_gguf(gguf_file: Path, out_dir: Path) -> Path:
     return out_dir
 
 
+def is_embedded(model: str) -> bool:
+    """Whether `model` names the embedded SmolLM2: by its name, or the directory it is converted into."""
+    return model == EMBEDDED or Path(model).name == EMBEDDED_DIR_NAME
+
+
 def resolve_model(name: str, settings: Settings | None = None) -> Path | str:
     """Turn a model name into something `from_pretrained` loads without surprises.
 

@@ -27,7 +27,25 @@ LATEX_DELIMITERS: list[dict[str, str | bool]] = [
 ]
 
 ALLOWED_TAGS = frozenset(
-    {"div", "span", "p", "b", "strong", "i", "em", "br", "details", "summary", "h3", "h4", "table", "tr", "td", "th"}
+    {
+        "div",
+        "span",
+        "p",
+        "b",
+        "strong",
+        "i",
+        "em",
+        "br",
+        "code",
+        "details",
+        "summary",
+        "h3",
+        "h4",
+        "table",
+        "tr",
+        "td",
+        "th",
+    }
 )
 ALLOWED_ATTRIBUTES = {
     "*": ["class", "id"],
@@ -128,6 +146,45 @@ def confidence_bar(p_correct: float | None) -> str:
     )
 
 
+SOURCE_BADGES = {"checker": "checker's proof", "model": "model's judgement", "both": "proof + model agree"}
+JUDGED_AS = {"correct": "correct", "incorrect": "wrong"}
+
+
+def _p(p_correct: float | None) -> str:
+    """The model's P(step correct) as words: ', P(correct) = 0.44'; empty when it gave none."""
+    if p_correct is None or p_correct != p_correct:
+        return ""
+    return f", P(correct) = {min(max(float(p_correct), 0.0), 1.0):.2f}"
+
+
+def _doubted(step: StepResult) -> bool:
+    """The model judged the step wrong, but the shown verdict is not 'wrong' (the checker's proof or the first wrong
+    step it proved came first): that judgement is shown as the model's doubt, not as the verdict."""
+    return step.model_verdict == "incorrect" and step.verdict != "incorrect"
+
+
+def _source_line(frag: _Fragment, step: StepResult) -> str:
+    """Where the card's verdict comes from, in one line: the checker's proof with its reason, the model's judgement
+    with its confidence, or both; and the model's overridden judgement as doubt. Empty while nothing is decided."""
+    reason = frag.text(step.check.detail) if step.check is not None and step.check.detail else ""
+    p = _p(step.p_correct)
+    sentences: list[str] = []
+    if step.verdict_source == "checker":
+        sentences.append(f"<b>From the checker's proof</b>{': ' + reason if reason else ''}.")
+        judged = JUDGED_AS.get(step.model_verdict or "")
+        if judged and step.model_verdict != step.verdict and not _doubted(step):
+            sentences.append(f"The model had judged it {judged}{p}.")
+    elif step.verdict_source == "both":
+        sentences.append(f"<b>The checker's proof and the model agree</b>{': ' + reason if reason else ''}.")
+        if p:
+            sentences.append(f"Model{p.removeprefix(',')}.")
+    elif step.verdict_source == "model":
+        sentences.append(f"<b>From the model's judgement</b>{p}; the checker proves nothing here.")
+    if _doubted(step):
+        sentences.append(f"The model doubts this step{p}.")
+    return " ".join(sentences)
+
+
 def _step_card(
     frag: _Fragment, step: StepResult, *, first_error: int | None, show_votes: bool, done: bool = True
 ) -> str:
@@ -139,9 +196,12 @@ def _step_card(
         badges.append('<span class="badge badge-first-error">first wrong step</span>')
     if show_votes and step.vote_share is not None:
         badges.append(f'<span class="badge badge-votes">votes {step.vote_share:.0%}</span>')
-    if step.model_verdict is not None and step.model_verdict != step.verdict:
-        own = VERDICT_LABELS.get(step.model_verdict, step.model_verdict)
-        badges.append(f'<span class="badge badge-model-verdict">model said: {html.escape(own)}</span>')
+    if step.verdict_source is not None:
+        badges.append(
+            f'<span class="badge badge-source-{step.verdict_source}">{SOURCE_BADGES[step.verdict_source]}</span>'
+        )
+    if _doubted(step):
+        badges.append('<span class="badge badge-doubt">model doubts</span>')
     if step.check is not None:
         badges.append(
             f'<span class="badge badge-check-{step.check.status}">{CHECK_LABELS.get(step.check.status, "")}</span>'
@@ -162,7 +222,10 @@ def _step_card(
             '<details class="step-meta"><summary>Meta-critique</summary>'
             f'<div class="step-meta-text">{frag.text(step.meta_critique)}</div></details>'
         )
-    if step.check is not None and step.check.detail:
+    source = _source_line(frag, step)
+    if source:
+        parts.append(f'<div class="step-source">{source}</div>')
+    if step.check is not None and step.check.detail and step.verdict_source not in ("checker", "both"):
         who = "Checker" if step.check.status == "wrong" else "Checker note"
         parts.append(
             f'<div class="step-check step-check-{step.check.status}"><b>{who}:</b> {frag.text(step.check.detail)}</div>'
@@ -192,8 +255,37 @@ def _summary(result: CritiqueResult, *, done: bool) -> str:
     return f'<div class="critic-summary">{verdict}{extra} <span class="muted">Model: {model}</span></div>'
 
 
-def critique_html(result: CritiqueResult, *, done: bool = True) -> str:
-    """The step cards of one (possibly partial) critique result, problem first."""
+EMBEDDED_MODEL_NOTE = (
+    "These critiques come from the small embedded model: its judgements are suggestions; the checker's proofs "
+    "are reliable."
+)
+# Shown inside the app (no link: the page must work offline and the sanitizer keeps no links); docs/serving.md
+# has the whole story.
+STRONGER_MODEL_HOWTO = (
+    "Serve a stronger critic (for example Qwen2.5-7B-Instruct or DeepCritic-7B) with `critic model serve --model "
+    "PATH` or `vllm serve`, or use any OpenAI-compatible API, then start the app with `CRITIC_BACKEND=openai "
+    "CRITIC_BASE_URL=http://HOST:8000/v1 CRITIC_MODEL=NAME critic serve`. A local checkpoint also works: "
+    "`CRITIC_MODEL=/path/to/checkpoint critic serve`. Details: docs/serving.md in the project."
+)
+
+
+def model_note_html() -> str:
+    """The one line a page shows under the embedded model: what its verdicts are worth, and how to do better."""
+    frag = _Fragment()
+    # `...` spans of our own text become <code>; every piece is escaped like any other text.
+    howto = "".join(
+        f"<code>{html.escape(piece)}</code>" if n % 2 else frag.text(piece)
+        for n, piece in enumerate(STRONGER_MODEL_HOWTO.split("`"))
+    )
+    return frag.finish(
+        f'<div class="model-note" id="model-note">{frag.text(EMBEDDED_MODEL_NOTE)} '
+        f'<details class="model-howto"><summary>How to connect a stronger model</summary> {howto}</details></div>'
+    )
+
+
+def critique_html(result: CritiqueResult, *, done: bool = True, model_note: bool = False) -> str:
+    """The step cards of one (possibly partial) critique result, problem first; `model_note` adds the embedded
+    model's note above the cards."""
     frag = _Fragment()
     first_error = result.first_error_step if done and result.first_error_step not in (None, -1) else None
     cards = [
@@ -204,15 +296,16 @@ def critique_html(result: CritiqueResult, *, done: bool = True) -> str:
         f'<div class="critic-problem"><b>Problem.</b> {frag.text(result.problem)}</div>'
         f"{_summary(result, done=done)}{''.join(cards)}</div>"
     )
-    return frag.finish(markup)
+    return (model_note_html() if model_note else "") + frag.finish(markup)
 
 
-def many_results_html(results: Sequence[CritiqueResult]) -> str:
-    """Several critique results one after another (file uploads)."""
-    return "".join(
+def many_results_html(results: Sequence[CritiqueResult], *, model_note: bool = False) -> str:
+    """Several critique results one after another (file uploads); the embedded model's note once, on top."""
+    items = "".join(
         f'<div class="critic-item"><h4>Item {i}{": " + html.escape(r.id) if r.id else ""}</h4>{critique_html(r)}</div>'
         for i, r in enumerate(results, start=1)
     )
+    return (model_note_html() if model_note else "") + items
 
 
 DIFF_LABELS = {"kept": "= kept", "changed": "~ changed", "added": "+ added", "removed": "− removed"}
@@ -437,6 +530,13 @@ PAGE_CSS = """
 /* Read by screen readers, not shown: the page's HTML sanitizer drops aria-label. */
 .sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
 .badge-model-verdict { background: #f6f8fa; color: #57606a; }
+.badge-source-checker, .badge-source-both { background: #ddf4ff; color: #0969da; }
+.badge-source-model { background: #f6f8fa; color: #57606a; }
+.badge-doubt { background: #fff8c5; color: #9a6700; }
+.step-source { margin-top: 4px; font-size: 0.92em; color: #24292f; }
+.model-note { margin: 6px 0; padding: 6px 10px; border-radius: 6px; background: #f6f8fa; color: #24292f;
+  font-size: 0.92em; }
+.model-note summary { cursor: pointer; color: #0969da; display: inline; }
 .step-check-wrong { color: #9a6700; }
 .conflict-diff tr.differs td { background: #fff8c5; }
 .conflict-diff td, .conflict-diff th { padding: 2px 8px; text-align: left; }

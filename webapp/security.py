@@ -46,6 +46,9 @@ RESPONSE_HEADERS = {
     "x-content-type-options": "nosniff",
     "referrer-policy": "same-origin",
 }
+# On event streams (critique cards as the critic writes): no proxy or cache may hold the events back until the end
+# (nginx buffers responses unless told, compressing proxies wait for a full block).
+EVENT_STREAM_HEADERS = {"cache-control": "no-cache, no-transform", "x-accel-buffering": "no"}
 
 
 def _reply(status: int, detail: str, headers: dict[str, str] | None = None) -> tuple[dict[str, Any], bytes]:
@@ -237,6 +240,9 @@ class SecurityMiddleware:
                 headers = MutableHeaders(scope=message)
                 for key, value in RESPONSE_HEADERS.items():
                     headers.setdefault(key, value)
+                if headers.get("content-type", "").startswith("text/event-stream"):
+                    for key, value in EVENT_STREAM_HEADERS.items():
+                        headers[key] = value
                 cookies = headers.getlist("set-cookie")
                 if cookies:
                     del headers["set-cookie"]

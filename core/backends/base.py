@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -42,6 +43,21 @@ class Generation:
     finish_reason: str = "stop"  # "stop" or "length"
     tokens: tuple[TokenLogprobs, ...] = ()  # filled when GenerationParams.logprobs > 0 and the engine reports them
     constrained: bool = False  # the engine enforced the prompt's Constraint while generating this text
+
+
+class StreamedText(str):
+    """A piece of streamed text that knows when it was generated (`time.time()` of its last token).
+
+    A plain `str` for every consumer; the critic reads `generated_at` to say when each step's judgement was
+    written, so the time from generation to the card on screen can be measured (bench/streaming.py).
+    """
+
+    generated_at: float
+
+    def __new__(cls, text: str, generated_at: float | None = None) -> StreamedText:
+        piece = super().__new__(cls, text)
+        piece.generated_at = time.time() if generated_at is None else generated_at
+        return piece
 
 
 def constraints_per_prompt(
@@ -91,12 +107,15 @@ class Backend(ABC):
     def stream(
         self, prompt: Messages, params: GenerationParams, constraint: Constraint | None = None
     ) -> Iterator[str | Generation]:
-        """Yield text chunks of one completion as they are produced, then the whole Generation (tokens, flags)."""
+        """Yield text chunks of one completion as they are produced, then the whole Generation (tokens, flags).
+
+        Engines that stream yield each chunk as a `StreamedText` stamped with the time it was generated; this
+        fallback, for engines that cannot stream, yields the whole text once it is written."""
         if constraint is not None and self.supports_constraints:
             generation = self.generate([prompt], replace(params, n=1), [constraint])[0][0]
         else:
             generation = self.generate([prompt], replace(params, n=1))[0][0]
-        yield generation.text
+        yield StreamedText(generation.text)
         yield generation
 
     @property

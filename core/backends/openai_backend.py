@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import openai
 
-from core.backends.base import Backend, Generation, GenerationParams, Messages, TokenLogprobs
+from core.backends.base import Backend, Generation, GenerationParams, Messages, StreamedText, TokenLogprobs
 from core.errors import BackendUnavailableError, BadInputError, ConfigError
 from core.grammar import Constraint
 from core.settings import Settings, get_settings
@@ -144,7 +144,8 @@ class OpenAIBackend(Backend):
                     finish = _finish(choice.finish_reason) if choice.finish_reason else finish
                     if choice.delta.content:
                         text += choice.delta.content
-                        yield choice.delta.content
+                        # Stamped on arrival: the server wrote it a network hop earlier.
+                        yield StreamedText(choice.delta.content)
         except openai.APIError as exc:
             raise self._translate(exc, prompt_index=0) from exc
         count = usage if usage is not None else split_completion_tokens([text], None)[0]

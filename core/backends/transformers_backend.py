@@ -7,7 +7,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from core.backends.base import Backend, Generation, GenerationParams, Messages, TokenLogprobs
+from core.backends.base import Backend, Generation, GenerationParams, Messages, StreamedText, TokenLogprobs
 from core.backends.cpu import cpu_dtype_name
 from core.errors import BackendUnavailableError, ConfigError
 from core.grammar import Constraint
@@ -212,11 +212,10 @@ class TransformersBackend(Backend):
     def stream(
         self, prompt: Messages, params: GenerationParams, constraint: Constraint | None = None
     ) -> Iterator[str | Generation]:
-        """Yield decoded text pieces as tokens are generated (TextIteratorStreamer), then the whole Generation."""
+        """Yield decoded text pieces as tokens are generated (each stamped with that moment), then the Generation."""
         import torch
-        from transformers import TextIteratorStreamer
 
-        streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=600)
+        streamer = _timed_streamer(self.tokenizer)
         input_ids = torch.tensor([self.encode_prompt(prompt)], device=self.device)
         processor = self._processor([constraint], input_ids.shape[1], params)
         kwargs = {
@@ -254,3 +253,39 @@ class TransformersBackend(Backend):
 
     def close(self) -> None:
         self.model = None  # type: ignore[assignment]
+
+
+def _timed_streamer(tokenizer: Any) -> Any:
+    """transformers' TextIteratorStreamer, token by token, whose pieces are `StreamedText` stamped in the generating
+    thread the moment `generate` hands over their token (so a slow reader cannot make text look newer than it is).
+
+    The library's streamer holds text back until the next space when it ends in a symbol, which for a critique is
+    every judgement (`\\boxed{1}` waits for the next token); the critic parses the text it has gathered, so each
+    token's text is handed on at once, except half a character (a byte-level token inside a UTF-8 sequence).
+    """
+    from transformers import TextIteratorStreamer
+
+    class TimedStreamer(TextIteratorStreamer):
+        def put(self, value: Any) -> None:
+            if self.skip_prompt and self.next_tokens_are_prompt:
+                self.next_tokens_are_prompt = False
+                return
+            self.token_cache.extend(value.reshape(-1).tolist())  # one sequence: a stream has batch size 1
+            text = self.tokenizer.decode(self.token_cache, **self.decode_kwargs)
+            if text.endswith("\ufffd"):
+                return
+            piece = text[self.print_len :]
+            if text.endswith("\n"):  # as the library does: a fresh cache per line, the last token kept as context
+                self.token_cache = self.token_cache[-1:]
+                self.print_len = len(self.tokenizer.decode(self.token_cache, **self.decode_kwargs))
+            else:
+                self.print_len = len(text)
+            if piece:
+                self.on_finalized_text(piece)
+
+        def on_finalized_text(self, text: str, stream_end: bool = False) -> None:
+            self.text_queue.put(StreamedText(text), timeout=self.timeout)
+            if stream_end:
+                self.text_queue.put(self.stop_signal, timeout=self.timeout)
+
+    return TimedStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=600)

@@ -5,10 +5,13 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 from core.backends import cpu
-from core.backends.base import Backend, Generation, GenerationParams, Messages, TokenLogprobs
+from core.backends.base import Backend, Generation, GenerationParams, Messages, StreamedText, TokenLogprobs
 from core.backends.cpu import cpu_dtype_name, large_buffers_returned_to_the_os, vllm_kv_cache_bytes
 from core.errors import BackendUnavailableError, ConfigError
 from core.grammar import VLLM_STRUCTURED_OUTPUTS_BACKEND, Constraint
@@ -129,17 +132,45 @@ class VLLMBackend(Backend):
         outputs = self.llm.chat([list(prompt) for prompt in prompts], sampling, use_tqdm=False)
         return [
             [
-                Generation(
-                    text=sample.text,
-                    completion_tokens=len(sample.token_ids),
-                    finish_reason="length" if sample.finish_reason == "length" else "stop",
-                    tokens=_token_logprobs(sample),
-                    constrained=constraint is not None,
-                )
+                _generation(sample, constraint is not None)
                 for sample in sorted(request.outputs, key=lambda sample: sample.index)
             ]
             for request, constraint in zip(outputs, constraints, strict=True)
         ]
+
+    def stream(
+        self, prompt: Messages, params: GenerationParams, constraint: Constraint | None = None
+    ) -> Iterator[str | Generation]:
+        """Yield the text as the engine writes it (each piece stamped when its step ended), then the Generation.
+
+        `LLM.chat` returns only finished requests, so this adds one request to the engine itself, asking for
+        every step's output, and steps the engine here until that request is done.
+        """
+        sampling = self._sampling(replace(params, n=1), constraint)
+        sampling.output_kind = self._vllm.sampling_params.RequestOutputKind.CUMULATIVE
+        ids = self.llm.get_tokenizer().apply_chat_template(list(prompt), add_generation_prompt=True, tokenize=True)
+        if hasattr(ids, "keys"):
+            ids = ids["input_ids"]
+        engine = self.llm.llm_engine
+        # Outputs carry the id given here; the engine's own id (with a random suffix) is not used.
+        request_id = f"stream-{uuid.uuid4().hex}"
+        engine.add_request(request_id, {"prompt_token_ids": list(ids)}, sampling)
+        sent, sample, finished = 0, None, False
+        try:
+            while not finished:
+                for output in engine.step():
+                    if output.request_id != request_id:
+                        continue
+                    sample, finished = output.outputs[0], output.finished
+                    if len(sample.text) > sent:
+                        yield StreamedText(sample.text[sent:])
+                        sent = len(sample.text)
+                if not finished and not engine.has_unfinished_requests():
+                    raise BackendUnavailableError("the vLLM engine dropped the streamed request")
+        finally:
+            if not finished:
+                engine.abort_request([request_id])
+        yield _generation(sample, constraint is not None)
 
     def close(self) -> None:
         """Stop the engine worker process so the caller's process can exit cleanly."""
@@ -152,6 +183,17 @@ class VLLMBackend(Backend):
             core.shutdown()
         del self.llm
         gc.collect()
+
+
+def _generation(sample: Any, constrained: bool) -> Generation:
+    """One vLLM completion output in the backend-neutral form."""
+    return Generation(
+        text=sample.text,
+        completion_tokens=len(sample.token_ids),
+        finish_reason="length" if sample.finish_reason == "length" else "stop",
+        tokens=_token_logprobs(sample),
+        constrained=constrained,
+    )
 
 
 def _token_logprobs(sample: Any) -> tuple[TokenLogprobs, ...]:

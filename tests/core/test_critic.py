@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -119,6 +120,10 @@ def test_stream_fills_step_cards_in_then_ends_with_the_voted_result() -> None:
     assert len(partial) > 10 and not any(r.finished for r in partial)
     seen_step1_before_step2 = next(r for r in partial if r.steps[0].verdict == "correct")
     assert seen_step1_before_step2.steps[1].verdict == "unchecked"
+    # From the view where a step is first judged on, it says when that judgement was written (wall clock).
+    assert "judged_step_1_at" in seen_step1_before_step2.timings
+    assert "judged_step_2_at" not in seen_step1_before_step2.timings
+    assert partial[-1].timings["judged_step_1_at"] <= partial[-1].timings["judged_step_2_at"] <= time.time()
     assert final.finished and final.votes == [2, 2] and final.first_error_step == 2
     assert final.steps[1].vote_share == 1.0
 

@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from core.backends import GenerationParams, create_backend
-from core.backends.base import Generation
+from core.backends.base import Generation, StreamedText
 from core.backends.openai_backend import OpenAIBackend, normalize_base_url, split_completion_tokens
 from core.errors import BackendUnavailableError, BadInputError, ConfigError
 
@@ -222,6 +222,7 @@ def test_stream_yields_text_in_chunks(stub: StubServer) -> None:
     assert len(chunks) > 3
     assert "".join(chunks).strip() == "Step 1 is correct. sample 0 seed None for stream me"
     assert isinstance(whole, Generation) and whole.text == "".join(chunks), "the stream ends with the whole text"
+    assert all(isinstance(c, StreamedText) and c.generated_at > 0 for c in chunks), "each chunk stamped on arrival"
 
 
 def test_transient_server_errors_are_retried(stub: StubServer) -> None:

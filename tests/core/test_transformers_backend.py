@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from core.backends import GenerationParams, create_backend
+from core.backends.base import StreamedText
 from core.backends.transformers_backend import TransformersBackend, pick_device
 from core.errors import ConfigError
 
@@ -51,6 +52,9 @@ def test_stream_yields_the_same_text_as_greedy_generate(backend: TransformersBac
     *pieces, whole = list(backend.stream(PROMPTS[1], params))
     assert len(pieces) >= 2, "text should arrive in several pieces"
     assert "".join(pieces) == backend.generate([PROMPTS[1]], params)[0][0].text == whole.text
+    # Each piece says when its token was generated, in order: what the time to a card on screen is measured from.
+    stamps = [piece.generated_at for piece in pieces]
+    assert all(isinstance(piece, StreamedText) for piece in pieces) and stamps == sorted(stamps)
 
 
 def test_create_backend_by_name_and_device_choice(tiny_model_dir: Path) -> None:

@@ -229,10 +229,14 @@ IN_PROCESS_SCRIPT = textwrap.dedent(
         critic = Critic(backend, samples=int(sys.argv[2]), max_new_tokens=int(sys.argv[3]), seed=1)
         try:
             result = critic.critique(item)
+            views = list(critic.stream(item, samples=1, temperature=0.0))  # the engine stepped here, no chat call
         finally:
             critic.close()
         print("ENGINE_CALLS " + json.dumps(engine_calls))
         print("RESULT " + result.model_dump_json())
+        streamed = [v.raw_outputs[0] for v in views[:-1]]
+        print("STREAM " + json.dumps({"partial": streamed, "final": views[-1].raw_outputs[0],
+                                      "finished": [v.finished for v in views]}))
 
     if __name__ == "__main__":  # vLLM starts worker processes that re-import the main module
         main()
@@ -257,6 +261,11 @@ def test_in_process_vllm_backend_critiques_the_same_item(processbench_item: dict
     assert json.loads(lines["ENGINE_CALLS"]) == [[1, [SAMPLES], [True]]], "one engine call with n=k, under the grammar"
     assert json.loads(lines["ENGINE_PROCESSES"]) == 0, "on a CPU the engine runs in the caller's process"
     check_result(CritiqueResult.model_validate_json(lines["RESULT"]), processbench_item, "vllm")
+    # The in-process engine streams too: the critique grows view by view and the last one holds all of it.
+    stream = json.loads(lines["STREAM"])
+    assert len(stream["partial"]) >= 3 and stream["finished"] == [False] * len(stream["partial"]) + [True]
+    assert all(b.startswith(a) for a, b in zip(stream["partial"], stream["partial"][1:], strict=False))
+    assert stream["final"] == stream["partial"][-1] and len(stream["partial"][0]) < len(stream["final"])
 
 
 def test_without_vllm_the_backend_and_serve_say_where_to_get_it(

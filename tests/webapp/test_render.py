@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from html import unescape
+
 import pytest
 
 from core.types import CritiqueResult, StepCheck, StepResult
 from tests.webapp.conftest import INJECTIONS, assert_inert
-from webapp.render import annotation_html, critique_html, markdown_html, text_html
+from webapp.render import annotation_html, critique_html, many_results_html, markdown_html, text_html
 from webapp.reports import report_csv, student_page
 
 
@@ -101,20 +103,91 @@ def test_the_confidence_bar_is_clamped_labelled_and_inert() -> None:
     assert_inert(bar)
 
 
-def test_a_card_shows_the_checkers_reason_and_the_models_own_verdict() -> None:
-    step = StepResult(
-        index=2,
-        text="Change is 20 − 12 = 9 dollars.",
+def _card(**fields: object) -> str:
+    """The page of a one-step result whose step has these fields (the step's own text: 'Step text.')."""
+    step = StepResult(index=1, text="Step text.", **fields)  # type: ignore[arg-type]
+    first = 1 if step.verdict == "incorrect" else -1
+    return critique_html(CritiqueResult(problem="p", steps=[step], first_error_step=first, model="m", backend="b"))
+
+
+def test_a_verdict_the_checker_proved_names_the_proof_and_its_reason() -> None:
+    page = _card(
         verdict="incorrect",
+        verdict_source="checker",
         model_verdict="correct",
         p_correct=0.83,
         check=StepCheck(status="wrong", detail="20 − 12 = 9 is false (20 − 12 = 8)"),
     )
-    result = CritiqueResult(problem="p", steps=[step], first_error_step=2, model="m", backend="b")
-    page = critique_html(result)
-    assert "✗ incorrect" in page and "model said: ✓ correct" in page
-    assert "<b>Checker:</b> 20 − 12 = 9 is false (20 − 12 = 8)" in page
+    assert "✗ incorrect" in page and "checker's proof</span>" in page
+    assert "<b>From the checker's proof</b>: 20 − 12 = 9 is false (20 − 12 = 8)." in page
+    assert "The model had judged it correct, P(correct) = 0.83." in page
+    assert page.count("20 − 12 = 9 is false") == 1  # the reason once, in the provenance line
     assert "model confidence 83 % correct" in page
+
+
+def test_a_verdict_of_the_model_alone_says_so_with_its_confidence() -> None:
+    page = _card(verdict="incorrect", verdict_source="model", model_verdict="incorrect", p_correct=0.31)
+    assert "model's judgement</span>" in page
+    assert "<b>From the model's judgement</b>, P(correct) = 0.31; the checker proves nothing here." in page
+    assert "doubts" not in page
+
+
+def test_a_verdict_both_agree_on_names_the_proof_and_the_models_confidence() -> None:
+    page = _card(
+        verdict="correct",
+        verdict_source="both",
+        model_verdict="correct",
+        p_correct=0.9,
+        check=StepCheck(status="verified", detail="6 * 2 = 12 holds"),
+    )
+    assert "proof + model agree</span>" in page
+    assert "<b>The checker's proof and the model agree</b>: 6 * 2 = 12 holds. Model P(correct) = 0.90." in page
+    assert "Checker note" not in page
+
+
+def test_a_models_overridden_wrong_verdict_is_shown_as_doubt_with_its_probability() -> None:
+    proved = _card(
+        verdict="correct",
+        verdict_source="checker",
+        model_verdict="incorrect",
+        p_correct=0.44,
+        check=StepCheck(status="verified", detail="3 * 1 = 3 holds"),
+    )
+    assert "✓ correct" in proved and "model doubts</span>" in proved
+    assert "<b>From the checker's proof</b>: 3 * 1 = 3 holds. The model doubts this step, P(correct) = 0.44." in proved
+    assert "had judged" not in proved
+    # After the checker's first wrong step the model's earlier doubt stays on its own step, unjudged.
+    unjudged = _card(verdict="unchecked", model_verdict="incorrect", p_correct=0.44)
+    assert "The model doubts this step, P(correct) = 0.44." in unjudged and "✗ incorrect" not in unjudged
+
+
+def test_a_step_nobody_judged_has_no_provenance_line_but_keeps_the_checkers_note() -> None:
+    page = _card(verdict="unchecked", check=StepCheck(status="unchecked", detail="no equation to check"))
+    assert "step-source" not in page
+    assert "<b>Checker note:</b> no equation to check" in page
+
+
+def test_provenance_lines_keep_latex_and_escape_the_checkers_reason() -> None:
+    page = _card(
+        verdict="incorrect",
+        verdict_source="checker",
+        check=StepCheck(status="wrong", detail=r"$\frac{1}{2} = 3$ is false <script>alert(1)</script>"),
+    )
+    assert r"$\frac{1}{2} = 3$" in page
+    assert_inert(page)
+
+
+def test_the_embedded_models_note_is_said_once_with_how_to_connect_a_stronger_model() -> None:
+    step = StepResult(index=1, text="x", verdict="correct")
+    result = CritiqueResult(problem="p", steps=[step], first_error_step=-1, model="embedded", backend="b")
+    page = critique_html(result, model_note=True)
+    assert page.count('id="model-note"') == 1
+    assert "its judgements are suggestions; the checker's proofs are reliable" in unescape(page)
+    assert "How to connect a stronger model" in page and "<code>CRITIC_BACKEND=openai" in page
+    assert "docs/serving.md" in page
+    assert_inert(page)
+    assert "model-note" not in critique_html(result)
+    assert many_results_html([result, result], model_note=True).count('id="model-note"') == 1
 
 
 def test_a_streaming_card_does_not_call_an_unwritten_step_a_parse_failure() -> None:

@@ -288,6 +288,19 @@ def test_login_cookies_are_same_site_lax_and_pages_refuse_framing(web, app_url: 
     assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
 
 
+def test_event_streams_tell_proxies_not_to_hold_events_back(web, app_url: str) -> None:
+    user = Attacker(app_url, "viewer", "pw-viewer")
+    fn = user.fn_index(elem_id="critique-run")
+    joined = user.http.post(
+        "gradio_api/queue/join",
+        json={"data": [], "fn_index": fn, "session_hash": user.session_hash, "event_data": None},
+    )
+    assert joined.status_code == 200, joined.text
+    with user.http.stream("GET", "gradio_api/queue/data", params={"session_hash": user.session_hash}) as stream:
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        assert stream.headers["x-accel-buffering"] == "no" and "no-transform" in stream.headers["cache-control"]
+
+
 # ---- 5. accounts: throttled logins, revoked sessions ---------------------------------------------------------
 
 

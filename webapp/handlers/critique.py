@@ -11,6 +11,7 @@ from typing import Any
 from core.errors import BadInputError, ConflictError
 from core.items_csv import read_upload
 from core.items_io import make_item
+from core.models import is_embedded
 from core.prompts import format_steps
 from core.refine import RefineConfig, Revision, StepChange, revise, step_diff
 from core.types import CritiqueResult, SolutionItem, StepResult
@@ -46,6 +47,12 @@ def pending_result(
         parse_status="partial",
         finished=False,
     )
+
+
+def by_embedded_model(results: CritiqueResult | list[CritiqueResult]) -> bool:
+    """Whether the embedded model wrote (any of) these critiques: the page then says what its verdicts are worth."""
+    many = results if isinstance(results, list) else [results]
+    return any(is_embedded(r.model) for r in many)
 
 
 def critique_stream(

@@ -85,11 +85,13 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
             mode=mode,
             samples=int(samples),
         ):
+            note = handlers.by_embedded_model(result)
             if not done:
-                yield critique_html(result, done=False), gr.update(), None, gr.update(), gr.update(), gr.update()
+                cards = critique_html(result, done=False, model_note=note)
+                yield cards, gr.update(), None, gr.update(), gr.update(), gr.update()
                 continue
             yield (
-                critique_html(result, done=True),
+                critique_html(result, done=True, model_note=note),
                 gr.update(value=result.model_dump(mode="json"), visible=True),
                 stored,
                 *_label_controls(actor, result, stored),
@@ -138,7 +140,7 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
             ctx, actor, path=path, model=model, backend=backend, mode=mode, samples=int(samples)
         )
         notes = "".join(message_html(e, kind="error") for e in errors)
-        return notes + many_results_html(results), gr.update(
+        return notes + many_results_html(results, model_note=handlers.by_embedded_model(results)), gr.update(
             value=[r.model_dump(mode="json") for r in results], visible=True
         )
 
