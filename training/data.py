@@ -99,6 +99,8 @@ def annotation_items(session: Session, *, statuses: Sequence[str] = ("submitted"
         select(Annotation, Item)
         .join(Item, Item.id == Annotation.item_id)
         .where(Annotation.status.in_(list(statuses)), Annotation.first_error_step.is_not(None))
+        # Code items are critiqued from their tests, not step by step: they train through GRPO's revision reward.
+        .where(Item.language.is_(None))
         .order_by(Annotation.id)
     ).all()
     best: dict[int, tuple[Annotation, Item]] = {}
@@ -126,6 +128,7 @@ def annotation_items(session: Session, *, statuses: Sequence[str] = ("submitted"
                 stored_critique=accepted_critique(annotation, runs.get(annotation.critique_run_id), len(steps)),
                 comment=annotation.comment or "",
                 provenance={"annotation_id": annotation.id, "annotation_version": annotation.version},
+                answer=item.answer,
             )
         )
     return out
@@ -197,6 +200,7 @@ def prm800k_items(source: str, *, offline: bool = True) -> tuple[list[LabelledIt
                 source="prm800k",
                 source_id=f"{name}:{record.line_number}",
                 provenance={"labeler": record.labeler},
+                answer=record.item.answer,
             )
         )
     if bad > len(warnings):
