@@ -12,7 +12,10 @@ import typer
 from cli.options import BACKEND_HELP
 
 if TYPE_CHECKING:
-    from core.critic import Critic
+    from pydantic import BaseModel
+
+    from core.code.items import CodeItem
+    from core.critic import Critic, CriticConfig
     from core.errors import BadInputError
     from core.types import CritiqueResult, SolutionItem
 
@@ -130,10 +133,14 @@ def critique(
 ) -> None:
     """Critique math solutions step by step and name the first wrong step (-1 when all are correct).
 
+    Code items (with 'code' and tests) are run in the sandbox first; their result has 'execution' (tests passed,
+    failing tests with expected and actual values) and a 'verdict' that failing tests make incorrect.
+
     Bad items get a one-line error on stderr naming the item and field.
 
     The other items are still critiqued and written; the command then exits with code 2.
     """
+    from core.code.items import CodeItem
     from core.critic import Critic, CriticConfig
     from core.errors import BadInputError
     from core.settings import get_settings
@@ -152,16 +159,23 @@ def critique(
     )
     entries = _read_entries(input, problem, solution_file)
     items = [e for e in entries if isinstance(e, SolutionItem)]
+    code_items = [e for e in entries if isinstance(e, CodeItem)]
     errors = [e for e in entries if isinstance(e, BadInputError)]
     for error in errors:
         typer.secho(f"error: {error}", err=True, fg=typer.colors.RED)
-    if items:
+    if items or code_items:
         options = {"base_url": base_url} if base_url else {}
         critic = Critic.create(model=model or settings.model, backend=backend_name, **options, **config.model_dump())
+        sink = _open_output(output)
         try:
-            _write_results(critic, items, batch_size, output, as_json=len(entries) == 1)
+            if items:
+                _write_results(critic, items, batch_size, sink, as_json=len(entries) == 1)
+            if code_items:
+                _write_code_results(critic, code_items, config, batch_size, sink, as_json=len(entries) == 1)
         finally:
             critic.close()
+            if sink is not sys.stdout:
+                sink.close()
     if errors:
         # Raised (not typer.Exit) so `critic` prints it and exits with the bad-input code after all good items.
         raise BadInputError(f"{len(errors)} of {len(entries)} item(s) rejected; {len(items)} critiqued")
@@ -185,7 +199,7 @@ def _check_choices(
 
 def _read_entries(
     input: str | None, problem: str | None, solution_file: str | None
-) -> list[SolutionItem | BadInputError]:
+) -> list[SolutionItem | CodeItem | BadInputError]:
     """The items to critique, from --problem with --solution-file or from --input; bad ones as errors."""
     from core.items_io import make_item, read_items
     from core.settings import get_settings
@@ -194,34 +208,49 @@ def _read_entries(
     if problem is not None:
         solution = sys.stdin.read() if solution_file == "-" else _read_solution(solution_file or "")
         return [make_item(problem, solution=solution, settings=settings, where="--solution-file")]
-    return list(read_items(sys.stdin if input == "-" else Path(input or ""), settings=settings))
+    return list(read_items(sys.stdin if input == "-" else Path(input or ""), settings=settings, code=True))
 
 
-def _write_results(
-    critic: Critic, items: list[SolutionItem], batch_size: int, output: Path | None, *, as_json: bool
+def _write(sink: IO[str], result: BaseModel, as_json: bool) -> None:
+    if as_json:
+        sink.write(result.model_dump_json(indent=2) + "\n")
+    else:
+        sink.write(json.dumps(result.model_dump(mode="json"), ensure_ascii=False) + "\n")
+
+
+def _write_code_results(
+    critic: Critic, items: list[CodeItem], config: CriticConfig, batch_size: int, sink: IO[str], *, as_json: bool
 ) -> None:
+    """Code items: tests in the sandbox, then one critique each from the critic's backend, written batch by batch."""
+    from core.code.critique import CodeCritiqueConfig, critique_code
+
+    code_config = CodeCritiqueConfig.build(
+        max_new_tokens=config.max_new_tokens,
+        temperature=config.effective_temperature,
+        constrained=config.constrained,
+        repetition_penalty=config.repetition_penalty,
+    )
+    for start in range(0, len(items), batch_size):
+        for result in critique_code(critic.backend, items[start : start + batch_size], code_config):
+            _write(sink, result, as_json)
+        sink.flush()
+
+
+def _write_results(critic: Critic, items: list[SolutionItem], batch_size: int, sink: IO[str], *, as_json: bool) -> None:
     """Critique batch by batch and write each result (JSON for a single item, else JSONL) as soon as it is done."""
     from tqdm import tqdm
 
-    sink = _open_output(output)
-    try:
-        # One sample of one item streams, so the user sees the steps being judged; k samples go as one batch
-        # (which the default backend may hand to its vLLM server).
-        streamed = len(items) == 1 and critic.config.samples == 1
-        with tqdm(total=len(items), unit="item", file=sys.stderr, disable=len(items) <= 1) as progress:
-            for start in range(0, len(items), batch_size):
-                batch = items[start : start + batch_size]
-                results = [_critique_with_progress(critic, batch[0])] if streamed else critic.critique_many(batch)
-                for result in results:
-                    if as_json:
-                        sink.write(result.model_dump_json(indent=2) + "\n")
-                    else:
-                        sink.write(json.dumps(result.model_dump(mode="json"), ensure_ascii=False) + "\n")
-                sink.flush()  # written batch by batch, so an interruption keeps what is done
-                progress.update(len(batch))
-    finally:
-        if sink is not sys.stdout:
-            sink.close()
+    # One sample of one item streams, so the user sees the steps being judged; k samples go as one batch
+    # (which the default backend may hand to its vLLM server).
+    streamed = len(items) == 1 and critic.config.samples == 1
+    with tqdm(total=len(items), unit="item", file=sys.stderr, disable=len(items) <= 1) as progress:
+        for start in range(0, len(items), batch_size):
+            batch = items[start : start + batch_size]
+            results = [_critique_with_progress(critic, batch[0])] if streamed else critic.critique_many(batch)
+            for result in results:
+                _write(sink, result, as_json)
+            sink.flush()  # written batch by batch, so an interruption keeps what is done
+            progress.update(len(batch))
 
 
 def _critique_with_progress(critic: Critic, item: SolutionItem) -> CritiqueResult:

@@ -128,3 +128,24 @@ def test_help_texts_describe_every_option() -> None:
     ):
         assert option in text
     assert "JSONL" in text and "first wrong step" in text
+
+
+def test_code_items_get_execution_and_a_verdict_that_failing_tests_decide(tmp_path: Path, tiny_model_dir: Path) -> None:
+    from core.code.tasks import load_code_tasks
+
+    chosen = {item.id: item for item in load_code_tasks()}
+    rows = [chosen["factorial/wrong-1"].to_json(), chosen["factorial/correct"].to_json()]
+    source = tmp_path / "code.jsonl"
+    source.write_text("\n".join(json.dumps(row) for row in rows))
+    out = tmp_path / "results.jsonl"
+    result = critic("critique", "-i", str(source), "-m", str(tiny_model_dir), "--max-new-tokens", "16", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    wrong, right = [json.loads(line) for line in out.read_text().splitlines()]
+    assert wrong["verdict"] == "incorrect" and wrong["execution"]["passed"] < wrong["execution"]["total"]
+    failing = wrong["execution"]["failing"][0]
+    assert failing["name"] == wrong["failing_test"] and failing["name"] in wrong["analysis"]
+    assert failing["expected"] is not None and failing["actual"] is not None
+    assert right["execution"]["passed"] == right["execution"]["total"] == 4 and right["verdict"] in (
+        "correct",
+        "incorrect",
+    )
