@@ -312,7 +312,8 @@ def build_snapshot(
     leaked = sum(problem_key(i.problem) in held_out for i in [*train, *validation])
     if leaked:  # a bug, not bad input: training on an evaluation set would make every gate decision meaningless
         raise RuntimeError(f"{leaked} snapshot items belong to registered evaluation sets")
-    if not train:
+    # GRPO's revision reward also trains on code tasks (training.revision_reward): annotations are optional there.
+    if not train and getattr(config, "reward", None) != "revision":
         raise BadInputError(
             "no training data: no submitted/approved annotations with a first-error label"
             + (" and no usable PRM800K rows" if config.prm800k else "; add annotations or set prm800k")

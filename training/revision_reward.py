@@ -14,14 +14,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from core.code.refine import CodeRefineConfig, code_revision_messages, extract_code
-
 from core.answers import answers_match
 from core.backends.base import Backend
 from core.code.critique import CodeCritiqueResult, code_critique_messages, decide, run_item_tests
 from core.code.feedback import Execution, execution_feedback
 from core.code.grammar import parse_code_critique
 from core.code.items import CodeItem
+from core.code.refine import CodeRefineConfig, code_revision_messages, extract_code
 from core.code.tasks import load_code_tasks
 from core.critic import assemble_result
 from core.parsing import parse_critique
@@ -111,6 +110,26 @@ def _completion_text(completion: Any) -> str:
     return str(completion)
 
 
+def revise_with_critiques(
+    generator: Backend,
+    items: Sequence[CodeItem],
+    critiques: Sequence[CodeCritiqueResult],
+    *,
+    max_new_tokens: int = 384,
+    limits: SandboxLimits | None = None,
+) -> list[tuple[CodeItem, Execution]]:
+    """One revision of each item with its given critique (one batched generator call), and the revision's tests."""
+    if not items:
+        return []
+    prompts = [code_revision_messages(item, critique) for item, critique in zip(items, critiques, strict=True)]
+    outputs = generator.generate(prompts, CodeRefineConfig(max_new_tokens=max_new_tokens).params())
+    revised = [
+        item.model_copy(update={"code": extract_code(out[0].text, item.code)})
+        for item, out in zip(items, outputs, strict=True)
+    ]
+    return list(zip(revised, run_item_tests(revised, limits), strict=True))
+
+
 class RevisionReward:
     """The reward function TRL calls with a batch of completions: 1.0 per critique whose revision passes."""
 
@@ -153,13 +172,14 @@ class RevisionReward:
     def _revise_code(self, todo: list[tuple[int, CodeItem, CodeCritiqueResult]]) -> list[bool]:
         if not todo:
             return []
-        prompts = [code_revision_messages(item, critique) for _, item, critique in todo]
-        outputs = self.generator.generate(prompts, CodeRefineConfig(max_new_tokens=self.max_new_tokens).params())
-        revised = [
-            item.model_copy(update={"code": extract_code(out[0].text, item.code)})
-            for (_, item, _), out in zip(todo, outputs, strict=True)
-        ]
-        return [execution.all_passed for execution in run_item_tests(revised, self.limits)]
+        revised = revise_with_critiques(
+            self.generator,
+            [item for _, item, _ in todo],
+            [critique for _, _, critique in todo],
+            max_new_tokens=self.max_new_tokens,
+            limits=self.limits,
+        )
+        return [execution.all_passed for _, execution in revised]
 
     def _revise_math(self, todo: list[tuple[int, SolutionItem, CritiqueResult, str]]) -> list[bool]:
         if not todo:
