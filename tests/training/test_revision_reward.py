@@ -19,7 +19,7 @@ CRITIQUE = (
     "**Analysis**: The code stops one short: range(1, n) leaves out n.\n"
     "**Suggestions**: Use range(1, n + 1).\n**Verdict**: \\boxed{incorrect}"
 )
-FIXED = "```python\ndef sum_to_n(n):\n    total = 0\n    for i in range(1, n + 1):\n        total += i\n    return total\n```"
+FIXED = "```python\ndef sum_to_n(n):\n    return sum(range(1, n + 1))\n```"
 
 
 def _wrong_sum() -> object:
