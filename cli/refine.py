@@ -17,7 +17,9 @@ from cli.options import (
     finish,
     input_option,
     limit_option,
+    open_backends,
     parse_backend_spec,
+    percent,
     run_critic_job,
 )
 
@@ -50,7 +52,10 @@ def refine_command(
     critic_mode: CriticMode = "single",
     critic_samples: CriticSamples = 1,
     without_critique: bool = typer.Option(
-        False, "--without-critique", help="Revise without showing a critique (the self-revision baseline)."
+        False,
+        "--without-critique",
+        "--self-revise",
+        help="Revise without showing a critique (the self-revision baseline: same generator and rounds).",
     ),
     max_new_tokens: MaxNewTokens = 512,
     temperature: float = typer.Option(0.0, "--temperature", min=0.0, help="Revision temperature (0 = greedy)."),
@@ -63,9 +68,18 @@ def refine_command(
     Each round critiques the current solution and, unless the critic accepts it, revises it; rounds stop when
     the critic finds no error or after --rounds. Each output row has every round's critique and revision and a
     step diff (kept / changed / added / removed) of the final solution against the original.
+
+    Code items (with 'code' and tests): each round runs the tests, critiques the code with their outcome, revises
+    it and runs the tests on the revision; rounds stop when every test passes. Rows give the tests passed before
+    and after each round; the summary gives pass@1 before and after each round.
     """
     from core.refine import RefineConfig
+    from training.code_jobs import has_code_items
     from training.generation_jobs import run_refine
+
+    if has_code_items(input):
+        _refine_code(ctx.params, output or default_output(input, "refined"))
+        return
 
     config = RefineConfig.build(
         rounds=rounds, use_critique=not without_critique, max_new_tokens=max_new_tokens, temperature=temperature
@@ -77,6 +91,42 @@ def refine_command(
         report,
         f"refined {sum(counts[k] for k in ('accepted', 'max_rounds', 'critique_unreadable'))}: "
         f"{counts['changed']} changed, {counts['accepted']} accepted by the critic "
+        f"(written now {report.written}, already done {report.skipped}) -> {target}",
+    )
+
+
+def _refine_code(flags: dict[str, Any], target: Path) -> None:
+    """`critic refine` on code items: checked revisions, with pass@1 per round."""
+    from core.code.critique import CodeCritiqueConfig
+    from core.code.refine import CodeRefineConfig
+    from training.code_jobs import run_code_refine
+
+    config = CodeRefineConfig.build(
+        rounds=flags["rounds"],
+        use_critique=not flags["without_critique"],
+        max_new_tokens=flags["max_new_tokens"],
+        temperature=flags["temperature"],
+    )
+    with open_backends(flags["base_url"], "refine code") as (backends, bar):
+        generator = backends.get(flags["generator"])
+        critic = None if flags["without_critique"] else backends.get(flags["critic"])
+        report = run_code_refine(
+            flags["input"],
+            target,
+            generator,
+            critic,
+            config,
+            critique_config=CodeCritiqueConfig.build(max_new_tokens=min(flags["max_new_tokens"], 256)),
+            batch_size=flags["batch_size"],
+            limit=flags["limit"],
+            progress=bar.update,
+        )
+    summary = report.summary
+    rounds = " ".join(f"after {k}: {percent(summary[f'pass@1_after_{k}'])}" for k in range(config.rounds + 1))
+    arm = "with critique" if config.use_critique else "self-revise"
+    finish(
+        report,
+        f"refined {summary['items']} code items ({arm}); pass@1 {rounds}; {report.counts['passed']} pass every test "
         f"(written now {report.written}, already done {report.skipped}) -> {target}",
     )
 

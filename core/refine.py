@@ -41,6 +41,9 @@ class Revision(BaseModel):
     final_answer: str | None
     raw: str = Field("", description="The generator's output.")
     changed: bool
+    answer_matches: bool | None = Field(
+        None, description="Whether the final answer matches the item's ground truth (math-verify); null if unknown."
+    )
 
 
 class RefinementRound(BaseModel):
@@ -62,6 +65,11 @@ class Refinement(BaseModel):
     rounds: list[RefinementRound] = Field(default_factory=list)
     stop_reason: StopReason
     used_critique: bool = True
+    answer_matches: bool | None = Field(
+        None,
+        description="Whether the final solution's answer matches the ground truth (the revision succeeded); null when "
+        "the item has no known answer.",
+    )
 
 
 class StepChange(BaseModel):
@@ -115,8 +123,14 @@ def apply_revision(item: SolutionItem, critique: CritiqueResult | None, text: st
         steps = parse_continuation(text, item.steps[:kept])
         if len(steps) <= kept:  # nothing usable was generated
             steps, kept = list(item.steps), len(item.steps)
+    final = solution_answer(steps)
     return Revision(
-        steps=steps, kept_steps=kept, final_answer=solution_answer(steps), raw=text, changed=steps != item.steps
+        steps=steps,
+        kept_steps=kept,
+        final_answer=final,
+        raw=text,
+        changed=steps != item.steps,
+        answer_matches=answers_match(final, item.answer) if item.answer else None,
     )
 
 
@@ -164,11 +178,13 @@ def revise(
     todo = []
     for position, (item, critique) in enumerate(zip(items, critiques, strict=True)):
         if critique is not None and critique.first_error_step in (NO_ERROR, None):
+            final = solution_answer(item.steps)
             revisions[position] = Revision(
                 steps=list(item.steps),
                 kept_steps=len(item.steps),
-                final_answer=solution_answer(item.steps),
+                final_answer=final,
                 changed=False,
+                answer_matches=answers_match(final, item.answer) if item.answer else None,
             )
         else:
             todo.append(position)
@@ -199,6 +215,7 @@ def refine(
                 stop_reason="max_rounds",
                 used_critique=False,
                 rounds=[RefinementRound(round=1, revision=rev)],
+                answer_matches=rev.answer_matches,
             )
             for item, rev in zip(items, revisions, strict=True)
         ]
@@ -232,6 +249,7 @@ def refine(
             final_answer=solution_answer(current[p].steps),
             rounds=history[p],
             stop_reason=stop[p] or "max_rounds",
+            answer_matches=answers_match(solution_answer(current[p].steps), item.answer) if item.answer else None,
         )
         for p, item in enumerate(items)
     ]

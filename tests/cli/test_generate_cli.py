@@ -180,3 +180,20 @@ def test_mc_labels_on_a_processbench_item_with_the_embedded_model(
     assert row["id"] == item["id"] and row["label_source"] == "monte_carlo"
     assert row["mc_success_rates"][-1] == 1.0  # the solution's own (correct) answer is the ground truth
     assert len(row["mc_rollout_answers"][0]) == 2
+
+
+def test_refine_code_items_runs_the_tests_on_each_revision(tmp_path: Path, tiny_model_dir: Path) -> None:
+    from core.code.tasks import load_code_tasks
+
+    chosen = {item.id: item for item in load_code_tasks()}
+    source, output = tmp_path / "code.jsonl", tmp_path / "refined.jsonl"
+    source.write_text("\n".join(json.dumps(chosen[i].to_json()) for i in ("clamp/wrong-1", "clamp/correct")))
+    model = f"transformers:{tiny_model_dir}"
+    result = critic(*_cli("refine", input=source, generator=model, critic=model, rounds=2, output=output, **FAST))
+    assert result.exit_code == 0, result.output
+    assert "pass@1 after 0: 50.0%" in result.output
+    wrong, right = read_jsonl(output)
+    assert wrong["execution_before"]["passed"] < wrong["total_tests"] == 3
+    assert len(wrong["passed_per_round"]) == 3 and len(wrong["rounds"]) >= 1
+    assert wrong["rounds"][0]["critique"]["verdict"] == "incorrect" and wrong["rounds"][0]["execution"]["total"] == 3
+    assert right["stop_reason"] == "passed" and right["rounds"] == [] and right["passed_per_round"] == [3, 3, 3]

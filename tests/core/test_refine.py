@@ -90,6 +90,8 @@ def test_ctrl_rounds_stop_when_the_critic_accepts() -> None:
     generator = ScriptedBackend(_fixing_generator)
     [fixed, untouched] = refine(generator, _looking_critic, [WRONG, RIGHT], RefineConfig(rounds=3))
     assert fixed.final_answer == "7" and fixed.stop_reason == "accepted"
+    # The revision succeeded: its final answer matches the ground truth (math-verify).
+    assert fixed.answer_matches is True and fixed.rounds[0].revision.answer_matches is True
     assert [r.critique.first_error_step for r in fixed.rounds] == [2, -1]
     assert fixed.rounds[0].revision is not None and fixed.rounds[1].revision is None
     assert untouched.final_steps == RIGHT.steps and len(untouched.rounds) == 1
@@ -100,6 +102,7 @@ def test_rounds_run_out_when_the_generator_never_fixes_it() -> None:
     stubborn = ScriptedBackend(lambda prompt, i: "Step 2: 3 + 4 = 8\nStep 3: So \\boxed{8}")
     [result] = refine(stubborn, _looking_critic, [WRONG], RefineConfig(rounds=2))
     assert result.stop_reason == "max_rounds" and len(result.rounds) == 2 and result.final_answer == "8"
+    assert result.answer_matches is False
 
 
 def test_unreadable_critique_leaves_the_solution_alone() -> None:
