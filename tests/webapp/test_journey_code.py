@@ -27,7 +27,8 @@ from tests.webapp.test_journeys import (  # noqa: F401  (fixtures, used by name)
     served,
 )
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+# Five critiques by the tiny model under the grammar on a shared CPU take minutes: more than the default timeout.
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(1800)]
 
 PROBLEM = "Write sum_to_n(n) that returns 1 + 2 + ... + n, and 0 when n < 1."
 TESTS = "assert sum_to_n(1) == 1\nassert sum_to_n(5) == 15\nassert sum_to_n(0) == 0\nassert sum_to_n(10) == 55"
@@ -62,7 +63,7 @@ def test_teacher_grades_a_class_of_python_submissions(served: Served, browser, t
     page.click("#teach-code-tests .cm-content")
     page.keyboard.insert_text(TESTS)
     _press(page, "#teach-start", "#teach-status", "critiquing 5 solutions")
-    # Five critiques by the tiny model on a shared CPU: their tests run in the sandbox first.
+    # Their tests run in the sandbox first, then the critic writes (one batch: the count jumps when it is stored).
     _wait_text(page, "#teach-progress", "5 of 5 solutions critiqued", timeout=900_000)
 
     # Every student's tests passed, and the verdict: failing tests make a solution incorrect.
