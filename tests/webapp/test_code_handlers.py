@@ -8,7 +8,7 @@ from core.errors import BadInputError
 from db.critique_runs import get_critique_run, to_code_critique_result
 from db.session import session_scope
 from webapp.handlers import code as handlers
-from webapp.tabs.code_section import EXAMPLE_CODE, EXAMPLE_PROBLEM, EXAMPLE_TESTS, code_critique_html, test_result_rows
+from webapp.tabs.code_section import EXAMPLE_CODE, EXAMPLE_PROBLEM, EXAMPLE_TESTS, code_critique_html, result_rows
 
 FIXED = "```python\\ndef sum_to_n(n):\\n    return sum(range(1, n + 1))\\n```"
 
@@ -20,7 +20,7 @@ def test_a_pasted_solution_is_tested_critiqued_stored_and_revised(web) -> None:
     )
     assert (result.execution.passed, result.execution.total) == (1, 3)
     assert result.verdict == "incorrect" and result.failing_test == "assert sum_to_n(1) == 1"
-    rows = test_result_rows(result.execution, item.test_list)
+    rows = result_rows(result.execution, item.test_list)
     assert [row[1] for row in rows] == ["failed", "failed", "passed"]
     assert rows[0][2:4] == ["1", "0"]  # expected 1, got 0
     card = code_critique_html(result)

@@ -7,11 +7,14 @@ student's test results and critique, overrules one verdict, and exports the repo
 from __future__ import annotations
 
 import csv
+import functools
 import io
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.webapp import test_journeys
 from tests.webapp.test_journeys import (  # noqa: F401  (fixtures, used by name)
     Served,
     _fill,
@@ -41,6 +44,14 @@ SUBMISSIONS = [
     ("Eve", "def sum_to_n(n):\n    return n * (n + 1) // 2\n"),
 ]
 EXPECTED_PASSED = {"Ann": "4", "Ben": "1", "Cy": "4", "Dee": "0", "Eve": "4"}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _patient_server_start() -> Iterator[None]:
+    """`critic serve` may take minutes to answer on a loaded 2-core machine: wait up to ten (before `served`)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(test_journeys, "_wait_for_http", functools.partial(test_journeys._wait_for_http, timeout=600.0))
+        yield
 
 
 def _class_file(path: Path) -> Path:

@@ -29,7 +29,7 @@ SOURCE_TEXT = {
 }
 
 
-def test_result_rows(execution: Execution, tests: Sequence[str] = ()) -> list[list[str]]:
+def result_rows(execution: Execution, tests: Sequence[str] = ()) -> list[list[str]]:
     """One row per test: every test the item lists (those not failing passed), then any failing test not listed."""
     failing = {test.name: test for test in execution.failing}
     rows = []
@@ -114,7 +114,7 @@ def build(ctx: AppContext) -> None:
                 entry_point=entry_point,
             )
             return [
-                test_result_rows(result.execution, item.test_list),
+                result_rows(result.execution, item.test_list),
                 code_critique_html(result),
                 (item, result),
                 "",

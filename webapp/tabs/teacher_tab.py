@@ -14,7 +14,7 @@ from webapp.handlers import teacher as h
 from webapp.permissions import Action
 from webapp.render import CONFIDENCE_STEPS, LATEX_DELIMITERS, critique_html, message_html, sanitize
 from webapp.reports import write_reports
-from webapp.tabs.code_section import TEST_COLUMNS, code_critique_html, test_result_rows
+from webapp.tabs.code_section import TEST_COLUMNS, code_critique_html, result_rows
 from webapp.ui import current_actor, selected_id, shows_errors
 
 COLUMNS = ["student", "item_id", "first_wrong_step", "verdict", "tests_passed", "corrected", "comment"]
@@ -145,7 +145,7 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
         if row.is_code:
             # A code submission: the code as written, each test's result, and the critique with its verdict.
             html = code_critique_html(row.code) if row.code else message_html("Not critiqued yet.")
-            tests = test_result_rows(row.code.execution, row.test_list) if row.code else []
+            tests = result_rows(row.code.execution, row.test_list) if row.code else []
             return [
                 html,
                 gr.update(choices=CODE_VERDICTS, value=row.first_wrong_step, label="Verdict"),
