@@ -10,7 +10,7 @@ from db.session import session_scope
 from webapp.handlers import code as handlers
 from webapp.tabs.code_section import EXAMPLE_CODE, EXAMPLE_PROBLEM, EXAMPLE_TESTS, code_critique_html, result_rows
 
-FIXED = "```python\\ndef sum_to_n(n):\\n    return sum(range(1, n + 1))\\n```"
+FIXED = "```python\ndef sum_to_n(n):\n    return sum(range(1, n + 1))\n```"
 
 
 def test_a_pasted_solution_is_tested_critiqued_stored_and_revised(web) -> None:
