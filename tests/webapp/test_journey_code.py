@@ -103,7 +103,7 @@ def test_teacher_grades_a_class_of_python_submissions(served: Served, browser, t
     _wait_row(page, "#teach-table", "Eve", "5", "1", "incorrect", "4/4")
 
     _press(page, "#teach-export", "#teach-status", "Report ready.")
-    _wait_text(page, "#teach-files", "-report.csv")
+    _wait_text(page, "#teach-files", ".csv")
     _shot(page, "code-teacher")
     href = page.locator("#teach-files a[href*='report.csv']").first.get_attribute("href")
     assert href, "the report has no download link"
