@@ -73,13 +73,15 @@ def _queue_critiques(campaign: str, database_url: str | None) -> None:
 
 @app.command("export")
 def export(
-    format: str = typer.Option(..., "--format", "-f", help="prm800k, processbench, hf or csv."),
+    format: str = typer.Option(
+        ..., "--format", "-f", help="prm800k, processbench, jsonl (items, code items with their tests), hf or csv."
+    ),
     output: Path = typer.Option(..., "--output", "-o", help="File to write (a directory for hf)."),
     campaign: str | None = typer.Option(None, help="Only this campaign's items and annotations."),
     status: list[str] = typer.Option([], help="Only annotations with this status (repeatable): submitted, approved..."),
     database_url: str | None = typer.Option(None, help=_URL_HELP),
 ) -> None:
-    """Export annotations (prm800k: one line per annotation) or items with their labels (processbench, hf, csv)."""
+    """Export annotations (prm800k: one per line) or items with their labels (processbench, jsonl, hf, csv)."""
     from db.exporter import export as run_export
     from db.session import init_db
 

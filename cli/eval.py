@@ -37,7 +37,8 @@ def evaluate(
         "processbench",
         "--benchmark",
         "-B",
-        help="processbench | processbench:gsm8k,math | mr-gsm8k[:FILE] | prm800k:FILE | FILE (ProcessBench schema).",
+        help="processbench | processbench:gsm8k,math | mr-gsm8k[:FILE] | prm800k:FILE | FILE (ProcessBench schema) | "
+        "code[:FILE] (code items with tests and a correct/incorrect label; default: the project's tasks).",
     ),
     critic: str = typer.Option(
         "combined",
@@ -71,20 +72,54 @@ def evaluate(
     ),
     no_db: bool = typer.Option(False, "--no-db", help="Do not record the run in the database."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    revise_rounds: int = typer.Option(
+        0,
+        "--revise-rounds",
+        min=0,
+        max=10,
+        help="--benchmark code: also revise the wrong solutions with the critique up to N rounds and report pass@1 "
+        "before and after each, beside the self-revision baseline.",
+    ),
 ) -> None:
     """Evaluate a critic and print per-subset error accuracy, correct accuracy and F1, then F1 with lenient and
     strict parsing (the format's own rules: an off-format critique counts as wrong) side by side."""
     if ctx.invoked_subcommand is not None:
         return
+    if benchmark == "code" or benchmark.startswith("code:"):
+        _evaluate_code(ctx.params, output or _default_output(benchmark, "code", combine, model, 1))
+        return
     from training.evaluation import EvalConfig, format_outcome, run_eval
 
     # The options are named after EvalConfig's fields; the others say how to run, not what to evaluate.
-    fields = {k: v for k, v in ctx.params.items() if k not in ("output", "no_db", "quiet")}
+    fields = {k: v for k, v in ctx.params.items() if k not in ("output", "no_db", "quiet", "revise_rounds")}
     config = EvalConfig.build(
         **fields, output=output or _default_output(benchmark, critic, combine, model, samples), record=not no_db
     )
     outcome = run_eval(config, show_progress=not quiet)
     typer.echo(format_outcome(outcome, config))
+
+
+def _evaluate_code(params: dict[str, Any], output: Path) -> None:
+    """`critic eval --benchmark code[:FILE]`: execution-grounded critiques of code items, scored against labels."""
+    from core.critic import Critic
+    from training.code_evaluation import CodeEvalConfig, format_code_outcome, run_code_eval
+
+    config = CodeEvalConfig.build(
+        **{k: params[k] for k in ("benchmark", "model", "backend", "base_url", "max_new_tokens", "limit")},
+        revise_rounds=params["revise_rounds"],
+        output=output,
+    )
+    items = config.items()  # bad items are refused before a model loads
+    critic = Critic.create(model=config.model, backend=config.backend, **_server(config.base_url))
+    try:
+        outcome = run_code_eval(config, critic.backend, items)
+    finally:
+        critic.close()
+    typer.echo(format_code_outcome(outcome, config, critic.model_name))
+
+
+def _server(base_url: str | None) -> dict[str, Any]:
+    return {"base_url": base_url} if base_url else {}
 
 
 @app.command()

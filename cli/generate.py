@@ -1,4 +1,4 @@
-"""`critic generate seed-critiques|mc-labels`: training data from a teacher or generator model, resumable."""
+"""`critic generate seed-critiques|ctrl-critiques|mc-labels`: training data from a teacher or generator, resumable."""
 
 from __future__ import annotations
 
@@ -19,7 +19,9 @@ from cli.options import (
 )
 
 app = typer.Typer(
-    help="Training data from models: DeepCritic seed critiques and Monte Carlo step labels.", no_args_is_help=True
+    help="Training data from models: DeepCritic seed critiques, CTRL critiques of code grounded in execution, and "
+    "Monte Carlo step labels.",
+    no_args_is_help=True,
 )
 
 
@@ -60,6 +62,45 @@ def seed_critiques(
             limit=limit,
             store=_critique_run_store(backend.name, database_url) if store else None,
             progress=bar.update,
+        )
+    finish(
+        report,
+        f"kept {report.counts['kept']}, dropped {report.counts['dropped']} (written now {report.written}, "
+        f"already done {report.skipped}) -> {target}",
+    )
+
+
+@app.command("ctrl-critiques", no_args_is_help=True)
+def ctrl_critiques(
+    input: Path = typer.Option(
+        ..., "--input", "-i", help="JSONL/JSON of code items: problem, code, tests (test_list or test + entry_point)."
+    ),
+    teacher: str | None = typer.Option(None, "--teacher", "-t", help="Teacher model. " + SPEC_HELP),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="SFT JSONL to write (appended; a rerun skips done ids). Default INPUT.ctrl.jsonl"
+    ),
+    base_url: BaseUrl = None,
+    max_new_tokens: int = typer.Option(512, "--max-new-tokens", min=16, help="Budget of each critique."),
+    profile: str = typer.Option(
+        "structure", "--profile", help="Grammar profile: structure (paragraphs, strong teachers) or tight."
+    ),
+    temperature: float = typer.Option(0.0, "--temperature", min=0.0, help="Teacher temperature (0 = greedy)."),
+    seed: Seed = None,
+    batch_size: int = typer.Option(4, "--batch-size", min=1, help="Items per batch of teacher calls."),
+    limit: int | None = limit_option("Only the first N code items."),
+) -> None:
+    """CTRL's critique synthesis: each solution's tests run in the sandbox, the teacher critiques it with the execution
+    feedback, and a critique is kept for SFT when its verdict matches the tests (OUTPUT.dropped.jsonl has the rest)."""
+    from core.code.critique import CodeCritiqueConfig
+    from training.generation_jobs import run_ctrl_critiques
+
+    config = CodeCritiqueConfig.build(
+        max_new_tokens=max_new_tokens, profile=profile, temperature=temperature, seed=seed
+    )
+    target = output or default_output(input, "ctrl")
+    with open_backends(base_url, "ctrl critiques") as (backends, bar):
+        report = run_ctrl_critiques(
+            input, target, backends.get(teacher), config, batch_size=batch_size, limit=limit, progress=bar.update
         )
     finish(
         report,

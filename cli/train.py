@@ -28,10 +28,13 @@ _FLAG_FIELDS = {
     "sft": ("base_model", "max_steps", "learning_rate", "per_device_batch_size", "use_lora", "prm800k")
     + ("prm800k_ratio", "teacher_backend", "accelerate_config"),
     "grpo": ("base_model", "max_steps", "learning_rate", "per_device_batch_size", "num_generations", "beta")
-    + ("use_lora", "prm800k", "prm800k_ratio", "accelerate_config"),
+    + ("reward", "revision_generator", "code_tasks", "use_lora", "prm800k", "prm800k_ratio", "accelerate_config"),
 }
 _FLAG_NAMES = {"per_device_batch_size": ("--batch-size",), "use_lora": ("--lora/--full",)}
-_FLAG_TYPES: dict[str, Any] = {"teacher_backend": str}  # choices are checked by the config, with its message
+_FLAG_TYPES: dict[str, Any] = {
+    "teacher_backend": str,
+    "reward": str,
+}  # choices are checked by the config, with its message
 
 
 def _flag(config_class: type[PydanticModel], name: str) -> Parameter:
@@ -80,7 +83,11 @@ def _submit(kind: str, flags: dict[str, Any]) -> None:
 
 app.command("sft")(_job_command("sft", "Queue a supervised fine-tuning job (loss on the critique only)."))
 app.command("grpo")(
-    _job_command("grpo", "Queue a GRPO job (reward 1 when the critique's boxed first wrong step equals the label).")
+    _job_command(
+        "grpo",
+        "Queue a GRPO job: reward 1 when the critique's boxed first wrong step equals the label, or with "
+        "--reward revision when the fixed generator's revision with the critique passes its tests (CTRL).",
+    )
 )
 
 

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from core.code.items import CodeItem
 from core.errors import BadInputError, NotFoundError
 from core.types import SolutionItem
 from db.campaigns import create_campaign
@@ -29,7 +30,11 @@ def is_class(campaign: Campaign) -> bool:
 
 
 def create_class(
-    session: Session, *, name: str, submissions: Sequence[tuple[str, SolutionItem]], created_by_id: int | None
+    session: Session,
+    *,
+    name: str,
+    submissions: Sequence[tuple[str, SolutionItem | CodeItem]],
+    created_by_id: int | None,
 ) -> Campaign:
     """A class campaign named `class: NAME`, owned by its creator, with one submission per (student, item).
 
@@ -57,7 +62,7 @@ def create_class(
 
 
 def _add_submissions(
-    session: Session, campaign_id: int, batch: Sequence[tuple[str, SolutionItem]], *, first_position: int
+    session: Session, campaign_id: int, batch: Sequence[tuple[str, SolutionItem | CodeItem]], *, first_position: int
 ) -> None:
     """One write transaction: the batch's new items, its submissions and campaign links (rows built beforehand)."""
     built = [item_row(item) for _, item in batch]

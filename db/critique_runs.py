@@ -1,4 +1,4 @@
-"""Critique runs: store a core CritiqueResult for an item, read it back, and list its step verdicts as suggestions."""
+"""Critique runs: store a critique (math or code) for an item, read it back, list its step verdicts as suggestions."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.code.critique import CodeCritiqueResult
 from core.errors import NotFoundError
-from core.types import CritiqueResult, SolutionItem, Verdict
-from db.items import content_hash, item_row
+from core.types import CritiqueResult, SolutionItem, StepResult, Verdict
+from db.items import CODE_LABEL_STEP, content_hash, item_row
 from db.models import CritiqueRun, Item
 from db.session import begin_write
 
@@ -30,7 +31,7 @@ def save_critique_run(
     session: Session,
     *,
     item_id: int,
-    result: CritiqueResult,
+    result: CritiqueResult | CodeCritiqueResult,
     model_version_id: int | None = None,
     created_by_id: int | None = None,
 ) -> CritiqueRun:
@@ -38,6 +39,8 @@ def save_critique_run(
     begin_write(session)
     if session.get(Item, item_id) is None:
         raise NotFoundError(f"no item with id {item_id}")
+    if isinstance(result, CodeCritiqueResult):
+        return _save_code_run(session, item_id, result, model_version_id, created_by_id)
     duration = result.timings.get("total_s", sum(result.timings.values()) if result.timings else None)
     run = CritiqueRun(
         item_id=item_id,
@@ -60,7 +63,73 @@ def save_critique_run(
     return run
 
 
+def _save_code_run(
+    session: Session,
+    item_id: int,
+    result: CodeCritiqueResult,
+    model_version_id: int | None,
+    created_by_id: int | None,
+) -> CritiqueRun:
+    run = CritiqueRun(
+        item_id=item_id,
+        model_version_id=model_version_id,
+        model=result.model,
+        backend=result.backend,
+        mode="code",
+        samples=1,
+        raw_outputs=[result.raw_output],
+        result=result.model_dump(mode="json"),
+        first_error_step=CODE_LABEL_STEP[result.verdict],
+        votes=[],
+        parse_status="ok" if result.model_verdict is not None else "partial",
+        confidence=None,
+        duration_s=sum(result.timings.values()) if result.timings else None,
+        created_by_id=created_by_id,
+    )
+    session.add(run)
+    session.commit()
+    return run
+
+
+def is_code_run(run: CritiqueRun) -> bool:
+    return isinstance(run.result, dict) and run.result.get("kind") == "code"
+
+
+def to_code_critique_result(run: CritiqueRun) -> CodeCritiqueResult:
+    """A code critique run's full result: execution, verdict, analysis, suggestions."""
+    if not is_code_run(run):
+        raise NotFoundError(f"critique run {run.id} is not a critique of code")
+    return CodeCritiqueResult.model_validate(run.result)
+
+
+def _code_as_steps(code: CodeCritiqueResult) -> CritiqueResult:
+    """A code critique seen as a one-step critique (the code is the step): what the step views of the app show."""
+    source = {"tests": "checker", "model": "model", "both": "both"}[code.verdict_source]
+    step = StepResult(
+        index=1,
+        text=code.code,
+        verdict=code.verdict,
+        critique=code.critique_text,
+        model_verdict=code.model_verdict,
+        verdict_source=source,  # type: ignore[arg-type]
+    )
+    return CritiqueResult(
+        id=code.id,
+        problem=code.problem,
+        steps=[step],
+        first_error_step=CODE_LABEL_STEP[code.verdict],
+        model=code.model,
+        backend=code.backend,
+        timings=dict(code.timings),
+        raw_outputs=[code.raw_output],
+        completion_tokens=code.completion_tokens,
+    )
+
+
 def to_critique_result(run: CritiqueRun) -> CritiqueResult:
+    """The run's result; a code critique as a one-step critique (to_code_critique_result gives all of it)."""
+    if is_code_run(run):
+        return _code_as_steps(to_code_critique_result(run))
     return CritiqueResult.model_validate(run.result)
 
 

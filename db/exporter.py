@@ -1,4 +1,4 @@
-"""Export: annotations as PRM800K JSONL, items with labels as ProcessBench JSON, a `datasets` dataset, or CSV."""
+"""Export: annotations as PRM800K JSONL, items with labels as ProcessBench JSON or JSONL, a `datasets` dataset, CSV."""
 
 from __future__ import annotations
 
@@ -17,11 +17,11 @@ from sqlalchemy.orm import Session
 from core.errors import BadInputError
 from core.prm800k import to_prm800k
 from db.campaigns import get_campaign
-from db.items import to_solution_item
+from db.items import is_code_row, to_code_item, to_solution_item
 from db.models import ANNOTATION_STATUSES, Annotation, CampaignItem, Item, User
 from db.session import database_url, get_sessionmaker
 
-EXPORT_FORMATS: tuple[str, ...] = ("prm800k", "processbench", "hf", "csv")
+EXPORT_FORMATS: tuple[str, ...] = ("prm800k", "processbench", "jsonl", "hf", "csv")
 # Drafts are work in progress: they are labels only when asked for by status.
 DEFAULT_LABEL_STATUSES = ("submitted", "approved")
 _PAGE = 500
@@ -84,6 +84,12 @@ def iter_labelled_items(
 
 
 def _processbench(labelled: LabelledItem) -> dict[str, Any]:
+    if is_code_row(labelled.item):
+        # A code item keeps its code, language and tests, so `critic import --format jsonl` reads it back whole.
+        out = to_code_item(labelled.item, first_error_step=labelled.first_error_step).to_json()
+        if not labelled.item.source_id:
+            out["id"] = f"item-{labelled.item.id}"
+        return out
     solution = to_solution_item(labelled.item).model_copy(update={"first_error_step": labelled.first_error_step})
     out = solution.to_processbench()
     if not labelled.item.source_id:
@@ -93,6 +99,9 @@ def _processbench(labelled: LabelledItem) -> dict[str, Any]:
 
 def _flat_row(labelled: LabelledItem) -> dict[str, Any]:
     record = _processbench(labelled)
+    if is_code_row(labelled.item):  # flat tables show the code as the one step; jsonl keeps the tests
+        first = labelled.first_error_step
+        record = {**record, "steps": [record["code"]], "label": None if first is None else (-1 if first == -1 else 0)}
     return {
         "id": record["id"],
         "problem": record["problem"],
@@ -192,6 +201,10 @@ def export(
             if fmt == "prm800k":
                 for record in iter_prm800k(session, campaign_id=campaign_id, statuses=statuses):
                     handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+                    count += 1
+            elif fmt == "jsonl":
+                for labelled in iter_labelled_items(session, campaign_id=campaign_id, statuses=statuses):
+                    handle.write(json.dumps(_processbench(labelled), ensure_ascii=False) + "\n")
                     count += 1
             elif fmt == "processbench":
                 handle.write("[")

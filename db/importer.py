@@ -14,12 +14,13 @@ from typing import Any, Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.code.items import CodeItem
 from core.errors import BadInputError
 from core.prm800k import LABEL_KINDS, BadLine, PRM800KRecord, label_kind, read_prm800k
 from core.types import SolutionItem
 from db.annotations import snapshot
 from db.campaigns import get_or_create_campaign
-from db.items import content_hash, existing_hashes, link_items
+from db.items import code_item_values, existing_hashes, item_hash, link_items
 from db.models import Annotation, AnnotationEvent, Item, utcnow
 from db.session import begin_write, get_sessionmaker
 from db.users import labeler_user_ids
@@ -68,19 +69,27 @@ def _batches(records: Iterable[Any], size: int) -> Iterator[list[Any]]:
         yield batch
 
 
-def _item_records(path: Path, fmt: str) -> Iterator[SolutionItem | BadInputError]:
+def _item_records(path: Path, fmt: str) -> Iterator[SolutionItem | CodeItem | BadInputError]:
     from core.items_io import read_items
 
     source = _SOURCES[fmt]
-    for record in read_items(path, strip_step_prefixes=fmt == "mr-gsm8k"):
+    # JSONL may hold code items (problem, code, tests); the benchmark formats are math solutions only.
+    for record in read_items(path, strip_step_prefixes=fmt == "mr-gsm8k", code=fmt == "jsonl"):
         if isinstance(record, SolutionItem) and fmt != "jsonl":  # JSONL items may name their own source
             record = record.model_copy(update={"source": source})
         yield record
 
 
-def _item_values(item: SolutionItem, digest: str, now: datetime) -> dict[str, Any]:
+def _item_values(item: SolutionItem | CodeItem, digest: str, now: datetime) -> dict[str, Any]:
     # Plain column values for a Core executemany: several times faster than ORM objects on big imports.
+    # Every row has the same keys (one executemany), so math rows name the code columns too.
+    if isinstance(item, CodeItem):
+        values = code_item_values(item)
+        values["metadata"] = values.pop("meta")
+        return {**values, "is_gold": bool(item.metadata.get("is_gold", False)), "created_at": now}
     return {
+        "language": None,
+        "tests": None,
         "content_hash": digest,
         "problem": item.problem,
         "steps": list(item.steps),
@@ -94,7 +103,7 @@ def _item_values(item: SolutionItem, digest: str, now: datetime) -> dict[str, An
     }
 
 
-def _store_items(session: Session, items: list[tuple[SolutionItem, str]]) -> tuple[dict[str, int], set[str]]:
+def _store_items(session: Session, items: list[tuple[SolutionItem | CodeItem, str]]) -> tuple[dict[str, int], set[str]]:
     """Insert the (item, content hash) pairs not stored yet; returns hash -> id for all, and the new hashes."""
     ids = existing_hashes(session, [digest for _, digest in items])
     now = utcnow()
@@ -190,7 +199,7 @@ def _import_batch(
 ) -> None:
     good = [record for record in batch if not isinstance(record, BadLine | BadInputError)]
     items = [record.item if fmt == "prm800k" else record for record in good]
-    digests = [content_hash(item.problem, item.steps) for item in items]
+    digests = [item_hash(item) for item in items]
     begin_write(session)
     item_ids, new_hashes = _store_items(session, list(zip(items, digests, strict=True)))
     kept: list[PRM800KRecord] = []

@@ -94,7 +94,7 @@ class Campaign(Base):
 
 
 class Item(Base):
-    """A problem and a solution split into steps; `content_hash` (problem + steps) is unique."""
+    """A problem and a solution split into steps, or a code solution with its tests; `content_hash` is unique."""
 
     __tablename__ = "items"
 
@@ -110,6 +110,10 @@ class Item(Base):
     # "metadata" is reserved by the declarative base, hence the attribute name.
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
     is_gold: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Code items (db.items.to_code_item): "python", the code is the item's one step and `tests` holds its tests
+    # (core.sandbox.TestSpec JSON); first_error_step -1 = correct, 1 = incorrect. None for math solutions.
+    language: Mapped[str | None] = mapped_column(String(20), default=None)
+    tests: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

@@ -67,6 +67,8 @@ def training_labels(
         .join(Item, Item.id == Annotation.item_id)
         .outerjoin(Campaign, Campaign.id == Annotation.campaign_id)
         .where(Annotation.status.in_(list(_STATUS_RANK)), Annotation.first_error_step.is_not(None))
+        # Code items are critiqued from their tests, not step by step: they train through GRPO's revision reward.
+        .where(Item.language.is_(None))
         .order_by(Annotation.id)
     ).all()
     best: dict[int, tuple[tuple[int, int, Any, int], TrainingLabel]] = {}

@@ -182,9 +182,29 @@ class SFTJobConfig(_JobConfigBase):
 
 
 class GRPOJobConfig(_JobConfigBase):
-    """GRPO on first-error labels: reward 1 when the critique's final boxed step equals the label."""
+    """GRPO on first-error labels (reward 1 when the critique's final boxed step equals the label), or CTRL's
+    revision reward (1 when the fixed generator's revision with the critique passes its tests / answer check)."""
 
     job: Literal["grpo"] = Field("grpo", description="Job type (fixed).")
+    reward: Literal["first_error", "revision"] = Field(
+        "first_error",
+        description="first_error: 1 when the critique names the labelled first wrong step. revision (CTRL): the "
+        "fixed generator revises the solution with each sampled critique and the revision is checked: code by "
+        "its tests in the sandbox (code_tasks), math by its final answer (annotated items with a known answer).",
+    )
+    revision_generator: str = Field(
+        "embedded",
+        description="reward=revision: the fixed generator that revises with each critique ('embedded', a model "
+        "directory or hub id); it is not trained.",
+    )
+    revision_max_new_tokens: int = Field(
+        384, gt=0, le=8192, description="reward=revision: token budget of one revision."
+    )
+    code_tasks: Path | None = Field(
+        None,
+        description="reward=revision: a JSONL of code items (problem, code, tests) to train on; None = the "
+        "project's own tasks (core/code/tasks.jsonl).",
+    )
     learning_rate: float = Field(1e-6, gt=0.0, lt=1.0, description="Peak learning rate (AdamW).")
     num_generations: int = Field(8, ge=2, description="Critiques sampled per prompt (the GRPO group size).")
     beta: float = Field(0.0, ge=0.0, description="KL penalty coefficient against the base model (0 = no reference).")
@@ -201,6 +221,12 @@ class GRPOJobConfig(_JobConfigBase):
         "auto", description="Generate rollouts with TRL's vLLM integration: 'auto' = when vLLM and a GPU are present."
     )
     vllm_gpu_memory_utilization: float = Field(0.3, gt=0.0, le=1.0, description="GPU share vLLM may take (colocate).")
+
+    @model_validator(mode="after")
+    def _check_revision(self) -> GRPOJobConfig:
+        if self.code_tasks is not None and not Path(self.code_tasks).expanduser().is_file():
+            raise ValueError(f"code_tasks {self.code_tasks} is not a file; give a JSONL of code items with tests")
+        return self
 
     @model_validator(mode="after")
     def _check_group(self) -> GRPOJobConfig:

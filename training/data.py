@@ -118,6 +118,7 @@ def annotation_items(
                     "annotation_version": annotation.version,
                     "label_source": label.source,
                 },
+                answer=item.answer,
             )
         )
     counts = {f"labels_{source}": n for source, n in chosen.chosen.items()}
@@ -192,6 +193,7 @@ def prm800k_items(source: str, *, offline: bool = True) -> tuple[list[LabelledIt
                 source="prm800k",
                 source_id=f"{name}:{record.line_number}",
                 provenance={"labeler": record.labeler},
+                answer=record.item.answer,
             )
         )
     if bad > len(warnings):
@@ -308,7 +310,8 @@ def build_snapshot(
     leaked = sum(problem_key(i.problem) in held_out for i in [*train, *validation])
     if leaked:  # a bug, not bad input: training on an evaluation set would make every gate decision meaningless
         raise RuntimeError(f"{leaked} snapshot items belong to registered evaluation sets")
-    if not train:
+    # GRPO's revision reward also trains on code tasks (training.revision_reward): annotations are optional there.
+    if not train and getattr(config, "reward", None) != "revision":
         raise BadInputError(
             "no training data: no approved labels (or submitted ones where no review is due) with a first-error label"
             + (" and no usable PRM800K rows" if config.prm800k else "; add annotations or set prm800k")

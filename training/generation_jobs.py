@@ -1,4 +1,5 @@
-"""Generation jobs over files: MC labels, seed critiques, refinement, best-of-N and the refinement eval, resumable."""
+"""Generation jobs over files: MC labels, seed critiques (DeepCritic's and CTRL's for code), refinement, best-of-N and
+the refinement eval, resumable."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 
 from core.answers import answers_match, with_known_answers
 from core.backends.base import Backend
+from core.code.critique import CodeCritiqueConfig
 from core.errors import BadInputError
 from core.items_io import read_items
 from core.jsonl import append_jsonl, read_jsonl
@@ -165,6 +167,51 @@ def run_seed_critiques(
         )
         if store and kept:
             store(kept)
+    report.counts = {"kept": len(read_jsonl(output)), "dropped": len(read_jsonl(dropped_file))}
+    return report
+
+
+def run_ctrl_critiques(
+    source: Path,
+    output: Path,
+    teacher: Backend,
+    config: CodeCritiqueConfig,
+    *,
+    batch_size: int = 4,
+    limit: int | None = None,
+    progress: Progress | None = None,
+) -> JobReport:
+    """CTRL's critique synthesis for code items: the tests run, the teacher critiques the solution with their outcome
+    (execution feedback + problem + solution -> critique), and a critique is kept as an SFT row when its own verdict
+    matches the tests (all pass: correct; any fails: incorrect); the others go to OUTPUT.dropped.jsonl."""
+    from core.code.critique import code_critique_messages, critique_code
+    from training.code_jobs import load_code_items
+
+    report = JobReport(output=output)
+    items = load_code_items(source, report.errors)[:limit]
+    dropped_file = dropped_path(output)
+    todo = _pending(items, report, output, dropped_file)
+    for batch in _in_batches(todo, batch_size, progress):
+        kept, dropped = [], []
+        for item, result in zip(batch, critique_code(teacher, batch, config), strict=True):
+            expected = "correct" if result.execution.all_passed else "incorrect"
+            row = {
+                "id": item.id,
+                "prompt": code_critique_messages(item, result.feedback),
+                "completion": result.raw_output,
+                "verdict": expected,
+                "model_verdict": result.model_verdict,
+                "tests_passed": result.execution.passed,
+                "tests_total": result.execution.total,
+                "teacher": result.model,
+            }
+            if result.model_verdict == expected:
+                kept.append(row)
+            else:
+                reason = "no readable verdict" if result.model_verdict is None else f"says {result.model_verdict}"
+                dropped.append({**row, "reason": f"{reason}, the tests say {expected}"})
+        report.written += append_jsonl(output, kept)
+        append_jsonl(dropped_file, dropped)
     report.counts = {"kept": len(read_jsonl(output)), "dropped": len(read_jsonl(dropped_file))}
     return report
 

@@ -1,4 +1,5 @@
-"""GRPO runner: TRL's GRPOTrainer with DeepCritic's reward (final boxed step == label) and an optional format reward.
+"""GRPO runner: TRL's GRPOTrainer with DeepCritic's reward (final boxed step == label) and an optional format reward,
+or CTRL's revision reward (training.revision_reward: the revision the critique leads to passes its check).
 
 Both rewards read completions in strict mode: only a complete critique (a judged block for every step up to the
 named one and an answer that agrees with the judgements) earns anything, so a bare `**Answer**: \\boxed{k}` or
@@ -135,6 +136,20 @@ def grpo_trainer_config(config: GRPOJobConfig, output_dir: Path) -> Any:
     )
 
 
+def _revision_reward(
+    config: GRPOJobConfig, train_rows: Sequence[dict[str, Any]]
+) -> tuple[list[Any], list[dict[str, Any]], Any]:
+    """CTRL's reward: the fixed generator (loaded once per process) revises with each critique; the check scores it."""
+    from core.backends import create_backend
+    from core.models import resolve_model
+    from training.revision_reward import RevisionReward
+
+    generator = create_backend("transformers", str(resolve_model(config.revision_generator)))
+    reward = RevisionReward(generator, max_new_tokens=config.revision_max_new_tokens)
+    rows = [{key: r[key] for key in ("prompt", "kind", "item", "execution")} for r in train_rows]
+    return [reward], rows, generator
+
+
 def run_grpo(
     config: GRPOJobConfig,
     *,
@@ -154,18 +169,22 @@ def run_grpo(
         raise BadInputError("no GRPO prompts: add annotations or a PRM800K source")
     tokenizer = load_tokenizer(model_path)
     tokenizer.padding_side = "left"
-    reward_funcs: list[Any] = [correctness_reward]
-    if config.format_reward_weight > 0:
-        reward_funcs.append(format_reward)
-    rows = [
-        {
-            "prompt": r["prompt"],
-            "first_error_step": int(r["first_error_step"]),
-            "num_steps": int(r["num_steps"]),
-            "steps": list(r.get("steps") or []),
-        }
-        for r in train_rows
-    ]
+    generator = None
+    if config.reward == "revision":
+        reward_funcs, rows, generator = _revision_reward(config, train_rows)
+    else:
+        reward_funcs = [correctness_reward]
+        if config.format_reward_weight > 0:
+            reward_funcs.append(format_reward)
+        rows = [
+            {
+                "prompt": r["prompt"],
+                "first_error_step": int(r["first_error_step"]),
+                "num_steps": int(r["num_steps"]),
+                "steps": list(r.get("steps") or []),
+            }
+            for r in train_rows
+        ]
     trainer = GRPOTrainer(
         model=load_model(model_path),
         reward_funcs=reward_funcs,
@@ -175,7 +194,11 @@ def run_grpo(
         peft_config=lora_config(config),
         callbacks=[ReporterCallback(reporter, is_main_process=True), *extra_callbacks],
     )
-    result = trainer.train()
+    try:
+        result = trainer.train()
+    finally:
+        if generator is not None:
+            generator.close()
     stopped = reporter.should_stop()
     tokenizer.padding_side = "right"
     model_dir = None if stopped else save_trained_model(trainer, tokenizer, output_dir)

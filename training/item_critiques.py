@@ -7,10 +7,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.types import SolutionItem
+from core.code.critique import CodeCritiqueResult, critique_code
+from core.code.items import CodeItem
+from core.types import CritiqueResult, SolutionItem
 from db.campaigns import get_campaign
 from db.critique_runs import save_critique_run
-from db.items import to_solution_item
+from db.items import to_item
 from db.models import CampaignItem, CritiqueRun, Item, TrainingJob
 from training.config import CritiqueItemsConfig
 from training.progress import Reporter
@@ -19,7 +21,23 @@ from training.queue import end_read, enqueue_job
 CRITIQUE_ITEMS = "critique_items"
 
 
-def uncritiqued_items(session: Session, *, campaign_id: int) -> list[tuple[int, SolutionItem]]:
+def critique_any(
+    critic: Any, items: list[SolutionItem | CodeItem], *, samples: int = 1
+) -> list[CritiqueResult | CodeCritiqueResult]:
+    """Critique math solutions with the critic's step critique and code with its tests run first (CTRL), in order."""
+    results: list[CritiqueResult | CodeCritiqueResult | None] = [None] * len(items)
+    math = [(i, item) for i, item in enumerate(items) if isinstance(item, SolutionItem)]
+    code = [(i, item) for i, item in enumerate(items) if isinstance(item, CodeItem)]
+    if math:
+        for (i, _), result in zip(math, critic.critique_many([item for _, item in math], samples=samples), strict=True):
+            results[i] = result
+    if code:
+        for (i, _), result in zip(code, critique_code(critic.backend, [item for _, item in code]), strict=True):
+            results[i] = result
+    return [result for result in results if result is not None]
+
+
+def uncritiqued_items(session: Session, *, campaign_id: int) -> list[tuple[int, SolutionItem | CodeItem]]:
     """(item id, item) for the campaign's items without any critique run, in item order."""
     critiqued = select(CritiqueRun.item_id)
     query = (
@@ -28,7 +46,7 @@ def uncritiqued_items(session: Session, *, campaign_id: int) -> list[tuple[int, 
         .where(CampaignItem.campaign_id == campaign_id, Item.id.not_in(critiqued))
         .order_by(Item.id)
     )
-    return [(row.id, to_solution_item(row)) for row in session.scalars(query)]
+    return [(row.id, to_item(row)) for row in session.scalars(query)]
 
 
 def queue_item_critiques(
@@ -76,10 +94,12 @@ def critique_items(
         if reporter.should_stop():
             return None
         chunk = todo[start : start + config.batch_size]
-        results = critic.critique_many([item for _, item in chunk], samples=config.samples)
+        results = critique_any(critic, [item for _, item in chunk], samples=config.samples)
         failed = 0
         for (item_id, _), result in zip(chunk, results, strict=True):
-            if result.error:  # not stored: the next run of this job tries the item again
+            if (
+                isinstance(result, CritiqueResult) and result.error
+            ):  # not stored: the next run of this job tries the item again
                 failed += 1
                 continue
             save_critique_run(session, item_id=item_id, result=result, model_version_id=model_version_id)

@@ -209,6 +209,15 @@ def _write_train_rows(
         rows = targets.examples
         job_metrics["target_paths"] = targets.counts
         reporter.log("SFT targets: " + ", ".join(f"{k}={v}" for k, v in targets.counts.items()))
+    elif config.reward == "revision":
+        from training.revision_reward import revision_rows
+
+        rows = revision_rows(snapshot.train, config.code_tasks)
+        kinds = {kind: sum(row["kind"] == kind for row in rows) for kind in ("code", "math")}
+        reporter.log(
+            f"revision reward: {kinds['code']} code task(s) with their tests run, {kinds['math']} math item(s) with "
+            "a known answer"
+        )
     else:
         rows = grpo_prompts(snapshot.train)
     (out_dir / "train_rows.json").write_text(json.dumps(rows), encoding="utf-8")

@@ -39,6 +39,8 @@ class LabelledItem:
     """The critic's critique the human accepted unchanged (None when corrected or absent)."""
     comment: str = ""
     provenance: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    answer: str | None = None
+    """The ground-truth final answer, when known (GRPO's revision reward checks revisions against it)."""
 
 
 def agrees_with_label(text: str, item: LabelledItem) -> bool:

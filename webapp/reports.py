@@ -1,4 +1,4 @@
-"""Teacher grading reports: a CSV (student, problem, first wrong step, comment) and printable HTML per student."""
+"""Teacher grading reports: a CSV (student, problem, verdict, comment; tests passed for code) and HTML per student."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from pathlib import Path
 from webapp.handlers.teacher import ReportRow
 
 CSV_COLUMNS = ("student", "problem", "first_wrong_step", "comment")
+CODE_CSV_COLUMNS = ("verdict", "tests_passed", "tests_total", "failing_test")
+"""Added to the report of a class with code submissions: each one's verdict and its tests in the sandbox."""
 
 
 def _csv_safe(value: str) -> str:
@@ -23,16 +25,29 @@ def _csv_safe(value: str) -> str:
 def report_csv(rows: Sequence[ReportRow]) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
+    code = any(row.is_code for row in rows)
+    writer.writerow(CSV_COLUMNS + (CODE_CSV_COLUMNS if code else ()))
     for row in rows:
         first = "" if row.first_wrong_step is None else str(row.first_wrong_step)
-        writer.writerow([_csv_safe(row.student), _csv_safe(row.problem), first, _csv_safe(row.comment)])
+        cells = [_csv_safe(row.student), _csv_safe(row.problem), first, _csv_safe(row.comment)]
+        if code:
+            execution = row.code.execution if row.code is not None else None
+            cells += [
+                row.verdict,
+                "" if execution is None else str(execution.passed),
+                "" if execution is None else str(execution.total),
+                _csv_safe(row.code.failing_test or "") if row.code is not None else "",
+            ]
+        writer.writerow(cells)
     return out.getvalue()
 
 
 def _verdict_line(row: ReportRow) -> str:
     if row.first_wrong_step is None:
         return "Not graded yet."
+    if row.is_code:
+        tests = f" Tests passed: {row.tests_passed}." if row.code is not None else ""
+        return f"Verdict: {row.verdict}.{tests}"
     if row.first_wrong_step == -1:
         return "All steps are correct."
     return f"First wrong step: step {row.first_wrong_step}."
@@ -47,9 +62,11 @@ def student_page(student: str, rows: Sequence[ReportRow]) -> str:
             f'<li class="{"wrong" if row.first_wrong_step == i else ""}">{e(text)}</li>'
             for i, text in enumerate(row.steps, start=1)
         )
+        # A code submission is its code, shown as written (one block, not numbered steps).
+        solution = f"<pre>{e(row.steps[0] if row.steps else '')}</pre>" if row.is_code else f"<ol>{steps}</ol>"
         comment = f'<p class="comment"><b>Comment:</b> {e(row.comment)}</p>' if row.comment else ""
         sections.append(
-            f'<section><h2>Problem</h2><p class="problem">{e(row.problem)}</p><ol>{steps}</ol>'
+            f'<section><h2>Problem</h2><p class="problem">{e(row.problem)}</p>{solution}'
             f'<p class="verdict">{e(_verdict_line(row))}</p>{comment}</section>'
         )
     body = "".join(sections)

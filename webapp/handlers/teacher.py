@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.code.critique import CodeCritiqueResult
+from core.code.items import CodeItem
 from core.errors import BadInputError, NotFoundError
-from core.items_csv import read_upload
+from core.items_csv import SharedCode, read_upload
 from core.types import CritiqueResult, SolutionItem, StepRating
 from db.annotations import find_annotation
 from db.classes import (
@@ -20,10 +22,18 @@ from db.classes import (
     remember_class,
     remembered_class,
 )
-from db.critique_runs import critiqued_item_ids, latest_critique_run, save_critique_run, to_critique_result
-from db.items import to_solution_item
+from db.critique_runs import (
+    critiqued_item_ids,
+    is_code_run,
+    latest_critique_run,
+    save_critique_run,
+    to_code_critique_result,
+    to_critique_result,
+)
+from db.items import is_code_row, to_item
 from db.models import Campaign, Item
 from db.session import session_scope
+from training.item_critiques import critique_any
 from webapp.context import AppContext, JobSlot
 from webapp.handlers.annotate import write_label
 from webapp.limits import check_solutions, start_job
@@ -45,6 +55,25 @@ class ReportRow:
     comment: str
     corrected: bool
     critique: CritiqueResult | None
+    code: CodeCritiqueResult | None = None
+    """A code submission's critique with its test results (None for math, or not critiqued yet)."""
+    is_code: bool = False
+    test_list: list[str] = field(default_factory=list)
+    """A code submission's assert-line tests (HumanEval tests have none: their failures are named instead)."""
+
+    @property
+    def tests_passed(self) -> str:
+        """`3/4` tests passed (code submissions once critiqued), else empty."""
+        if self.code is None:
+            return ""
+        return f"{self.code.execution.passed}/{self.code.execution.total}"
+
+    @property
+    def verdict(self) -> str:
+        """correct / incorrect (a code submission: the teacher's where corrected, else the critic's), else empty."""
+        if not self.is_code or self.first_wrong_step is None:
+            return ""
+        return "correct" if self.first_wrong_step == -1 else "incorrect"
 
 
 def classes(ctx: AppContext, actor: Actor | None) -> list[tuple[str, int]]:
@@ -76,16 +105,29 @@ def _own_class(session: Any, actor: Actor, class_id: int) -> Campaign:
 
 
 def upload_class(
-    ctx: AppContext, actor: Actor | None, *, name: str, path: str | Path, start: bool = True
+    ctx: AppContext,
+    actor: Actor | None,
+    *,
+    name: str,
+    path: str | Path,
+    start: bool = True,
+    shared: SharedCode | None = None,
 ) -> tuple[int, list[str]]:
-    """Store a class from a CSV/JSONL with a student column; start critiquing it. Returns (class id, bad rows)."""
+    """Store a class from a CSV/JSONL with a student column; start critiquing it. Returns (class id, bad rows).
+
+    Code submissions (a `code` column or field) share `shared`'s problem and tests where their row has none.
+    """
     actor = require(actor, Action.GRADE_CLASS)
     if not name.strip():
         raise BadInputError("give the class a name")
-    parsed = read_upload(path, settings=ctx.settings)
-    errors = [str(x) for x in parsed if not isinstance(x, SolutionItem)]
-    items = [x for x in parsed if isinstance(x, SolutionItem)]
-    check_solutions(ctx, actor, items, rows=len(parsed))
+    parsed = read_upload(path, settings=ctx.settings, shared=shared, code=True)
+    errors = [str(x) for x in parsed if isinstance(x, BadInputError)]
+    items = [x for x in parsed if not isinstance(x, BadInputError)]
+    if not items and errors:
+        more = f" (and {len(errors) - 1} more rows)" if len(errors) > 1 else ""
+        raise BadInputError(f"no solution in the file could be read: {errors[0]}{more}")
+    # Code submissions have no steps to count: only the rows limit applies to them.
+    check_solutions(ctx, actor, [i for i in items if isinstance(i, SolutionItem)], rows=len(parsed))
     unnamed = [i for i, item in enumerate(items, start=1) if not item.metadata.get("student")]
     if unnamed:
         raise BadInputError(
@@ -112,11 +154,11 @@ def upload_class(
     return class_id, errors
 
 
-def _uncritiqued(ctx: AppContext, class_id: int) -> list[tuple[int, SolutionItem]]:
+def _uncritiqued(ctx: AppContext, class_id: int) -> list[tuple[int, SolutionItem | CodeItem]]:
     with session_scope(ctx.database_url) as session:
         item_ids = sorted({s.item_id for s in class_submissions(session, campaign_id=class_id)})
         done = critiqued_item_ids(session, item_ids)
-        return [(i, to_solution_item(session.get(Item, i))) for i in item_ids if i not in done]
+        return [(i, to_item(session.get(Item, i))) for i in item_ids if i not in done]
 
 
 def critique_class(ctx: AppContext, actor: Actor, *, class_id: int) -> int:
@@ -128,14 +170,17 @@ def critique_class(ctx: AppContext, actor: Actor, *, class_id: int) -> int:
     for start in range(0, len(todo), BATCH):
         chunk = todo[start : start + BATCH]
         with ctx.generating(critic.backend):
-            results = critic.critique_many([item for _, item in chunk])
+            # Code submissions have their tests run first; the critique sees the outcome (core.code.critique).
+            results = critique_any(critic, [item for _, item in chunk])
         with session_scope(ctx.database_url) as session:
             for (item_id, _), result in zip(chunk, results, strict=True):
                 # Like the Critique tab's runs: the result and the run name the version that wrote them.
+                if isinstance(result, CritiqueResult):
+                    result = result.model_copy(update={"model_version": serving.version_name})
                 save_critique_run(
                     session,
                     item_id=item_id,
-                    result=result.model_copy(update={"model_version": serving.version_name}),
+                    result=result,
                     created_by_id=actor.id,
                     model_version_id=serving.version_id,
                 )
@@ -201,7 +246,10 @@ def report_rows(ctx: AppContext, actor: Actor | None, *, class_id: int) -> list[
             item = session.get(Item, sub.item_id)
             run = latest_critique_run(session, item_id=sub.item_id)
             critique = to_critique_result(run) if run is not None else None
+            code = to_code_critique_result(run) if run is not None and is_code_run(run) else None
             first, comment = _first_wrong_comment(critique)
+            if code is not None:
+                comment = code.analysis
             mine = find_annotation(session, item_id=sub.item_id, annotator_id=actor.id, campaign_id=class_id)
             corrected = mine is not None
             if mine is not None:
@@ -216,6 +264,9 @@ def report_rows(ctx: AppContext, actor: Actor | None, *, class_id: int) -> list[
                     comment=comment,
                     corrected=corrected,
                     critique=critique,
+                    code=code,
+                    is_code=is_code_row(item),
+                    test_list=list((item.tests or {}).get("test_list") or []),
                 )
             )
         return rows

@@ -8,25 +8,38 @@ from typing import Any
 import gradio as gr
 
 from core.errors import BadInputError, CriticError
+from core.items_csv import SharedCode
 from webapp.context import AppContext
 from webapp.handlers import teacher as h
 from webapp.permissions import Action
 from webapp.render import CONFIDENCE_STEPS, LATEX_DELIMITERS, critique_html, message_html, sanitize
 from webapp.reports import write_reports
+from webapp.tabs.code_section import TEST_COLUMNS, code_critique_html, result_rows
 from webapp.ui import current_actor, selected_id, shows_errors
 
-COLUMNS = ["student", "item_id", "first_wrong_step", "corrected", "comment"]
+COLUMNS = ["student", "item_id", "first_wrong_step", "verdict", "tests_passed", "corrected", "comment"]
+CODE_VERDICTS = [("correct: the code is right", -1), ("incorrect: the code is wrong", 1)]
 
 
 def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
     gr.Markdown(
         "Upload a CSV (columns `student`, `problem`, `solution`) or JSONL (fields `student`, `problem`, "
-        "`solution` or `steps`). Every solution is critiqued in the background."
+        "`solution` or `steps`). Every solution is critiqued in the background. For Python submissions use a "
+        "`code` column (or field): their tests run in a sandbox before the critic reads them."
     )
     with gr.Row():
         class_name = gr.Textbox(label="Class name", elem_id="teach-name")
         upload = gr.File(label="Class solutions", file_types=[".csv", ".jsonl", ".json"], elem_id="teach-file")
         start = gr.Button("Upload and critique", variant="primary", elem_id="teach-start")
+    with gr.Accordion("Code submissions: the problem and tests they share", open=False, elem_id="teach-code"):
+        shared_problem = gr.Textbox(label="Problem (for rows without one)", lines=2, elem_id="teach-code-problem")
+        shared_tests = gr.Code(
+            label="Tests (assert lines; or a check(candidate) function with its entry point) for rows without any",
+            language="python",
+            lines=6,
+            elem_id="teach-code-tests",
+        )
+        shared_entry = gr.Textbox(label="Entry point (check(candidate) tests only)", elem_id="teach-code-entry")
     with gr.Row():
         klass = gr.Dropdown(label="Class", choices=[], elem_id="teach-class")
         refresh = gr.Button("↻ Refresh", scale=0, elem_id="teach-refresh")
@@ -39,9 +52,15 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
         elem_id="teach-table",
     )
     item_id = gr.Dropdown(label="Solution", choices=[], elem_id="teach-item")
+    code_view = gr.Code(
+        label="Submitted code", language="python", interactive=False, visible=False, elem_id="teach-code-view"
+    )
+    test_table = gr.Dataframe(
+        headers=TEST_COLUMNS, interactive=False, wrap=True, label="Test results", visible=False, elem_id="teach-tests"
+    )
     cards = gr.Markdown(latex_delimiters=LATEX_DELIMITERS, sanitize_html=True, elem_id="teach-cards")
     with gr.Row():
-        first_wrong = gr.Dropdown(label="First wrong step", choices=[], elem_id="teach-first")
+        first_wrong = gr.Dropdown(label="First wrong step (code: verdict)", choices=[], elem_id="teach-first")
         comment = gr.Textbox(label="Comment for the student", elem_id="teach-comment")
         save = gr.Button("Save correction", elem_id="teach-save")
     with gr.Row():
@@ -73,16 +92,21 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
     def _table(actor: Any, class_id: int) -> tuple[list[list[Any]], str, bool, list[tuple[str, int]]]:
         rows = h.report_rows(ctx, actor, class_id=class_id)
         done, total = h.class_progress(ctx, actor, class_id=class_id)
-        data = [[r.student, r.item_id, r.first_wrong_step, r.corrected, r.comment] for r in rows]
+        data = [
+            [r.student, r.item_id, r.first_wrong_step, r.verdict, r.tests_passed, r.corrected, r.comment] for r in rows
+        ]
         picks = [(f"{r.student} (item {r.item_id})", r.item_id) for r in rows]
         return data, _progress_html(class_id, done, total), done < total, picks
 
     @shows_errors
-    def on_start(name: str, path: str | None, request: gr.Request) -> list[Any]:
+    def on_start(
+        name: str, path: str | None, problem: str, tests: str | None, entry: str, request: gr.Request
+    ) -> list[Any]:
         actor = current_actor(ctx, request)
         if not path:
             raise BadInputError("choose the class file first")
-        class_id, errors = h.upload_class(ctx, actor, name=name, path=path)
+        shared = SharedCode.parse(problem or "", tests or "", entry or "")
+        class_id, errors = h.upload_class(ctx, actor, name=name, path=path, shared=shared)
         notes = "".join(message_html(e, kind="error") for e in errors)
         choices = h.classes(ctx, actor)
         data, bar, running, picks = _table(actor, class_id)
@@ -107,7 +131,7 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
     def on_pick(class_id: int | None, item: int | None, request: gr.Request) -> list[Any]:
         actor = current_actor(ctx, request)
         if class_id is None or item in (None, ""):
-            return [gr.update(), gr.update(), gr.update(), ""]
+            return [gr.update(), gr.update(), gr.update(), "", gr.update(), gr.update()]
         row = next((r for r in h.report_rows(ctx, actor, class_id=int(class_id)) if r.item_id == int(item)), None)
         if row is None:
             return [
@@ -115,10 +139,31 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
                 gr.update(),
                 gr.update(),
                 message_html("That solution is not in this class.", kind="error"),
+                gr.update(),
+                gr.update(),
+            ]
+        if row.is_code:
+            # A code submission: the code as written, each test's result, and the critique with its verdict.
+            html = code_critique_html(row.code) if row.code else message_html("Not critiqued yet.")
+            tests = result_rows(row.code.execution, row.test_list) if row.code else []
+            return [
+                html,
+                gr.update(choices=CODE_VERDICTS, value=row.first_wrong_step, label="Verdict"),
+                row.comment,
+                "",
+                gr.update(value=row.steps[0] if row.steps else "", visible=True),
+                gr.update(value=tests, visible=bool(tests)),
             ]
         html = critique_html(row.critique) if row.critique else message_html("Not critiqued yet.")
         steps = [("none: all steps are correct", -1), *[(f"step {i}", i) for i in range(1, len(row.steps) + 1)]]
-        return [html, gr.update(choices=steps, value=row.first_wrong_step), row.comment, ""]
+        return [
+            html,
+            gr.update(choices=steps, value=row.first_wrong_step, label="First wrong step"),
+            row.comment,
+            "",
+            gr.update(visible=False),
+            gr.update(visible=False),
+        ]
 
     def on_select(evt: gr.SelectData, data: Any) -> Any:
         return selected_id(evt, data, column=1)
@@ -162,7 +207,7 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
     refresh_outputs = [table, progress, timer, item_id]
     start.click(
         on_start,
-        [class_name, upload],
+        [class_name, upload, shared_problem, shared_tests, shared_entry],
         [klass, table, progress, timer, item_id, status],
         api_visibility="private",
     )
@@ -172,7 +217,12 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
     klass.input(on_choose, [klass], None, api_visibility="private", show_progress="hidden")
     timer.tick(on_refresh, [klass], refresh_outputs, api_visibility="private", show_progress="hidden")
     table.select(on_select, [table], item_id, api_visibility="private")
-    item_id.change(on_pick, [klass, item_id], [cards, first_wrong, comment, status], api_visibility="private")
+    item_id.change(
+        on_pick,
+        [klass, item_id],
+        [cards, first_wrong, comment, status, code_view, test_table],
+        api_visibility="private",
+    )
     save.click(on_save, [klass, item_id, first_wrong, comment], [table, status], api_visibility="private")
     export.click(on_export, [klass], [files, status], api_visibility="private")
     return [(on_load, [klass])]
