@@ -41,6 +41,7 @@ class Revision(BaseModel):
     final_answer: str | None
     raw: str = Field("", description="The generator's output.")
     changed: bool
+    completion_tokens: int = Field(0, description="Tokens the generator wrote for this revision.")
 
 
 class RefinementRound(BaseModel):
@@ -175,7 +176,8 @@ def revise(
     if todo:
         outputs = generator.generate([revision_messages(items[p], critiques[p]) for p in todo], config.params())
         for position, generations in zip(todo, outputs, strict=True):
-            revisions[position] = apply_revision(items[position], critiques[position], generations[0].text)
+            revision = apply_revision(items[position], critiques[position], generations[0].text)
+            revisions[position] = revision.model_copy(update={"completion_tokens": generations[0].completion_tokens})
     return [r for r in revisions if r is not None]
 
 
