@@ -127,6 +127,7 @@ def run_actor_job(session: Session, job: TrainingJob, reporter: Any, out_dir: Pa
 
     config = queue.job_config(job)
     assert isinstance(config, ActorJobConfig)
+    out_dir.mkdir(parents=True, exist_ok=True)
     model_path, parent_id = resolve_actor(session, config.base_model)
     reporter.log(f"base actor: {model_path}" + (f" (version {parent_id})" if parent_id else ""))
     train, sets = actor_problems(session, config, reporter)
