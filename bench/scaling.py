@@ -19,6 +19,7 @@ import argparse
 import json
 import sys
 import time
+from itertools import zip_longest
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -51,8 +52,12 @@ def run_attempts(args: argparse.Namespace, sets: dict[str, list[SolutionItem]], 
     from core.critic import Critic, CriticConfig
 
     done = {row["id"]: ProblemAttempts.model_validate(row["attempts"]) for row in read_jsonl(path)}
-    todo = [(name, item) for name, items in sets.items() for item in items if item.id not in done]
-    if todo:
+    # Easy and hard problems alternate, so a run cut short has measured both.
+    interleaved = [
+        pair for group in zip_longest(*([(n, i) for i in items] for n, items in sets.items())) for pair in group
+    ]
+    todo = [(name, item) for name, item in (p for p in interleaved if p) if item.id not in done]
+    if todo and not args.report_only:
         actor = create_backend(args.backend, args.model)
         critic = Critic(actor, CriticConfig.build(max_new_tokens=args.critic_max_new_tokens)).critique_many
         config = SolveConfig(samples=args.k_max, rounds=args.rounds, max_new_tokens=args.max_new_tokens, seed=args.seed)
@@ -80,7 +85,7 @@ def greedy(args: argparse.Namespace, sets: dict[str, list[SolutionItem]], path: 
 
     done = {row["id"]: row for row in read_jsonl(path)}
     todo = [item for items in sets.values() for item in items if item.id not in done]
-    if todo:
+    if todo and not args.report_only:
         actor = create_backend(args.backend, args.model)
         for start in range(0, len(todo), args.batch * 2):
             solved = solve_problems(
@@ -93,12 +98,15 @@ def greedy(args: argparse.Namespace, sets: dict[str, list[SolutionItem]], path: 
             append_jsonl(path, (s.model_dump() for s in solved))
             done.update({s.id: s.model_dump() for s in solved})
         actor.close()
-    return {name: [done[i.id] for i in items] for name, items in sets.items()}
+    return {name: [done[i.id] for i in items if i.id in done] for name, items in sets.items()}
 
 
 def table(name: str, problems: list[ProblemAttempts], greedy_rows: list[dict], ks: list[int]) -> dict:
     n = len(problems)
     result: dict = {"problems": n, "points": []}
+    # Greedy over the same problems as the sampled sides, so every line of the table covers one set of problems.
+    measured = {p.id for p in problems}
+    greedy_rows = [r for r in greedy_rows if r["id"] in measured]
     right = sum(r["correct"] for r in greedy_rows)
     g_low, g_high = wilson_interval(right, len(greedy_rows)) or (0.0, 0.0)
     g_tokens = sum(r["actor_tokens"] for r in greedy_rows) / max(len(greedy_rows), 1)
@@ -136,6 +144,9 @@ def main() -> None:
     parser.add_argument("--critic-max-new-tokens", type=int, default=256, help="Budget of each critique.")
     parser.add_argument("--batch", type=int, default=2, help="Problems per backend call.")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--report-only", action="store_true", help="Print the table from the attempts already in DIR; generate nothing."
+    )
     parser.add_argument("--out", type=Path, default=Path("bench-scaling"), help="Directory for attempts and summary.")
     args = parser.parse_args()
 
