@@ -31,7 +31,11 @@ def _flagged(refinement_round: Any) -> str:
         return "The critic's critique could not be read."
     k = critique.first_error_step
     step = next((s for s in critique.steps if s.index == k), None)
-    why = step.critique.strip() if step is not None and step.critique.strip() else "(no reason given)"
+    why = "(no reason given)"
+    if step is not None and step.critique.strip():
+        why = step.critique.strip()
+    elif step is not None and step.check is not None and step.check.detail:
+        why = f"the symbolic checker: {step.check.detail}"
     return f"The critic flagged Step {k}: {why}"
 
 
