@@ -59,3 +59,22 @@ def test_refine_rounds_show_what_the_critic_flagged_and_what_the_actor_changed(a
     assert_inert(shown)
     with pytest.raises(BadInputError, match="rounds must be between"):
         refine_solution(app.ctx, app["viewer"], problem=PROBLEM, solution=solved.solution_text, rounds=9)
+
+
+def test_an_admin_starts_an_actor_job_from_the_training_view(web, tmp_path) -> None:
+    from core.actor.problems import problem_record, word_problems
+    from core.jsonl import append_jsonl
+    from db.session import session_scope
+    from training.queue import get_job
+    from webapp.handlers.admin import start_training
+
+    source = tmp_path / "problems.jsonl"
+    append_jsonl(source, (problem_record(p) for p in word_problems(4)))
+    job_id = start_training(
+        web.ctx, web["admin"], kind="actor", values={"problems": str(source), "use_critique": False}
+    )
+    with session_scope(web.url) as session:
+        job = get_job(session, job_id=job_id)
+        assert job.kind == "actor" and job.status == "queued" and job.config["use_critique"] is False
+    with pytest.raises(BadInputError, match="problems file"):
+        start_training(web.ctx, web["admin"], kind="actor", values={"problems": str(tmp_path / "none.jsonl")})

@@ -215,7 +215,7 @@ def assign_annotators(ctx: AppContext, actor: Actor | None, *, campaign_id: int,
 
 
 def start_training(ctx: AppContext, actor: Actor | None, *, kind: str, values: dict[str, Any]) -> int:
-    """Validate a job config (SFT or GRPO) and queue it for the worker; returns the job id."""
+    """Validate a job config (SFT, GRPO or actor) and queue it for the worker; returns the job id."""
     from training.config import build_config
     from training.queue import enqueue_job
 
