@@ -240,7 +240,7 @@ def rollback(
     current = _serving(session, kind)
     if current is None:
         session.rollback()
-        raise ConflictError(f"no active {kind} model version to roll back")
+        raise ConflictError(f"no active model version ({kind}) to roll back")
     previous = session.scalars(
         select(ModelVersion)
         .where(
