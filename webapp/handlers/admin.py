@@ -303,6 +303,7 @@ def models_table(ctx: AppContext, actor: Actor | None) -> list[dict[str, Any]]:
                 "path": v.path,
                 "promoted_at": str(v.promoted_at)[:19] if v.promoted_at else "",
                 "notes": v.notes,
+                "kind": v.kind,  # critic or actor: each kind serves one version
             }
             for v in list_versions(session)
         ]

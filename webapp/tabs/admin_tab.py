@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 USER_COLUMNS = ["id", "username", "role", "active", "can_log_in"]
 CAMPAIGN_COLUMNS = ["id", "name", "status", "overlap", "items", "complete", "submitted", "drafts"]
 JOB_COLUMNS = ["id", "kind", "status", "progress", "latest", "error", "created_at"]
-MODEL_COLUMNS = ["id", "name", "status", "f1", "promoted_at", "notes", "path"]
+MODEL_COLUMNS = ["id", "name", "status", "f1", "promoted_at", "notes", "path", "kind"]
 EVAL_SET_COLUMNS = ["id", "name", "items", "problems", "source"]
 # Small enough to finish on a laptop CPU in minutes: template targets (no model writes them), few steps.
 DEFAULT_JOB = {"base_model": "active", "max_steps": 20, "use_annotations": True, "teacher_backend": "template"}
