@@ -3,6 +3,7 @@ the actor on the right solutions, evaluate it on held-out problems and let the g
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -170,8 +171,13 @@ def run_actor_job(session: Session, job: TrainingJob, reporter: Any, out_dir: Pa
         "examples_from_refinement": from_refinement,
         "tokens": {"actor": exploration.actor_tokens, "critic": exploration.critic_tokens},
     }
-    (out_dir / "train_rows.json").write_text(json.dumps(examples), encoding="utf-8")
-    queue.update_job_fields(session, job_id=job.id, metrics=job_metrics, output_path=str(out_dir.parent))
+    rows = json.dumps(examples)
+    (out_dir / "train_rows.json").write_text(rows, encoding="utf-8")
+    # The version traces to exactly the solutions it learned from, as a critic version does to its snapshot.
+    data_hash = hashlib.sha256(rows.encode("utf-8")).hexdigest()
+    queue.update_job_fields(
+        session, job_id=job.id, metrics=job_metrics, output_path=str(out_dir.parent), data_hash=data_hash
+    )
     if not examples:
         raise BadInputError(
             "no right solution was found for any training problem: nothing to train on (use easier problems, more "
@@ -188,7 +194,7 @@ def run_actor_job(session: Session, job: TrainingJob, reporter: Any, out_dir: Pa
         path=str(outcome.model_dir),
         base_model=model_path,
         parent_id=parent_id,
-        data_hash="",
+        data_hash=data_hash,
         config=config.model_dump(mode="json"),
         metrics={"train": outcome.metrics, **job_metrics},
         kind=registry.ACTOR,
