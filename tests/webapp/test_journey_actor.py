@@ -41,17 +41,17 @@ def _one_round(page) -> None:
 def test_solve_with_the_actor_then_refine_with_the_critic_round_by_round(served, browser) -> None:  # noqa: F811
     page = _page(browser, served, "annotator", "pw-annotator")
     _fill(page, "#critique-problem", PROBLEM)
-    _press(page, "#actor-solve", "#actor-status", "The actor wrote", timeout=300_000)
+    _press(page, "#actor-solve", "#actor-status", "The actor wrote", timeout=900_000)
     # The actor's solution lands in the solution box, numbered, ready to critique or refine.
     assert page.input_value("#critique-solution textarea").startswith("Step 1:")
     _one_round(page)
-    _press(page, "#actor-refine", "#actor-rounds-view", "stopped because", timeout=300_000)
+    _press(page, "#actor-refine", "#actor-rounds-view", "stopped because", timeout=900_000)
     assert "Round 1" in page.inner_text("#actor-rounds-view")
     _shot(page, "actor-solved-and-refined")
 
     # A solution with a wrong subtraction: the critic flags a step and the actor rewrites from there.
     _fill(page, "#critique-solution", WRONG)
-    _press(page, "#actor-refine", "#actor-rounds-view", "stopped because", timeout=300_000)
+    _press(page, "#actor-refine", "#actor-rounds-view", "stopped because", timeout=900_000)
     rounds = page.inner_text("#actor-rounds-view")
     assert "Round 1" in rounds and "The critic flagged Step" in rounds
     assert "What the actor changed" in rounds and "Kept the first" in rounds
