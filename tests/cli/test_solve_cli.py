@@ -27,9 +27,12 @@ def test_processbench_problems_come_with_their_truth(tmp_path: Path) -> None:
     assert len(rows) == 4 and all(r["answer"] and r["final_answer_correct"] for r in rows)
 
 
-def test_solve_with_every_strategy_reports_accuracy_and_resumes(tmp_path: Path, tiny_model_dir: Path) -> None:
+@pytest.mark.parametrize("source", [["--count", "2"], ["--from", "processbench:gsm8k", "--limit", "2"]])
+def test_solve_with_every_strategy_reports_accuracy_and_resumes(
+    source: list[str], tmp_path: Path, tiny_model_dir: Path
+) -> None:
     problems, output = tmp_path / "problems.jsonl", tmp_path / "solved.jsonl"
-    assert critic("generate", "problems", "--output", str(problems), "--count", "2").exit_code == 0
+    assert critic("generate", "problems", "--output", str(problems), *source).exit_code == 0
     model = f"transformers:{tiny_model_dir}"
     args = ["solve", "--input", str(problems), "--output", str(output), "--samples", "2", "--rounds", "2"]
     args += ["--actor-model", model, "--model", model, "--max-new-tokens", "16", "--seed", "1"]
