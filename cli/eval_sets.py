@@ -26,13 +26,25 @@ def add(
     campaign: str | None = typer.Option(None, help="Use the gold items of this campaign instead."),
     limit: int | None = typer.Option(None, min=1, help="Keep N items (per subset), spread evenly over the source."),
     description: str = typer.Option("", help="What the set is for."),
+    kind: str = typer.Option(
+        "critic",
+        "--kind",
+        help="critic: labelled solutions the critic is gated on; actor: problems with answers the actor is gated on "
+        "(`critic generate problems`).",
+    ),
 ) -> None:
     """Register an evaluation set; later training jobs drop every solution of its problems and gate on it."""
     from db.eval_sets import register_eval_set
 
     with database_session() as session:
         eval_set = register_eval_set(
-            session, name=name, benchmark=benchmark, campaign=campaign, limit=limit, description=description
+            session,
+            name=name,
+            benchmark=benchmark,
+            campaign=campaign,
+            limit=limit,
+            description=description,
+            kind=kind,
         )
         typer.echo(
             f"registered evaluation set {eval_set.id} {eval_set.name!r}: {eval_set.n_items} items, "
@@ -47,8 +59,11 @@ def list_sets() -> None:
 
     with database_session() as session:
         echo_rows(
-            list_eval_sets(session),
-            lambda s: f"{s.id:>4}  {s.name:<24} {s.n_items:>6} items  {len(s.problem_keys):>6} problems  {s.source}",
+            list_eval_sets(session, None),
+            lambda s: (
+                f"{s.id:>4}  {s.name:<24} {s.kind:<7} {s.n_items:>6} items  {len(s.problem_keys):>6} problems  "
+                f"{s.source}"
+            ),
             "no evaluation sets yet: register one with `critic eval-set add NAME --from FILE`",
         )
 

@@ -16,11 +16,13 @@ from cli import (
     generate,
     model_prepare,
     model_serve,
+    problems,
     rank,
     refine,
     registry,
     sandbox,
     serve,
+    solve,
     train,
     user,
     worker,
@@ -73,8 +75,9 @@ model_app = typer.Typer(help="Critic models: serve with vLLM, list, promote, rol
 for commands in (model_prepare.app, model_serve.app, registry.app):
     model_app.add_typer(commands)
 eval.app.add_typer(refine.eval_app)
+generate.app.add_typer(problems.app)
 
-for commands in (critique.app, data.app, refine.app, rank.app, serve.app, worker.app):
+for commands in (critique.app, data.app, refine.app, rank.app, serve.app, solve.app, worker.app):
     app.add_typer(commands)
 app.add_typer(model_app, name="model")
 app.add_typer(db_cmd.app, name="db")

@@ -26,7 +26,8 @@ def list_models() -> None:
         gate = (version.metrics or {}).get("gate") or {}
         score = f"{gate.get('metric')}={gate['candidate']:.3f}" if gate.get("candidate") is not None else "-"
         typer.echo(
-            f"{version.id:>4}  {version.status:<9} {score:<14} data {str(version.data_hash or '-')[:12]}  "
+            f"{version.id:>4}  {version.kind:<6} {version.status:<9} {score:<14} "
+            f"data {str(version.data_hash or '-')[:12]}  "
             f"{version.name}  {version.path}"
         )
         if version.notes:
@@ -77,12 +78,20 @@ def promote(
 
 
 @app.command("rollback")
-def rollback() -> None:
-    """Reject the active version and reactivate the one that served before it."""
+def rollback(
+    kind: str = typer.Option("critic", "--kind", help="Which serving model: critic or actor."),
+) -> None:
+    """Reject the active version (of the critic, or the actor) and reactivate the one that served before it."""
+    from core.errors import ConfigError
+    from training.registry import MODEL_KINDS
     from training.registry import rollback as rollback_version
 
+    if kind not in MODEL_KINDS:
+        raise ConfigError(f"--kind {kind!r}: choose {' or '.join(MODEL_KINDS)}")
     with database_session() as session:
-        previous = rollback_version(session, reason="rolled back from the CLI", actor=f"cli:{getpass.getuser()}")
+        previous = rollback_version(
+            session, reason="rolled back from the CLI", actor=f"cli:{getpass.getuser()}", kind=kind
+        )
     if previous is None:
         typer.echo("rolled back: no earlier version, the default model serves again")
     else:

@@ -29,8 +29,14 @@ _FLAG_FIELDS = {
     + ("prm800k_ratio", "teacher_backend", "accelerate_config"),
     "grpo": ("base_model", "max_steps", "learning_rate", "per_device_batch_size", "num_generations", "beta")
     + ("reward", "revision_generator", "code_tasks", "use_lora", "prm800k", "prm800k_ratio", "accelerate_config"),
+    "actor": ("problems", "base_model", "use_critique", "samples", "rounds", "critic_model", "max_per_problem")
+    + ("held_out_problems", "max_problems", "max_steps", "learning_rate", "use_lora"),
 }
-_FLAG_NAMES = {"per_device_batch_size": ("--batch-size",), "use_lora": ("--lora/--full",)}
+_FLAG_NAMES = {
+    "per_device_batch_size": ("--batch-size",),
+    "use_lora": ("--lora/--full",),
+    "use_critique": ("--critique/--no-critique",),
+}
 _FLAG_TYPES: dict[str, Any] = {
     "teacher_backend": str,
     "reward": str,
@@ -82,6 +88,13 @@ def _submit(kind: str, flags: dict[str, Any]) -> None:
 
 
 app.command("sft")(_job_command("sft", "Queue a supervised fine-tuning job (loss on the critique only)."))
+app.command("actor")(
+    _job_command(
+        "actor",
+        "Queue an actor self-improvement job: sample solutions, critique and refine the wrong ones (--no-critique: "
+        "plain self-training), fine-tune on the right ones, evaluate on held-out problems, gate.",
+    )
+)
 app.command("grpo")(
     _job_command(
         "grpo",

@@ -117,6 +117,18 @@ def critic_pick(candidates: Sequence[Candidate]) -> int | None:
     return max(range(len(candidates)), key=trust)
 
 
+def to_candidate(solution: GeneratedSolution, result: CritiqueResult | None, truth: str | None) -> Candidate:
+    """A sampled solution with the critic's view of it (None: not critiqued) and whether it is right."""
+    return Candidate(
+        steps=solution.steps,
+        final_answer=solution.final_answer,
+        critic_first_error=result.first_error_step if result else None,
+        no_error_share=no_error_share(result) if result else 0.0,
+        confidence=all_correct_probability(result) if result else None,
+        correct=answers_match(solution.final_answer, truth),
+    )
+
+
 def rank(
     generator: Backend, critique: CritiqueFn, items: Sequence[SolutionItem], truths: Sequence[str], config: RankConfig
 ) -> list[RankedProblem]:
@@ -134,19 +146,10 @@ def rank(
 
     ranked = []
     for position, (item, solutions) in enumerate(zip(items, sampled, strict=True)):
-        candidates = []
-        for j, solution in enumerate(solutions):
-            result = verdicts.get((position, j))
-            candidates.append(
-                Candidate(
-                    steps=solution.steps,
-                    final_answer=solution.final_answer,
-                    critic_first_error=result.first_error_step if result else None,
-                    no_error_share=no_error_share(result) if result else 0.0,
-                    confidence=all_correct_probability(result) if result else None,
-                    correct=answers_match(solution.final_answer, truths[position]),
-                )
-            )
+        candidates = [
+            to_candidate(solution, verdicts.get((position, j)), truths[position])
+            for j, solution in enumerate(solutions)
+        ]
         by_critic = critic_pick(candidates)
         by_majority = majority_pick([c.final_answer for c in candidates])
         ranked.append(

@@ -44,6 +44,7 @@ class Revision(BaseModel):
     answer_matches: bool | None = Field(
         None, description="Whether the final answer matches the item's ground truth (math-verify); null if unknown."
     )
+    completion_tokens: int = Field(0, description="Tokens the generator wrote for this revision.")
 
 
 class RefinementRound(BaseModel):
@@ -191,7 +192,8 @@ def revise(
     if todo:
         outputs = generator.generate([revision_messages(items[p], critiques[p]) for p in todo], config.params())
         for position, generations in zip(todo, outputs, strict=True):
-            revisions[position] = apply_revision(items[position], critiques[position], generations[0].text)
+            revision = apply_revision(items[position], critiques[position], generations[0].text)
+            revisions[position] = revision.model_copy(update={"completion_tokens": generations[0].completion_tokens})
     return [r for r in revisions if r is not None]
 
 

@@ -15,6 +15,9 @@ from db.items import problem_key
 from db.models import CampaignItem, EvalRun, EvalSet, Item, ModelVersion
 from db.session import begin_write, commit_unique
 
+EVAL_SET_KINDS = ("critic", "actor")
+"""Who an evaluation set scores: the critic (labelled solutions) or the actor (problems with answers)."""
+
 
 def create_eval_set(
     session: Session,
@@ -24,9 +27,22 @@ def create_eval_set(
     source: str,
     description: str = "",
     created_by_id: int | None = None,
+    kind: str = "critic",
 ) -> EvalSet:
-    """Register labelled items as a named evaluation set; their problems leave every later training snapshot."""
+    """Register labelled items as a named evaluation set; their problems leave every later training snapshot.
+
+    `kind` says who is scored on it: "critic" (labelled solutions) or "actor" (problems with an `answer`).
+    """
     name = name.strip()
+    if kind not in EVAL_SET_KINDS:
+        raise BadInputError(f"evaluation set kind {kind!r}: choose {' or '.join(EVAL_SET_KINDS)}")
+    if kind == "actor":
+        unanswered = [item.id or str(n) for n, item in enumerate(items, start=1) if not item.answer]
+        if unanswered:
+            raise BadInputError(
+                f"{len(unanswered)} item(s) have no ground-truth 'answer' (e.g. {', '.join(unanswered[:5])}); an actor "
+                "evaluation set needs problems with answers (`critic generate problems`)"
+            )
     if not name:
         raise BadInputError("give the evaluation set a name")
     unlabelled = [item.id or str(n) for n, item in enumerate(items, start=1) if item.first_error_step is None]
@@ -44,6 +60,7 @@ def create_eval_set(
     begin_write(session)
     eval_set = EvalSet(
         name=name,
+        kind=kind,
         source=source,
         description=description,
         items=[item.model_dump(mode="json") for item in stored],
@@ -65,8 +82,10 @@ def register_eval_set(
     limit: int | None = None,
     description: str = "",
     created_by_id: int | None = None,
+    kind: str = "critic",
 ) -> EvalSet:
-    """Register an evaluation set from a benchmark spec (a ProcessBench-format file, `processbench:gsm8k`,
+    """Register an evaluation set (of `kind`, see create_eval_set) from a benchmark spec (a ProcessBench-format
+    file, `processbench:gsm8k`,
     `prm800k:FILE` ...; `limit` items per subset, spread evenly) or from a campaign's gold items."""
     from core.benchmarks import BENCHMARK_HELP, load_benchmark
 
@@ -80,8 +99,18 @@ def register_eval_set(
         loaded = load_benchmark(str(benchmark), limit=limit)
         items = [item.model_copy(update={"id": f"{subset}/{item.id}"}) for subset, item in loaded.items()]
         source = str(benchmark) + (f" (limit {limit} per subset)" if limit else "")
+    if kind == "actor":
+        from core.answers import with_known_answers
+
+        items = with_known_answers(items)
     return create_eval_set(
-        session, name=name, items=items, source=source, description=description, created_by_id=created_by_id
+        session,
+        name=name,
+        items=items,
+        source=source,
+        description=description,
+        created_by_id=created_by_id,
+        kind=kind,
     )
 
 
@@ -102,15 +131,18 @@ def campaign_gold_items(session: Session, *, campaign: str) -> list[SolutionItem
     return [to_solution_item(row) for row in rows]
 
 
-def list_eval_sets(session: Session) -> list[EvalSet]:
-    """Oldest first, so the registry table's columns keep their order as sets are added."""
-    return list(session.scalars(select(EvalSet).order_by(EvalSet.id)))
+def list_eval_sets(session: Session, kind: str | None = "critic") -> list[EvalSet]:
+    """The sets of `kind` (None: every kind), oldest first, so the registry table's columns keep their order."""
+    query = select(EvalSet).order_by(EvalSet.id)
+    if kind is not None:
+        query = query.where(EvalSet.kind == kind)
+    return list(session.scalars(query))
 
 
 def get_eval_set(session: Session, *, name: str) -> EvalSet:
     eval_set = session.scalar(select(EvalSet).where(EvalSet.name == name))
     if eval_set is None:
-        known = ", ".join(s.name for s in list_eval_sets(session)) or "none registered"
+        known = ", ".join(s.name for s in list_eval_sets(session, None)) or "none registered"
         raise NotFoundError(f"no evaluation set named {name!r} (known: {known})")
     return eval_set
 

@@ -167,13 +167,14 @@ class LoginAttempt(Base):
 
 
 class ModelVersion(Base):
-    """A critic model checkpoint: where it is, what it was trained from, and how it scored."""
+    """A model checkpoint (a critic or an actor): where it is, what it was trained from, and how it scored."""
 
     __tablename__ = "model_versions"
-    # At most one version serves: a second promotion racing the first fails here instead of leaving two serving.
+    # At most one version of each kind serves: a second promotion racing the first fails here instead of leaving two.
     __table_args__ = (
         Index(
             "uq_model_versions_one_serving",
+            "kind",
             "status",
             unique=True,
             sqlite_where=text("status = 'serving'"),
@@ -183,6 +184,8 @@ class ModelVersion(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
+    # "critic" (critiques solutions) or "actor" (solves problems): each kind is served, promoted and gated apart.
+    kind: Mapped[str] = mapped_column(String(20), default="critic", server_default="critic", index=True)
     path: Mapped[str] = mapped_column(Text)
     base_model: Mapped[str] = mapped_column(String(300), default="")
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"))
@@ -281,6 +284,8 @@ class EvalSet(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
+    # "critic" (labelled solutions the critic is scored on) or "actor" (problems with answers the actor solves).
+    kind: Mapped[str] = mapped_column(String(20), default="critic", server_default="critic")
     # The items as core.types.SolutionItem JSON, frozen at registration so every version sees the same set.
     items: Mapped[list[Any]] = mapped_column(JSON, default=list)
     # Where the items came from, e.g. "processbench:gsm8k", "prm800k:FILE", "campaign:NAME (gold)".

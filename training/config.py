@@ -239,6 +239,64 @@ class GRPOJobConfig(_JobConfigBase):
         return self
 
 
+class ActorJobConfig(_JobConfigBase):
+    """Self-improvement of the actor (AutoMathCritique): sample solutions to training problems, keep the right ones,
+    have the critic critique the wrong ones and the actor refine them, fine-tune on what was kept, evaluate, gate."""
+
+    job: Literal["actor"] = Field("actor", description="Job type (fixed).")
+    base_model: str = Field(
+        "active",
+        description="Actor to start from: 'active' (the registry's serving actor, else the embedded model), "
+        "'embedded', or a model directory.",
+    )
+    problems: Path = Field(
+        description="JSONL of training problems with answers (`critic generate problems`); problems of registered "
+        "evaluation sets are left out."
+    )
+    max_problems: int | None = Field(None, gt=0, description="Train on at most this many problems (None = all).")
+    samples: int = Field(4, ge=1, le=64, description="Solutions sampled per training problem (N).")
+    use_critique: bool = Field(
+        True, description="Critique the wrong solutions and refine them (False = plain self-training, the baseline)."
+    )
+    rounds: int = Field(1, ge=1, le=10, description="Most critique -> revision rounds per wrong solution.")
+    critic_model: str = Field(
+        "active",
+        description="Critic that critiques the wrong solutions: 'active' (the serving critic version, else the "
+        "default model), 'embedded', or a model directory.",
+    )
+    temperature: float = Field(0.8, gt=0.0, le=2.0, description="Sampling temperature of the N solutions.")
+    solve_max_new_tokens: int = Field(256, ge=16, description="Generation budget of each solution and revision.")
+    critic_max_new_tokens: int = Field(384, ge=16, description="Generation budget of each critique.")
+    max_per_problem: int = Field(
+        2, ge=1, description="Distinct right solutions kept per problem, so easy problems do not dominate the data."
+    )
+    held_out_problems: int = Field(
+        20,
+        ge=0,
+        description="With no actor evaluation set registered: problems drawn from the file (seeded), never trained "
+        "on, that the gate scores both actors on.",
+    )
+    eval_max_new_tokens: int = Field(256, gt=0, description="Generation budget per solution during evaluation.")
+    gate_min_items: int = Field(
+        20, gt=0, description="Fewest evaluation problems the gate decides on; with fewer the actor stays a candidate."
+    )
+    promote_min_delta: float = Field(
+        0.0,
+        ge=-1.0,
+        le=1.0,
+        description="Promote only when the lower bound of the 95% bootstrap interval of (new accuracy - serving "
+        "accuracy) on the same problems is above this.",
+    )
+    max_steps: int = Field(30, gt=0, description="Optimiser steps to run.")
+    max_length: int = Field(768, ge=64, description="Longest prompt + solution in tokens; longer ones are truncated.")
+
+    @model_validator(mode="after")
+    def _check_problems(self) -> ActorJobConfig:
+        if not Path(self.problems).expanduser().is_file():
+            raise ValueError(f"problems file {self.problems} not found; write one with `critic generate problems`")
+        return self
+
+
 class CritiqueItemsConfig(BaseModel):
     """Critique a campaign's items that have no critique yet, so annotators start from the critic's labels."""
 
@@ -259,10 +317,11 @@ class CritiqueItemsConfig(BaseModel):
     samples: int = Field(1, gt=0, le=16, description="Critiques sampled per item (k, majority vote).")
 
 
-AnyJobConfig = SFTJobConfig | GRPOJobConfig | CritiqueItemsConfig
-CONFIG_CLASSES: dict[str, type[SFTJobConfig] | type[GRPOJobConfig] | type[CritiqueItemsConfig]] = {
+AnyJobConfig = SFTJobConfig | GRPOJobConfig | ActorJobConfig | CritiqueItemsConfig
+CONFIG_CLASSES: dict[str, type[AnyJobConfig]] = {
     "sft": SFTJobConfig,
     "grpo": GRPOJobConfig,
+    "actor": ActorJobConfig,
     "critique_items": CritiqueItemsConfig,
 }
 

@@ -262,3 +262,53 @@ def decide(
     if not auto_promote:
         return replace(base, reason=f"{summary}: passed, but auto_promote is off")
     return replace(base, reason=f"{summary}: lower bound above {min_lift:+g}", promoted=True)
+
+
+def decide_accuracy(
+    candidate: Mapping[str, bool],
+    reference: Mapping[str, bool] | None,
+    *,
+    min_lift: float,
+    min_items: int,
+    auto_promote: bool,
+    resamples: int = 2000,
+    seed: int = 0,
+) -> GateDecision:
+    """The actor's gate, the critic's rule on accuracy: promote only when the lower bound of the 95 % paired bootstrap
+    interval of accuracy(candidate) - accuracy(reference) on the same problems is above `min_lift`, with at least
+    `min_items` problems. `candidate` and `reference` map problem ids to whether the final answer was right."""
+    from core.actor.scoring import paired_bootstrap_accuracy
+
+    keys = sorted(candidate)
+    cand_acc = sum(candidate[k] for k in keys) / len(keys) if keys else None
+    details: dict[str, Any] = {"min_lift": min_lift, "min_items": min_items, "resamples": resamples}
+    details["candidate_scores"] = {"accuracy": cand_acc, "n": len(keys)}
+
+    def keep(reason: str, ref_acc: float | None = None) -> GateDecision:
+        return GateDecision(False, reason, cand_acc, ref_acc, "accuracy", details, n_items=len(keys))
+
+    if not keys:
+        return keep("no evaluation problems: register an actor evaluation set (`critic eval-set add --kind actor`)")
+    if reference is None:
+        return keep("no reference score (the serving actor could not be evaluated): an admin may promote by hand")
+    missing = [k for k in keys if k not in reference]
+    if missing:
+        return keep(f"the reference has no result for {len(missing)} of the {len(keys)} problems; not comparable")
+    ref_acc = sum(reference[k] for k in keys) / len(keys)
+    details["reference_scores"] = {"accuracy": ref_acc, "n": len(keys)}
+    if len(keys) < min_items:
+        return keep(f"only {len(keys)} evaluation problems, fewer than gate_min_items={min_items}", ref_acc)
+    boot = paired_bootstrap_accuracy(
+        [candidate[k] for k in keys], [reference[k] for k in keys], resamples=resamples, seed=seed
+    )
+    interval = (boot.low, boot.high)
+    summary = (
+        f"accuracy {boot.candidate:.3f} vs serving {boot.reference:.3f} on {boot.n} problems, difference "
+        f"{boot.delta:+.3f}, {100 * boot.confidence:.0f}% interval [{boot.low:+.3f}, {boot.high:+.3f}]"
+    )
+    base = GateDecision(False, "", boot.candidate, boot.reference, "accuracy", details, interval, len(keys))
+    if boot.low <= min_lift:
+        return replace(base, reason=f"{summary}: lower bound not above {min_lift:+g}, kept")
+    if not auto_promote:
+        return replace(base, reason=f"{summary}: passed, but auto_promote is off")
+    return replace(base, reason=f"{summary}: lower bound above {min_lift:+g}", promoted=True)

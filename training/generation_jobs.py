@@ -82,7 +82,8 @@ def _in_batches(todo: Sequence[SolutionItem], size: int, progress: Progress | No
             progress(len(batch))
 
 
-def _answered(items: Sequence[SolutionItem], errors: list[str]) -> list[SolutionItem]:
+def answered_items(items: Sequence[SolutionItem], errors: list[str]) -> list[SolutionItem]:
+    """The items whose ground-truth answer is known (filled in where it can be); the others reported in `errors`."""
     kept = []
     for item in with_known_answers(items):
         if item.answer is None:
@@ -93,6 +94,17 @@ def _answered(items: Sequence[SolutionItem], errors: list[str]) -> list[Solution
         else:
             kept.append(item)
     return kept
+
+
+def distinct_problems(items: Sequence[SolutionItem]) -> list[SolutionItem]:
+    """The first item of each problem: several solutions of one problem make one problem to solve."""
+    problems: list[SolutionItem] = []
+    seen: set[str] = set()
+    for item in items:
+        if item.problem.strip() not in seen:
+            seen.add(item.problem.strip())
+            problems.append(item)
+    return problems
 
 
 def run_mc_labels(
@@ -107,7 +119,7 @@ def run_mc_labels(
 ) -> JobReport:
     """Monte Carlo labels for every item with a known answer, appended to `output` batch by batch."""
     report = JobReport(output=output)
-    items = _answered(load_items(source, report.errors), report.errors)[:limit]
+    items = answered_items(load_items(source, report.errors), report.errors)[:limit]
     todo = _pending(items, report, output)
     for batch in _in_batches(todo, batch_size, progress):
         labels = label_items(generator, batch, config)
@@ -262,13 +274,7 @@ def run_rank(
 ) -> JobReport:
     """Best-of-N per problem with a known answer; the summary covers every row in `output`, resumed ones too."""
     report = JobReport(output=output)
-    problems: list[SolutionItem] = []
-    seen_problems: set[str] = set()
-    for item in _answered(load_items(source, report.errors), report.errors):
-        if item.problem.strip() not in seen_problems:  # several solutions of one problem: rank the problem once
-            seen_problems.add(item.problem.strip())
-            problems.append(item)
-    problems = problems[:limit]
+    problems = distinct_problems(answered_items(load_items(source, report.errors), report.errors))[:limit]
     todo = _pending(problems, report, output)
     for batch in _in_batches(todo, batch_size, progress):
         ranked = rank(generator, critique, batch, [str(i.answer) for i in batch], config)

@@ -365,12 +365,33 @@ def run_any_job(job_id: int, *, worker_id: str, attempt: int) -> int:
 
     with get_sessionmaker()() as session:
         job = get_job(session, job_id=job_id)
+    if job.kind == "actor":
+        return _run_actor(job_id, attempt)
     if job.kind != CRITIQUE_ITEMS:
         return run_job(job_id, worker_id=worker_id, attempt=attempt)
     with get_sessionmaker()() as session:
         reporter = DatabaseReporter(job_id)
         try:
             return 0 if run_critique_job(session, job, reporter) else EXIT_CANCELLED
+        finally:
+            reporter.close()
+
+
+def _run_actor(job_id: int, attempt: int) -> int:
+    """The actor's self-improvement job (training.actor_job), in this process."""
+    from core.settings import get_settings
+    from db.session import get_sessionmaker
+    from training.actor_job import run_actor_job
+    from training.queue import get_job
+
+    _log_start(job_id, attempt)
+    with get_sessionmaker()() as session:
+        job = get_job(session, job_id=job_id)
+        out_dir = Path(job.output_path or get_settings().jobs_dir / str(job_id)) / f"attempt-{attempt}"
+        out_dir.mkdir(parents=True, exist_ok=True)
+        reporter = DatabaseReporter(job_id)
+        try:
+            return 0 if run_actor_job(session, job, reporter, out_dir) else EXIT_CANCELLED
         finally:
             reporter.close()
 

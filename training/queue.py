@@ -15,7 +15,7 @@ from db.models import TrainingJob, TrainingJobLog, TrainingMetricPoint, utcnow
 from db.session import begin_write
 from training.config import AnyJobConfig, config_from_json
 
-TRAINING_KINDS = ("sft", "grpo")
+TRAINING_KINDS = ("sft", "grpo", "actor")
 JOB_KINDS = (*TRAINING_KINDS, "critique_items")
 """Every kind a worker runs and the jobs table lists: training, and critiquing a campaign's items."""
 FINISHED = ("succeeded", "failed", "cancelled")

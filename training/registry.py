@@ -17,23 +17,29 @@ from training.queue import end_read, start_write
 ACTIVE = "serving"
 """The status of the one model the app serves (the 'active' model)."""
 CANDIDATE, RETIRED, REJECTED = "candidate", "retired", "rejected"
+CRITIC, ACTOR = "critic", "actor"
+MODEL_KINDS = (CRITIC, ACTOR)
+"""What a version is: a critic (critiques solutions) or an actor (solves problems); each kind serves one version."""
 
 
-def active_model(session: Session) -> ModelVersion | None:
-    """The version the app serves now, or None (then the configured default model serves).
+def active_model(session: Session, kind: str = CRITIC) -> ModelVersion | None:
+    """The version of `kind` the app serves now, or None (then the configured default model serves).
 
     A fresh query each call, so the app picks up promotions and rollbacks without a restart.
     """
     version = session.scalars(
-        select(ModelVersion).where(ModelVersion.status == ACTIVE).order_by(ModelVersion.promoted_at.desc()).limit(1)
+        select(ModelVersion)
+        .where(ModelVersion.status == ACTIVE, ModelVersion.kind == kind)
+        .order_by(ModelVersion.promoted_at.desc())
+        .limit(1)
     ).first()
     end_read(session)  # do not hold a read snapshot open in long-lived sessions
     return version
 
 
-def serving_model(session: Session, default: str) -> str:
-    """The model name/path the critic should load now: the active version's path, else `default`."""
-    version = active_model(session)
+def serving_model(session: Session, default: str, kind: str = CRITIC) -> str:
+    """The model name/path the critic (or actor) should load now: the active version's path, else `default`."""
+    version = active_model(session, kind)
     return version.path if version is not None else default
 
 
@@ -50,9 +56,12 @@ def _load_version(session: Session, version_id: int) -> ModelVersion:
     return version
 
 
-def list_versions(session: Session, *, limit: int = 100) -> list[ModelVersion]:
-    """Newest first."""
-    versions = list(session.scalars(select(ModelVersion).order_by(ModelVersion.id.desc()).limit(limit)).all())
+def list_versions(session: Session, *, limit: int = 100, kind: str | None = None) -> list[ModelVersion]:
+    """Newest first; only versions of `kind` when given."""
+    query = select(ModelVersion).order_by(ModelVersion.id.desc()).limit(limit)
+    if kind is not None:
+        query = query.where(ModelVersion.kind == kind)
+    versions = list(session.scalars(query).all())
     end_read(session)
     return versions
 
@@ -67,12 +76,14 @@ def register_candidate(
     data_hash: str,
     config: dict[str, Any],
     metrics: dict[str, Any] | None = None,
+    kind: str = CRITIC,
 ) -> ModelVersion:
-    """Record a finished job's model as a `candidate` and link it from the job."""
+    """Record a finished job's model as a `candidate` of `kind` and link it from the job."""
     start_write(session)
     job = session.get(TrainingJob, job_id)
     version = ModelVersion(
         name=f"pending-{uuid.uuid4().hex}",
+        kind=kind,
         path=path,
         base_model=base_model,
         parent_id=parent_id,
@@ -91,16 +102,25 @@ def register_candidate(
     return version
 
 
-def _serving(session: Session) -> ModelVersion | None:
+def _serving(session: Session, kind: str) -> ModelVersion | None:
     return session.scalars(
-        select(ModelVersion).where(ModelVersion.status == ACTIVE).execution_options(populate_existing=True)
+        select(ModelVersion)
+        .where(ModelVersion.status == ACTIVE, ModelVersion.kind == kind)
+        .execution_options(populate_existing=True)
     ).first()
 
 
 def _swap_serving(
-    session: Session, *, version_id: int, expected_serving_id: int | None, from_statuses: tuple[str, ...], note: str
+    session: Session,
+    *,
+    version_id: int,
+    expected_serving_id: int | None,
+    from_statuses: tuple[str, ...],
+    note: str,
+    kind: str = CRITIC,
 ) -> bool:
-    """Inside the caller's write transaction: make `version_id` serve, only if `expected_serving_id` still serves.
+    """Inside the caller's write transaction: make `version_id` (of `kind`) serve, only if `expected_serving_id`
+    still serves that kind.
 
     Compare-and-set: the expected version is retired by a conditional UPDATE (a concurrent promotion that got
     there first leaves it matching nothing), then the new one is set serving only if none serves; the unique
@@ -117,11 +137,16 @@ def _swap_serving(
         if retired.rowcount != 1:
             session.rollback()
             return False
-    nobody_serves = ~select(ModelVersion.id).where(ModelVersion.status == ACTIVE).exists()
+    nobody_serves = ~select(ModelVersion.id).where(ModelVersion.status == ACTIVE, ModelVersion.kind == kind).exists()
     try:
         promoted = session.execute(
             update(ModelVersion)
-            .where(ModelVersion.id == version_id, ModelVersion.status.in_(from_statuses), nobody_serves)
+            .where(
+                ModelVersion.id == version_id,
+                ModelVersion.kind == kind,
+                ModelVersion.status.in_(from_statuses),
+                nobody_serves,
+            )
             .values(status=ACTIVE, promoted_at=utcnow(), notes=note)
             .execution_options(synchronize_session=False)
         )
@@ -164,7 +189,8 @@ def promote(
     actor: str = "admin",
     actor_id: int | None = None,
 ) -> ModelVersion:
-    """Make a version serve by hand (the gate is not consulted); the previous one is retired (the rollback target).
+    """Make a version serve by hand (the gate is not consulted); the previous one of its kind is retired (the rollback
+    target).
 
     The audit trail (`model_events`) records who did it and why.
     """
@@ -173,7 +199,7 @@ def promote(
     if version.status == ACTIVE:
         session.rollback()
         raise ConflictError(f"model version {version_id} is already active")
-    current = _serving(session)
+    current = _serving(session, version.kind)
     previous_id = current.id if current is not None else None
     swapped = _swap_serving(
         session,
@@ -181,6 +207,7 @@ def promote(
         expected_serving_id=previous_id,
         from_statuses=(CANDIDATE, RETIRED, REJECTED),
         note=reason,
+        kind=version.kind,
     )
     if not swapped:
         raise ConflictError("another promotion or rollback happened at the same time; look at the registry and retry")
@@ -198,20 +225,30 @@ def promote(
 
 
 def rollback(
-    session: Session, *, reason: str = "rolled back by an admin", actor: str = "admin", actor_id: int | None = None
+    session: Session,
+    *,
+    reason: str = "rolled back by an admin",
+    actor: str = "admin",
+    actor_id: int | None = None,
+    kind: str = CRITIC,
 ) -> ModelVersion | None:
-    """Retire the active version as `rejected` and reactivate the one active before it.
+    """Retire the active version of `kind` as `rejected` and reactivate the one of that kind active before it.
 
     Returns the version now active, or None when there was none before (the default model serves again).
     """
     start_write(session)
-    current = _serving(session)
+    current = _serving(session, kind)
     if current is None:
         session.rollback()
-        raise ConflictError("no active model version to roll back")
+        raise ConflictError(f"no active model version ({kind}) to roll back")
     previous = session.scalars(
         select(ModelVersion)
-        .where(ModelVersion.status == RETIRED, ModelVersion.promoted_at.is_not(None), ModelVersion.id != current.id)
+        .where(
+            ModelVersion.status == RETIRED,
+            ModelVersion.kind == kind,
+            ModelVersion.promoted_at.is_not(None),
+            ModelVersion.id != current.id,
+        )
         .order_by(ModelVersion.promoted_at.desc())
         .limit(1)
     ).first()
@@ -270,6 +307,7 @@ def apply_gate(
     }
     promoted = False
     if decision.promoted:
+        kind = _load_version(session, version_id).kind
         start_write(session)
         promoted = _swap_serving(
             session,
@@ -277,6 +315,7 @@ def apply_gate(
             expected_serving_id=expected_serving_id,
             from_statuses=(CANDIDATE,),
             note=f"auto-promoted: {decision.reason}",
+            kind=kind,
         )
         if promoted:
             _audit(

@@ -218,7 +218,7 @@ def assign_annotators(ctx: AppContext, actor: Actor | None, *, campaign_id: int,
 
 
 def start_training(ctx: AppContext, actor: Actor | None, *, kind: str, values: dict[str, Any]) -> int:
-    """Validate a job config (SFT or GRPO) and queue it for the worker; returns the job id."""
+    """Validate a job config (SFT, GRPO or actor) and queue it for the worker; returns the job id."""
     from training.config import build_config
     from training.queue import enqueue_job
 
@@ -306,6 +306,7 @@ def models_table(ctx: AppContext, actor: Actor | None) -> list[dict[str, Any]]:
                 "path": v.path,
                 "promoted_at": str(v.promoted_at)[:19] if v.promoted_at else "",
                 "notes": v.notes,
+                "kind": v.kind,  # critic or actor: each kind serves one version
             }
             for v in list_versions(session)
         ]

@@ -24,10 +24,12 @@ log = logging.getLogger(__name__)
 USER_COLUMNS = ["id", "username", "role", "active", "can_log_in"]
 CAMPAIGN_COLUMNS = ["id", "name", "status", "overlap", "items", "complete", "submitted", "drafts"]
 JOB_COLUMNS = ["id", "kind", "status", "progress", "latest", "error", "created_at"]
-MODEL_COLUMNS = ["id", "name", "status", "f1", "promoted_at", "notes", "path"]
+MODEL_COLUMNS = ["id", "name", "status", "f1", "promoted_at", "notes", "path", "kind"]
 EVAL_SET_COLUMNS = ["id", "name", "items", "problems", "source"]
 # Small enough to finish on a laptop CPU in minutes: template targets (no model writes them), few steps.
 DEFAULT_JOB = {"base_model": "active", "max_steps": 20, "use_annotations": True, "teacher_backend": "template"}
+# The actor's self-improvement job (docs/actor.md): `problems` is a file from `critic generate problems`.
+ACTOR_JOB = {"problems": "problems.jsonl", "base_model": "active", "samples": 4, "rounds": 1, "use_critique": True}
 REFRESH_EVERY_S = 3.0
 
 
@@ -88,7 +90,7 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
             )
             c_assign = gr.Button("Assign", elem_id="admin-assign")
     with gr.Tab("Training"):
-        t_kind = gr.Radio(["sft", "grpo"], value="sft", label="Job")
+        t_kind = gr.Radio(["sft", "grpo", "actor"], value="sft", label="Job", elem_id="admin-job-kind")
         t_config = gr.Code(
             value=json.dumps(DEFAULT_JOB, indent=1),
             language="json",
@@ -251,6 +253,12 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
     ]
     for button, fn, inputs in wire:
         button.click(action(fn), inputs, outs, api_visibility="private")
+    t_kind.change(
+        lambda kind: json.dumps(ACTOR_JOB if kind == "actor" else DEFAULT_JOB, indent=1),
+        [t_kind],
+        [t_config],
+        api_visibility="private",
+    )
 
     @shows_errors
     def on_pick_campaign(cid: int | None, request: gr.Request) -> list[Any]:

@@ -14,7 +14,7 @@ from webapp.context import AppContext
 from webapp.handlers import critique as handlers
 from webapp.permissions import Action, Actor
 from webapp.render import LATEX_DELIMITERS, critique_html, many_results_html, message_html, revision_html
-from webapp.tabs import code_section
+from webapp.tabs import actor_section, code_section
 from webapp.ui import current_actor, shows_errors
 
 EXAMPLE_PROBLEM = "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. How many clips did Natalia sell altogether in April and May?"  # noqa: E501
@@ -185,4 +185,5 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
         concurrency_id="generation",
     )
     code_section.build(ctx)  # Python solutions: their tests run in the sandbox, then the critic reads the outcome
+    actor_section.build(ctx, problem, solution, model, backend, mode)
     return []
