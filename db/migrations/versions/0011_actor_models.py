@@ -4,7 +4,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0011_actor_models"
-down_revision: str | None = "0007_last_class"
+down_revision: str | None = "0008_review_step"
 
 _ONE_SERVING = sa.text("status = 'serving'")
 

@@ -4,7 +4,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0012_code_items"
-down_revision: str | None = "0007_last_class"
+down_revision: str | None = "0011_actor_models"
 
 
 def upgrade() -> None:
