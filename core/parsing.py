@@ -16,9 +16,10 @@ block does not split it. Without either, the whole block is the critique and the
 Two modes, one reading. `lenient` (for showing an output to a person) repairs what it can and lists each repair in
 `problems`. `strict` (for rewards and evaluation) applies the format's own rules and counts anything lenient would
 repair as failed: a `**Critique of Step i**:` block for every step 1..k in order (k = the answer, or every step when
-it is -1), each non-empty and ending in `**Judgement**: The correctness of Step i is: \\boxed{1|-1}` (1 before k, -1
-at k), then `**Answer**: \\boxed{k}` as the last line. A `**Meta-critique**:` line inside a block is allowed. In
-either mode a `\\boxed{}` in text without step blocks is never a first-error step: it is usually the math answer.
+it is -1 or the critique judged every step), each non-empty and ending in `**Judgement**: The correctness of Step i
+is: \\boxed{1|-1}` (-1 at k; 1 or -1 before k, where a -1 is the critic's doubt on a step before the one the
+checker proved wrong; every step 1 when k is -1), then `**Answer**: \\boxed{k}` as the last line. A
+`**Meta-critique**:` line inside a block is allowed. In either mode a `\\boxed{}` in text without step blocks is never a first-error step: it is usually the math answer.
 """
 
 from __future__ import annotations
@@ -210,6 +211,17 @@ def _first_error_from_steps(blocks: list[_Block], num_steps: int) -> int | None:
     return NO_ERROR if covered >= set(range(1, num_steps + 1)) else None
 
 
+def _doubt_before(blocks: list[_Block], answer: int) -> bool:
+    """Whether an answer k agrees with judgements that put -1 on an earlier step too: every step up to k judged and
+    k judged -1 (the critic's doubt on an earlier step, when the checker proved step k wrong, does not end it)."""
+    if answer == NO_ERROR:
+        return False
+    verdicts = {b.index: b.verdict for b in blocks}
+    return verdicts.get(answer) == "incorrect" and all(
+        verdicts.get(i) in ("correct", "incorrect") for i in range(1, answer)
+    )
+
+
 def _unlabelled_answer(text: str, num_steps: int, problems: list[str]) -> tuple[int | None, int]:
     # A final box after the last judgement is taken as the answer. Without step blocks a box is never one: a critique
     # ending "the answer is \\boxed{2}" names the solution's result, not its second step.
@@ -270,6 +282,8 @@ def _format_violations(text: str, num_steps: int, answer: int) -> list[str]:
     last = num_steps if answer == NO_ERROR else answer
     region = text[: answers[0].start()]
     headers = list(_STRICT_HEADER.finditer(region))
+    if [int(h.group(1)) for h in headers] == list(range(1, num_steps + 1)):
+        last = num_steps  # every step judged (a critique that goes on after its first -1)
     if [int(h.group(1)) for h in headers] != list(range(1, last + 1)):
         found = [int(h.group(1)) for h in headers]
         problems.append(f"'**Critique of Step i**:' blocks are {found}, not steps 1..{last} in order")
@@ -294,9 +308,12 @@ def _format_violations(text: str, num_steps: int, answer: int) -> list[str]:
         critique, _meta = split_meta_critique(body[: judgement.start()])
         if not critique:
             problems.append(f"Step {index}: no critique before its judgement")
-        expected = "-1" if index == answer else "1"
-        if judgement.group(2) != expected:
-            problems.append(f"Step {index}: judged {judgement.group(2)} but the answer {answer} needs {expected}")
+        # Before the answer's step a -1 is the critic's doubt (allowed: the answer is a later, proven step); the
+        # answer's step is -1; with answer -1 every step is 1.
+        if index == answer and judgement.group(2) != "-1":
+            problems.append(f"Step {index}: judged {judgement.group(2)} but the answer {answer} needs -1")
+        elif answer == NO_ERROR and judgement.group(2) != "1":
+            problems.append(f"Step {index}: judged {judgement.group(2)} but the answer -1 needs 1")
     return problems
 
 
@@ -335,7 +352,7 @@ def _parse(text: str, num_steps: int) -> ParsedCritique:
 
     if answer_value is not None:
         first_error = answer_value
-        if from_steps is not None and from_steps != answer_value:
+        if from_steps is not None and from_steps != answer_value and not _doubt_before(blocks, answer_value):
             problems.append(f"answer {answer_value} disagrees with the step judgements ({from_steps})")
     else:
         first_error = from_steps
