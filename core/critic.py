@@ -72,6 +72,11 @@ class CriticSampling(SamplingConfig):
     temperature: Temperature | None = Field(
         None, description="Sampling temperature; default 0 (greedy) for 1 sample, 0.7 for several."
     )
+    all_steps: bool = Field(
+        False,
+        description="Judge every step instead of stopping at the first wrong one (step-level measurements; the "
+        "checker's proven step is then not forced, so every judgement is the model's own).",
+    )
 
     @model_validator(mode="after")
     def _voting_needs_sampling(self) -> Self:
@@ -116,9 +121,6 @@ class CriticConfig(CriticSampling):
         "combined",
         description="combined: the symbolic checker runs first, its findings go into the prompt and the first step "
         "it proves wrong is the first error; llm: the model alone.",
-    )
-    all_steps: bool = Field(
-        False, description="Judge every step instead of stopping at the first wrong one (step-level measurements)."
     )
 
     def params(self, n: int = 1, *, constrained: bool = False) -> GenerationParams:

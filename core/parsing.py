@@ -19,7 +19,8 @@ repair as failed: a `**Critique of Step i**:` block for every step 1..k in order
 it is -1 or the critique judged every step), each non-empty and ending in `**Judgement**: The correctness of Step i
 is: \\boxed{1|-1}` (-1 at k; 1 or -1 before k, where a -1 is the critic's doubt on a step before the one the
 checker proved wrong; every step 1 when k is -1), then `**Answer**: \\boxed{k}` as the last line. A
-`**Meta-critique**:` line inside a block is allowed. In either mode a `\\boxed{}` in text without step blocks is never a first-error step: it is usually the math answer.
+`**Meta-critique**:` line inside a block is allowed. In either mode a `\\boxed{}` in text without step blocks is
+never a first-error step: it is usually the math answer.
 """
 
 from __future__ import annotations
