@@ -52,7 +52,7 @@ _POSITIVE_WORDS = re.compile(r"\b(?:correct|right|valid|true)\b", re.I)
 _NO_ERROR_WORDS = re.compile(r"^(?:none|no error|no errors|no incorrect step|all correct|n/?a)$", re.I)
 _META_LABEL = re.compile(
     r"(?:^|(?<=[.!?])[ \t]+|\n)[ \t*_]*(?:meta[- ]?critique|re-?verification|verification|second look|double[- ]check|"
-    r"reflection)[ \t*_]*:[ \t*_]*",
+    r"reflection)[ \t*_]*:[ \t]*(?:[*_]{1,2}(?=\s))?[ \t]*",
     re.I,
 )
 _META_CUE = re.compile(
@@ -158,7 +158,9 @@ class _Block:
 
 def _blocks(region: str) -> tuple[list[_Block], list[str]]:
     problems: list[str] = []
-    headers = list(_HEADER.finditer(region))
+    # The format's own headers, where the text has them: a free-text line such as "Verification of step 2:" inside
+    # a long critique is then not taken for a block of its own.
+    headers = list(_STRICT_HEADER.finditer(region)) or list(_HEADER.finditer(region))
     if not headers:
         headers = list(_LOOSE_HEADER.finditer(region))
         if headers:
