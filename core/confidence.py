@@ -84,18 +84,22 @@ def combined_first_error_probability(result: CritiqueResult) -> float | None:
 
 def verdict_confidence(result: CritiqueResult) -> float | None:
     """How sure the critique is of its answer, without growing less sure just because a solution is long: the
-    weakest step it rests on. Per step up to the first error (every step for "no error"): 1 where the checker
-    decided the verdict, else the model's confidence in its own judgement, max(p, 1 - p); the minimum over them.
+    weakest step it rests on. Per step up to the first error (every step for "no error"): 1 where the checker proved
+    the step wrong, else the model's confidence in its own judgement, max(p, 1 - p) (a checker-verified step the
+    model doubts stays doubtful: right arithmetic does not make a step right); the minimum over them.
     None when a step it needs has no confidence (no probabilities, or no readable answer)."""
     if result.first_error_step is None:
         return None
     last = len(result.steps) if result.first_error_step == NO_ERROR else result.first_error_step
     margins: list[float] = []
     for step in result.steps[:last]:
-        if step.verdict_source in ("checker", "both") and step.check is not None and step.check.status != "unchecked":
+        proven = step.check is not None and step.check.status == "wrong" and step.verdict == "incorrect"
+        if proven:
             margins.append(1.0)
         elif step.p_correct is not None:
             margins.append(max(step.p_correct, 1.0 - step.p_correct))
+        elif step.verdict_source in ("checker", "both"):
+            margins.append(1.0)
         else:
             return None
     return min(margins) if margins else None

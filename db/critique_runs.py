@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.confidence import verdict_confidence
 from core.errors import NotFoundError
 from core.types import CritiqueResult, SolutionItem, Verdict
 from db.items import content_hash, item_row
@@ -51,7 +52,7 @@ def save_critique_run(
         first_error_step=result.first_error_step,
         votes=list(result.votes),
         parse_status=result.parse_status,
-        confidence=result.first_error_probability,
+        confidence=verdict_confidence(result),
         duration_s=duration,
         created_by_id=created_by_id,
     )

@@ -102,7 +102,8 @@ LISTS_AND_BOLD = (
             ),
             _block(
                 3,
-                "The step states the total spending.\n\n$$\\begin{aligned} 12 + 3 &= 15 \\\\ 15 &\\ne 16 \\end{aligned}$$"
+                "The step states the total spending.\n\n"
+                "$$\\begin{aligned} 12 + 3 &= 15 \\\\ 15 &\\ne 16 \\end{aligned}$$"
                 "\n\nSo the claimed $16$ is an addition error.",
                 "*Second look:* adding in the other order, $3 + 12 = 15$. The step is incorrect.",
                 -1,
