@@ -16,7 +16,7 @@ block does not split it. Without either, the whole block is the critique and the
 Two modes, one reading. `lenient` (for showing an output to a person) repairs what it can and lists each repair in
 `problems`. `strict` (for rewards and evaluation) applies the format's own rules and counts anything lenient would
 repair as failed: a `**Critique of Step i**:` block for every step 1..k in order (k = the answer, or every step when
-it is -1 or the critique judged every step), each non-empty and ending in `**Judgement**: The correctness of Step i
+it is -1), each non-empty and ending in `**Judgement**: The correctness of Step i
 is: \\boxed{1|-1}` (-1 at k; 1 or -1 before k, where a -1 is the critic's doubt on a step before the one the
 checker proved wrong; every step 1 when k is -1), then `**Answer**: \\boxed{k}` as the last line. A
 `**Meta-critique**:` line inside a block is allowed. In either mode a `\\boxed{}` in text without step blocks is
@@ -285,8 +285,6 @@ def _format_violations(text: str, num_steps: int, answer: int) -> list[str]:
     last = num_steps if answer == NO_ERROR else answer
     region = text[: answers[0].start()]
     headers = list(_STRICT_HEADER.finditer(region))
-    if [int(h.group(1)) for h in headers] == list(range(1, num_steps + 1)):
-        last = num_steps  # every step judged (a critique that goes on after its first -1)
     if [int(h.group(1)) for h in headers] != list(range(1, last + 1)):
         found = [int(h.group(1)) for h in headers]
         problems.append(f"'**Critique of Step i**:' blocks are {found}, not steps 1..{last} in order")

@@ -136,3 +136,28 @@ def test_a_sentence_at_its_length_bound_can_finish_its_word_and_never_ends_insid
     assert constraint.matches(written_critique(3, 2, sentence=words + "."))
     # ... and a new word cannot start past the bound: the sentence must end at the word's end.
     assert not constraint.matches(written_critique(3, 2, sentence=head + "have been covered and more."))
+
+
+def test_a_proven_step_is_judged_wrong_and_an_earlier_doubt_does_not_end_the_critique() -> None:
+    constraint = critique_constraint(4, 512, proven_wrong=[3])
+    doubt = written_critique(4, 3).replace(
+        JUDGEMENT_LINE.format(index=2, value=1), JUDGEMENT_LINE.format(index=2, value=-1)
+    )
+    assert constraint.matches(written_critique(4, 3))
+    assert constraint.matches(doubt), "a -1 on step 2 goes on to the proven step 3"
+    assert not constraint.matches(written_critique(4, 2)), "a -1 before the proven step cannot end the critique"
+    assert not constraint.matches(written_critique(4, -1)), "the proven step cannot be judged correct"
+    parsed = parse_critique(doubt, 4, mode="strict")
+    assert parsed.first_error_step == 3 and parsed.parse_status == "ok"
+    assert [s.verdict for s in parsed.steps[:3]] == ["correct", "incorrect", "incorrect"]
+
+
+def test_the_all_steps_grammar_judges_every_step_after_a_wrong_one() -> None:
+    constraint = critique_constraint(3, 512, all_steps=True)
+    every = written_critique(3, -1).replace(
+        JUDGEMENT_LINE.format(index=1, value=1), JUDGEMENT_LINE.format(index=1, value=-1)
+    )
+    assert constraint.matches(every), "a -1 on step 1, then steps 2 and 3 judged too"
+    assert not constraint.matches(written_critique(3, 1)), "the critique does not stop at the first -1"
+    parsed = parse_critique(every, 3)
+    assert [s.verdict for s in parsed.steps] == ["incorrect", "correct", "correct"]
