@@ -25,8 +25,8 @@ _ALL_STEPS_RULE = "Judge every step, also the steps after an incorrect one. "
 _TIGHT_FORMAT = (
     'Write each part as one sentence: the analysis starts with "This step" and the re-verification with '
     '"Checking again,". Format each step as:\n\n'
-    "**Critique of Step 1**: This step <one sentence>\n"
-    "**Meta-critique**: Checking again, <one sentence>\n"
+    "**Critique of Step 1**: <analysis>\n"
+    "**Meta-critique**: <re-verification>\n"
     "**Judgement**: The correctness of Step 1 is: \\boxed{1}\n\n"
 )
 _STRUCTURE_FORMAT = (
