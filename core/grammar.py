@@ -71,11 +71,11 @@ WORD_FINISH_CHARS = 24
 MAX_CONSTRAINED_TOKENS = 4096
 
 # The rest of a sentence: no newline (a new line would open a new part), no '*' (markup of the labels), no
-# backslash (no `\boxed{}` inside the text that a parser could misread); '.', '!' or '?' end it, except a '.'
-# between digits.
-_SENTENCE_START = r"(?:[^\s*\\.!?]|[0-9]\.[0-9])"
-_SENTENCE_CHAR = r"(?:[^\n*\\.!?]|[0-9]\.[0-9])"
-_WORD_CHAR = r"[^\s*\\.!?]"
+# backslash (no `\boxed{}` inside the text that a parser could misread), no angle brackets (a small model would
+# otherwise copy the prompt's "<analysis>" placeholder); '.', '!' or '?' end it, except a '.' between digits.
+_SENTENCE_START = r"(?:[^\s*\\.!?<>]|[0-9]\.[0-9])"
+_SENTENCE_CHAR = r"(?:[^\n*\\.!?<>]|[0-9]\.[0-9])"
+_WORD_CHAR = r"[^\s*\\.!?<>]"
 _SENTENCE_END = r"[.!?]"
 
 
@@ -144,7 +144,8 @@ def text_pattern(max_chars: int) -> str:
 def as_sentence(text: str, max_chars: int) -> str | None:
     """`text` as the rest of one format sentence (no new line, markup or backslash; one end mark), or None when it
     does not fit between MIN_SENTENCE_CHARS and `max_chars` characters."""
-    plain = " ".join(text.replace("*", " ").replace("\\", " ").split())
+    plain = text.replace("<", " less than ").replace(">", " greater than ")
+    plain = " ".join(plain.replace("*", " ").replace("\\", " ").split())
     # A '.', '!' or '?' ends a sentence, except a decimal point between digits.
     plain = re.sub(r"(?<![0-9])\.|\.(?![0-9])|[!?]", ",", plain).strip(" ,;:") + "."
     if plain[:1] in {"", ".", ","} or not MIN_SENTENCE_CHARS <= len(plain) <= max_chars:

@@ -161,3 +161,9 @@ def test_the_all_steps_grammar_judges_every_step_after_a_wrong_one() -> None:
     assert not constraint.matches(written_critique(3, 1)), "the critique does not stop at the first -1"
     parsed = parse_critique(every, 3)
     assert [s.verdict for s in parsed.steps] == ["incorrect", "correct", "correct"]
+
+
+def test_a_tight_sentence_cannot_copy_the_prompt_placeholder() -> None:
+    constraint = critique_constraint(3, 512)
+    assert not constraint.matches(written_critique(3, 2, sentence="<analysis> is what this step does."))
+    assert constraint.matches(written_critique(3, 2, sentence="compares 3 and 5 and finds 3 is less."))
