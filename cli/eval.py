@@ -18,7 +18,9 @@ app = typer.Typer(
 )
 
 
-def _default_output(benchmark: str, critic: str, combine: str, model: str | None, samples: int) -> Path:
+def _default_output(
+    benchmark: str, critic: str, combine: str, model: str | None, samples: int, all_steps: bool = False
+) -> Path:
     from core.settings import get_settings
 
     parts = [benchmark, critic]
@@ -26,6 +28,8 @@ def _default_output(benchmark: str, critic: str, combine: str, model: str | None
         parts.append(combine)
     if critic != "symbolic":
         parts += [model or get_settings().model, f"k{samples}"]
+        if all_steps:
+            parts.append("all-steps")
     slug = re.sub(r"[^A-Za-z0-9.,_-]+", "_", "-".join(parts)).strip("_")[:150]
     return get_settings().home / "evals" / slug
 
@@ -61,6 +65,12 @@ def evaluate(
     temperature: float | None = typer.Option(None, "--temperature", help="Default: 0 for K=1, 0.7 for K>1."),
     max_new_tokens: int | None = typer.Option(None, "--max-new-tokens", min=1, help="Generation budget per sample."),
     seed: int | None = typer.Option(None, "--seed", help="Sampling seed."),
+    all_steps: bool = typer.Option(
+        False,
+        "--all-steps",
+        help="The critic judges every step (it does not stop at the first -1), so step AUROC of the model and of "
+        "the combined critic is measured on all labelled steps of the same items.",
+    ),
     limit: int | None = typer.Option(None, "--limit", "-n", min=1, help="N items per subset, spread evenly."),
     batch_size: int = typer.Option(8, "--batch-size", min=1, help="Items per backend call (saved after each)."),
     output: Path | None = typer.Option(
@@ -93,7 +103,9 @@ def evaluate(
     # The options are named after EvalConfig's fields; the others say how to run, not what to evaluate.
     fields = {k: v for k, v in ctx.params.items() if k not in ("output", "no_db", "quiet", "revise_rounds")}
     config = EvalConfig.build(
-        **fields, output=output or _default_output(benchmark, critic, combine, model, samples), record=not no_db
+        **fields,
+        output=output or _default_output(benchmark, critic, combine, model, samples, all_steps),
+        record=not no_db,
     )
     outcome = run_eval(config, show_progress=not quiet)
     typer.echo(format_outcome(outcome, config))

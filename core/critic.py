@@ -10,10 +10,10 @@ from typing import Any, Literal, Self
 from pydantic import Field, model_validator
 
 from core.backends.base import Backend, Generation, GenerationParams, Messages
-from core.confidence import first_error_probability, judgement_confidences
+from core.confidence import combined_first_error_probability, first_error_probability, judgement_confidences
 from core.config import MaxNewTokens, SamplingConfig, Temperature
 from core.errors import ConfigError
-from core.grammar import Constraint, critique_constraint, step_constraint
+from core.grammar import Constraint, GrammarProfileName, critique_constraint, step_constraint
 from core.parsing import parse_critique, parse_step_critique
 from core.prompts import (
     critique_messages,
@@ -22,7 +22,7 @@ from core.prompts import (
     merge_critique_messages,
 )
 from core.settings import get_settings
-from core.symbolic import with_checker_verdicts
+from core.symbolic import SolutionCheck, check_solution, with_checker_verdicts
 from core.types import (
     NO_ERROR,
     CritiqueResult,
@@ -50,6 +50,15 @@ def _default_constrained() -> str:
     return get_settings().constrained
 
 
+def _default_grammar() -> str:
+    return get_settings().grammar
+
+
+# Without a grammar a small model loops; under one every text part is bounded, and a penalty there would also hit the
+# judgement tokens ("1" is in every "Step 1" and `\boxed{1}`), biasing verdicts towards -1.
+UNCONSTRAINED_REPETITION_PENALTY = 1.1
+
+
 class CriticSampling(SamplingConfig):
     """How a critic samples: mode, voted samples and the sampling fields (also what an evaluation run sets)."""
 
@@ -62,6 +71,11 @@ class CriticSampling(SamplingConfig):
     )
     temperature: Temperature | None = Field(
         None, description="Sampling temperature; default 0 (greedy) for 1 sample, 0.7 for several."
+    )
+    all_steps: bool = Field(
+        False,
+        description="Judge every step instead of stopping at the first wrong one (step-level measurements; the "
+        "checker's proven step is then not forced, so every judgement is the model's own).",
     )
 
     @model_validator(mode="after")
@@ -91,19 +105,32 @@ class CriticConfig(CriticSampling):
         default_factory=_default_constrained,
         description="Enforce the critique format with a grammar: auto = where the backend can, on = or fail, off.",
     )
-    repetition_penalty: float = Field(
-        1.1, ge=1.0, le=2.0, description="Penalty on tokens already written (1 = none): keeps small models from looping"
+    grammar: Literal["auto", "tight", "structure"] = Field(
+        default_factory=_default_grammar,
+        description="Grammar profile: tight (one bounded sentence per part, small models), structure (free text "
+        "with LaTeX between fixed labels), auto = tight for the embedded model and models under 1B parameters.",
+    )
+    repetition_penalty: float | None = Field(
+        None,
+        ge=1.0,
+        le=2.0,
+        description=f"Penalty on tokens already written (1 = none); default none under a grammar (it bounds every "
+        f"part) and {UNCONSTRAINED_REPETITION_PENALTY} without one (keeps small models from looping).",
     )
     critic: Literal["combined", "llm"] = Field(
         "combined",
-        description="combined: a step the symbolic checker proves wrong is judged wrong; llm: the model alone.",
+        description="combined: the symbolic checker runs first, its findings go into the prompt and the first step "
+        "it proves wrong is the first error; llm: the model alone.",
     )
 
-    def params(self, n: int = 1) -> GenerationParams:
+    def params(self, n: int = 1, *, constrained: bool = False) -> GenerationParams:
+        penalty = self.repetition_penalty
+        if penalty is None:
+            penalty = 1.0 if constrained else UNCONSTRAINED_REPETITION_PENALTY
         return replace(
             super().params(n),
             temperature=self.effective_temperature,
-            repetition_penalty=self.repetition_penalty,
+            repetition_penalty=penalty,
             logprobs=JUDGEMENT_LOGPROBS,
         )
 
@@ -134,6 +161,9 @@ def assemble_result(
     steps: list[StepResult] = []
     for index, (text, verdict) in enumerate(zip(item.steps, outcome.verdicts, strict=True), start=1):
         parsed_step = source_steps.get(index, ParsedStep(index=index, parse_status="failed"))
+        # The model's own verdict is what its text judged (a -1 before the answer's step is its doubt there);
+        # a step it did not judge takes the verdict its answer implies.
+        own = parsed_step.verdict if parsed_step.verdict != "unchecked" else verdict
         steps.append(
             StepResult(
                 index=index,
@@ -144,7 +174,8 @@ def assemble_result(
                 vote_share=outcome.vote_shares[index - 1] if len(parsed) > 1 else None,
                 parse_status=parsed_step.parse_status,
                 p_correct=p_correct[index - 1],
-                model_verdict=verdict,
+                model_verdict=own,
+                verdict_source=None if verdict == "unchecked" else "model",
             )
         )
     status: ParseStatus
@@ -364,13 +395,52 @@ class Critic:
             return last
         return self._single(list(items), config)
 
+    def grammar_profile(self, config: CriticConfig | None = None) -> GrammarProfileName:
+        """The grammar profile critiques are held to: the setting, or under auto the one that fits the model's size."""
+        setting = (config or self.config).grammar
+        if setting != "auto":
+            return setting
+        from core.models import default_grammar_profile
+
+        return "tight" if default_grammar_profile(self.model_name) == "tight" else "structure"
+
+    def _checks(self, item: SolutionItem, config: CriticConfig) -> SolutionCheck | None:
+        """The symbolic checker's view, before the model writes (the combined critic only)."""
+        return check_solution(item.steps, item.answer) if config.critic == "combined" else None
+
+    def _request(
+        self, item: SolutionItem, config: CriticConfig, check: SolutionCheck | None, constrained: bool
+    ) -> tuple[Messages, Constraint | None]:
+        """One item's single-mode prompt (the checker's findings as feedback) and its grammar (None: unconstrained).
+
+        Under the grammar the first step the checker proved wrong is judged -1 (except when every step is judged
+        for measurement: there the model's judgement of each step stays its own)."""
+        profile = self.grammar_profile(config)
+        findings = []
+        if check is not None:
+            findings = [(i, c.status, c.detail) for i, c in enumerate(check.steps, start=1) if c.status != "unchecked"]
+        prompt = critique_messages(
+            item.problem, item.steps, profile=profile, findings=findings, all_steps=config.all_steps
+        )
+        if not constrained:
+            return prompt, None
+        proven = [] if check is None or check.first_error_step == NO_ERROR else [check.first_error_step]
+        constraint = critique_constraint(
+            len(item.steps),
+            config.max_new_tokens,
+            profile=profile,
+            proven_wrong=[] if config.all_steps else proven,
+            all_steps=config.all_steps,
+        )
+        return prompt, constraint
+
     def _single(self, items: list[SolutionItem], config: CriticConfig) -> list[CritiqueResult]:
         started = time.perf_counter()
-        prompts = [critique_messages(i.problem, i.steps) for i in items]
-        constraints = None
-        if self.constrains(config):
-            constraints = [critique_constraint(len(i.steps), config.max_new_tokens) for i in items]
-        outputs = self._generate(prompts, config.params(config.samples), constraints)
+        constrained = self.constrains(config)
+        requests = [self._request(i, config, self._checks(i, config), constrained) for i in items]
+        prompts = [prompt for prompt, _ in requests]
+        constraints = [c for _, c in requests if c is not None] if constrained else None
+        outputs = self._generate(prompts, config.params(config.samples, constrained=constrained), constraints)
         generated = time.perf_counter()
         results = []
         for item, generations in zip(items, outputs, strict=True):
@@ -415,15 +485,20 @@ class Critic:
         generations: Sequence[Generation],
         asked_constraint: bool,
     ) -> CritiqueResult:
-        """Record how the result was made and, for the combined critic, apply the symbolic checker's proofs."""
+        """Record how the result was made and, for the combined critic, apply the symbolic checker's proofs; the
+        first-error probability is then that of the combined answer."""
         constrained = asked_constraint and bool(generations) and all(g.constrained for g in generations)
         notes = list(result.notes)
         if asked_constraint and not constrained:
             notes.append(REFUSED_GRAMMAR_NOTE)
-        result = result.model_copy(update={"constrained": constrained, "notes": notes, "critic": config.critic})
+        grammar = self.grammar_profile(config) if constrained else None
+        result = result.model_copy(
+            update={"constrained": constrained, "notes": notes, "critic": config.critic, "grammar": grammar}
+        )
         if config.critic == "combined":
-            result = with_checker_verdicts(result, item.answer)
-        return result
+            forced = constrained and config.mode == "single" and not config.all_steps
+            result = with_checker_verdicts(result, item.answer, forced_step=forced)
+        return result.model_copy(update={"first_error_probability": combined_first_error_probability(result)})
 
     def _deliberate_rounds(self, items: list[SolutionItem], config: CriticConfig) -> Iterator[list[CritiqueResult]]:
         # Every step of every item is reviewed in parallel (each prompt shows only the steps up to its own),
@@ -461,8 +536,13 @@ class Critic:
     ) -> None:
         """Generate one round (`n` samples per prompt) in one batched call and record it under its owners."""
         round_start = time.perf_counter()
-        constraints = [step_constraint(s, config.max_new_tokens) for _, s, _ in owners] if state.constrained else None
-        outputs = self._generate(prompts, config.params(n), constraints)
+        profile = self.grammar_profile(config)
+        constraints = (
+            [step_constraint(s, config.max_new_tokens, profile=profile) for _, s, _ in owners]
+            if state.constrained
+            else None
+        )
+        outputs = self._generate(prompts, config.params(n, constrained=state.constrained), constraints)
         for (item_no, step, sample), generations in zip(owners, outputs, strict=True):
             for offset, generation in enumerate(generations[:n]):
                 key = (item_no, step, sample + offset)
@@ -513,12 +593,11 @@ class Critic:
                 yield results[0]
             return
         started = time.perf_counter()
-        prompt = critique_messages(item.problem, item.steps)
-        constraint = critique_constraint(len(item.steps), config.max_new_tokens) if self.constrains(config) else None
+        prompt, constraint = self._request(item, config, self._checks(item, config), self.constrains(config))
         text = ""
         first: Generation | None = None
         judged_at: dict[int, float] = {}
-        for chunk in self._stream(prompt, config.params(1), constraint):
+        for chunk in self._stream(prompt, config.params(1, constrained=constraint is not None), constraint):
             if isinstance(chunk, Generation):
                 first = _enforced(chunk, constraint) if constraint else chunk
                 continue
@@ -536,7 +615,9 @@ class Critic:
         generations: list[Generation] = [first]
         if config.samples > 1:
             constraints = [constraint] if constraint else None
-            more = self._generate([prompt], config.params(config.samples - 1), constraints)[0]
+            more = self._generate(
+                [prompt], config.params(config.samples - 1, constrained=bool(constraints)), constraints
+            )[0]
             generations.extend(more)
         parsed = [with_confidences(parse_critique(g.text, len(item.steps)), g) for g in generations]
         timings = {"generate_s": time.perf_counter() - started, "first_sample_s": first_done - started}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -136,3 +137,58 @@ def context_length(model_path: Path | str) -> int:
         if isinstance(config.get(key), int) and config[key] > 0:
             return min(int(config[key]), MAX_CONTEXT_TOKENS)
     return DEFAULT_CONTEXT_TOKENS
+
+
+# The embedded SmolLM2-135M-Instruct, known without reading anything.
+EMBEDDED_PARAMETERS = 135_000_000
+# Models below this many parameters get the tight grammar profile under CRITIC_GRAMMAR=auto.
+SMALL_MODEL_PARAMETERS = 1_000_000_000
+_SIZE_IN_NAME = re.compile(r"(?<![0-9A-Za-z.])(\d+(?:\.\d+)?)\s*([MmBb])(?![A-Za-z])")
+
+
+def parameter_count(name: str) -> int | None:
+    """About how many parameters a critic model has, without loading it; None when it cannot be told.
+
+    "embedded" is known; a local checkpoint directory is estimated from its config.json (embeddings plus, per layer,
+    attention and MLP weights); a hub id or a served model name is read from a size in its name ("Qwen2.5-7B",
+    "SmolLM2-135M-Instruct", "DeepCritic-7B-RL").
+    """
+    import json
+
+    if name == EMBEDDED:
+        return EMBEDDED_PARAMETERS
+    path = Path(name).expanduser()
+    if (path / "config.json").is_file():
+        try:
+            estimate = _estimate_from_config(json.loads((path / "config.json").read_text()))
+        except (OSError, ValueError):
+            estimate = None
+        if estimate is not None:
+            return estimate
+    sizes = _SIZE_IN_NAME.findall(path.name if path.name else name)
+    if not sizes:
+        return None
+    number, unit = sizes[-1]
+    return int(float(number) * (1e9 if unit.lower() == "b" else 1e6))
+
+
+def _estimate_from_config(config: dict) -> int | None:
+    config = config.get("text_config", config)
+    hidden = config.get("hidden_size") or config.get("n_embd") or config.get("d_model")
+    layers = config.get("num_hidden_layers") or config.get("n_layer")
+    vocab = config.get("vocab_size")
+    if not all(isinstance(v, int) and v > 0 for v in (hidden, layers, vocab)):
+        return None
+    intermediate = config.get("intermediate_size") or 4 * hidden
+    heads = config.get("num_attention_heads") or 1
+    kv_heads = config.get("num_key_value_heads") or heads
+    attention = 2 * hidden * hidden + 2 * hidden * (hidden * kv_heads // heads)
+    embeddings = vocab * hidden * (1 if config.get("tie_word_embeddings", True) else 2)
+    return int(embeddings + layers * (attention + 3 * hidden * intermediate))
+
+
+def default_grammar_profile(name: str) -> str:
+    """The grammar profile CRITIC_GRAMMAR=auto picks: tight for the embedded model and models under 1B parameters,
+    structure for every other model (a model whose size cannot be told is taken to be a capable one)."""
+    count = parameter_count(name)
+    return "tight" if count is not None and count < SMALL_MODEL_PARAMETERS else "structure"

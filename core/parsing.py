@@ -16,9 +16,11 @@ block does not split it. Without either, the whole block is the critique and the
 Two modes, one reading. `lenient` (for showing an output to a person) repairs what it can and lists each repair in
 `problems`. `strict` (for rewards and evaluation) applies the format's own rules and counts anything lenient would
 repair as failed: a `**Critique of Step i**:` block for every step 1..k in order (k = the answer, or every step when
-it is -1), each non-empty and ending in `**Judgement**: The correctness of Step i is: \\boxed{1|-1}` (1 before k, -1
-at k), then `**Answer**: \\boxed{k}` as the last line. A `**Meta-critique**:` line inside a block is allowed. In
-either mode a `\\boxed{}` in text without step blocks is never a first-error step: it is usually the math answer.
+it is -1), each non-empty and ending in `**Judgement**: The correctness of Step i
+is: \\boxed{1|-1}` (-1 at k; 1 or -1 before k, where a -1 is the critic's doubt on a step before the one the
+checker proved wrong; every step 1 when k is -1), then `**Answer**: \\boxed{k}` as the last line. A
+`**Meta-critique**:` line inside a block is allowed. In either mode a `\\boxed{}` in text without step blocks is
+never a first-error step: it is usually the math answer.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ _POSITIVE_WORDS = re.compile(r"\b(?:correct|right|valid|true)\b", re.I)
 _NO_ERROR_WORDS = re.compile(r"^(?:none|no error|no errors|no incorrect step|all correct|n/?a)$", re.I)
 _META_LABEL = re.compile(
     r"(?:^|(?<=[.!?])[ \t]+|\n)[ \t*_]*(?:meta[- ]?critique|re-?verification|verification|second look|double[- ]check|"
-    r"reflection)[ \t*_]*:[ \t*_]*",
+    r"reflection)[ \t*_]*:[ \t]*(?:[*_]{1,2}(?=\s))?[ \t]*",
     re.I,
 )
 _META_CUE = re.compile(
@@ -156,7 +158,9 @@ class _Block:
 
 def _blocks(region: str) -> tuple[list[_Block], list[str]]:
     problems: list[str] = []
-    headers = list(_HEADER.finditer(region))
+    # The format's own headers, where the text has them: a free-text line such as "Verification of step 2:" inside
+    # a long critique is then not taken for a block of its own.
+    headers = list(_STRICT_HEADER.finditer(region)) or list(_HEADER.finditer(region))
     if not headers:
         headers = list(_LOOSE_HEADER.finditer(region))
         if headers:
@@ -208,6 +212,17 @@ def _first_error_from_steps(blocks: list[_Block], num_steps: int) -> int | None:
             return None
     covered = {b.index for b in blocks if b.verdict == "correct"}
     return NO_ERROR if covered >= set(range(1, num_steps + 1)) else None
+
+
+def _doubt_before(blocks: list[_Block], answer: int) -> bool:
+    """Whether an answer k agrees with judgements that put -1 on an earlier step too: every step up to k judged and
+    k judged -1 (the critic's doubt on an earlier step, when the checker proved step k wrong, does not end it)."""
+    if answer == NO_ERROR:
+        return False
+    verdicts = {b.index: b.verdict for b in blocks}
+    return verdicts.get(answer) == "incorrect" and all(
+        verdicts.get(i) in ("correct", "incorrect") for i in range(1, answer)
+    )
 
 
 def _unlabelled_answer(text: str, num_steps: int, problems: list[str]) -> tuple[int | None, int]:
@@ -294,9 +309,12 @@ def _format_violations(text: str, num_steps: int, answer: int) -> list[str]:
         critique, _meta = split_meta_critique(body[: judgement.start()])
         if not critique:
             problems.append(f"Step {index}: no critique before its judgement")
-        expected = "-1" if index == answer else "1"
-        if judgement.group(2) != expected:
-            problems.append(f"Step {index}: judged {judgement.group(2)} but the answer {answer} needs {expected}")
+        # Before the answer's step a -1 is the critic's doubt (allowed: the answer is a later, proven step); the
+        # answer's step is -1; with answer -1 every step is 1.
+        if index == answer and judgement.group(2) != "-1":
+            problems.append(f"Step {index}: judged {judgement.group(2)} but the answer {answer} needs -1")
+        elif answer == NO_ERROR and judgement.group(2) != "1":
+            problems.append(f"Step {index}: judged {judgement.group(2)} but the answer -1 needs 1")
     return problems
 
 
@@ -335,7 +353,7 @@ def _parse(text: str, num_steps: int) -> ParsedCritique:
 
     if answer_value is not None:
         first_error = answer_value
-        if from_steps is not None and from_steps != answer_value:
+        if from_steps is not None and from_steps != answer_value and not _doubt_before(blocks, answer_value):
             problems.append(f"answer {answer_value} disagrees with the step judgements ({from_steps})")
     else:
         first_error = from_steps

@@ -14,18 +14,57 @@ ANSWER_INSTRUCTION = (
     "or \\boxed{-1} if every step is correct."
 )
 
-# Kept short on purpose: every prompt token is prefilled and cached once per item and sample.
-_SINGLE_TASK = (
-    """Critique the solution step by step. For each step, analyse its reasoning and calculations, then \
-re-verify that analysis in a different way (recompute, substitute back, or question the analysis). Stop at \
-the first incorrect step. Format each step as:
-
-**Critique of Step 1**: <analysis> <re-verification>
-**Judgement**: The correctness of Step 1 is: \\boxed{1}
-
-(\\boxed{1} for a correct step, \\boxed{-1} for an incorrect one.) """
-    + ANSWER_INSTRUCTION
+# Kept short on purpose: every prompt token is prefilled and cached once per item and sample. Each profile's task
+# says exactly the format constrained decoding will hold the model to (core.grammar).
+_TASK_OPENING = (
+    "Critique the solution step by step. For each step, analyse its reasoning and calculations, then re-verify that "
+    "analysis in a different way (recompute, substitute back, or question the analysis). "
 )
+_STOP_RULE = "Stop at the first incorrect step. "
+_ALL_STEPS_RULE = "Judge every step, also the steps after an incorrect one. "
+_TIGHT_FORMAT = (
+    'Write each part as one sentence: the analysis starts with "This step" and the re-verification with '
+    '"Checking again,". Format each step as:\n\n'
+    "**Critique of Step 1**: <analysis>\n"
+    "**Meta-critique**: <re-verification>\n"
+    "**Judgement**: The correctness of Step 1 is: \\boxed{1}\n\n"
+)
+_STRUCTURE_FORMAT = (
+    "Each part may take several sentences, lines, lists and LaTeX ($...$, $$...$$), but must not contain the "
+    "format's own markers (**Critique of Step, **Meta-critique**, **Judgement**, **Answer**, \\boxed). Format each "
+    "step as:\n\n"
+    "**Critique of Step 1**: <analysis>\n"
+    "**Meta-critique**: <re-verification>\n"
+    "**Judgement**: The correctness of Step 1 is: \\boxed{1}\n\n"
+)
+_VALUES = "(\\boxed{1} for a correct step, \\boxed{-1} for an incorrect one.) "
+_CHECKER_RULE = (
+    "A step the checker proves false is incorrect: judge it \\boxed{-1} and explain its error. Judging an earlier "
+    "step \\boxed{-1} does not end the critique before that step; the answer is then the step the checker proved "
+    "false. "
+)
+
+
+def single_task(profile: str = "tight", *, all_steps: bool = False, checker_proved_wrong: bool = False) -> str:
+    """The single-pass task: what to write for each step, in which format (per grammar profile), and the answer."""
+    form = _STRUCTURE_FORMAT if profile == "structure" else _TIGHT_FORMAT
+    rule = _ALL_STEPS_RULE if all_steps else _STOP_RULE
+    checker = _CHECKER_RULE if checker_proved_wrong else ""
+    return _TASK_OPENING + rule + form + _VALUES + checker + ANSWER_INSTRUCTION
+
+
+def checker_feedback(findings: Sequence[tuple[int, str, str]]) -> str:
+    """The symbolic checker's findings as execution feedback: (step, "wrong" or "verified", detail) per step."""
+    lines = []
+    for index, status, detail in findings:
+        if status == "wrong":
+            lines.append(f"Checker: step {index}: {detail}.")
+        elif status == "verified":
+            lines.append(f"Checker: step {index}: {detail} holds.")
+    if not lines:
+        return ""
+    return "[Checker]\nA symbolic calculator checked the arithmetic of the steps.\n" + "\n".join(lines)
+
 
 _JUDGEMENT_FORMAT = (
     "End with exactly one line: **Judgement**: The correctness of Step {i} is: \\boxed{{1}} if the step is correct, "
@@ -45,11 +84,26 @@ def _problem_and_solution(problem: str, steps: Sequence[str]) -> str:
     )
 
 
-def critique_messages(problem: str, steps: Sequence[str]) -> Messages:
-    """The DeepCritic prompt: critique every step up to the first wrong one and box its index (or -1)."""
+def critique_messages(
+    problem: str,
+    steps: Sequence[str],
+    *,
+    profile: str = "tight",
+    findings: Sequence[tuple[int, str, str]] = (),
+    all_steps: bool = False,
+) -> Messages:
+    """The DeepCritic prompt: critique every step up to the first wrong one and box its index (or -1).
+
+    `profile`: the grammar profile whose format the task describes; `findings`: the symbolic checker's view of the
+    steps, shown as execution feedback; `all_steps`: judge every step instead of stopping at the first wrong one.
+    """
+    feedback = checker_feedback(findings)
+    proved_wrong = any(status == "wrong" for _, status, _ in findings)
+    task = single_task(profile, all_steps=all_steps, checker_proved_wrong=proved_wrong)
+    parts = [_problem_and_solution(problem, steps), feedback, task]
     return [
         {"role": "system", "content": SYSTEM_PROMPT},
-        {"role": "user", "content": f"{_problem_and_solution(problem, steps)}\n\n{_SINGLE_TASK}"},
+        {"role": "user", "content": "\n\n".join(part for part in parts if part)},
     ]
 
 

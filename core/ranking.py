@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -36,7 +35,7 @@ class Candidate(BaseModel):
     critic_first_error: int | None = Field(None, description="The critic's first wrong step; -1 none; None unread.")
     no_error_share: float = Field(0.0, description="Share of the critic's votes saying every step is correct.")
     confidence: float | None = Field(
-        None, description="The critic's probability that every step it judged is correct (None: no probabilities)."
+        None, description="The critic's P(correct) of the weakest step it judged (None: no probabilities)."
     )
     correct: bool = False
 
@@ -93,9 +92,10 @@ def no_error_share(result: CritiqueResult) -> float:
 
 
 def all_correct_probability(result: CritiqueResult) -> float | None:
-    """Product of the model's P(correct) over the steps it judged: how sure it is that the solution is right."""
+    """How sure the critic is that the solution is right: its P(correct) of the weakest step it judged. A minimum,
+    not a product, so a long solution is not taken for a doubtful one just because it has more steps."""
     known = [s.p_correct for s in result.steps if s.p_correct is not None]
-    return math.prod(known) if known else None
+    return min(known) if known else None
 
 
 def critic_pick(candidates: Sequence[Candidate]) -> int | None:

@@ -126,6 +126,13 @@ class Settings(BaseSettings):
         description="Constrain critiques to the DeepCritic format with a grammar while generating: auto = wherever "
         "the backend can (transformers, vllm, a vLLM server), on = fail where it cannot, off = never.",
     )
+    grammar: Literal["auto", "tight", "structure"] = Field(
+        "auto",
+        description="Grammar profile of constrained critiques: tight = one bounded sentence per part after fixed "
+        "opening words (for small models); structure = fixed labels, judgements and answer, free text with LaTeX in "
+        "between (for capable models); auto = tight for the embedded model and models under 1B parameters (read "
+        "from a local checkpoint's config.json, else from a size in the name such as '7B'), structure otherwise.",
+    )
     device: str = Field("auto", description="Torch device for the transformers backend: auto, cpu, cuda, cuda:N.")
     cpu_dtype: CpuDtype = Field(
         "auto",

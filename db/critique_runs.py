@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.code.critique import CodeCritiqueResult
+from core.confidence import verdict_confidence
 from core.errors import NotFoundError
 from core.types import CritiqueResult, SolutionItem, StepResult, Verdict
 from db.items import CODE_LABEL_STEP, content_hash, item_row
@@ -54,7 +55,7 @@ def save_critique_run(
         first_error_step=result.first_error_step,
         votes=list(result.votes),
         parse_status=result.parse_status,
-        confidence=result.first_error_probability,
+        confidence=verdict_confidence(result),
         duration_s=duration,
         created_by_id=created_by_id,
     )

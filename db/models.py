@@ -332,7 +332,7 @@ class CritiqueRun(Base):
     first_error_step: Mapped[int | None] = mapped_column(Integer)
     votes: Mapped[list[Any]] = mapped_column(JSON, default=list)
     parse_status: Mapped[str] = mapped_column(String(20), default="ok")
-    # The critic's probability of its own answer (CritiqueResult.first_error_probability): low = unsure.
+    # How sure the critic is of its answer (core.confidence.verdict_confidence, its weakest step): low = unsure.
     confidence: Mapped[float | None] = mapped_column(Float)
     duration_s: Mapped[float | None] = mapped_column(Float)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

@@ -22,7 +22,7 @@ from core.errors import ConfigError
 from core.jsonl import append_jsonl, read_jsonl
 from core.metrics import Report, format_report, format_table, percent, score_subsets, step_auroc
 from core.parsing import parse_critique, repeats_a_sentence
-from core.symbolic import SolutionCheck, check_solution, combined_first_error
+from core.symbolic import SolutionCheck, check_solution, checker_first_error, combined_first_error
 from core.types import NO_ERROR, SolutionItem
 from core.voting import majority_vote
 
@@ -46,6 +46,7 @@ _FINGERPRINT_FIELDS = (
     "temperature",
     "max_new_tokens",
     "seed",
+    "all_steps",
 )
 
 
@@ -167,6 +168,20 @@ def records_step_auroc(records: Sequence[dict[str, Any]], *, combined: bool = Fa
         for r in scored
     ]
     return step_auroc([int(r["label"]) for r in scored], confidences)
+
+
+VIEWS = {"model": "llm_prediction", "checker": "checker_prediction", "earlier_rule": "earlier_rule_prediction"}
+"""Other readings of one combined run, each from its own record field."""
+
+
+def view_reports(records: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per view (model alone, checker alone, the earlier combination rule), the scores over the records having it."""
+    views = {}
+    for name, key in VIEWS.items():
+        having = [r for r in records if key in r]
+        if having:
+            views[name] = score_subsets((r["subset"], int(r["label"]), r[key]) for r in having).to_dict()
+    return views
 
 
 def step_aurocs_by_subset(records: Sequence[dict[str, Any]]) -> dict[str, dict[str, float | None]]:
@@ -298,14 +313,20 @@ class _Runner:
                 )
                 if self.config.critic == "combined":
                     record["llm_prediction"] = result.model_first_error_step
+                    # The earlier combination rule on the same critique: the earlier of the model's first -1 and the
+                    # checker's first proven step.
+                    record["earlier_rule_prediction"] = combined_first_error(
+                        result.model_first_error_step, check.first_error_step
+                    )
                 # Deliberate samples are per-step chains, not one critique in the format: no strict reading.
                 if self.config.mode == "single":
                     strict, strict_votes = strict_prediction(result.raw_outputs, len(item.steps))
                     if applies_proofs:
-                        strict = combined_first_error(strict, check.first_error_step)
+                        strict = checker_first_error(strict, check.first_error_step)
                     record.update(strict_prediction=strict, strict_votes=strict_votes)
                 # Per-step confidence that the step is correct, when the critic gives one (step AUROC).
                 record["step_p_correct"] = [step.p_correct for step in result.steps]
+                record["step_model_verdicts"] = [step.model_verdict for step in result.steps]
                 record["constrained"] = result.constrained
                 record["completion_tokens"] = result.completion_tokens
                 record["raw_outputs"] = list(result.raw_outputs)
@@ -414,6 +435,8 @@ def run_eval(
         "step_auroc": records_step_auroc(records, combined=config.critic == "combined"),
         "step_auroc_by_subset": step_aurocs_by_subset(records),
         "generation": generation_stats(records),
+        # F1 of each view of the same run: the model's own first -1, the checker alone, the earlier rule.
+        "views": view_reports(records),
         # The scores above read outputs leniently (repairs allowed); these read them by the format's own rules.
         "strict": strict_report.to_dict() if strict_report else None,
     }
@@ -501,6 +524,12 @@ def _extras(summary: dict[str, Any] | None) -> str:
     def show(value: float | None) -> str:
         return "-" if value is None else f"{value:.3f}"
 
+    def show_f1(value: float | None) -> str:
+        return "-" if value is None else f"{100 * value:.1f}"
+
+    for name, scores in summary.get("views", {}).items():
+        per_subset = ", ".join(f"{subset} {show_f1(v.get('f1'))}" for subset, v in scores["subsets"].items())
+        lines.append(f"F1 {name.replace('_', ' ')}: {per_subset}")
     for subset, kinds in summary.get("step_auroc_by_subset", {}).items():
         lines.append(f"step AUROC {subset}: model {show(kinds['model'])}, combined {show(kinds['combined'])}")
     stats = summary.get("generation", {})

@@ -48,11 +48,18 @@ class GrammarLogitsProcessor:
         constraints: Sequence[Constraint | None],
         prompt_length: int,
         top_logprobs: int = 0,
+        *,
+        repetition_penalty: float = 1.0,
+        temperature: float = 0.0,
+        top_p: float = 1.0,
     ) -> None:
         import llguidance
 
         self.prompt_length = prompt_length
         self.top_logprobs = top_logprobs
+        self.repetition_penalty = repetition_penalty
+        self.temperature = temperature
+        self.top_p = top_p
         self.matchers: list[Any] = []
         for constraint in constraints:
             if constraint is None:
@@ -85,8 +92,23 @@ class GrammarLogitsProcessor:
                 allowed = torch.cat([allowed, torch.zeros(vocab - len(allowed), dtype=torch.bool)])
             scores[row].masked_fill_(~allowed.to(scores.device), float("-inf"))
         if self.top_logprobs:
+            # The distribution the model gives under the grammar, before penalty and temperature: what vLLM reports
+            # as its raw log-probabilities, so a confidence reads the same on every backend.
             logprobs = torch.log_softmax(scores.float(), dim=-1)
             values, ids = torch.topk(logprobs, self.top_logprobs, dim=-1)
             for row in range(scores.shape[0]):
                 self.top[row].append((ids[row].tolist(), values[row].tolist()))
+        return self._sampling_adjustments(input_ids, scores)
+
+    def _sampling_adjustments(self, input_ids: Any, scores: Any) -> Any:
+        """Repetition penalty (on the prompt and the text so far, as transformers and vLLM apply it), then
+        temperature and top-p when sampling."""
+        from transformers import RepetitionPenaltyLogitsProcessor, TemperatureLogitsWarper, TopPLogitsWarper
+
+        if self.repetition_penalty != 1.0:
+            scores = RepetitionPenaltyLogitsProcessor(self.repetition_penalty)(input_ids, scores)
+        if self.temperature > 0:
+            scores = TemperatureLogitsWarper(self.temperature)(input_ids, scores)
+            if self.top_p < 1.0:
+                scores = TopPLogitsWarper(self.top_p)(input_ids, scores)
         return scores

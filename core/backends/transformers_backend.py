@@ -155,7 +155,15 @@ class TransformersBackend(Backend):
         if any(constraints) and self._ll_tokenizer is None:
             vocab = self.model.get_output_embeddings().weight.shape[0]
             self._ll_tokenizer = llguidance_tokenizer(self.tokenizer, vocab, self._stop_ids)
-        return GrammarLogitsProcessor(self._ll_tokenizer, constraints, prompt_length, params.logprobs)
+        return GrammarLogitsProcessor(
+            self._ll_tokenizer,
+            constraints,
+            prompt_length,
+            params.logprobs,
+            repetition_penalty=params.repetition_penalty,
+            temperature=params.temperature,
+            top_p=params.top_p,
+        )
 
     def _with_processor(self, kwargs: dict[str, Any], processor: Any, constraints: Sequence[Constraint | None]) -> dict:
         if processor is None:
@@ -163,6 +171,11 @@ class TransformersBackend(Backend):
         from transformers import LogitsProcessorList
 
         budget = max([kwargs["max_new_tokens"], *(c.max_tokens for c in constraints if c is not None)])
+        # The processor applies the penalty, temperature and top-p itself, after it has read the distribution that
+        # it reports (as vLLM's raw log-probabilities are read): transformers must not apply them a second time.
+        kwargs = {k: v for k, v in kwargs.items() if k != "repetition_penalty"}
+        if kwargs.get("do_sample"):
+            kwargs.update(temperature=1.0, top_p=1.0, top_k=0)
         return {**kwargs, "logits_processor": LogitsProcessorList([processor]), "max_new_tokens": budget}
 
     def _generate_batch(

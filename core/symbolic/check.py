@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from core.symbolic.claims import Claim, find_claims
-from core.types import NO_ERROR, CritiqueResult, StepCheck
+from core.types import NO_ERROR, CritiqueResult, StepCheck, Verdict, VerdictSource
 
 
 @dataclass
@@ -60,31 +60,67 @@ def with_checks(result: CritiqueResult, answer: str | None = None) -> CritiqueRe
     return result.model_copy(update={"steps": steps})
 
 
-def with_checker_verdicts(result: CritiqueResult, answer: str | None = None) -> CritiqueResult:
-    """The combined critic: the checker's view on every step, and a step it proves wrong judged wrong.
+def with_checker_verdicts(
+    result: CritiqueResult, answer: str | None = None, *, forced_step: bool = False
+) -> CritiqueResult:
+    """The combined critic: the checker's view on every step, and the first step it proves wrong is the first error.
 
-    The first error becomes the earlier of the model's and the checker's; the model's own verdict stays in
-    `model_verdict`, and the proof is the step's `check.detail`. Steps the checker only verified keep the model's
-    verdict: right arithmetic does not make a step right.
+    The rule (checker first): a step the checker proves wrong is wrong, and the first such step is the first error
+    even when the model judged an earlier step -1; the model's earlier -1 stays on its step as doubt (`model_verdict`
+    "incorrect" and its `p_correct`, shown verdict "correct" where the checker verified the step, else "unchecked").
+    Where the checker proves nothing the model's judgement stands. Steps the checker only verified keep the model's
+    verdict: right arithmetic does not make a step right. Each judged step says where its verdict comes from
+    (`verdict_source`). `forced_step`: the grammar forced the proven step's -1: that judgement is the checker's, the
+    step keeps no confidence of the model's (its `model_verdict` is what the critique text says).
     """
-    from core.voting import verdicts_for
-
     checked = with_checks(result, answer)
     proven = next((s.index for s in checked.steps if s.check is not None and s.check.status == "wrong"), NO_ERROR)
-    first = combined_first_error(result.first_error_step, proven)
-    if first == result.first_error_step:
-        return checked
-    verdicts = verdicts_for(first, len(checked.steps))
-    steps = [
-        step.model_copy(update={"verdict": verdict, "model_verdict": step.model_verdict or step.verdict})
-        for step, verdict in zip(checked.steps, verdicts, strict=True)
-    ]
-    status = result.parse_status if result.parse_status != "failed" else "partial"
+    first = checker_first_error(result.first_error_step, proven)
+    steps = []
+    for step in checked.steps:
+        model = step.model_verdict or step.verdict
+        status = step.check.status if step.check is not None else "unchecked"
+        update: dict = {}
+        if forced_step and step.index == proven:
+            # The grammar wrote this -1, not the model: no judgement of its own here, and no confidence.
+            verdict, source = _combined_verdict(step.index, first, proven, "unchecked", status)
+            update["p_correct"] = None
+        else:
+            verdict, source = _combined_verdict(step.index, first, proven, model, status)
+        update.update(verdict=verdict, model_verdict=model, verdict_source=source)
+        steps.append(step.model_copy(update=update))
+    status = result.parse_status if result.parse_status != "failed" or first is None else "partial"
     return checked.model_copy(update={"steps": steps, "first_error_step": first, "parse_status": status})
 
 
+def _combined_verdict(
+    index: int, first: int | None, proven: int, model: str, check: str
+) -> tuple[Verdict, VerdictSource | None]:
+    """One step's shown verdict and its source under the checker-first rule."""
+    if first is None:
+        return "unchecked", None
+    if first != NO_ERROR and index > first:
+        return "unchecked", None
+    if index == first:
+        if index == proven:
+            return "incorrect", "both" if model == "incorrect" else "checker"
+        return "incorrect", "model"
+    # Before the first error (or no error at all).
+    if model == "correct":
+        return "correct", "both" if check == "verified" else "model"
+    if check == "verified":
+        return "correct", "checker"
+    # The model doubted the step (a later proven step decided the first error) or never judged it.
+    return "unchecked", "model" if model == "incorrect" else None
+
+
+def checker_first_error(model_first_error: int | None, checker_first_error: int) -> int | None:
+    """The combined critic's first wrong step: the checker's proven one when there is one, else the model's."""
+    return model_first_error if checker_first_error == NO_ERROR else checker_first_error
+
+
 def combined_first_error(model_first_error: int | None, checker_first_error: int) -> int | None:
-    """The combined critic's first wrong step: the checker's proven one, unless the model named an earlier one."""
+    """The earlier rule, kept for comparison: the checker's proven step unless the model named an earlier one."""
     if checker_first_error == NO_ERROR:
         return model_first_error
     if model_first_error is None or model_first_error == NO_ERROR or model_first_error > checker_first_error:

@@ -154,7 +154,7 @@ def find_claims(text: str) -> list[Claim]:
     body = text
     for match in _ANNOTATION.finditer(text):
         claims.append(_check_pair(match.group(1), match.group(2)))
-    body = normalise(_ANNOTATION.sub(" ", body))
+    body = normalise(_QUOTED.sub(" ", _ANNOTATION.sub(" ", body)))
     for worded in remainder_claims(body):
         claims.append(Claim(worded.left, worded.right, "true" if worded.true else "false", worded.value))
     sentences: list[str] = []
@@ -164,6 +164,8 @@ def find_claims(text: str) -> list[Claim]:
         else:
             sentences.append(sentence)
     for sentence in sentences:
+        if _NOT_ASSERTED.search(sentence):
+            continue  # a negated, hypothetical or quoted claim: the step does not assert it
         if "=" in sentence or "≈" in sentence:
             try:
                 claims.extend(_sentence_claims(tokenise(sentence)))
@@ -175,6 +177,20 @@ def find_claims(text: str) -> list[Claim]:
         except Exception:  # noqa: BLE001 - an equation we cannot solve is unchecked, never a crash
             pass
     return claims
+
+
+# Sentences whose equalities the step does not assert: negated ("it is not true that 20 - 12 = 9"), hypothetical
+# ("suppose 2 + 2 = 5; then ... a contradiction") or quoted as someone's mistake ("earlier I wrote 20 - 12 = 9, which
+# is wrong"). Questions ("is 3 + 4 = 8?") are left out where the claims are read (_question_sentence).
+_NOT_ASSERTED = re.compile(
+    r"(?i)\b(?:it\s+is|it's|that\s+is|that's)\s+not\s+(?:true|the\s+case|correct|right)\b"
+    r"|\bnot\s+true\s+that\b|\bit\s+is\s+false\s+that\b"
+    r"|\b(?:suppose|supposing)\b|\bcontradict(?:ion|s)\b|\bfor\s+the\s+sake\s+of\s+argument\b"
+    r"|\b(?:I|we|you|they|he|she)\s+(?:wrote|said|claimed|stated|had\s+written|mistakenly|incorrectly|wrongly)\b"
+    r"|\b(?:which|that|this)\s+(?:is|was)\s+(?:wrong|incorrect|false|a\s+mistake|an\s+error|not\s+correct)\b"
+)
+# Text in quotation marks is cited, not claimed.
+_QUOTED = re.compile(r"“[^”\n]*”|\"[^\"\n]*=[^\"\n]*\"")
 
 
 # Words that put equations side by side rather than in one derivation: cases, trials, alternatives.

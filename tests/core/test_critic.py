@@ -70,9 +70,27 @@ def test_the_combined_critic_judges_a_step_the_checker_proves_wrong() -> None:
     assert result.steps[1].check is not None and "= 10" in result.steps[1].check.detail
     alone = Critic(ScriptedBackend(lambda prompt, i: critique_text(-1)), critic="llm").critique(ITEM)
     assert alone.first_error_step == -1 and alone.steps[1].check is None
-    # A model that names an earlier step keeps it: the checker only adds errors it can prove.
-    earlier = Critic(ScriptedBackend(lambda prompt, i: critique_text(1))).critique(ITEM)
-    assert earlier.first_error_step == 1
+    assert [s.verdict_source for s in result.steps] == ["both", "checker", None], "3*4=12 verified, 12-2=11 proven"
+
+
+def test_the_checker_runs_first_and_a_model_doubt_before_its_proof_stays_doubt() -> None:
+    seen: list[str] = []
+
+    def script(prompt: str, i: int) -> str:
+        seen.append(prompt)
+        return critique_text(1)  # the model stops at step 1 (-1), before the step the checker proved wrong
+
+    result = Critic(ScriptedBackend(script)).critique(ITEM)
+    assert "Checker: step 2: 12-2 = 11 is false (12-2 = 10)." in seen[0], "the proof is in the prompt"
+    assert "judge it \\boxed{-1}" in seen[0]
+    assert result.first_error_step == 2, "the model's -1 on step 1 does not hide the proven step 2"
+    step1, step2 = result.steps[0], result.steps[1]
+    assert step1.model_verdict == "incorrect" and step1.verdict in ("correct", "unchecked")
+    assert step1.verdict_source in ("model", "checker")
+    assert step2.verdict == "incorrect" and step2.verdict_source == "checker"
+    # Where the checker proves nothing, the model's judgement stands.
+    plain = ITEM.model_copy(update={"steps": ["Tom has 3 bags.", "He eats some.", "So 10 are left."]})
+    assert Critic(ScriptedBackend(lambda prompt, i: critique_text(1))).critique(plain).first_error_step == 1
 
 
 def test_single_greedy_sample_has_no_vote_share() -> None:

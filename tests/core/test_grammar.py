@@ -16,6 +16,7 @@ from core.grammar import (
     MIN_SENTENCE_CHARS,
     SHORTEST_LIMIT_CHARS,
     STEP_SEPARATOR,
+    WORD_FINISH_CHARS,
     critique_constraint,
     sentence_chars,
     step_constraint,
@@ -64,7 +65,8 @@ def test_text_parts_are_bounded_single_lines_without_markup() -> None:
     limit = sentence_chars(3, 512)
     assert MIN_SENTENCE_CHARS <= limit <= 240
     assert not constraint.matches(written_critique(3, 2, sentence="is ok."))
-    assert not constraint.matches(written_critique(3, 2, sentence="A" * (limit + 5) + "."))
+    assert not constraint.matches(written_critique(3, 2, sentence="A" * (limit + WORD_FINISH_CHARS + 5) + "."))
+    assert not constraint.matches(written_critique(3, 2, sentence="A " * (limit // 2 + 5) + "end."))
     assert not constraint.matches(written_critique(3, 2, sentence="has\na new line inside it, see."))
     assert not constraint.matches(written_critique(3, 2, sentence="is \\boxed{-1} wrong in this step."))
     assert not constraint.matches(written_critique(3, 2, sentence="is **bold** and that is not allowed."))
@@ -120,3 +122,48 @@ def test_a_random_tiny_model_under_the_grammar_always_writes_a_readable_critique
     deliberate = critic.critique(item, mode="deliberate", samples=1)
     assert deliberate.constrained and deliberate.parse_status == "ok", "each of the three calls keeps its format"
     assert all(s.verdict in ("correct", "incorrect", "unchecked") and s.critique for s in deliberate.steps[:1])
+
+
+def test_a_sentence_at_its_length_bound_can_finish_its_word_and_never_ends_inside_one() -> None:
+    limit = sentence_chars(3, 512)
+    constraint = critique_constraint(3, 512)
+    # The bound falls inside "covered": the pattern lets the word finish rather than forcing "... have been c."
+    head = "x " * ((limit - 14) // 2)
+    words = (head + "have been covered")[: limit + 5]
+    cut_at_bound = (head + "have been covered")[:limit]
+    assert len(cut_at_bound) == limit and not cut_at_bound.endswith(" ")
+    assert constraint.matches(written_critique(3, 2, sentence=head + "have been covered."))
+    assert constraint.matches(written_critique(3, 2, sentence=words + "."))
+    # ... and a new word cannot start past the bound: the sentence must end at the word's end.
+    assert not constraint.matches(written_critique(3, 2, sentence=head + "have been covered and more."))
+
+
+def test_a_proven_step_is_judged_wrong_and_an_earlier_doubt_does_not_end_the_critique() -> None:
+    constraint = critique_constraint(4, 512, proven_wrong=[3])
+    doubt = written_critique(4, 3).replace(
+        JUDGEMENT_LINE.format(index=2, value=1), JUDGEMENT_LINE.format(index=2, value=-1)
+    )
+    assert constraint.matches(written_critique(4, 3))
+    assert constraint.matches(doubt), "a -1 on step 2 goes on to the proven step 3"
+    assert not constraint.matches(written_critique(4, 2)), "a -1 before the proven step cannot end the critique"
+    assert not constraint.matches(written_critique(4, -1)), "the proven step cannot be judged correct"
+    parsed = parse_critique(doubt, 4, mode="strict")
+    assert parsed.first_error_step == 3 and parsed.parse_status == "ok"
+    assert [s.verdict for s in parsed.steps[:3]] == ["correct", "incorrect", "incorrect"]
+
+
+def test_the_all_steps_grammar_judges_every_step_after_a_wrong_one() -> None:
+    constraint = critique_constraint(3, 512, all_steps=True)
+    every = written_critique(3, -1).replace(
+        JUDGEMENT_LINE.format(index=1, value=1), JUDGEMENT_LINE.format(index=1, value=-1)
+    )
+    assert constraint.matches(every), "a -1 on step 1, then steps 2 and 3 judged too"
+    assert not constraint.matches(written_critique(3, 1)), "the critique does not stop at the first -1"
+    parsed = parse_critique(every, 3)
+    assert [s.verdict for s in parsed.steps] == ["incorrect", "correct", "correct"]
+
+
+def test_a_tight_sentence_cannot_copy_the_prompt_placeholder() -> None:
+    constraint = critique_constraint(3, 512)
+    assert not constraint.matches(written_critique(3, 2, sentence="<analysis> is what this step does."))
+    assert constraint.matches(written_critique(3, 2, sentence="compares 3 and 5 and finds 3 is less."))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 from collections.abc import Iterator
@@ -28,6 +29,7 @@ class StubBehaviour:
     delay_forever: bool = False  # never answer until the test ends (timeouts)
     max_prompt_chars: int = 100_000  # longer prompts get a 400, like a server's max-model-len
     reject_extras: bool = False  # answer 400 to vLLM's extra fields (a grammar), like hosted OpenAI-style APIs
+    reply: str | None = None  # answer every completion with this text (a served critic's critique)
 
 
 class StubServer:
@@ -142,6 +144,8 @@ class _StubHandler(BaseHTTPRequestHandler):
             return
         n = body.get("n", 1)
         texts = [f"Step 1 is correct. sample {i} seed {body.get('seed')} for {prompt}" for i in range(n)]
+        if behaviour.reply is not None:
+            texts = [behaviour.reply] * n
         if body.get("stream"):
             self._stream(texts[0])
             return
@@ -159,8 +163,11 @@ class _StubHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Connection", "close")
         self.end_headers()
-        for word in text.split(" "):
-            delta = {"index": 0, "delta": {"content": word + " "}, "finish_reason": None}
+        # A set reply comes back exactly (new lines and all); the default echo word by word.
+        exact = self.stub.behaviour.reply is not None
+        pieces = re.findall(r"\s*\S+", text) if exact else [word + " " for word in text.split(" ")]
+        for piece in pieces:
+            delta = {"index": 0, "delta": {"content": piece}, "finish_reason": None}
             chunk = {"id": "x", "object": "chat.completion.chunk", "created": 0, "model": "m",
                      "choices": [delta]}  # fmt: skip
             self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())

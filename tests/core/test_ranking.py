@@ -43,7 +43,7 @@ def test_among_accepted_candidates_the_critic_picks_the_one_it_is_surest_of() ->
     assert critic_pick([sure, _candidate("8", -1, 1.0)]) == 0, "a known confidence beats none"
 
 
-def test_all_correct_probability_multiplies_the_judged_steps() -> None:
+def test_all_correct_probability_is_the_weakest_judged_step_whatever_the_length() -> None:
     from core.ranking import all_correct_probability
     from core.types import StepResult
 
@@ -53,7 +53,9 @@ def test_all_correct_probability_multiplies_the_judged_steps() -> None:
         StepResult(index=3, text="c", verdict="unchecked"),
     ]
     result = CritiqueResult(problem="p", steps=steps, first_error_step=-1, model="m", backend="b")
-    assert all_correct_probability(result) == pytest.approx(0.45)
+    assert all_correct_probability(result) == pytest.approx(0.5)
+    longer = [*steps[:2], *(StepResult(index=i, text="x", verdict="correct", p_correct=0.9) for i in range(3, 30))]
+    assert all_correct_probability(result.model_copy(update={"steps": longer})) == pytest.approx(0.5)
     assert all_correct_probability(result.model_copy(update={"steps": steps[2:]})) is None
 
 

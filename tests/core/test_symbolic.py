@@ -351,3 +351,28 @@ def test_products_with_unknowns_and_aligned_lines(text: str, expected: str) -> N
 def test_a_false_claim_shows_the_value_of_its_calculated_side() -> None:
     assert "(77 * 64 + 28 = 4956)" in check_step("\\[ 5050 = 77 \\cdot 64 + 28 \\]").detail
     assert "(18 - 6 = 12)" in check_step("So 18 - 6 = 13 flamingos").detail
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "It is not true that 20 - 12 = 9.",
+        "It's not the case that 4 * 3 = 13, so we redo it.",
+        "20 - 12 ≠ 9, so the value must be checked again.",
+        "Here 20 - 12 \\neq 9.",
+        "Suppose 2 + 2 = 5. Then every later step breaks.",
+        "Assume the total is 7; then 3 + 5 = 7 would be a contradiction.",
+        "Earlier I wrote 20 - 12 = 9, which is wrong; the right value is 8.",
+        "The solution states 6 * 7 = 43, which is incorrect.",
+        "Is 3 + 4 = 8? No, it is 7.",
+        'The book prints "3 + 4 = 8" as a typo.',
+    ],
+)
+def test_a_negated_questioned_hypothetical_or_quoted_claim_is_not_a_wrong_step(text: str) -> None:
+    assert check_step(text).status != "wrong", text
+
+
+def test_the_same_claim_asserted_is_still_proved_wrong() -> None:
+    assert check_step("Together she spends 12 + 3 = 16 dollars.").status == "wrong"
+    assert check_step("So 20 - 12 = 9, and the change is 9 dollars.").status == "wrong"
+    assert check_step("It is true that 20 - 12 = 9.").status == "wrong"

@@ -409,3 +409,87 @@ def test_an_unset_kv_cache_is_sized_for_the_model(monkeypatch: pytest.MonkeyPatc
     assert reserved < 2**30, "a 135M model must not reserve GiBs it can never fill"
     # A checkpoint whose config does not say falls back to 2 GiB.
     assert vllm_server_command(Path("python"), "model-dir", "embedded", settings=settings)[-1] == str(2 * 2**30)
+
+
+AGREEMENT_SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    from core.backends import GenerationParams, create_backend
+    from core.confidence import judgement_confidences
+    from core.grammar import Constraint
+
+    def main() -> None:
+        request = json.loads(open(sys.argv[1]).read())
+        backend = create_backend("vllm", "embedded", enforce_eager=True, distributed_executor_backend="uni")
+        try:
+            constraint = Constraint(regex=request["regex"], max_tokens=request["max_tokens"])
+            params = GenerationParams(max_new_tokens=request["max_tokens"], temperature=0.0, logprobs=5)
+            generation = backend.generate([request["messages"]], params, [constraint])[0][0]
+        finally:
+            backend.close()
+        print("CONFIDENCES " + json.dumps(judgement_confidences(generation.tokens)))
+
+    if __name__ == "__main__":
+        main()
+    """
+)
+
+
+def _agreement_request() -> dict[str, Any]:
+    """The pencils critique as a fixed text whose judgements (and answer) the model chooses: every backend then
+    reads its confidence at the same judgements after the same text."""
+    from core.grammar import _literal
+    from core.prompts import critique_messages
+    from tests.core.served_critiques import PENCILS_PROBLEM, PENCILS_STEPS
+
+    analyses = ["multiplies six pencils by two dollars.", "multiplies three erasers by one dollar.",
+                "adds the two costs to get sixteen dollars.", "subtracts sixteen from twenty."]  # fmt: skip
+    blocks = [
+        _literal(f"**Critique of Step {i}**: This step {text}\n**Meta-critique**: Checking again, the numbers are "
+                 f"taken from the problem.\n**Judgement**: The correctness of Step {i} is: \\boxed{{") + "(?:1|-1)\\}"
+        for i, text in enumerate(analyses, start=1)
+    ]  # fmt: skip
+    regex = "\n\n".join(blocks) + _literal("\n\n**Answer**: \\boxed{") + "(?:-1|1|2|3|4)\\}"
+    return {"messages": critique_messages(PENCILS_PROBLEM, PENCILS_STEPS), "regex": regex, "max_tokens": 400}
+
+
+@pytest.mark.vllm
+@pytest.mark.slow
+def test_p_correct_agrees_on_transformers_in_process_vllm_and_a_vllm_server(
+    vllm_server: ServedModel, tmp_path: Path, embedded_model_dir: Path
+) -> None:
+    from core.backends import create_backend
+    from core.confidence import judgement_confidences
+    from core.grammar import Constraint
+
+    request = _agreement_request()
+    constraint = Constraint(regex=request["regex"], max_tokens=request["max_tokens"])
+    params = GenerationParams(max_new_tokens=request["max_tokens"], temperature=0.0, logprobs=5)
+    served = OpenAIBackend(vllm_server.model, base_url=vllm_server.base_url)
+    from_server = judgement_confidences(served.generate([request["messages"]], params, [constraint])[0][0].tokens)
+    local = create_backend("transformers", str(embedded_model_dir))
+    try:
+        from_transformers = judgement_confidences(
+            local.generate([request["messages"]], params, [constraint])[0][0].tokens
+        )
+    finally:
+        local.close()
+    source = tmp_path / "request.json"
+    source.write_text(json.dumps(request))
+    script = tmp_path / "agreement.py"
+    script.write_text(AGREEMENT_SCRIPT)
+    done = subprocess.run(
+        [str(vllm_python()), str(script), str(source)],
+        cwd=tmp_path,
+        env=subprocess_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=540,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    line = next(line for line in done.stdout.splitlines() if line.startswith("CONFIDENCES "))
+    in_process = {int(k): v for k, v in json.loads(line.split(" ", 1)[1]).items()}
+    assert set(from_transformers) == set(in_process) == set(from_server) == {1, 2, 3, 4}
+    for step in (1, 2, 3, 4):
+        values = [from_transformers[step], in_process[step], from_server[step]]
+        assert max(values) - min(values) <= 0.02, (step, values)
