@@ -22,7 +22,9 @@ from core.code.grammar import VERDICT_LINE, code_critique_constraint, parse_code
 from core.code.items import CodeItem, CodeVerdict
 from core.config import SamplingConfig
 from core.errors import ConfigError
+from core.models import default_grammar_profile
 from core.sandbox import SandboxLimits, run_tests
+from core.settings import get_settings
 from core.types import GrammarProfile
 
 CodeVerdictSource = Literal["tests", "model", "both"]
@@ -43,10 +45,10 @@ class CodeCritiqueConfig(SamplingConfig):
     config_name = "code critique setting"
 
     max_new_tokens: int = Field(256, ge=16, le=32768, description="Token budget of one critique.")
-    profile: GrammarProfile = Field(
-        "tight",
-        description="Grammar profile: tight = one sentence per part (small embedded models), structure = labels "
-        "and verdict only (strong critics write several paragraphs).",
+    profile: Literal["auto", "tight", "structure"] = Field(
+        default_factory=lambda: get_settings().grammar,
+        description="Grammar profile (CRITIC_GRAMMAR): tight = one sentence per part (small embedded models), "
+        "structure = labels and verdict only (strong critics write several paragraphs), auto = by the model's size.",
     )
     constrained: Literal["auto", "on", "off"] = Field(
         "auto", description="Enforce the format with the grammar: auto = where the backend can, on = or fail, off."
@@ -122,6 +124,12 @@ def decide(execution: Execution, model_verdict: CodeVerdict | None) -> tuple[Cod
     return model_verdict, "both" if model_verdict == "correct" else "model"
 
 
+def grammar_profile(setting: str, model_name: str) -> GrammarProfile:
+    """The profile a code critique is held to: the setting, or under auto the one that fits the model's size."""
+    chosen = default_grammar_profile(model_name) if setting == "auto" else setting
+    return "tight" if chosen == "tight" else "structure"
+
+
 def critique_code(
     backend: Backend,
     items: Sequence[CodeItem],
@@ -139,8 +147,9 @@ def critique_code(
     prompts = [code_critique_messages(item, feedback) for item, feedback in zip(items, feedbacks, strict=True)]
     params = replace(config.params(), repetition_penalty=config.repetition_penalty)
     grammar = _uses_grammar(backend, config)
+    profile = grammar_profile(config.profile, str(backend.model_name))
     if grammar:
-        constraint = code_critique_constraint(config.max_new_tokens, config.profile)
+        constraint = code_critique_constraint(config.max_new_tokens, profile)
         outputs = backend.generate(prompts, params, [constraint] * len(prompts))
     else:
         outputs = backend.generate(prompts, params)
@@ -176,7 +185,7 @@ def critique_code(
                 model=str(backend.model_name),
                 backend=backend.name,
                 constrained=grammar and generation.constrained,
-                grammar=config.profile if grammar and generation.constrained else None,
+                grammar=profile if grammar and generation.constrained else None,
                 raw_output=generation.text,
                 completion_tokens=generation.completion_tokens,
                 timings={"tests_s": tested - started, "generate_s": generated - tested},
