@@ -1,4 +1,8 @@
-"""Generated multi-step word problems with correct step-by-step solutions (sources for error injection)."""
+"""Generated multi-step word problems with correct step-by-step solutions (sources for error injection).
+
+Themed templates whose steps carry the quantities error injection changes (units, a dropped term, ...); the actor's
+problems of a chosen number of operations come from `core.actor.problems` instead.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""Problems with a ground-truth answer for the actor: seeded grade-school word problems and ProcessBench problems."""
+"""Problems with a ground-truth answer for the actor: seeded grade-school word problems and ProcessBench problems.
+
+The generated problems chain one to four operations, so difficulty is chosen by their count; the themed solutions
+that error injection corrupts come from `core.word_problems`.
+"""
 
 from __future__ import annotations
 
