@@ -7,9 +7,6 @@ source in the real app and reads it as a person does.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,19 +14,17 @@ from typing import Any
 import pytest
 
 from core.types import CritiqueResult, SolutionItem, StepCheck, StepResult
-from core.vllm_server import free_port
-from tests.conftest import MODEL_CACHE, REPO_ROOT
+from tests.conftest import MODEL_CACHE
 from tests.webapp import test_journeys
 from tests.webapp.server import running_app
 from tests.webapp.test_journeys import (
     ADMIN_PASSWORD,
-    ARTIFACTS,
     Served,
     _fill,
     _page,
     _shot,
-    _wait_for_http,
     _wait_text,
+    critic_serve,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -72,38 +67,15 @@ WATCH_CARDS_JS = """() => {
 @pytest.fixture(scope="module")
 def served_defaults(tmp_path_factory: pytest.TempPathFactory, embedded_model_dir: Path) -> Iterator[Served]:
     """`critic serve` as a person starts it: every default (auto backend, embedded model, worker, warm-up)."""
-    home = tmp_path_factory.mktemp("served-defaults")
-    database_url = f"sqlite:///{home}/critic.db"
-    env = {
-        **{k: v for k, v in os.environ.items() if k not in ("CRITIC_BACKEND", "CRITIC_MODEL")},
-        "CRITIC_HOME": str(home),
-        "CRITIC_DATABASE_URL": database_url,
-        "CRITIC_ADMIN_PASSWORD": ADMIN_PASSWORD,
-        "CRITIC_MODELS_DIR": str(MODEL_CACHE),  # where `embedded_model_dir` converted the embedded model once
-        "PYTHONPATH": str(REPO_ROOT),
-    }
-    log = home / "serve.log"
-    port = free_port()
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-c", "from cli.main import main; main()", "serve", "--port", str(port)],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        _wait_for_http(url, proc, log)
-        yield Served(url=url, database_url=database_url, home=home)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        ARTIFACTS.mkdir(exist_ok=True)
-        (ARTIFACTS / "journey-streaming-serve.log").write_text(log.read_text())
+    # CRITIC_MODELS_DIR is where `embedded_model_dir` converted the embedded model once.
+    with critic_serve(
+        tmp_path_factory.mktemp("served-defaults"),
+        {},
+        drop=("CRITIC_BACKEND", "CRITIC_MODEL"),
+        warm_up=True,
+        log_name="journey-streaming-serve.log",
+    ) as served:
+        yield served
 
 
 def test_step_cards_stream_as_the_critic_writes_them(served_defaults: Served, browser) -> None:

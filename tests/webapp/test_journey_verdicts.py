@@ -3,16 +3,11 @@ step, and the model's doubt on an earlier step does not hide it."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from core.vllm_server import free_port
-from tests.conftest import MODEL_CACHE, REPO_ROOT
 from tests.core.served_critiques import PENCILS_PROBLEM, PENCILS_STEPS
 from tests.webapp.test_journeys import (
     ADMIN_PASSWORD,
@@ -21,9 +16,9 @@ from tests.webapp.test_journeys import (
     _fill,
     _page,
     _shot,
-    _wait_for_http,
     _wait_text,
     browser,  # noqa: F401 (a fixture)
+    critic_serve,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -32,36 +27,12 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 @pytest.fixture(scope="module")
 def served_embedded(tmp_path_factory: pytest.TempPathFactory, embedded_model_dir: Path) -> Iterator[Served]:
     """`critic serve` with every default model setting (the embedded model) on a fresh home and database."""
-    home = tmp_path_factory.mktemp("served-verdicts")
-    database_url = f"sqlite:///{home}/critic.db"
-    env = {
-        **os.environ,
-        "CRITIC_HOME": str(home),
-        "CRITIC_DATABASE_URL": database_url,
-        "CRITIC_ADMIN_PASSWORD": ADMIN_PASSWORD,
-        "CRITIC_MODELS_DIR": str(MODEL_CACHE),
-        "CRITIC_BACKEND": "transformers",  # the auto backend's first answer on a cold machine (no vLLM server yet)
-        "PYTHONPATH": str(REPO_ROOT),
-    }
-    port = free_port()
-    log = home / "serve.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-c", "from cli.main import main; main()", "serve", "--port", str(port), "--no-warm-up"],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        _wait_for_http(f"http://127.0.0.1:{port}/", proc, log)
-        yield Served(url=f"http://127.0.0.1:{port}/", database_url=database_url, home=home)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    # transformers: the auto backend's first answer on a cold machine (no vLLM server yet).
+    env = {"CRITIC_BACKEND": "transformers"}
+    with critic_serve(
+        tmp_path_factory.mktemp("served-verdicts"), env, drop=("CRITIC_MODEL",), log_name="journey-verdicts-serve.log"
+    ) as served:
+        yield served
 
 
 def test_the_checker_proof_names_the_first_wrong_step_in_the_pencils_example(

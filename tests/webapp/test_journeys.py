@@ -16,6 +16,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,41 +66,41 @@ def _wait_for_http(url: str, proc: subprocess.Popen, log: Path, timeout: float =
     pytest.fail(f"critic serve did not answer within {timeout:.0f}s:\n{log.read_text()[-3000:]}")
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Iterator[Served]:
-    """`critic serve` (with its training worker) in a subprocess on a fresh home and database."""
-    from db.session import session_scope
-    from db.users import create_user
-
-    home = tmp_path_factory.mktemp("served")
+@contextmanager
+def critic_serve(
+    home: Path,
+    env: dict[str, str],
+    *,
+    drop: tuple[str, ...] = (),
+    warm_up: bool = False,
+    log_name: str = "journeys-serve.log",
+) -> Iterator[Served]:
+    """`critic serve` in a subprocess on `home` with its own SQLite database: this environment plus `env`, less the
+    variables named in `drop`; its log is kept under artifacts/ as `log_name`."""
     database_url = f"sqlite:///{home}/critic.db"
-    env = {
-        **os.environ,
+    full_env = {
+        **{k: v for k, v in os.environ.items() if k not in drop},
         "CRITIC_HOME": str(home),
         "CRITIC_DATABASE_URL": database_url,
         "CRITIC_ADMIN_PASSWORD": ADMIN_PASSWORD,
-        "CRITIC_MODEL": str(tiny_model_dir),
-        "CRITIC_BACKEND": "transformers",
         "CRITIC_MODELS_DIR": str(MODEL_CACHE),
-        "CRITIC_MAX_NEW_TOKENS": "160",
         "PYTHONPATH": str(REPO_ROOT),
+        **env,
     }
     port = free_port()
     log = home / "serve.log"
+    command = [sys.executable, "-c", "from cli.main import main; main()", "serve", "--port", str(port)]
     with log.open("w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-c", "from cli.main import main; main()", "serve", "--port", str(port), "--no-warm-up"],
+            command if warm_up else [*command, "--no-warm-up"],
             cwd=REPO_ROOT,
-            env=env,
+            env=full_env,
             stdout=out,
             stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}/"
     try:
         _wait_for_http(url, proc, log)
-        with session_scope(database_url) as session:
-            for role, name in PEOPLE.items():
-                create_user(session, username=name, password=f"pw-{name}", role=role)
         yield Served(url=url, database_url=database_url, home=home)
     finally:
         proc.terminate()
@@ -107,8 +108,22 @@ def served(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> It
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
-        (ARTIFACTS / "journeys-serve.log").parent.mkdir(exist_ok=True)
-        (ARTIFACTS / "journeys-serve.log").write_text(log.read_text())
+        ARTIFACTS.mkdir(exist_ok=True)
+        (ARTIFACTS / log_name).write_text(log.read_text())
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Iterator[Served]:
+    """`critic serve` (with its training worker) on the tiny model, a fresh home and database, and one user a role."""
+    from db.session import session_scope
+    from db.users import create_user
+
+    env = {"CRITIC_MODEL": str(tiny_model_dir), "CRITIC_BACKEND": "transformers", "CRITIC_MAX_NEW_TOKENS": "160"}
+    with critic_serve(tmp_path_factory.mktemp("served"), env) as served:
+        with session_scope(served.database_url) as session:
+            for role, name in PEOPLE.items():
+                create_user(session, username=name, password=f"pw-{name}", role=role)
+        yield served
 
 
 @pytest.fixture(scope="module")
