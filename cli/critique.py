@@ -233,6 +233,7 @@ def _write_code_results(
         temperature=config.effective_temperature,
         constrained=config.constrained,
         repetition_penalty=config.repetition_penalty,
+        profile=config.grammar,
     )
     for start in range(0, len(items), batch_size):
         for result in critique_code(critic.backend, items[start : start + batch_size], code_config):

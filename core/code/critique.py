@@ -21,6 +21,7 @@ from core.code.feedback import Execution, execution_feedback
 from core.code.grammar import VERDICT_LINE, code_critique_constraint, parse_code_critique
 from core.code.items import CodeItem, CodeVerdict
 from core.config import SamplingConfig
+from core.critic import UNCONSTRAINED_REPETITION_PENALTY
 from core.errors import ConfigError
 from core.models import default_grammar_profile
 from core.sandbox import SandboxLimits, run_tests
@@ -53,7 +54,13 @@ class CodeCritiqueConfig(SamplingConfig):
     constrained: Literal["auto", "on", "off"] = Field(
         "auto", description="Enforce the format with the grammar: auto = where the backend can, on = or fail, off."
     )
-    repetition_penalty: float = Field(1.1, ge=1.0, le=2.0, description="Penalty on repeated tokens (1 = none).")
+    repetition_penalty: float | None = Field(
+        None,
+        ge=1.0,
+        le=2.0,
+        description="Penalty on repeated tokens (1 = none); default none under a grammar and "
+        f"{UNCONSTRAINED_REPETITION_PENALTY} without one, as for math critiques.",
+    )
     limits: SandboxLimits = Field(default_factory=SandboxLimits, description="Limits of each test run.")
 
 
@@ -145,8 +152,11 @@ def critique_code(
     tested = time.perf_counter()
     feedbacks = [execution_feedback(execution) for execution in executions]
     prompts = [code_critique_messages(item, feedback) for item, feedback in zip(items, feedbacks, strict=True)]
-    params = replace(config.params(), repetition_penalty=config.repetition_penalty)
     grammar = _uses_grammar(backend, config)
+    penalty = config.repetition_penalty
+    if penalty is None:
+        penalty = 1.0 if grammar else UNCONSTRAINED_REPETITION_PENALTY
+    params = replace(config.params(), repetition_penalty=penalty)
     profile = grammar_profile(config.profile, str(backend.model_name))
     if grammar:
         constraint = code_critique_constraint(config.max_new_tokens, profile)
