@@ -69,6 +69,10 @@ def _read(completion: Any, num_steps: int, steps: Sequence[str] | None) -> Parse
     parsed = parse_critique(_completion_text(completion), int(num_steps), mode="strict")
     if parsed.parse_status != "ok" or not substantive_critique(parsed, steps):
         return None
+    # A rollout's critique stops at its first wrong step: a -1 before the step it names contradicts its answer (only
+    # the checker-forced grammar lets the critic go on past its own doubt, and rollouts are not generated under it).
+    if any(s.verdict == "incorrect" and s.index != parsed.first_error_step for s in parsed.steps):
+        return None
     return parsed
 
 

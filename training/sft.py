@@ -138,7 +138,8 @@ def run_sft(
     save: bool = True,
 ) -> TrainOutcome:
     """Fine-tune `model_path` on the examples and save the result under `output_dir/model` (unless save=False)."""
-    weighted = config.objective == "judgements"
+    # The actor's job fine-tunes on solutions, not critiques: its config has no critique objective (plain loss).
+    weighted = getattr(config, "objective", "plain") == "judgements"
     trainer_class = _critique_only_trainer_class(config.judgement_weight if weighted else None)
     if weighted:
         from training.objective import balance_classes

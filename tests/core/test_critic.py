@@ -164,7 +164,11 @@ def test_a_constrained_stream_always_ends_in_a_readable_critique(tiny_model_dir:
     assert final.finished and final.constrained and final.parse_status == "ok"
     assert final.first_error_step in (-1, 1, 2, 3) and not results[0].finished
     judged = [s for s in final.steps if s.model_verdict in ("correct", "incorrect")]
-    assert judged and all(s.p_correct is not None and 0.0 <= s.p_correct <= 1.0 for s in judged)
+    # The first step the checker proves wrong is forced to -1 by the grammar: the model chose no judgement there.
+    forced = next((s.index for s in final.steps if s.check and s.check.status == "wrong"), None)
+    chosen = [s for s in judged if s.index != forced]
+    assert judged and all(s.p_correct is not None and 0.0 <= s.p_correct <= 1.0 for s in chosen)
+    assert all(s.p_correct is None for s in judged if s.index == forced)
 
 
 def test_bad_settings_raise_config_errors_that_say_what_to_change() -> None:
