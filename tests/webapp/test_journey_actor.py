@@ -19,7 +19,8 @@ from tests.webapp.test_journeys import (  # noqa: F401  (fixtures: one server an
     served,
 )
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+# A real model on 2 CPU cores: these journeys may outlast the default per-test limit on a busy machine.
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(1500)]
 
 PROBLEM = "Tom has 3 bags of 4 apples and eats 2. How many apples are left?"
 WRONG = (

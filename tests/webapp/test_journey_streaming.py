@@ -27,7 +27,8 @@ from tests.webapp.test_journeys import (
     critic_serve,
 )
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+# A real model on 2 CPU cores: these journeys may outlast the default per-test limit on a busy machine.
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(1500)]
 # The journeys' fixtures, shared: the module's Chromium, and a screenshot of each test's last page under artifacts/.
 browser = test_journeys.browser
 _screenshot_what_was_on_screen = test_journeys._screenshot_what_was_on_screen

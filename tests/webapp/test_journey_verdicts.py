@@ -21,7 +21,8 @@ from tests.webapp.test_journeys import (
     critic_serve,
 )
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+# A real model on 2 CPU cores: these journeys may outlast the default per-test limit on a busy machine.
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(1500)]
 
 
 @pytest.fixture(scope="module")
