@@ -134,7 +134,7 @@ PENS_STEPS = ["4 pens cost 4 × 3 = 12 dollars.", "Change is 20 − 12 = 9 dolla
 
 def test_the_pens_journey_every_critique_is_a_critique(web, embedded_ctx, browser_page) -> None:
     """A teacher pastes a solution with a subtraction slip: the embedded model's critique is readable, step 2 is
-    judged wrong with the checker's reason, step 1 is judged, step 3 is left unchecked, confidence bars show."""
+    judged wrong with the checker's proof, step 1 is judged with a confidence bar, step 3 is left unchecked."""
     page = browser_page
     with running_app(embedded_ctx) as url:
         _log_in(page, url, "teacher", "pw-teacher")
@@ -151,11 +151,13 @@ def test_the_pens_journey_every_critique_is_a_critique(web, embedded_ctx, browse
         assert "could not be read" not in cards and "parse failed" not in cards
         step1, step2, step3 = (page.inner_text(f"#critique-cards #step-{i}") for i in (1, 2, 3))
         assert "✓ correct" in step1 or "✗ incorrect" in step1, "step 1 is judged"
-        assert "✗ incorrect" in step2 and "Checker:" in step2 and "20 - 12 = 8" in step2.replace("−", "-")
+        assert "✗ incorrect" in step2 and "checker's proof" in step2 and "20 - 12 = 8" in step2.replace("−", "-")
         assert "… unchecked" in step3
-        bars = page.query_selector_all("#critique-cards #step-1 [role=meter], #critique-cards #step-2 [role=meter]")
-        assert len(bars) == 2 and all("model confidence" in (b.get_attribute("title") or "") for b in bars)
+        bar = page.query_selector("#critique-cards #step-1 [role=meter]")
+        assert bar is not None and "model confidence" in (bar.get_attribute("title") or "")
         assert "model confidence" in page.inner_text("#critique-cards #step-1 .sr-only"), "a screen reader hears it"
+        # The proven step's verdict is the checker's (the grammar forced the model's), and step 3 was not judged.
+        assert page.query_selector("#critique-cards #step-2 [role=meter]") is None
         assert page.query_selector("#critique-cards #step-3 [role=meter]") is None
 
 
