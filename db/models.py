@@ -404,3 +404,76 @@ class AnnotationEvent(Base):
 @event.listens_for(AnnotationEvent, "before_delete")
 def _audit_rows_are_immutable(mapper: Any, connection: Any, target: AnnotationEvent) -> None:
     raise PermissionDeniedError("annotation_events rows are never updated or deleted")
+
+
+class WebhookSubscription(Base):
+    """An admin's webhook: a URL, the events it receives, and the secret its deliveries are signed with."""
+
+    __tablename__ = "webhook_subscriptions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(Text)
+    # The event types it receives (core.webhooks.EVENT_TYPES).
+    events: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # "whsec_" + base64: signs every delivery (Standard Webhooks); shown to the admin once, when registered.
+    secret: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str] = mapped_column(Text, default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True, index=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class WebhookEvent(Base):
+    """The outbox: one event, written in the transaction of the change it reports; a dispatcher fans it out."""
+
+    __tablename__ = "webhook_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The Standard Webhooks message id (webhook-id header): the same for every attempt and replay.
+    message_id: Mapped[str] = mapped_column(String(64), unique=True)
+    type: Mapped[str] = mapped_column(String(40))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Set when the dispatcher made its deliveries (one per subscription to its type); None = not yet.
+    dispatched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class WebhookDelivery(Base):
+    """One event sent to one subscription: its state, attempts, last error and response code."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_deliveries_status_next_attempt_at", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"), index=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("webhook_events.id", ondelete="CASCADE"), index=True)
+    # pending (waits for next_attempt_at), sending (claimed until next_attempt_at), succeeded, failed (gave up).
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    response_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class DatasetVersion(Base):
+    """What one export (or training snapshot) contained, so the same dataset can be written again byte for byte."""
+
+    __tablename__ = "dataset_versions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The export format (db.exporter.EXPORT_FORMATS) the content hash is of.
+    format: Mapped[str] = mapped_column(String(20))
+    # "export" (critic data export) or "training job N" (a job's snapshot).
+    purpose: Mapped[str] = mapped_column(String(100), default="export")
+    # The filters as given (campaign, statuses) and counts (records, items, annotations).
+    filters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # sha256 of the exported bytes (hf: of its records as JSON Lines, the Arrow files are not byte-stable).
+    content_hash: Mapped[str] = mapped_column(String(64), index=True)
+    # Item ids in export order, and [annotation id, version] pairs of every annotation it read.
+    item_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    annotations: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
