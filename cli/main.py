@@ -25,6 +25,7 @@ from cli import (
     solve,
     train,
     user,
+    webhook,
     worker,
 )
 from core.errors import CriticError
@@ -87,6 +88,7 @@ app.add_typer(generate.app, name="generate")
 app.add_typer(sandbox.app, name="sandbox")
 app.add_typer(train.app, name="train")
 app.add_typer(user.app, name="user")
+app.add_typer(webhook.app, name="webhook")
 
 
 def main() -> None:

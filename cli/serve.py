@@ -60,6 +60,9 @@ def serve(
             fg=typer.colors.YELLOW,
         )
     stop_worker = _start_worker() if worker else None
+    from training.webhook_dispatcher import run_dispatcher_in_background
+
+    dispatcher = run_dispatcher_in_background(database_url)  # webhooks go out beside the app, never in a click
     ctx = AppContext(
         database_url=database_url, settings=settings, default_model=model or "", default_backend=backend or ""
     )
@@ -72,6 +75,7 @@ def serve(
     finally:
         if stop_worker is not None:
             stop_worker()
+        dispatcher.stop()
         ctx.close()
 
 

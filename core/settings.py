@@ -199,6 +199,24 @@ class Settings(BaseSettings):
         60.0, gt=0, description="A running job whose heartbeat is older than this is requeued or failed."
     )
     offline: bool = Field(True, description="Never download weights or data at run time.")
+    webhook_allow_private: bool = Field(
+        False,
+        description="Webhooks: allow URLs whose host resolves to a private, loopback, link-local or other non-public "
+        "address (a receiver on this machine or the local network); off, they are refused when registered and sent.",
+    )
+    webhook_max_attempts: int = Field(
+        6, ge=1, le=50, description="Webhooks: most automatic attempts of one delivery before it is marked failed."
+    )
+    webhook_backoff_s: float = Field(
+        10.0, gt=0, description="Webhooks: wait before the second attempt; it doubles after each further failure."
+    )
+    webhook_backoff_max_s: float = Field(3600.0, gt=0, description="Webhooks: longest wait between two attempts.")
+    webhook_timeout_s: float = Field(
+        10.0, gt=0, description="Webhooks: how long one attempt waits for the receiver's answer."
+    )
+    webhook_poll_s: float = Field(
+        2.0, gt=0, description="Webhooks: how often the dispatcher looks for new events and deliveries that are due."
+    )
     vllm_python: Path = Field(
         default_factory=lambda: Path.home() / ".cache" / "critic-studio" / "vllm-venv" / "bin" / "python",
         description="Python of the separate vLLM environment (scripts/vllm_env.sh creates it and prints this path).",

@@ -17,11 +17,14 @@ from db.classes import CLASS_CAMPAIGN_IDS
 from db.filters import where_given
 from db.models import Annotation, AnnotationEvent, Item, User, utcnow
 from db.session import run_write, session_scope
+from db.webhooks import record_event
 
 EDITABLE_STATUSES = ("draft", "submitted")
 # Audit actions that write a label's content: whoever did one of them is an author of the label (four eyes: an
 # author never approves or rejects it). Reviews (approve, reject) change only its status.
 AUTHORING_ACTIONS = ("create", "import", "update", "submit")
+# The audit actions other systems hear of by webhook (db.webhooks outbox, written in the same transaction).
+WEBHOOK_EVENTS = {"submit": "annotation.submitted", "approve": "annotation.approved", "reject": "annotation.rejected"}
 _UNSET: Any = object()
 
 
@@ -163,6 +166,21 @@ def _check_version(session: Session, annotation: Annotation, expected_version: i
         raise error
 
 
+def _event_payload(annotation: Annotation, state: dict[str, Any]) -> dict[str, Any]:
+    """What a webhook says about an annotation: which label, its item and campaign, and its new state."""
+    return {
+        "annotation_id": annotation.id,
+        "item_id": annotation.item_id,
+        "campaign_id": annotation.campaign_id,
+        "annotator_id": annotation.annotator_id,
+        "version": state["version"],
+        "status": state["status"],
+        "first_error_step": state["first_error_step"],
+        "reviewer_id": state["reviewer_id"],
+        "review_comment": state["review_comment"],
+    }
+
+
 def _write_change(
     session: Session,
     annotation: Annotation,
@@ -192,11 +210,15 @@ def _write_change(
         "after": after,
         "created_at": values["updated_at"],
     }
+    webhook = WEBHOOK_EVENTS.get(action)
+    event = _event_payload(annotation, after) if webhook else {}
 
     def update_and_audit(connection: Connection) -> bool:
         if connection.execute(_UPDATE_IF_VERSION, change).rowcount != 1:  # someone saved in between
             return False
         connection.execute(_INSERT_EVENT, audit)
+        if webhook:
+            record_event(connection, webhook, event)
         return True
 
     # A stale save changed nothing: committing its transaction is the same as rolling it back.
@@ -271,6 +293,9 @@ def create_annotation(
     def insert_and_audit(connection: Connection) -> int:
         annotation_id = connection.execute(_INSERT_ANNOTATION, row).scalar_one()
         connection.execute(_INSERT_EVENT, {**audit, "annotation_id": annotation_id})
+        if status == "submitted":
+            annotation.id = annotation_id
+            record_event(connection, "annotation.submitted", _event_payload(annotation, audit["after"]))
         return annotation_id
 
     # Core statements in the write transaction (the ORM's flush would hold the lock several times as long).

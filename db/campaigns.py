@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from core.errors import BadInputError, ConflictError, NotFoundError
 from db.models import CAMPAIGN_STATUSES, Annotation, Campaign, CampaignItem
 from db.session import begin_write, commit_unique
+from db.webhooks import record_event
 
 ITEM_ORDERS = ("progress", "uncertainty")
 
@@ -107,6 +108,8 @@ def update_campaign(
         campaign.guidelines = guidelines
     if overlap is not None:
         campaign.overlap = overlap
+    if status == "closed" and campaign.status != "closed":
+        record_event(session.connection(), "campaign.finished", {"campaign_id": campaign.id, "name": campaign.name})
     if status is not None:
         campaign.status = status
     if item_order is not None:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from core.errors import ConflictError, NotFoundError
 from db.models import TrainingJob, TrainingJobLog, TrainingMetricPoint, utcnow
 from db.session import begin_write
+from db.webhooks import record_event
 from training.config import AnyJobConfig, config_from_json
 
 TRAINING_KINDS = ("sft", "grpo", "actor")
@@ -199,6 +200,16 @@ def request_cancel(session: Session, *, job_id: int) -> TrainingJob:
     return job
 
 
+def _job_finished_event(session: Session, job_id: int, status: str, error: str | None) -> None:
+    # In the transaction that finishes the job (the webhook outbox): the event exists iff the job's end does.
+    kind = session.scalar(select(TrainingJob.kind).where(TrainingJob.id == job_id))
+    record_event(
+        session.connection(),
+        "job.finished",
+        {"job_id": job_id, "kind": kind, "status": status, "error": (error or "")[:1000]},
+    )
+
+
 def finish_job(
     session: Session,
     *,
@@ -228,6 +239,7 @@ def finish_job(
     if owned:
         message = f"{status}" + (f": {error}" if error else "")
         session.add(TrainingJobLog(job_id=job_id, level="error" if status == "failed" else "info", message=message))
+        _job_finished_event(session, job_id, status, error)
     session.commit()
     return owned
 
@@ -286,6 +298,8 @@ def reap_stale_jobs(session: Session, *, timeout_s: float, now: datetime | None 
             note = "requeued: " + silent if new_status == "queued" else values.get("error", silent)
             session.add(TrainingJobLog(job_id=job_id, level="warning", message=note))
             touched.append((job_id, new_status))
+            if new_status in FINISHED:
+                _job_finished_event(session, job_id, new_status, values.get("error"))
         session.commit()
     return touched
 

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from core.errors import ConflictError, NotFoundError
 from db.models import ModelEvent, ModelVersion, TrainingJob, utcnow
+from db.webhooks import record_event
 from training.gate import GateDecision
 from training.queue import end_read, start_write
 
@@ -220,6 +221,9 @@ def promote(
         reason=reason,
         previous_serving_id=previous_id,
     )
+    event = {"model_version_id": version_id, "name": version.name, "kind": version.kind}
+    event |= {"previous_serving_id": previous_id, "actor": actor, "reason": reason}
+    record_event(session.connection(), "model.promoted", event)
     session.commit()
     return _load_version(session, version_id)
 
@@ -268,6 +272,9 @@ def rollback(
         reason=reason,
         previous_serving_id=previous.id if previous is not None else None,
     )
+    event = {"model_version_id": current.id, "name": current.name, "kind": kind}
+    event |= {"serving_id": previous.id if previous is not None else None, "actor": actor, "reason": reason}
+    record_event(session.connection(), "model.rolled_back", event)
     session.commit()
     return previous
 
@@ -326,6 +333,9 @@ def apply_gate(
                 reason=decision.reason,
                 previous_serving_id=expected_serving_id,
             )
+            event = {"model_version_id": version_id, "name": _load_version(session, version_id).name, "kind": kind}
+            event |= {"previous_serving_id": expected_serving_id, "actor": actor, "reason": decision.reason}
+            record_event(session.connection(), "model.promoted", event)
             session.commit()
         else:
             gate["promoted"] = False

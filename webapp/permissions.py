@@ -20,6 +20,7 @@ class Action(StrEnum):
     MANAGE_CAMPAIGNS = "manage_campaigns"
     START_TRAINING = "start_training"
     PROMOTE_MODEL = "promote_model"
+    MANAGE_WEBHOOKS = "manage_webhooks"
 
 
 _VIEWER = {Action.CRITIQUE, Action.VIEW_DASHBOARD}

@@ -1,4 +1,4 @@
-"""The Admin tab: users, campaigns (guidelines, data, overlap, annotators, progress), training and models."""
+"""The Admin tab: users, campaigns (guidelines, data, overlap, annotators, progress), training, models, webhooks."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from webapp.context import AppContext
 from webapp.handlers import admin as h
 from webapp.permissions import Action, Actor
 from webapp.render import message_html
+from webapp.tabs import webhooks_section
 from webapp.ui import current_actor, one_line, selected_id, selected_row, shows_errors
 
 log = logging.getLogger(__name__)
@@ -122,6 +123,8 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
                 label="Items (per subset, spread evenly; empty = all)", precision=0, elem_id="admin-eval-set-limit"
             )
             e_add = gr.Button("Register evaluation set", variant="primary", elem_id="admin-add-eval-set")
+    with gr.Tab("Webhooks"):
+        webhooks_load = webhooks_section.build(ctx)
     timer = gr.Timer(REFRESH_EVERY_S)
     tables = [users, campaigns, jobs, models, scores, eval_sets]
     pickers = [c_pick, t_job, m_pick, c_annotators]
@@ -313,4 +316,4 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
     def on_load(request: gr.Request) -> list[Any]:
         return on_tick({}, request)
 
-    return [(on_load, [*tables, *pickers, seen])]
+    return [(on_load, [*tables, *pickers, seen]), webhooks_load]
