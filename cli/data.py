@@ -73,18 +73,69 @@ def _queue_critiques(campaign: str, database_url: str | None) -> None:
 
 @app.command("export")
 def export(
-    format: str = typer.Option(
-        ..., "--format", "-f", help="prm800k, processbench, jsonl (items, code items with their tests), hf or csv."
+    format: str | None = typer.Option(
+        None,
+        "--format",
+        "-f",
+        help="prm800k, processbench, jsonl (items, code items with their tests), hf or csv (needed unless --version).",
     ),
     output: Path = typer.Option(..., "--output", "-o", help="File to write (a directory for hf)."),
     campaign: str | None = typer.Option(None, help="Only this campaign's items and annotations."),
     status: list[str] = typer.Option([], help="Only annotations with this status (repeatable): submitted, approved..."),
+    version: int | None = typer.Option(
+        None,
+        "--version",
+        help="Write this recorded dataset version again, byte for byte, whatever changed since "
+        "(`critic dataset-versions` lists them); refused with a reason if it cannot be reproduced exactly.",
+    ),
     database_url: str | None = typer.Option(None, help=_URL_HELP),
 ) -> None:
-    """Export annotations (prm800k: one per line) or items with their labels (processbench, jsonl, hf, csv)."""
+    """Export annotations (prm800k: one per line) or items with their labels (processbench, jsonl, hf, csv).
+
+    Each export is recorded as a dataset version (filters, counts, content hash, annotation versions)."""
+    import getpass
+
+    from core.errors import BadInputError
     from db.exporter import export as run_export
     from db.session import init_db
 
+    if format is None and version is None:
+        raise BadInputError("give --format (prm800k, processbench, jsonl, hf or csv), or --version N to export again")
     init_db(database_url)
-    count = run_export(output, fmt=format, campaign=campaign, statuses=status or None, url=database_url)
-    typer.echo(f"exported {count} records to {output}")
+    result = run_export(
+        output,
+        fmt=format,
+        campaign=campaign,
+        statuses=status or None,
+        url=database_url,
+        version=version,
+        created_by=f"cli:{getpass.getuser()}",
+    )
+    again = "again " if version is not None else ""
+    typer.echo(
+        f"exported {result.count} records to {output} {again}as dataset version {result.version_id} "
+        f"(sha256 {result.content_hash})"
+    )
+
+
+@app.command("dataset-versions")
+def dataset_versions(
+    limit: int = typer.Option(20, help="How many of the newest versions."),
+    database_url: str | None = typer.Option(None, help=_URL_HELP),
+) -> None:
+    """List recorded dataset versions: exports and training snapshots, their filters, counts and content hash."""
+    from db.dataset_versions import list_dataset_versions
+    from db.session import init_db, session_scope
+
+    init_db(database_url)
+    with session_scope(database_url) as session:
+        versions = list_dataset_versions(session, limit=limit)
+    if not versions:
+        typer.echo("no dataset versions yet: every `critic export` records one")
+    for v in versions:
+        filters = ", ".join(f"{k}={val}" for k, val in v.filters.items() if val not in (None, [], ""))
+        counts = ", ".join(f"{k} {n}" for k, n in v.counts.items())
+        typer.echo(
+            f"{v.id:>4}  {v.format:<12} {v.purpose:<20} {counts}  [{filters or 'no filters'}]  "
+            f"sha256 {v.content_hash[:16]}  {v.created_at:%Y-%m-%d %H:%M}"
+        )

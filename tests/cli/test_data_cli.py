@@ -81,3 +81,34 @@ def test_bad_format_and_unknown_campaign_are_clear_errors(sqlite_db_url: str, tm
     result = critic("export", "--format", "processbench", "--campaign", "nope", "--output", out)
     assert result.exit_code == 6, result.output
     assert "no campaign 'nope'" in result.stderr
+
+
+def test_export_prints_its_dataset_version_and_writes_it_again_after_a_label_changed(
+    sqlite_db_url: str, sqlite_session, make_user, tmp_path: Path
+) -> None:
+    from db.annotations import list_annotations, save_annotation
+
+    path = tmp_path / "prm.jsonl"
+    path.write_text(phase2_line(labeler="a") + "\n" + phase2_line(labeler="b", ratings=(1, -1)) + "\n")
+    assert critic("import", "--format", "prm800k", str(path)).exit_code == 0
+    first = tmp_path / "v1.jsonl"
+    result = critic("export", "-f", "prm800k", "-o", str(first))
+    assert result.exit_code == 0, result.output
+    assert "as dataset version 1 (sha256 " in result.stdout
+    annotation = list_annotations(sqlite_session)[0]
+    save_annotation(
+        sqlite_session,
+        annotation_id=annotation.id,
+        expected_version=annotation.version,
+        actor_id=make_user(sqlite_session, "rev", role="reviewer").id,  # imported labellers cannot log in
+        ratings=[-1] * len(annotation.ratings),
+    )
+    again = tmp_path / "again.jsonl"
+    result = critic("export", "--version", "1", "-o", str(again))
+    assert result.exit_code == 0, result.output
+    assert "again as dataset version 1" in result.stdout
+    assert again.read_bytes() == first.read_bytes()
+    result = critic("dataset-versions")
+    assert result.exit_code == 0 and "prm800k" in result.stdout and "annotations 2" in result.stdout
+    result = critic("export", "-o", str(again))
+    assert result.exit_code == 2 and "give --format" in result.stderr

@@ -41,7 +41,7 @@ def test_processbench_round_trip_gives_back_the_same_problems_steps_and_labels(
     assert _count(db_url, Item) == 400
 
     out = tmp_path / "export.json"
-    assert export(out, fmt="processbench", campaign="gsm8k", url=db_url) == 400
+    assert export(out, fmt="processbench", campaign="gsm8k", url=db_url).count == 400
     original = {obj["id"]: obj for obj in json.loads(source.read_text())}
     exported = {obj["id"]: obj for obj in json.loads(out.read_text())}
     assert exported.keys() == original.keys()
@@ -98,7 +98,7 @@ def test_prm800k_ratings_become_annotations_of_their_labelers(db_url: str, tmp_p
     assert _count(db_url, Annotation) == 4 and _count(db_url, Item) == 3
 
     out = tmp_path / "export.jsonl"
-    assert export(out, fmt="prm800k", campaign="prm", statuses=["submitted"], url=db_url) == 4
+    assert export(out, fmt="prm800k", campaign="prm", statuses=["submitted"], url=db_url).count == 4
     back = [r for r in read_prm800k(out) if isinstance(r, PRM800KRecord)]
     assert [(r.labeler, r.item.problem, r.ratings, r.first_error_step) for r in back] == [
         (u, p, ratings, label) for u, p, ratings, label, _ in rows
@@ -133,7 +133,7 @@ def test_csv_and_hf_exports_carry_the_annotators_majority_label(sqlite_db_url: s
     )
     import_file(path, fmt="prm800k", url=sqlite_db_url)
     out_csv = tmp_path / "out.csv"
-    assert export(out_csv, fmt="csv", url=sqlite_db_url) == 2
+    assert export(out_csv, fmt="csv", url=sqlite_db_url).count == 2
     rows = list(csv.DictReader(out_csv.open()))
     assert [(r["problem"], json.loads(r["steps"]), r["label"], r["n_annotations"]) for r in rows] == [
         ("P", ["a", "b"], "1", "3"),
@@ -142,10 +142,10 @@ def test_csv_and_hf_exports_carry_the_annotators_majority_label(sqlite_db_url: s
     from datasets import load_from_disk
 
     out_hf = tmp_path / "hf"
-    assert export(out_hf, fmt="hf", url=sqlite_db_url) == 2
+    assert export(out_hf, fmt="hf", url=sqlite_db_url).count == 2
     dataset = load_from_disk(str(out_hf))
     assert dataset["problem"] == ["P", "Q"] and dataset["first_error_step"] == [2, -1] and dataset["label"] == [1, -1]
-    assert export(tmp_path / "none", fmt="hf", statuses=["approved"], url=sqlite_db_url) == 0
+    assert export(tmp_path / "none", fmt="hf", statuses=["approved"], url=sqlite_db_url).count == 0
 
 
 def test_kill_9_during_import_keeps_whole_batches_and_the_rerun_completes(db_url: str, tmp_path: Path) -> None:

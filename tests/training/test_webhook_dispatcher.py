@@ -69,7 +69,9 @@ def test_a_failed_change_writes_no_event(db_session, make_user, make_item, webho
     item = make_item(db_session, "Q?", ["s1"])
     draft = create_annotation(db_session, item_id=item.id, annotator_id=annotator.id, ratings=[1])
     with pytest.raises(ConflictError):
-        save_annotation(db_session, annotation_id=draft.id, expected_version=5, actor_id=annotator.id, status="submitted")
+        save_annotation(
+            db_session, annotation_id=draft.id, expected_version=5, actor_id=annotator.id, status="submitted"
+        )
     assert _events(db_session) == 0
 
 

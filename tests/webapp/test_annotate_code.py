@@ -33,6 +33,6 @@ def test_an_annotator_labels_a_critiqued_code_item_and_the_export_keeps_its_test
     assert outcome.saved is not None and outcome.saved["first_error_step"] == 1
 
     out = tmp_path / "labelled.jsonl"
-    assert export(out, fmt="jsonl", campaign="py", url=web.url) == 1
+    assert export(out, fmt="jsonl", campaign="py", url=web.url).count == 1
     record = json.loads(out.read_text())
     assert record["label"] == "incorrect" and record["test_list"] == wrong.test_list and record["code"] == wrong.code
