@@ -407,3 +407,29 @@ def _export_version(
                 raise _not_reproduced(version, content_hash)
             partial.replace(output)
         return ExportResult(count=count, version_id=version.id, content_hash=content_hash)
+
+
+def record_annotations_version(
+    session: Session,
+    annotations: Sequence[tuple[int, int]],
+    *,
+    purpose: str,
+    filters: dict[str, Any],
+    counts: dict[str, int],
+) -> DatasetVersion:
+    """Record these (annotation id, version) pairs as a prm800k dataset version (a training snapshot's labels), its
+    hash taken of the bytes `export(version=...)` writes, so the snapshot's labels can be exported later."""
+    refs = sorted({(int(a), int(v)) for a, v in annotations})
+    stub = DatasetVersion(format="prm800k", annotations=[list(ref) for ref in refs], item_ids=[])
+    content_hash, count = records_hash("prm800k", recorded_records(session, stub))
+    session.commit()
+    return record_version(
+        session,
+        fmt="prm800k",
+        purpose=purpose,
+        filters=filters,
+        counts={**counts, "records": count, "annotations": len(refs)},
+        content_hash=content_hash,
+        item_ids=[],
+        annotations=refs,
+    )

@@ -34,11 +34,15 @@ class DataSnapshot:
     data_hash: str
     counts: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    settings: dict[str, Any] = field(default_factory=dict)
+    dataset_version_id: int | None = None
+    """The dataset version recording its annotations (`record_dataset_version`), once recorded."""
 
     def manifest(self) -> dict[str, Any]:
         """Everything needed to trace a model back to its data (written next to the model)."""
         return {
             "data_hash": self.data_hash,
+            "dataset_version_id": self.dataset_version_id,
             "counts": self.counts,
             "warnings": self.warnings,
             "train": [_entry(item) for item in self.train],
@@ -344,4 +348,28 @@ def build_snapshot(
         data_hash=snapshot_hash(train, validation, settings),
         counts=counts,
         warnings=warnings,
+        settings=settings,
     )
+
+
+def record_dataset_version(session: Session, snapshot: DataSnapshot, *, purpose: str) -> int | None:
+    """Record the snapshot's human labels (train and validation, each annotation at the version it trains on) as a
+    dataset version, so `critic export --version N` writes them later; None when it holds no annotations."""
+    from db.exporter import record_annotations_version
+
+    refs = [
+        (int(item.provenance["annotation_id"]), int(item.provenance["annotation_version"]))
+        for item in (*snapshot.train, *snapshot.validation)
+        if item.source == "annotation"
+    ]
+    if not refs:
+        return None
+    version = record_annotations_version(
+        session,
+        refs,
+        purpose=purpose,
+        filters={**snapshot.settings, "data_hash": snapshot.data_hash},
+        counts={k: snapshot.counts[k] for k in ("train", "train_annotations", "validation") if k in snapshot.counts},
+    )
+    snapshot.dataset_version_id = version.id
+    return version.id

@@ -190,8 +190,16 @@ def _write_train_rows(
 ) -> None:
     """Write the manifest and the training rows (SFT targets or GRPO prompts) for every process to read."""
     from training import queue
+    from training.data import record_dataset_version
     from training.targets import build_sft_targets, grpo_prompts
 
+    version_id = record_dataset_version(session, snapshot, purpose=f"training job {reporter.job_id}")
+    if version_id is not None:
+        job_metrics["dataset_version_id"] = version_id
+        reporter.log(
+            f"dataset version {version_id}: the snapshot's human labels at the versions it trains on "
+            f"(`critic export --version {version_id} -o FILE` writes them as PRM800K lines)"
+        )
     (out_dir / "data_manifest.json").write_text(json.dumps(snapshot.manifest(), indent=1), encoding="utf-8")
     if config.job == "sft":
         teacher = _teacher(config, model_path)

@@ -17,7 +17,7 @@ from db.users import create_user
 from tests.core.scripted_backend import ScriptedBackend
 from tests.training.helpers import add_labelled_items, arithmetic_item, write_prm800k
 from training.config import load_config
-from training.data import build_snapshot, held_out_side, mix, split_by_problem
+from training.data import build_snapshot, held_out_side, mix, record_dataset_version, split_by_problem
 from training.targets import LabelledItem, build_sft_targets, template_critique
 
 
@@ -60,6 +60,34 @@ def test_hash_changes_when_an_annotation_changes(sqlite_session: Session) -> Non
         finish_reason="found_error",
     )
     assert build_snapshot(sqlite_session, config).data_hash != first.data_hash
+
+
+def test_a_snapshot_names_a_dataset_version_that_exports_its_labels_as_they_were(
+    sqlite_db_url: str, sqlite_session: Session, tmp_path: Path
+) -> None:
+    import json
+
+    from db.exporter import export
+
+    ids = add_labelled_items(sqlite_session, 4)
+    snapshot = build_snapshot(sqlite_session, load_config("sft", None, {"validation_fraction": 0.0}))
+    version_id = record_dataset_version(sqlite_session, snapshot, purpose="training job 7")
+    assert snapshot.manifest()["dataset_version_id"] == version_id is not None
+    annotation = sqlite_session.get(Annotation, ids[0])
+    save_annotation(  # relabelled after the snapshot was taken
+        sqlite_session,
+        annotation_id=annotation.id,
+        expected_version=annotation.version,
+        actor_id=annotation.annotator_id,
+        ratings=[1, -1],
+        finish_reason="found_error",
+    )
+    result = export(tmp_path / "snapshot.jsonl", version=version_id, url=sqlite_db_url)
+    lines = [json.loads(line) for line in (tmp_path / "snapshot.jsonl").read_text().splitlines()]
+    assert result.count == len(lines) == 4
+    # The relabelled annotation is exported as the snapshot trained on it: both steps good, finished.
+    assert [step["completions"][0]["rating"] for step in lines[0]["label"]["steps"]] == [1, 1]
+    assert lines[0]["label"]["finish_reason"] == "solution"
 
 
 def test_mix_ratio_subsamples_the_larger_source() -> None:
