@@ -72,6 +72,8 @@ def test_sft_job_trains_registers_and_is_gated_on_the_registered_set(
     curves = queue.job_metrics(sqlite_session, job_id=done.id)
     assert [step for step, _ in curves["loss"]] == [1, 2]
     assert f"SFT targets: stored={paths['stored']}" in logs
+    dataset_version = done.metrics["dataset_version_id"]  # the snapshot's labels, exportable as they were trained on
+    assert f"dataset version {dataset_version}: the snapshot's human labels" in logs
 
     assert done.metrics["data"]["eval_set_excluded"] == 2
     assert "evaluation sets: 2 item(s) of registered evaluation-set problems left out" in logs

@@ -78,7 +78,9 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
             c_overlap = gr.Number(
                 value=1, precision=0, label="Overlap (annotators per item)", minimum=1, elem_id="admin-overlap"
             )
-            c_status = gr.Dropdown(["active", "paused", "closed"], value="active", label="Status")
+            c_status = gr.Dropdown(
+                ["active", "paused", "closed"], value="active", label="Status", elem_id="admin-campaign-status"
+            )
         c_guidelines = gr.Textbox(label="Guidelines (markdown)", lines=5, elem_id="admin-guidelines")
         c_save = gr.Button("Save guidelines / overlap / status", elem_id="admin-save-campaign")
         with gr.Row():
