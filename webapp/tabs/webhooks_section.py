@@ -46,7 +46,7 @@ def build(ctx: AppContext) -> tuple[Any, list[Any]]:
         elem_id="webhooks-deliveries",
     )
     with gr.Row():
-        delivery = gr.Number(label="Delivery id", precision=0, elem_id="webhooks-delivery")
+        delivery = gr.Number(value=None, label="Delivery id", precision=0, elem_id="webhooks-delivery")
         replay = gr.Button("Replay delivery", elem_id="webhooks-replay")
         refresh = gr.Button("↻ Refresh", elem_id="webhooks-refresh")
     outs = [subscriptions, deliveries]
