@@ -316,8 +316,13 @@ def _not_reproduced(version: DatasetVersion, got: str) -> ConflictError:
     )
 
 
+def _partial(output: Path) -> Path:
+    """Where a file export is written before it is known to be right; it replaces `output` only then."""
+    return output.with_name(output.name + ".partial")
+
+
 def _write_file_atomically(output: Path, fmt: str, records: Iterable[dict[str, Any]]) -> tuple[Path, str, int]:
-    partial = output.with_name(output.name + ".partial")
+    partial = _partial(output)
     with open(partial, "w", encoding="utf-8", newline="") as handle:
         count = write_records(handle, fmt, records)
     return partial, file_sha256(partial), count
@@ -340,8 +345,23 @@ def export(
     """
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    if version is not None:
-        return _export_version(output, version, fmt=fmt, campaign=campaign, statuses=statuses, url=url)
+    try:
+        if version is not None:
+            return _export_version(output, version, fmt=fmt, campaign=campaign, statuses=statuses, url=url)
+        return _export_now(output, fmt, campaign=campaign, statuses=statuses, url=url, created_by=created_by)
+    finally:
+        _partial(output).unlink(missing_ok=True)  # a failed export leaves nothing half written
+
+
+def _export_now(
+    output: Path,
+    fmt: str | None,
+    *,
+    campaign: str | None,
+    statuses: Sequence[str] | None,
+    url: str | None,
+    created_by: str,
+) -> ExportResult:
     if fmt not in EXPORT_FORMATS:
         raise BadInputError(f"unknown export format {fmt!r}; use one of {', '.join(EXPORT_FORMATS)}")
     for status in statuses or ():
@@ -403,7 +423,6 @@ def _export_version(
                 output, version.format, recorded_records(session, version)
             )
             if content_hash != version.content_hash:
-                partial.unlink()
                 raise _not_reproduced(version, content_hash)
             partial.replace(output)
         return ExportResult(count=count, version_id=version.id, content_hash=content_hash)
