@@ -1,4 +1,4 @@
-"""`critic webhook add|list|deliveries|replay|dispatch`: webhooks from the command line (admins)."""
+"""`critic webhook add|list|pause|resume|deliveries|replay|dispatch`: webhooks from the command line."""
 
 from __future__ import annotations
 
@@ -39,6 +39,26 @@ def list_webhooks() -> None:
         lambda s: f"{s.id:>4}  {'active' if s.active else 'paused':<7} {s.url}  [{', '.join(s.events)}]",
         f"no webhooks yet; add one with `critic webhook add URL --event E` (events: {', '.join(EVENT_TYPES)})",
     )
+
+
+@app.command("pause")
+def pause(subscription_id: int = typer.Argument(..., help="The webhook (see `critic webhook list`).")) -> None:
+    """Stop making deliveries for a webhook (events until `resume` are not sent to it)."""
+    _set_active(subscription_id, active=False)
+
+
+@app.command("resume")
+def resume(subscription_id: int = typer.Argument(..., help="The webhook (see `critic webhook list`).")) -> None:
+    """Make deliveries for a paused webhook again, from the next event on."""
+    _set_active(subscription_id, active=True)
+
+
+def _set_active(subscription_id: int, *, active: bool) -> None:
+    from db.webhooks import set_subscription_active
+
+    with database_session() as session:
+        subscription = set_subscription_active(session, subscription_id=subscription_id, active=active)
+    typer.echo(f"webhook {subscription.id} ({subscription.url}) {'resumed' if active else 'paused'}")
 
 
 @app.command("deliveries")

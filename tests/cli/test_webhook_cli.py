@@ -41,3 +41,8 @@ def test_add_list_dispatch_deliveries_and_replay(sqlite_db_url: str, monkeypatch
     for body, headers in receiver.requests:
         assert Webhook(secret).verify(body, headers)["data"]["name"] == "spring"
     assert "attempts 2" in critic("webhook", "deliveries").stdout
+    assert "webhook 1 (" in critic("webhook", "pause", "1").stdout and "paused" in critic("webhook", "list").stdout
+    with session_scope() as session:
+        update_campaign(session, campaign_id=create_campaign(session, name="summer").id, status="closed")
+    assert "made 0 delivery attempt(s)" in critic("webhook", "dispatch").stdout  # a paused webhook gets nothing
+    assert "resumed" in critic("webhook", "resume", "1").stdout
