@@ -26,7 +26,18 @@ EXPORT_FORMATS: tuple[str, ...] = ("prm800k", "processbench", "jsonl", "hf", "cs
 DEFAULT_LABEL_STATUSES = ("submitted", "approved")
 _PAGE = 500
 # Columns of the hf and csv exports (steps: list in hf, JSON string in csv; label 0-based, first_error_step 1-based).
-FLAT_FIELDS = ["id", "problem", "steps", "label", "first_error_step", "answer", "source", "n_annotations"]
+# step_comments: the annotations' step comments, {"step": 1-based, "annotator", "comment"} each (a JSON string in csv).
+FLAT_FIELDS = [
+    "id",
+    "problem",
+    "steps",
+    "label",
+    "first_error_step",
+    "answer",
+    "source",
+    "n_annotations",
+    "step_comments",
+]
 
 
 @dataclass(frozen=True)
@@ -36,6 +47,7 @@ class LabelledItem:
     item: Item
     first_error_step: int | None
     n_annotations: int
+    step_comments: tuple[dict[str, Any], ...] = ()
 
 
 def _majority(labels: Sequence[int | None]) -> int | None:
@@ -71,15 +83,21 @@ def iter_labelled_items(
             return
         last_id = page[-1].id
         labels: dict[int, list[int | None]] = {}
+        comments: dict[int, list[dict[str, Any]]] = {}
+        columns = select(Annotation.item_id, Annotation.first_error_step, Annotation.step_comments, User.username)
         annotations = _annotation_filter(
-            select(Annotation.item_id, Annotation.first_error_step), campaign_id, label_statuses
+            columns.join(User, User.id == Annotation.annotator_id), campaign_id, label_statuses
         ).where(Annotation.item_id.in_([item.id for item in page]))
-        for item_id, label in session.execute(annotations.order_by(Annotation.id)):
+        for item_id, label, step_comments, username in session.execute(annotations.order_by(Annotation.id)):
             labels.setdefault(item_id, []).append(label)
+            comments.setdefault(item_id, []).extend(
+                {"step": int(step), "annotator": username, "comment": text} for step, text in step_comments.items()
+            )
         for item in page:
             given = labels.get(item.id, [])
             label = _majority(given)
-            yield LabelledItem(item, label if label is not None else item.first_error_step, len(given))
+            first = label if label is not None else item.first_error_step
+            yield LabelledItem(item, first, len(given), tuple(comments.get(item.id, ())))
         session.expunge_all()  # keep memory flat on large exports
 
 
@@ -111,6 +129,7 @@ def _flat_row(labelled: LabelledItem) -> dict[str, Any]:
         "answer": labelled.item.answer,
         "source": labelled.item.source,
         "n_annotations": labelled.n_annotations,
+        "step_comments": list(labelled.step_comments),
     }
 
 
@@ -134,6 +153,7 @@ def iter_prm800k(
             total_time_ms=annotation.time_spent_ms,
             flagged_steps=annotation.flagged_steps,
             is_quality_control=item.is_gold,
+            step_comments=annotation.step_comments,
         )
 
 
@@ -156,6 +176,7 @@ def _save_hf(output: Path, url: str, campaign_id: int | None, statuses: list[str
             "answer": Value("string"),
             "source": Value("string"),
             "n_annotations": Value("int64"),
+            "step_comments": [{"step": Value("int64"), "annotator": Value("string"), "comment": Value("string")}],
         }
     )
     with get_sessionmaker(url)() as session:
@@ -219,6 +240,7 @@ def export(
                 writer.writeheader()
                 for labelled in iter_labelled_items(session, campaign_id=campaign_id, statuses=statuses):
                     row = _flat_row(labelled)
-                    writer.writerow({**row, "steps": json.dumps(row["steps"], ensure_ascii=False)})
+                    json_cells = {key: json.dumps(row[key], ensure_ascii=False) for key in ("steps", "step_comments")}
+                    writer.writerow({**row, **json_cells})
                     count += 1
         return count

@@ -10,16 +10,12 @@ import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from core.gradebook import spreadsheet_text
 from webapp.handlers.teacher import ReportRow
 
 CSV_COLUMNS = ("student", "problem", "first_wrong_step", "comment")
 CODE_CSV_COLUMNS = ("verdict", "tests_passed", "tests_total", "failing_test")
 """Added to the report of a class with code submissions: each one's verdict and its tests in the sandbox."""
-
-
-def _csv_safe(value: str) -> str:
-    # A cell starting with = + - @ is a formula in spreadsheet apps; a leading quote keeps it text.
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
 def report_csv(rows: Sequence[ReportRow]) -> str:
@@ -29,14 +25,14 @@ def report_csv(rows: Sequence[ReportRow]) -> str:
     writer.writerow(CSV_COLUMNS + (CODE_CSV_COLUMNS if code else ()))
     for row in rows:
         first = "" if row.first_wrong_step is None else str(row.first_wrong_step)
-        cells = [_csv_safe(row.student), _csv_safe(row.problem), first, _csv_safe(row.comment)]
+        cells = [spreadsheet_text(row.student), spreadsheet_text(row.problem), first, spreadsheet_text(row.comment)]
         if code:
             execution = row.code.execution if row.code is not None else None
             cells += [
                 row.verdict,
                 "" if execution is None else str(execution.passed),
                 "" if execution is None else str(execution.total),
-                _csv_safe(row.code.failing_test or "") if row.code is not None else "",
+                spreadsheet_text(row.code.failing_test or "") if row.code is not None else "",
             ]
         writer.writerow(cells)
     return out.getvalue()
