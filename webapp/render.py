@@ -390,7 +390,9 @@ def annotation_html(
             )
         note = (step_comments or {}).get(str(index))
         if note:
-            parts.append(f'<div class="step-comment"><b>💬 {html.escape(rater)}:</b> {frag.text(note)}</div>')
+            parts.append(
+                f'<div class="step-comment"><b>Step comment ({html.escape(rater)}):</b> {frag.text(note)}</div>'
+            )
         parts.append("</div>")
         cards.append("".join(parts))
     markup = (

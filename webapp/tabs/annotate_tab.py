@@ -88,7 +88,7 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
             elem_id="ann-step-comment",
             scale=5,
         )
-        comment_step = gr.Button("💬 Comment on step", elem_id="ann-comment-step", size="sm", scale=1)
+        comment_step = gr.Button("Set step comment", elem_id="ann-comment-step", size="sm", scale=1)
     cards = gr.Markdown(latex_delimiters=LATEX_DELIMITERS, sanitize_html=True, elem_id="ann-cards")
     with gr.Row():
         finish = gr.Radio(

@@ -30,7 +30,7 @@ def _problem_label(number: int, text: str) -> str:
 
 
 def build(
-    ctx: AppContext, *, klass: Any, item_id: Any, table: Any, status: Any, table_rows: Callable[[Any, int], list[Any]]
+    ctx: AppContext, *, klass: Any, item_id: Any, table: Any, table_rows: Callable[[Any, int], list[Any]]
 ) -> None:
     """The grading controls under the class table; `table_rows(actor, class_id)` refills the table."""
     with gr.Accordion("Grading and gradebook", open=True, elem_id="teach-grading"):
@@ -64,6 +64,7 @@ def build(
             assignment = gr.Textbox(label="Assignment column (empty: the class name)", elem_id="teach-assignment")
         export = gr.Button("Export gradebook", elem_id="teach-export-gradebook")
         gradebook = gr.File(label="Gradebook (CSV)", elem_id="teach-gradebook")
+        status = gr.HTML(elem_id="teach-grade-status")
 
     def _scheme_fields(actor: Any, class_id: int, text: str) -> list[Any]:
         scheme = g.grading_of(ctx, actor, class_id=class_id, problem=text)
