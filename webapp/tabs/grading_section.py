@@ -31,8 +31,9 @@ def _problem_label(number: int, text: str) -> str:
 
 def build(
     ctx: AppContext, *, klass: Any, item_id: Any, table: Any, table_rows: Callable[[Any, int], list[Any]]
-) -> None:
-    """The grading controls under the class table; `table_rows(actor, class_id)` refills the table."""
+) -> Callable[[], None]:
+    """The grading controls under the class table; `table_rows(actor, class_id)` refills the table. Returns what
+    listens to the class and solution pickers: the tab calls it after its own listeners, which answer first."""
     with gr.Accordion("Grading and gradebook", open=True, elem_id="teach-grading"):
         gr.Markdown(
             "A correct solution earns the problem's points. A solution with a wrong step earns: "
@@ -141,7 +142,10 @@ def build(
             text += f" Left blank (a solution without a verdict yet): {', '.join(book.ungraded)}."
         return [str(book.path), message_html(text, kind="warn" if book.ungraded else "ok")]
 
-    klass.change(on_class, [klass], problem, api_visibility="private")
+    def connect() -> None:
+        klass.change(on_class, [klass], problem, api_visibility="private")
+        item_id.change(on_item, [klass, item_id], ticks, api_visibility="private")
+
     problem.change(on_problem, [klass, problem], [points, rule, rubric], api_visibility="private")
     save_grading.click(
         on_save_grading,
@@ -149,7 +153,7 @@ def build(
         [table, status, ticks],
         api_visibility="private",
     )
-    item_id.change(on_item, [klass, item_id], ticks, api_visibility="private")
     save_ticks.click(on_save_ticks, [klass, item_id, ticks], [table, status], api_visibility="private")
     lms.change(on_lms, [lms], id_column, api_visibility="private")
     export.click(on_export, [klass, lms, id_column, assignment], [gradebook, status], api_visibility="private")
+    return connect

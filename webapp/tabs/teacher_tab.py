@@ -86,7 +86,9 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
             label="Report (CSV) and one printable page per student (zip)", file_count="multiple", elem_id="teach-files"
         )
     status = gr.HTML(elem_id="teach-status")
-    grading_section.build(ctx, klass=klass, item_id=item_id, table=table, table_rows=lambda a, c: _table(a, c)[0])
+    connect_grading = grading_section.build(
+        ctx, klass=klass, item_id=item_id, table=table, table_rows=lambda a, c: _table(a, c)[0]
+    )
     timer = gr.Timer(2.0, active=False)
     started: dict[int, tuple[float, int]] = {}  # class id -> (time first seen running, solutions done then)
 
@@ -285,4 +287,5 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
         api_visibility="private",
     )
     export.click(on_export, [klass], [files, status], api_visibility="private")
+    connect_grading()
     return [(on_load, [klass])]
