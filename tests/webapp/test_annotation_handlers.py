@@ -222,3 +222,15 @@ def test_a_step_comment_is_kept_reopened_and_shown_to_the_reviewer(web, campaign
     assert again.step_comments == {"2": "the total is off by one"}
     view = review.review_view(web.ctx, web["reviewer"], annotation_id=outcome.saved["annotation_id"])
     assert view.annotation["step_comments"] == {"2": "the total is off by one"}
+    # A save that does not send step comments (the /save_annotation API) keeps them.
+    resaved = annotate.save(
+        web.ctx,
+        web["annotator"],
+        item_id=task.item_id,
+        campaign_id=campaign,
+        ratings=again.ratings,
+        annotation_id=again.annotation_id,
+        version=again.version,
+        submit=True,
+    )
+    assert resaved.saved["version"] == 2 and resaved.saved["step_comments"] == {"2": "the total is off by one"}

@@ -172,7 +172,7 @@ def save(
     """Save a draft or submit. A stale `version` returns both versions instead of overwriting anything.
 
     A label belongs to a campaign, except a label of a critique the user ran themselves (`campaign_id` None and
-    that run's `critique_run_id`)."""
+    that run's `critique_run_id`). `step_comments` ({"3": "text"}) replaces the stored ones; None keeps them."""
     actor = require(actor, Action.ANNOTATE)
     finish_reason = _checked_finish_reason(finish_reason, ratings, submit=submit)
     fields = {
@@ -181,9 +181,10 @@ def save(
         "flagged_steps": sorted(set(flagged_steps or [])),
         "accepted_steps": sorted(set(accepted_steps or [])),
         "comment": comment,
-        "step_comments": dict(step_comments or {}),
         "status": "submitted" if submit else "draft",
     }
+    if step_comments is not None:  # None (the API's saves) keeps the stored step comments
+        fields["step_comments"] = dict(step_comments)
     mine = {**fields, "first_error_step": derived_first_error(list(ratings), finish_reason), "version": version}
     with session_scope(ctx.database_url) as session:
         if annotation_id is not None:  # the stored label's campaign and item count, not what the request says
