@@ -15,6 +15,7 @@ import pytest
 from core.types import CritiqueResult, SolutionItem, StepResult
 from tests.webapp.test_journeys import (  # noqa: F401  (fixtures, used by name)
     Served,
+    _fill,
     _page,
     _pick,
     _press,
@@ -38,8 +39,10 @@ CLASS = {
     "ben@school.org": (["3 * 4 = 12.", "2 + 12 = 15.", "The answer is 15."], 2),
     "cy@school.org": (["3 * 4 = 12.", "2 + 12 = 14.", "The answer is 41."], 3),
 }
-# 4 points, step credit: 4 × (first wrong − 1) / 3 steps, rounded half up to 2 decimals.
-EXPECTED_POINTS = {"ann@school.org": "4", "ben@school.org": "1.33", "cy@school.org": "2.67"}
+# 4 points, step credit: 4 × (first wrong − 1) / 3 steps, rounded half up to 2 decimals; the teacher corrects Cy's
+# first wrong step from 3 (the critic's) to 2, and the correction counts.
+EXPECTED_POINTS = {"ann@school.org": "4", "ben@school.org": "1.33", "cy@school.org": "1.33"}
+TEACHER_NOTE = "2 + 12 is right, but the answer must repeat it: 14."
 
 
 def _campaign_to_label(server: Served) -> None:
@@ -93,7 +96,7 @@ def test_an_annotator_comments_on_step_3_and_the_reviewer_sees_it(served: Served
     ]:
         page.keyboard.press(key)
         _wait_text(page, selector, text)
-    page.fill("#ann-step-comment textarea", COMMENT)
+    _fill(page, "#ann-step-comment", COMMENT)
     _press(page, "#ann-comment-step", "#ann-status", "Comment set on step 3")
     _wait_text(page, "#ann-step-3", COMMENT)
     assert COMMENT not in page.inner_text("#ann-step-2")
@@ -122,11 +125,21 @@ def test_a_teacher_gives_4_points_with_step_credit_and_exports_the_gradebook(
     _tab(page, "Teacher")
     _wait_row(page, "#teach-table", "cy@school.org")
     page.wait_for_function("() => document.querySelector('#teach-grade-problem input')?.value.includes('2 + 3 * 4')")
-    page.fill("#teach-points input", "4")
+    _fill(page, "#teach-points", "4")
     page.click("#teach-rule label:has-text('step credit')")
     _press(page, "#teach-save-grading", "#teach-grade-status", "Grading saved: 4 points, step credit.")
     _wait_text(page, "#teach-table", "1.33 of 4")
     assert "2.67 of 4" in page.inner_text("#teach-table") and "4 of 4" in page.inner_text("#teach-table")
+
+    page.click("#teach-table [data-testid=cell-2-0]")  # Cy: the critic blamed step 3
+    page.wait_for_selector("#teach-cards #step-3")
+    _pick(page, "#teach-first", "step 2")
+    _pick(page, "#teach-comment-step", "step 2")
+    _fill(page, "#teach-step-comment", TEACHER_NOTE)
+    _press(page, "#teach-save", "#teach-status", "Correction saved.")
+    _wait_text(page, "#teach-table", f"step 2: {TEACHER_NOTE}")
+    cy = [page.inner_text(f"#teach-table [data-testid=cell-2-{column}]").strip() for column in (0, 2, 5, 8)]
+    assert cy == ["cy@school.org", "2", "true", "1.33 of 4"], cy  # the correction counts, in the points too
 
     _pick(page, "#teach-id-column", "SIS Login ID")
     _press(page, "#teach-export-gradebook", "#teach-grade-status", "Gradebook ready: 3 students.")
