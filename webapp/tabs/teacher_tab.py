@@ -202,6 +202,16 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
             "",
         ]
 
+    @shows_errors
+    def on_comment_step(class_id: int | None, item: int | None, step: int | None, request: gr.Request) -> Any:
+        """The step's saved comment, to change or remove (none saved: the box keeps what is typed)."""
+        if class_id in (None, "") or item in (None, "") or step in (None, ""):
+            return gr.update()
+        rows = h.report_rows(ctx, current_actor(ctx, request), class_id=int(class_id))
+        row = next((r for r in rows if r.item_id == int(item)), None)
+        saved = row.step_comments.get(str(int(step))) if row else None
+        return saved if saved else gr.update()
+
     def on_select(evt: gr.SelectData, data: Any) -> Any:
         return selected_id(evt, data, column=1)
 
@@ -280,6 +290,7 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
         [cards, first_wrong, comment, status, code_view, test_table, comment_step, step_comment],
         api_visibility="private",
     )
+    comment_step.input(on_comment_step, [klass, item_id, comment_step], step_comment, api_visibility="private")
     save.click(
         on_save,
         [klass, item_id, first_wrong, comment, comment_step, step_comment],
