@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_args
 
 from core.errors import BadInputError
+from core.step_comments import checked_step_comments
 from core.types import NO_ERROR, FinishReason, SolutionItem, StepRating
 
 FINISH_REASONS: tuple[str, ...] = get_args(FinishReason)
@@ -69,6 +70,8 @@ class PRM800KRecord:
     is_quality_control: bool = False
     is_initial_screening: bool = False
     generation: int | None = None
+    step_comments: dict[str, str] = field(default_factory=dict)
+    """Our extension `label.step_comments`: {"3": "text"} keyed by the 1-based step (absent in PRM800K's files)."""
 
     @property
     def first_error_step(self) -> int | None:
@@ -142,6 +145,10 @@ def parse_record(obj: Any, *, line_number: int = 0) -> PRM800KRecord:
     if not steps:
         raise BadInputError("the solution has no steps")
     ratings.extend([None] * (len(steps) - len(ratings)))
+    try:
+        step_comments = checked_step_comments(label.get("step_comments"), len(steps))
+    except BadInputError as exc:
+        raise BadInputError(f"label.step_comments: {exc}") from None
 
     metadata = {
         key: question[key]
@@ -178,6 +185,7 @@ def parse_record(obj: Any, *, line_number: int = 0) -> PRM800KRecord:
         is_quality_control=bool(obj.get("is_quality_control_question")),
         is_initial_screening=bool(obj.get("is_initial_screening_question")),
         generation=obj.get("generation"),
+        step_comments=step_comments,
     )
 
 
@@ -214,8 +222,12 @@ def to_prm800k(
     total_time_ms: int = 0,
     flagged_steps: Sequence[int] = (),
     is_quality_control: bool = False,
+    step_comments: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """A phase-2 style PRM800K object for one annotation (read back by `parse_record` unchanged)."""
+    """A phase-2 style PRM800K object for one annotation (read back by `parse_record` unchanged).
+
+    Step comments go in `label.step_comments` ({"3": "text"}, 1-based steps), a field of our own written only
+    when there are some, so a label without them is plain PRM800K."""
     if finish_reason is None:
         first_error = first_error_from_ratings(ratings, None)
         finish_reason = "give_up" if first_error is None else ("solution" if first_error < 0 else "found_error")
@@ -238,6 +250,9 @@ def to_prm800k(
     for key in ("ground_truth_solution", "pre_generated_answer", "pre_generated_verifier_score"):
         if key in item.metadata:
             question[key] = item.metadata[key]
+    label: dict[str, Any] = {"steps": label_steps, "total_time": total_time_ms, "finish_reason": finish_reason}
+    if step_comments:
+        label["step_comments"] = dict(step_comments)
     return {
         "labeler": labeler,
         "timestamp": timestamp,
@@ -245,5 +260,5 @@ def to_prm800k(
         "is_quality_control_question": is_quality_control,
         "is_initial_screening_question": False,
         "question": question,
-        "label": {"steps": label_steps, "total_time": total_time_ms, "finish_reason": finish_reason},
+        "label": label,
     }

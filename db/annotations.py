@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, exists, insert, or_, select, update
@@ -12,6 +12,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from core.errors import BadInputError, ConflictError, NotFoundError, PermissionDeniedError
 from core.prm800k import checked_finish_reason, first_error_from_ratings
+from core.step_comments import checked_step_comments
 from core.types import StepRating
 from db.classes import CLASS_CAMPAIGN_IDS
 from db.filters import where_given
@@ -50,6 +51,7 @@ def snapshot(annotation: Annotation) -> dict[str, Any]:
         "finish_reason": annotation.finish_reason,
         "flagged_steps": list(annotation.flagged_steps),
         "comment": annotation.comment,
+        "step_comments": dict(annotation.step_comments or {}),
         "critique_run_id": annotation.critique_run_id,
         "accepted_steps": list(annotation.accepted_steps),
         "status": annotation.status,
@@ -113,6 +115,7 @@ _CHANGEABLE = (
     "finish_reason",
     "flagged_steps",
     "comment",
+    "step_comments",
     "critique_run_id",
     "accepted_steps",
     "status",
@@ -241,6 +244,7 @@ def create_annotation(
     finish_reason: str | None = None,
     flagged_steps: Sequence[int] = (),
     comment: str = "",
+    step_comments: Mapping[int | str, str] | None = None,
     critique_run_id: int | None = None,
     accepted_steps: Sequence[int] = (),
     status: str = "draft",
@@ -266,6 +270,7 @@ def create_annotation(
         "finish_reason": finish_reason,
         "flagged_steps": _validate_steps("flagged_steps", flagged_steps, n_steps),
         "comment": comment,
+        "step_comments": checked_step_comments(step_comments, n_steps),
         "critique_run_id": critique_run_id,
         "accepted_steps": _validate_steps("accepted_steps", accepted_steps, n_steps),
         "status": status,
@@ -322,6 +327,7 @@ def save_annotation(
     finish_reason: str | None = _UNSET,
     flagged_steps: Sequence[int] = _UNSET,
     comment: str = _UNSET,
+    step_comments: Mapping[int | str, str] | None = _UNSET,
     critique_run_id: int | None = _UNSET,
     accepted_steps: Sequence[int] = _UNSET,
     status: str | None = None,
@@ -350,6 +356,8 @@ def save_annotation(
         values["flagged_steps"] = _validate_steps("flagged_steps", flagged_steps, n_steps)
     if comment is not _UNSET:
         values["comment"] = comment
+    if step_comments is not _UNSET:
+        values["step_comments"] = checked_step_comments(step_comments, n_steps)
     if critique_run_id is not _UNSET:
         values["critique_run_id"] = critique_run_id
     if accepted_steps is not _UNSET:

@@ -9,9 +9,10 @@ from sqlalchemy.orm import Session
 
 from core.code.items import CodeItem
 from core.errors import BadInputError, NotFoundError
+from core.grading import GradingScheme
 from core.types import SolutionItem
 from db.campaigns import create_campaign
-from db.items import item_row, link_items
+from db.items import item_row, link_items, problem_key
 from db.models import Campaign, ClassSubmission, Item, User
 from db.session import begin_write
 
@@ -128,3 +129,31 @@ def remembered_class(session: Session, *, user_id: int, role: str) -> int | None
         return get_class(session, class_id=class_id, user_id=user_id, role=role).id
     except NotFoundError:
         return None
+
+
+def grading_schemes(campaign: Campaign) -> dict[str, GradingScheme]:
+    """The class's grading per problem (db.items.problem_key -> scheme); problems not set yet are absent."""
+    return {key: GradingScheme.model_validate(value) for key, value in (campaign.grading or {}).items()}
+
+
+def set_grading(session: Session, *, campaign: Campaign, problem: str, scheme: GradingScheme) -> None:
+    """Set how one problem of the class is graded; the class's other problems keep theirs."""
+    begin_write(session)
+    campaign.grading = {**(campaign.grading or {}), problem_key(problem): scheme.model_dump(mode="json")}
+    session.commit()
+
+
+def set_rubric_ticks(session: Session, *, campaign_id: int, item_id: int, ticked: Sequence[str]) -> int:
+    """Tick rubric criteria for a solution (every submission of it in the class: identical solutions share their
+    grade, as they share the teacher's correction); returns how many submissions changed."""
+    begin_write(session)
+    subs = session.scalars(
+        select(ClassSubmission).where(ClassSubmission.campaign_id == campaign_id, ClassSubmission.item_id == item_id)
+    ).all()
+    if not subs:
+        session.rollback()
+        raise NotFoundError(f"solution {item_id} is not in class {campaign_id}")
+    for sub in subs:
+        sub.rubric_ticks = sorted(set(ticked))
+    session.commit()
+    return len(subs)

@@ -35,7 +35,18 @@ EXPORT_FORMATS: tuple[str, ...] = ("prm800k", "processbench", "jsonl", "hf", "cs
 DEFAULT_LABEL_STATUSES = ("submitted", "approved")
 _PAGE = 500
 # Columns of the hf and csv exports (steps: list in hf, JSON string in csv; label 0-based, first_error_step 1-based).
-FLAT_FIELDS = ["id", "problem", "steps", "label", "first_error_step", "answer", "source", "n_annotations"]
+# step_comments: the annotations' step comments, {"step": 1-based, "annotator", "comment"} each (a JSON string in csv).
+FLAT_FIELDS = [
+    "id",
+    "problem",
+    "steps",
+    "label",
+    "first_error_step",
+    "answer",
+    "source",
+    "n_annotations",
+    "step_comments",
+]
 
 
 @dataclass(frozen=True)
@@ -47,6 +58,8 @@ class LabelledItem:
     n_annotations: int
     annotations: tuple[tuple[int, int], ...] = ()
     """(annotation id, version) of every label read, oldest annotation first: what a dataset version records."""
+    step_comments: tuple[dict[str, Any], ...] = ()
+    """Each label's step comments: {step, annotator, comment}."""
 
 
 def _majority(labels: Sequence[int | None]) -> int | None:
@@ -58,9 +71,23 @@ def _majority(labels: Sequence[int | None]) -> int | None:
     return next(label for label in labels if label is not None and counted[label] == best)
 
 
-def _labelled(item: Item, labels: Sequence[int | None], refs: Sequence[tuple[int, int]]) -> LabelledItem:
+def _labelled(
+    item: Item,
+    labels: Sequence[int | None],
+    refs: Sequence[tuple[int, int]],
+    comments: Sequence[dict[str, Any]] = (),
+) -> LabelledItem:
     label = _majority(labels)
-    return LabelledItem(item, label if label is not None else item.first_error_step, len(labels), tuple(refs))
+    first = label if label is not None else item.first_error_step
+    return LabelledItem(item, first, len(labels), tuple(refs), tuple(comments))
+
+
+def _comment_rows(step_comments: dict[str, str] | None, username: str) -> list[dict[str, Any]]:
+    """One label's step comments as export rows: {step, annotator, comment}, in step order."""
+    return [
+        {"step": int(step), "annotator": username, "comment": text}
+        for step, text in sorted((step_comments or {}).items(), key=lambda entry: int(entry[0]))
+    ]
 
 
 def _annotation_filter(query: Select[Any], campaign_id: int | None, statuses: Sequence[str]) -> Select[Any]:
@@ -88,16 +115,25 @@ def iter_labelled_items(
         last_id = page[-1].id
         labels: dict[int, list[int | None]] = {}
         refs: dict[int, list[tuple[int, int]]] = {}
+        comments: dict[int, list[dict[str, Any]]] = {}
+        columns = select(
+            Annotation.item_id,
+            Annotation.first_error_step,
+            Annotation.id,
+            Annotation.version,
+            Annotation.step_comments,
+            User.username,
+        )
         annotations = _annotation_filter(
-            select(Annotation.item_id, Annotation.first_error_step, Annotation.id, Annotation.version),
-            campaign_id,
-            label_statuses,
+            columns.join(User, User.id == Annotation.annotator_id), campaign_id, label_statuses
         ).where(Annotation.item_id.in_([item.id for item in page]))
-        for item_id, label, annotation_id, version in session.execute(annotations.order_by(Annotation.id)):
+        rows = session.execute(annotations.order_by(Annotation.id))
+        for item_id, label, annotation_id, version, step_comments, username in rows:
             labels.setdefault(item_id, []).append(label)
             refs.setdefault(item_id, []).append((annotation_id, version))
+            comments.setdefault(item_id, []).extend(_comment_rows(step_comments, username))
         for item in page:
-            yield _labelled(item, labels.get(item.id, []), refs.get(item.id, []))
+            yield _labelled(item, labels.get(item.id, []), refs.get(item.id, []), comments.get(item.id, []))
         session.expunge_all()  # keep memory flat on large exports
 
 
@@ -129,6 +165,7 @@ def _flat_row(labelled: LabelledItem) -> dict[str, Any]:
         "answer": labelled.item.answer,
         "source": labelled.item.source,
         "n_annotations": labelled.n_annotations,
+        "step_comments": list(labelled.step_comments),
     }
 
 
@@ -143,6 +180,7 @@ def prm800k_record(item: Item, username: str, state: dict[str, Any], changed_at:
         total_time_ms=state["time_spent_ms"],
         flagged_steps=state["flagged_steps"],
         is_quality_control=item.is_gold,
+        step_comments=state.get("step_comments") or {},
     )
 
 
@@ -157,7 +195,8 @@ def _prm800k_rows(
     query = _annotation_filter(query, campaign_id, tuple(statuses or DEFAULT_LABEL_STATUSES)).order_by(Annotation.id)
     for annotation, item, username in session.execute(query.execution_options(yield_per=_PAGE)):
         state = {
-            key: getattr(annotation, key) for key in ("ratings", "finish_reason", "flagged_steps", "time_spent_ms")
+            key: getattr(annotation, key)
+            for key in ("ratings", "finish_reason", "flagged_steps", "time_spent_ms", "step_comments")
         }
         yield prm800k_record(item, username, state, annotation.updated_at), (annotation.id, annotation.version)
 
@@ -175,7 +214,9 @@ def export_row(fmt: str, labelled: LabelledItem) -> dict[str, Any]:
     if fmt in ("processbench", "jsonl"):
         return _processbench(labelled)
     row = _flat_row(labelled)
-    return {**row, "steps": json.dumps(row["steps"], ensure_ascii=False)} if fmt == "csv" else row
+    if fmt != "csv":
+        return row
+    return {**row, **{key: json.dumps(row[key], ensure_ascii=False) for key in ("steps", "step_comments")}}
 
 
 @dataclass
@@ -278,7 +319,8 @@ def recorded_records(session: Session, version: DatasetVersion) -> Iterator[dict
         group = by_item.get(item_id, [])
         labels = [state.state["first_error_step"] for state in group]
         refs = [(state.annotation_id, state.version) for state in group]
-        yield export_row(version.format, _labelled(items[item_id], labels, refs))
+        comments = [row for state in group for row in _comment_rows(state.state.get("step_comments"), state.username)]
+        yield export_row(version.format, _labelled(items[item_id], labels, refs, comments))
 
 
 def records_hash(fmt: str, records: Iterable[dict[str, Any]]) -> tuple[str, int]:
@@ -298,6 +340,7 @@ def _save_hf(output: Path, url: str, version_id: int, count: int) -> None:
 
     features = Features(
         {name: Sequence(Value("string")) if kind == "list" else Value(kind) for name, kind in _HF_FEATURES.items()}
+        | {"step_comments": [{"step": Value("int64"), "annotator": Value("string"), "comment": Value("string")}]}
     )
     if count == 0:  # from_generator refuses a generator that yields nothing
         Dataset.from_dict({name: [] for name in features}, features=features).save_to_disk(str(output))

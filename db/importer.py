@@ -157,6 +157,7 @@ def _store_annotations(
                 "finish_reason": record.finish_reason,
                 "flagged_steps": record.flagged_steps,
                 "comment": "",
+                "step_comments": record.step_comments,
                 "critique_run_id": None,
                 "accepted_steps": [],
                 "status": "submitted",

@@ -88,6 +88,8 @@ class Campaign(Base):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     # Teacher classes only: the one user (besides admins) who may see, correct and export it; None = admins only.
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    # Teacher classes only: db.items.problem_key -> core.grading.GradingScheme JSON (points, credit rule per problem).
+    grading: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default="{}")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
@@ -147,6 +149,8 @@ class ClassSubmission(Base):
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"))
     student: Mapped[str] = mapped_column(String(200))
     position: Mapped[int] = mapped_column(Integer, default=0)
+    # Names of the rubric criteria the teacher ticked for this solution (core.grading, the rubric rule).
+    rubric_ticks: Mapped[list[Any]] = mapped_column(JSON, default=list, server_default="[]")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -361,6 +365,8 @@ class Annotation(Base):
     finish_reason: Mapped[str | None] = mapped_column(String(20))
     flagged_steps: Mapped[list[Any]] = mapped_column(JSON, default=list)
     comment: Mapped[str] = mapped_column(Text, default="")
+    # Short notes on single steps, {"3": "text"} keyed by the 1-based step (core.step_comments).
+    step_comments: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default="{}")
     critique_run_id: Mapped[int | None] = mapped_column(ForeignKey("critique_runs.id"))
     # 1-based steps whose critic verdict the annotator accepted unchanged.
     accepted_steps: Mapped[list[Any]] = mapped_column(JSON, default=list)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import bleach
 
@@ -351,8 +351,10 @@ def annotation_html(
     current: int | None = None,
     first_error: int | None = None,
     rater: str = "you",
+    step_comments: Mapping[str, str] | None = None,
 ) -> str:
-    """Step cards for labelling: the critic's verdict and critique, the person's rating, flags, the current step."""
+    """Step cards for labelling: the critic's verdict and critique, the person's rating, flags, the current step,
+    and the person's comment on a step ({"3": "text"}) under it."""
     frag = _Fragment()
     critic_steps = {s.index: s for s in critique.steps} if critique else {}
     cards = []
@@ -385,6 +387,11 @@ def annotation_html(
             parts.append(
                 '<details class="step-meta"><summary>Meta-critique</summary>'
                 f'<div class="step-meta-text">{frag.text(suggestion.meta_critique)}</div></details>'
+            )
+        note = (step_comments or {}).get(str(index))
+        if note:
+            parts.append(
+                f'<div class="step-comment"><b>Step comment ({html.escape(rater)}):</b> {frag.text(note)}</div>'
             )
         parts.append("</div>")
         cards.append("".join(parts))
@@ -541,5 +548,6 @@ PAGE_CSS = """
 .conflict-diff tr.differs td { background: #fff8c5; }
 .conflict-diff td, .conflict-diff th { padding: 2px 8px; text-align: left; }
 .badge-differs { background: #fff8c5; color: #9a6700; }
+.step-comment { margin-top: 4px; padding: 2px 8px; border-left: 3px solid #0969da; background: #f6f8fa; }
 """
 PAGE_CSS += "".join(f".conf-w-{i} {{ width: {i * 100 // CONFIDENCE_STEPS}%; }}\n" for i in range(CONFIDENCE_STEPS + 1))

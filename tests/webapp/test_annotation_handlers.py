@@ -206,3 +206,31 @@ def test_review_compares_with_other_annotators(web, campaign: int) -> None:
     assert re.search(r"</td><td>\+1 good</td><td>unrated</td>$", rows["step-2"])
     assert "<td>none (all correct)</td><td>step 1</td>" in rows["first-error"]
     assert '<tr class="same" id="diff-status">' in diff and "{" not in diff  # no raw JSON
+
+
+def test_a_step_comment_is_kept_reopened_and_shown_to_the_reviewer(web, campaign: int) -> None:
+    task = annotate.next_task(web.ctx, web["annotator"], campaign_id=campaign)
+    with pytest.raises(BadInputError, match="keep it under 500"):
+        annotate.comment_step(task, 1, "x" * 501)
+    annotate.rate_step(task, 2, -1)
+    annotate.comment_step(task, 2, "the total is off by one")
+    annotate.comment_step(task, 1, "fine")
+    annotate.comment_step(task, 1, "")  # an empty comment removes it
+    outcome = annotate.save_task(web.ctx, web["annotator"], task, finish_reason=None, comment="", submit=True)
+    assert outcome.saved["step_comments"] == {"2": "the total is off by one"}
+    again = annotate.load_task(web.ctx, web["annotator"], item_id=task.item_id, campaign_id=campaign)
+    assert again.step_comments == {"2": "the total is off by one"}
+    view = review.review_view(web.ctx, web["reviewer"], annotation_id=outcome.saved["annotation_id"])
+    assert view.annotation["step_comments"] == {"2": "the total is off by one"}
+    # A save that does not send step comments (the /save_annotation API) keeps them.
+    resaved = annotate.save(
+        web.ctx,
+        web["annotator"],
+        item_id=task.item_id,
+        campaign_id=campaign,
+        ratings=again.ratings,
+        annotation_id=again.annotation_id,
+        version=again.version,
+        submit=True,
+    )
+    assert resaved.saved["version"] == 2 and resaved.saved["step_comments"] == {"2": "the total is off by one"}

@@ -73,12 +73,14 @@ def test_teacher_report_is_escaped_and_spreadsheet_safe() -> None:
         comment=INJECTIONS[1],
         corrected=True,
         critique=None,
+        step_comments={"2": "=SUM(A1) " + INJECTIONS[0]},
     )
     page = student_page(row.student, [row])
     assert "<script>" not in page and "<img" not in page and "&lt;b&gt;Eve&lt;/b&gt;" in page
     csv_text = report_csv([row])
-    assert csv_text.splitlines()[0] == "student,problem,first_wrong_step,comment"
+    assert csv_text.splitlines()[0] == "student,problem,first_wrong_step,comment,step_comments,points,points_possible"
     assert "'=HYPERLINK" in csv_text
+    assert "step 2: =SUM(A1)" in csv_text  # not at a cell's start: text already
 
 
 def test_names_inside_markdown_lose_their_markup() -> None:

@@ -176,8 +176,13 @@ def test_only_the_owner_and_admins_see_export_and_correct_a_class(web, campaigns
         attacker.open_page()
         listed = attacker.call(attacker.fn_index(elem_id="teach-refresh"), [class_id])
         exported = attacker.call(attacker.fn_index(elem_id="teach-export"), [class_id])
-        corrected = attacker.call(attacker.fn_index(elem_id="teach-save"), [class_id, item_id, 1, "pwned"])
-        for ok, message in (listed, exported, corrected):
+        corrected = attacker.call(
+            attacker.fn_index(elem_id="teach-save"), [class_id, item_id, 1, "pwned", 1, "pwned step"]
+        )
+        gradebook = attacker.call(
+            attacker.fn_index(elem_id="teach-export-gradebook"), [class_id, "canvas", "SIS User ID", ""]
+        )
+        for ok, message in (listed, exported, corrected, gradebook):
             assert not ok and "Private" not in str(message), (user, message)
         actor = web.actors.get(user) or teacher2
         with pytest.raises(NotFoundError, match="no class with id"):
@@ -194,7 +199,7 @@ def test_only_the_owner_and_admins_see_export_and_correct_a_class(web, campaigns
     # As in the browser: picking the solution offers its steps, then the first wrong one is chosen from them.
     ok, _ = owner.call(owner.fn_index(elem_id="teach-item", event="change"), [class_id, item_id])
     assert ok
-    ok, _ = owner.call(owner.fn_index(elem_id="teach-save"), [class_id, item_id, 1, "see step 1"])
+    ok, _ = owner.call(owner.fn_index(elem_id="teach-save"), [class_id, item_id, 1, "see step 1", None, ""])
     assert ok
     boss = Attacker(app_url, "admin", "pw-admin")
     boss.open_page()

@@ -7,6 +7,7 @@ from typing import Any
 
 from core.errors import BadInputError, NotFoundError
 from core.prm800k import checked_finish_reason, first_error_from_ratings
+from core.step_comments import checked_step_comments
 from core.types import CritiqueResult, StepRating
 from db.annotation_queue import check_may_label, check_may_label_own_critique
 from db.annotations import (
@@ -41,6 +42,8 @@ class Task:
     accepted_steps: list[int] = field(default_factory=list)
     finish_reason: str | None = None
     comment: str = ""
+    step_comments: dict[str, str] = field(default_factory=dict)
+    """Notes on single steps, {"3": "text"} (core.step_comments)."""
     status: str = "new"
     guidelines: str = ""
 
@@ -129,6 +132,7 @@ def _fill_from(task: Task, annotation: Annotation) -> None:
     task.accepted_steps = list(annotation.accepted_steps)
     task.finish_reason = annotation.finish_reason
     task.comment = annotation.comment
+    task.step_comments = dict(annotation.step_comments)
     task.status = annotation.status
 
 
@@ -158,6 +162,7 @@ def save(
     flagged_steps: list[int] | None = None,
     accepted_steps: list[int] | None = None,
     comment: str = "",
+    step_comments: dict[str, str] | None = None,
     annotation_id: int | None = None,
     version: int | None = None,
     submit: bool = False,
@@ -167,7 +172,7 @@ def save(
     """Save a draft or submit. A stale `version` returns both versions instead of overwriting anything.
 
     A label belongs to a campaign, except a label of a critique the user ran themselves (`campaign_id` None and
-    that run's `critique_run_id`)."""
+    that run's `critique_run_id`). `step_comments` ({"3": "text"}) replaces the stored ones; None keeps them."""
     actor = require(actor, Action.ANNOTATE)
     finish_reason = _checked_finish_reason(finish_reason, ratings, submit=submit)
     fields = {
@@ -178,6 +183,8 @@ def save(
         "comment": comment,
         "status": "submitted" if submit else "draft",
     }
+    if step_comments is not None:  # None (the API's saves) keeps the stored step comments
+        fields["step_comments"] = dict(step_comments)
     mine = {**fields, "first_error_step": derived_first_error(list(ratings), finish_reason), "version": version}
     with session_scope(ctx.database_url) as session:
         if annotation_id is not None:  # the stored label's campaign and item count, not what the request says
@@ -299,6 +306,7 @@ def save_task(
         flagged_steps=task.flagged_steps,
         accepted_steps=task.accepted_steps,
         comment=comment,
+        step_comments=task.step_comments,
         annotation_id=task.annotation_id,
         version=task.version,
         submit=submit,
@@ -339,6 +347,13 @@ def accept_all(task: Task) -> Task:
         if suggested is not None:
             task.ratings[step - 1] = suggested
             task.accepted_steps = sorted(set(task.accepted_steps) | {step})
+    return task
+
+
+def comment_step(task: Task, step: int, text: str) -> Task:
+    """Set the comment on one step (empty text removes it); checked like a stored comment."""
+    _check_step(task, step)
+    task.step_comments = checked_step_comments({**task.step_comments, str(step): text}, len(task.steps))
     return task
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 from core.code.critique import CodeCritiqueResult
 from core.code.items import CodeItem
 from core.errors import BadInputError, NotFoundError
+from core.grading import score
 from core.items_csv import SharedCode, read_upload
 from core.types import CritiqueResult, SolutionItem, StepRating
 from db.annotations import find_annotation
@@ -18,6 +20,7 @@ from db.classes import (
     class_submissions,
     create_class,
     get_class,
+    grading_schemes,
     list_classes,
     remember_class,
     remembered_class,
@@ -30,7 +33,7 @@ from db.critique_runs import (
     to_code_critique_result,
     to_critique_result,
 )
-from db.items import is_code_row, to_item
+from db.items import is_code_row, problem_key, to_item
 from db.models import Campaign, Item
 from db.session import session_scope
 from training.item_critiques import critique_any
@@ -60,6 +63,13 @@ class ReportRow:
     is_code: bool = False
     test_list: list[str] = field(default_factory=list)
     """A code submission's assert-line tests (HumanEval tests have none: their failures are named instead)."""
+    step_comments: dict[str, str] = field(default_factory=dict)
+    """The teacher's notes on single steps, {"3": "text"}."""
+    points: float | None = None
+    """What the solution earns under its problem's grading (None: no grading set, or no verdict yet)."""
+    max_points: float | None = None
+    """Its problem's points (None: the teacher has not set them)."""
+    rubric_ticks: list[str] = field(default_factory=list)
 
     @property
     def tests_passed(self) -> str:
@@ -240,7 +250,7 @@ def report_rows(ctx: AppContext, actor: Actor | None, *, class_id: int) -> list[
     """One row per student: the teacher's correction where there is one, else the critic's verdict."""
     actor = require(actor, Action.GRADE_CLASS)
     with session_scope(ctx.database_url) as session:
-        _own_class(session, actor, class_id)
+        schemes = grading_schemes(_own_class(session, actor, class_id))
         rows = []
         for sub in class_submissions(session, campaign_id=class_id):
             item = session.get(Item, sub.item_id)
@@ -252,8 +262,10 @@ def report_rows(ctx: AppContext, actor: Actor | None, *, class_id: int) -> list[
                 comment = code.analysis
             mine = find_annotation(session, item_id=sub.item_id, annotator_id=actor.id, campaign_id=class_id)
             corrected = mine is not None
-            if mine is not None:
+            if mine is not None:  # the teacher's correction outranks the critic's verdict, in the grade too
                 first, comment = mine.first_error_step, mine.comment
+            scheme = schemes.get(problem_key(item.problem))
+            ticks = list(sub.rubric_ticks)
             rows.append(
                 ReportRow(
                     student=sub.student,
@@ -267,6 +279,12 @@ def report_rows(ctx: AppContext, actor: Actor | None, *, class_id: int) -> list[
                     code=code,
                     is_code=is_code_row(item),
                     test_list=list((item.tests or {}).get("test_list") or []),
+                    step_comments=dict(mine.step_comments) if mine is not None else {},
+                    points=None
+                    if scheme is None
+                    else score(scheme, first_wrong_step=first, n_steps=len(item.steps), ticked=ticks),
+                    max_points=None if scheme is None else scheme.points,
+                    rubric_ticks=ticks,
                 )
             )
         return rows
@@ -283,9 +301,17 @@ def ratings_for_first_wrong(first_wrong_step: int, n_steps: int) -> tuple[list[S
 
 
 def correct(
-    ctx: AppContext, actor: Actor | None, *, class_id: int, item_id: int, first_wrong_step: int, comment: str = ""
+    ctx: AppContext,
+    actor: Actor | None,
+    *,
+    class_id: int,
+    item_id: int,
+    first_wrong_step: int,
+    comment: str = "",
+    step_comments: Mapping[int | str, str] | None = None,
 ) -> dict[str, Any]:
-    """Record the teacher's verdict on a solution (kept as their annotation in the class campaign)."""
+    """Record the teacher's verdict on a solution (kept as their annotation in the class campaign); `step_comments`
+    replaces their notes on single steps ({3: "text"}), None keeps the ones saved before."""
     actor = require(actor, Action.GRADE_CLASS)
     with session_scope(ctx.database_url) as session:
         _own_class(session, actor, class_id)
@@ -307,5 +333,11 @@ def correct(
             finish_reason=finish,
             comment=comment,
             status="submitted",
+            **({} if step_comments is None else {"step_comments": step_comments}),
         )
-        return {"item_id": item_id, "first_wrong_step": row.first_error_step, "comment": row.comment}
+        return {
+            "item_id": item_id,
+            "first_wrong_step": row.first_error_step,
+            "comment": row.comment,
+            "step_comments": dict(row.step_comments),
+        }

@@ -45,6 +45,7 @@ def _view(state: dict[str, Any]) -> tuple[str, str]:
         flagged=task.flagged_steps,
         current=state["step"],
         first_error=first if first not in (None, -1) else None,
+        step_comments=task.step_comments,
     )
     if all(r is None for r in task.ratings):
         first_text = "not rated yet"
@@ -80,6 +81,14 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
         bad = gr.Button("−1 wrong (-)", elem_id="ann-bad", size="sm")
         flag = gr.Button("⚑ Flag (f)", elem_id="ann-flag", size="sm")
         undo = gr.Button("↶ Undo (u)", elem_id="ann-undo", size="sm")
+    with gr.Row():
+        step_comment = gr.Textbox(
+            label="Comment on the current step (why it is wrong, what was expected; empty removes it)",
+            max_lines=3,
+            elem_id="ann-step-comment",
+            scale=5,
+        )
+        comment_step = gr.Button("Set step comment", elem_id="ann-comment-step", size="sm", scale=1)
     cards = gr.Markdown(latex_delimiters=LATEX_DELIMITERS, sanitize_html=True, elem_id="ann-cards")
     with gr.Row():
         finish = gr.Radio(
@@ -244,6 +253,32 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
         button.click(fn, [state], edit_outputs, api_visibility="private", queue=False, show_progress="hidden")
     undo.click(on_undo, [state], edit_outputs, api_visibility="private", queue=False, show_progress="hidden")
 
+    @shows_errors
+    def on_comment_step(st: dict[str, Any], text: str, request: gr.Request) -> list[Any]:
+        """Set the current step's comment in the page's task (undoable); it is stored with the next save."""
+        current_actor(ctx, request)
+        if not st.get("task"):
+            return [*render(st), message_html("Load an item first (Next item).", kind="warn"), gr.update()]
+        before = copy.deepcopy(st["task"])
+        task = h.Task.from_dict(st["task"])
+        try:
+            h.comment_step(task, st["step"], text or "")
+        except BadInputError as exc:
+            return [*render(st), message_html(str(exc), kind="warn"), gr.update()]
+        undo_stack = [*st.get("undo", []), {"task": before, "step": st["step"]}][-UNDO_DEPTH:]
+        new = {**st, "task": task.to_dict(), "dirty": True, "undo": undo_stack}
+        said = "Comment set" if str(st["step"]) in task.step_comments else "Comment removed"
+        return [*render(new), message_html(f"{said} on step {st['step']}; save or submit to keep it."), ""]
+
+    comment_step.click(
+        on_comment_step,
+        [state, step_comment],
+        [*edit_outputs, step_comment],
+        api_visibility="private",
+        queue=False,
+        show_progress="hidden",
+    )
+
     def _save(submit_it: bool) -> Any:
         @shows_errors
         def handler(st: dict[str, Any], reason: str, text: str, request: gr.Request) -> list[Any]:
@@ -303,6 +338,7 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
         task.accepted_steps = list(theirs.get("accepted_steps", []))
         task.finish_reason = theirs["finish_reason"]
         task.comment = theirs["comment"]
+        task.step_comments = dict(theirs.get("step_comments") or {})
         task.status = theirs["status"]
         st = {**st, "task": task.to_dict(), "dirty": False}
         return [

@@ -82,6 +82,7 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
             flagged=a["flagged_steps"],
             first_error=a["first_error_step"] if a["first_error_step"] not in (None, -1) else None,
             rater=a["annotator"],
+            step_comments=a["step_comments"],
         )
         critic = (
             f"the critic ({view.critique.model}) says {view.critique.first_error_step}"

@@ -9,15 +9,27 @@ import gradio as gr
 
 from core.errors import BadInputError, CriticError
 from core.items_csv import SharedCode
+from core.step_comments import step_comments_line
 from webapp.context import AppContext
 from webapp.handlers import teacher as h
 from webapp.permissions import Action
 from webapp.render import CONFIDENCE_STEPS, LATEX_DELIMITERS, critique_html, message_html, sanitize
 from webapp.reports import write_reports
+from webapp.tabs import grading_section
 from webapp.tabs.code_section import TEST_COLUMNS, code_critique_html, result_rows
 from webapp.ui import current_actor, selected_id, shows_errors
 
-COLUMNS = ["student", "item_id", "first_wrong_step", "verdict", "tests_passed", "corrected", "comment"]
+COLUMNS = [
+    "student",
+    "item_id",
+    "first_wrong_step",
+    "verdict",
+    "tests_passed",
+    "corrected",
+    "comment",
+    "step_comments",
+    "points",
+]
 CODE_VERDICTS = [("correct: the code is right", -1), ("incorrect: the code is wrong", 1)]
 
 
@@ -64,11 +76,19 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
         comment = gr.Textbox(label="Comment for the student", elem_id="teach-comment")
         save = gr.Button("Save correction", elem_id="teach-save")
     with gr.Row():
+        comment_step = gr.Dropdown(label="Comment on step", choices=[], elem_id="teach-comment-step", scale=1)
+        step_comment = gr.Textbox(
+            label="Step comment (saved with the correction; empty removes it)", elem_id="teach-step-comment", scale=4
+        )
+    with gr.Row():
         export = gr.Button("Export report", elem_id="teach-export")
         files = gr.File(
             label="Report (CSV) and one printable page per student (zip)", file_count="multiple", elem_id="teach-files"
         )
     status = gr.HTML(elem_id="teach-status")
+    connect_grading = grading_section.build(
+        ctx, klass=klass, item_id=item_id, table=table, table_rows=lambda a, c: _table(a, c)[0]
+    )
     timer = gr.Timer(2.0, active=False)
     started: dict[int, tuple[float, int]] = {}  # class id -> (time first seen running, solutions done then)
 
@@ -93,7 +113,18 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
         rows = h.report_rows(ctx, actor, class_id=class_id)
         done, total = h.class_progress(ctx, actor, class_id=class_id)
         data = [
-            [r.student, r.item_id, r.first_wrong_step, r.verdict, r.tests_passed, r.corrected, r.comment] for r in rows
+            [
+                r.student,
+                r.item_id,
+                r.first_wrong_step,
+                r.verdict,
+                r.tests_passed,
+                r.corrected,
+                r.comment,
+                step_comments_line(r.step_comments),
+                "" if r.points is None else f"{r.points:g} of {r.max_points:g}",
+            ]
+            for r in rows
         ]
         picks = [(f"{r.student} (item {r.item_id})", r.item_id) for r in rows]
         return data, _progress_html(class_id, done, total), done < total, picks
@@ -131,7 +162,7 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
     def on_pick(class_id: int | None, item: int | None, request: gr.Request) -> list[Any]:
         actor = current_actor(ctx, request)
         if class_id is None or item in (None, ""):
-            return [gr.update(), gr.update(), gr.update(), "", gr.update(), gr.update()]
+            return [gr.update(), gr.update(), gr.update(), "", gr.update(), gr.update(), gr.update(), ""]
         row = next((r for r in h.report_rows(ctx, actor, class_id=int(class_id)) if r.item_id == int(item)), None)
         if row is None:
             return [
@@ -141,6 +172,8 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
                 message_html("That solution is not in this class.", kind="error"),
                 gr.update(),
                 gr.update(),
+                gr.update(),
+                "",
             ]
         if row.is_code:
             # A code submission: the code as written, each test's result, and the critique with its verdict.
@@ -153,6 +186,8 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
                 "",
                 gr.update(value=row.steps[0] if row.steps else "", visible=True),
                 gr.update(value=tests, visible=bool(tests)),
+                gr.update(choices=[], value=None),
+                "",
             ]
         html = critique_html(row.critique) if row.critique else message_html("Not critiqued yet.")
         steps = [("none: all steps are correct", -1), *[(f"step {i}", i) for i in range(1, len(row.steps) + 1)]]
@@ -163,18 +198,50 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
             "",
             gr.update(visible=False),
             gr.update(visible=False),
+            gr.update(choices=steps[1:], value=None),
+            "",
         ]
+
+    @shows_errors
+    def on_comment_step(class_id: int | None, item: int | None, step: int | None, request: gr.Request) -> Any:
+        """The step's saved comment, to change or remove (none saved: the box keeps what is typed)."""
+        if class_id in (None, "") or item in (None, "") or step in (None, ""):
+            return gr.update()
+        rows = h.report_rows(ctx, current_actor(ctx, request), class_id=int(class_id))
+        row = next((r for r in rows if r.item_id == int(item)), None)
+        saved = row.step_comments.get(str(int(step))) if row else None
+        return saved if saved else gr.update()
 
     def on_select(evt: gr.SelectData, data: Any) -> Any:
         return selected_id(evt, data, column=1)
 
     @shows_errors
-    def on_save(class_id: int | None, item: int | None, first: int | None, text: str, request: gr.Request) -> Any:
+    def on_save(
+        class_id: int | None,
+        item: int | None,
+        first: int | None,
+        text: str,
+        step: int | None,
+        note: str,
+        request: gr.Request,
+    ) -> Any:
         actor = current_actor(ctx, request)
         if class_id is None or item in (None, "") or first in (None, ""):
             return [gr.update(), message_html("Pick a solution and its first wrong step first.", kind="error")]
+        notes = None
+        if step not in (None, ""):  # this step's comment changes; the solution's other step comments stay
+            row = next((r for r in h.report_rows(ctx, actor, class_id=int(class_id)) if r.item_id == int(item)), None)
+            notes = {**(row.step_comments if row else {}), str(int(step)): note or ""}
         try:
-            h.correct(ctx, actor, class_id=int(class_id), item_id=int(item), first_wrong_step=int(first), comment=text)
+            h.correct(
+                ctx,
+                actor,
+                class_id=int(class_id),
+                item_id=int(item),
+                first_wrong_step=int(first),
+                comment=text,
+                step_comments=notes,
+            )
         except CriticError as exc:  # replaces any earlier "saved" line, so the page never says both
             return [gr.update(), message_html(str(exc), kind="error")]
         data, _bar, _running, _picks = _table(actor, int(class_id))
@@ -220,9 +287,16 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
     item_id.change(
         on_pick,
         [klass, item_id],
-        [cards, first_wrong, comment, status, code_view, test_table],
+        [cards, first_wrong, comment, status, code_view, test_table, comment_step, step_comment],
         api_visibility="private",
     )
-    save.click(on_save, [klass, item_id, first_wrong, comment], [table, status], api_visibility="private")
+    comment_step.input(on_comment_step, [klass, item_id, comment_step], step_comment, api_visibility="private")
+    save.click(
+        on_save,
+        [klass, item_id, first_wrong, comment, comment_step, step_comment],
+        [table, status],
+        api_visibility="private",
+    )
     export.click(on_export, [klass], [files, status], api_visibility="private")
+    connect_grading()
     return [(on_load, [klass])]
