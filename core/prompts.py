@@ -14,19 +14,22 @@ ANSWER_INSTRUCTION = (
     "or \\boxed{-1} if every step is correct."
 )
 
-# Kept short on purpose: every prompt token is prefilled and cached once per item and sample. Each profile's task
-# says exactly the format constrained decoding will hold the model to (core.grammar).
+# Kept short on purpose: every prompt token is prefilled and cached once per item and sample. The structure
+# profile's task says exactly the format constrained decoding holds the model to (core.grammar); the tight one shows
+# the judgement lines it is held to and leaves the sentence openers to the grammar (see _TIGHT_FORMAT).
 _TASK_OPENING = (
     "Critique the solution step by step. For each step, analyse its reasoning and calculations, then re-verify that "
     "analysis in a different way (recompute, substitute back, or question the analysis). "
 )
 _STOP_RULE = "Stop at the first incorrect step. "
 _ALL_STEPS_RULE = "Judge every step, also the steps after an incorrect one. "
+# The tight profile's task shows one combined analysis line. The grammar (core.grammar) still writes the
+# meta-critique as its own labelled sentence, so nothing is lost; but spelling out the grammar's openers and an
+# extra placeholder line in the prompt made the embedded model judge the second step of almost every correct
+# solution wrong (bench/README.md, "Choosing the tight prompt"), and the grammar alone already holds the format.
 _TIGHT_FORMAT = (
-    'Write each part as one sentence: the analysis starts with "This step" and the re-verification with '
-    '"Checking again,". Format each step as:\n\n'
-    "**Critique of Step 1**: <analysis>\n"
-    "**Meta-critique**: <re-verification>\n"
+    "Format each step as:\n\n"
+    "**Critique of Step 1**: <analysis> <re-verification>\n"
     "**Judgement**: The correctness of Step 1 is: \\boxed{1}\n\n"
 )
 _STRUCTURE_FORMAT = (
@@ -53,13 +56,16 @@ def single_task(profile: str = "tight", *, all_steps: bool = False, checker_prov
     return _TASK_OPENING + rule + form + _VALUES + checker + ANSWER_INSTRUCTION
 
 
-def checker_feedback(findings: Sequence[tuple[int, str, str]]) -> str:
-    """The symbolic checker's findings as execution feedback: (step, "wrong" or "verified", detail) per step."""
+def checker_feedback(findings: Sequence[tuple[int, str, str]], *, verified: bool = True) -> str:
+    """The symbolic checker's findings as execution feedback: (step, "wrong" or "verified", detail) per step.
+
+    `verified`: also list the arithmetic that holds (capable models use it; a small model reads the long list as
+    reasons to doubt, so the tight profile shows only the proven errors)."""
     lines = []
     for index, status, detail in findings:
         if status == "wrong":
             lines.append(f"Checker: step {index}: {detail}.")
-        elif status == "verified":
+        elif status == "verified" and verified:
             lines.append(f"Checker: step {index}: {detail} holds.")
     if not lines:
         return ""
@@ -97,7 +103,7 @@ def critique_messages(
     `profile`: the grammar profile whose format the task describes; `findings`: the symbolic checker's view of the
     steps, shown as execution feedback; `all_steps`: judge every step instead of stopping at the first wrong one.
     """
-    feedback = checker_feedback(findings)
+    feedback = checker_feedback(findings, verified=profile != "tight")
     proved_wrong = any(status == "wrong" for _, status, _ in findings)
     task = single_task(profile, all_steps=all_steps, checker_proved_wrong=proved_wrong)
     parts = [_problem_and_solution(problem, steps), feedback, task]

@@ -24,6 +24,20 @@ def test_deepcritic_prompt_numbers_steps_from_one_and_asks_for_a_boxed_index() -
     assert format_steps(["a"]) == "Step 1: a"
 
 
+FINDINGS = [(1, "verified", "48/2 = 24"), (2, "wrong", "48+24 = 73 is false (48+24 = 72)")]
+
+
+def test_checker_findings_reach_the_prompt_per_profile() -> None:
+    """A capable model sees what the checker verified and what it proved false; a small one only the proven errors
+    (a long list of verified lines made the embedded model doubt correct steps)."""
+    structure = critique_messages("How many clips?", STEPS, profile="structure", findings=FINDINGS)[1]["content"]
+    tight = critique_messages("How many clips?", STEPS, profile="tight", findings=FINDINGS)[1]["content"]
+    assert "Checker: step 1: 48/2 = 24 holds." in structure and "Checker: step 2: 48+24 = 73 is false" in structure
+    assert "holds" not in tight and "Checker: step 2: 48+24 = 73 is false (48+24 = 72)." in tight
+    assert "judge it \\boxed{-1}" in tight, "a proven error comes with the rule that it is judged -1"
+    assert "[Checker]" not in critique_messages("P?", STEPS, profile="tight", findings=FINDINGS[:1])[1]["content"]
+
+
 def test_deliberate_prompts_show_steps_up_to_the_one_under_review() -> None:
     initial = initial_critique_messages("P?", STEPS, 2)[1]["content"]
     assert "Step 2: In total" in initial and "Step 3" not in initial.split("[Solution]")[1].split("Assume")[0]

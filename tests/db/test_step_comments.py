@@ -68,13 +68,13 @@ def test_step_comments_are_exported_in_their_own_fields_and_a_prm800k_export_imp
         )
 
     out = tmp_path / "labels.jsonl"
-    assert export(out, fmt="prm800k", url=sqlite_db_url) == 2
+    assert export(out, fmt="prm800k", url=sqlite_db_url).count == 2
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert lines[0]["label"]["step_comments"] == notes
     assert "step_comments" not in lines[1]["label"]  # a label without comments stays plain PRM800K
     assert [r.step_comments for r in read_prm800k(out)] == [notes, {}]
 
-    assert export(tmp_path / "items.csv", fmt="csv", url=sqlite_db_url) == 2
+    assert export(tmp_path / "items.csv", fmt="csv", url=sqlite_db_url).count == 2
     with (tmp_path / "items.csv").open(newline="") as handle:
         table = list(csv.DictReader(handle))
     assert json.loads(table[0]["step_comments"]) == [
@@ -106,6 +106,6 @@ def test_an_hf_export_keeps_the_step_comments(
         step_comments={2: "2 + 1 is 3"},
         status="submitted",
     )
-    assert export(tmp_path / "hf", fmt="hf", url=sqlite_db_url) == 1
+    assert export(tmp_path / "hf", fmt="hf", url=sqlite_db_url).count == 1
     row = load_from_disk(str(tmp_path / "hf"))[0]
     assert row["step_comments"] == [{"step": 2, "annotator": "alice", "comment": "2 + 1 is 3"}]
