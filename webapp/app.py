@@ -12,6 +12,7 @@ from webapp import api
 from webapp.auth import make_auth
 from webapp.context import AppContext
 from webapp.permissions import Action
+from webapp.quiet_queue import quiet_queue
 from webapp.render import PAGE_CSS, md_escape
 from webapp.security import SecurityMiddleware
 from webapp.shortcuts import SHORTCUTS_JS
@@ -99,6 +100,7 @@ def launch(
     # removes it from the save path (bench/webapp.py measures saves per second).
     os.environ.setdefault(ANALYTICS_FREQUENCY_VARIABLE, "1000")
     demo.queue(default_concurrency_limit=16)
+    quiet_queue(demo)  # an idle server barely wakes (bench/idle.py)
     os.environ[FORWARDED_ALLOW_IPS_VARIABLE] = ",".join(ctx.settings.trusted_proxy_list)
     demo.launch(
         server_name=host,
