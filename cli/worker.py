@@ -11,7 +11,10 @@ app = typer.Typer()
 def worker(
     once: bool = typer.Option(False, "--once", help="Exit when the queue is empty instead of waiting for jobs."),
     max_jobs: int | None = typer.Option(None, help="Exit after this many jobs."),
-    poll_interval: float = typer.Option(2.0, help="Seconds between looks at an empty queue."),
+    poll_interval: float = typer.Option(2.0, help="Seconds before looking again at an empty queue."),
+    max_poll_interval: float = typer.Option(
+        30.0, help="While the queue stays empty the wait doubles up to this many seconds (an idle worker is quiet)."
+    ),
     heartbeat_timeout: float | None = typer.Option(
         None,
         help="Seconds without a heartbeat before a running job is requeued/failed "
@@ -30,6 +33,7 @@ def worker(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     options = WorkerOptions(
         poll_interval_s=poll_interval,
+        max_poll_interval_s=max_poll_interval,
         heartbeat_timeout_s=heartbeat_timeout,
         max_jobs=max_jobs,
         exit_when_idle=once,

@@ -406,6 +406,20 @@ class AnnotationEvent(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class SavedView(Base):
+    """A user's named filter of the Review list (db.review_filters.ReviewFilter as JSON), re-applied from a picker."""
+
+    __tablename__ = "saved_views"
+    __table_args__ = (UniqueConstraint("user_id", "name", name="uq_saved_views_user_id_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    filters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 @event.listens_for(AnnotationEvent, "before_update")
 @event.listens_for(AnnotationEvent, "before_delete")
 def _audit_rows_are_immutable(mapper: Any, connection: Any, target: AnnotationEvent) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,6 +23,27 @@ JOB_KINDS = (*TRAINING_KINDS, "critique_items")
 FINISHED = ("succeeded", "failed", "cancelled")
 DEFAULT_MAX_ATTEMPTS = 2
 """A job whose worker died is requeued once; the second death fails it."""
+
+
+# Workers of this process waiting for work: a job queued here wakes them at once instead of at their next look.
+_waiting_workers: set[threading.Event] = set()
+_waiting_lock = threading.Lock()
+
+
+def listen_for_jobs(event: threading.Event, *, listening: bool = True) -> None:
+    """Have `event` set whenever this process queues a job (`listening=False`: no longer)."""
+    with _waiting_lock:
+        if listening:
+            _waiting_workers.add(event)
+        else:
+            _waiting_workers.discard(event)
+
+
+def wake_workers() -> None:
+    """Tell this process's idle workers that a job was queued (workers in other processes find it by polling)."""
+    with _waiting_lock:
+        for event in _waiting_workers:
+            event.set()
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -69,6 +91,7 @@ def enqueue_job(
     session.flush()
     session.add(TrainingJobLog(job_id=job.id, level="info", message=f"queued {config.job} job"))
     session.commit()
+    wake_workers()
     return job
 
 

@@ -25,7 +25,9 @@ class WorkerOptions:
     """How a worker polls, beats and stops."""
 
     poll_interval_s: float = 2.0
-    """Seconds between looks at an empty queue."""
+    """Seconds before the first look again at an empty queue."""
+    max_poll_interval_s: float = 30.0
+    """While the queue stays empty the wait doubles up to this; a job queued in this process wakes it at once."""
     heartbeat_timeout_s: float | None = None
     """A running job silent this long is requeued/failed (default: CRITIC_HEARTBEAT_TIMEOUT_S)."""
     cancel_check_s: float = 0.5
@@ -95,6 +97,7 @@ class Worker:
         init_db(self.options.database_url)
         self._session = get_sessionmaker(self.options.database_url)()
         self._stop = threading.Event()
+        self._wake = threading.Event()  # set by a job queued in this process, or by stop()
         self.current_job: int | None = None
 
     @property
@@ -104,26 +107,37 @@ class Worker:
     def stop(self) -> None:
         """Ask the loop to stop; a running job is stopped and put back in the queue."""
         self._stop.set()
+        self._wake.set()
 
     def run(self) -> int:
         """Loop: recover stale jobs, claim one, run it. Returns the number of jobs run."""
-        from training.queue import claim_next_job, reap_stale_jobs
+        from training.queue import claim_next_job, listen_for_jobs, reap_stale_jobs
 
         done = 0
         log.info("worker %s started (heartbeat timeout %ss)", self.worker_id, self.options.timeout_s)
-        while not self._stop.is_set():
-            for job_id, status in reap_stale_jobs(self._session, timeout_s=self.options.timeout_s):
-                log.warning("job %s had a silent worker: now %s", job_id, status)
-            job = claim_next_job(self._session, worker_id=self.worker_id)
-            if job is None:
-                if self.options.exit_when_idle:
+        # An idle app should cost next to nothing: the empty queue is looked at less and less often.
+        wait_s = self.options.poll_interval_s
+        longest_s = max(self.options.max_poll_interval_s, self.options.poll_interval_s, 0.0)
+        listen_for_jobs(self._wake)
+        try:
+            while not self._stop.is_set():
+                for job_id, status in reap_stale_jobs(self._session, timeout_s=self.options.timeout_s):
+                    log.warning("job %s had a silent worker: now %s", job_id, status)
+                self._wake.clear()  # a job queued from here on is found by the claim below or wakes the wait
+                job = claim_next_job(self._session, worker_id=self.worker_id)
+                if job is None:
+                    if self.options.exit_when_idle:
+                        break
+                    self._wake.wait(min(wait_s, self.options.timeout_s))
+                    wait_s = min(wait_s * 2, longest_s)
+                    continue
+                wait_s = self.options.poll_interval_s
+                self.run_job(job.id, job.attempts, job.config.get("accelerate_config"))
+                done += 1
+                if self.options.max_jobs is not None and done >= self.options.max_jobs:
                     break
-                self._stop.wait(self.options.poll_interval_s)
-                continue
-            self.run_job(job.id, job.attempts, job.config.get("accelerate_config"))
-            done += 1
-            if self.options.max_jobs is not None and done >= self.options.max_jobs:
-                break
+        finally:
+            listen_for_jobs(self._wake, listening=False)
         return done
 
     def run_job(self, job_id: int, attempt: int, accelerate_config: str | None = None) -> str:

@@ -12,6 +12,7 @@ from webapp import api
 from webapp.auth import make_auth
 from webapp.context import AppContext
 from webapp.permissions import Action
+from webapp.quiet_queue import quiet_queue
 from webapp.render import PAGE_CSS, md_escape
 from webapp.security import SecurityMiddleware
 from webapp.shortcuts import SHORTCUTS_JS
@@ -54,12 +55,17 @@ def build_app(ctx: AppContext) -> gr.Blocks:
             whoami = gr.Markdown(elem_id="whoami")
             logout = gr.Button("Log out", size="sm", scale=0, elem_id="logout")
         tabs: list[gr.Tab] = []
-        loaders: list[tuple[Any, list[Any]]] = []
+        loaders: list[tuple[Any, ...]] = []
         with gr.Tabs():
             for label, module, _action in TABS:
                 # Hidden until the page load reveals what the user's role allows (showing works; hiding can lag).
                 with gr.Tab(label, elem_id=f"tab-{label.lower()}", visible=label == "Critique") as tab:
-                    loaders.extend(module.build(ctx) or [])
+                    tab_loaders = module.build(ctx) or []
+                # Opening a tab fills its pickers and tables again: what other tabs or people added since shows
+                # without a refresh button.
+                for fn, outputs, *inputs in tab_loaders:
+                    tab.select(fn, inputs[0] if inputs else None, outputs, api_visibility="private")
+                loaders.extend(tab_loaders)
                 tabs.append(tab)
         api.register(ctx)
 
@@ -74,8 +80,8 @@ def build_app(ctx: AppContext) -> gr.Blocks:
         # Logging out is a POST from this page (a link or an <img> on another site cannot end sessions).
         logout.click(None, js=LOGOUT_JS, api_visibility="private")
         demo.load(on_load, None, [whoami, *tabs], api_visibility="private")
-        for fn, outputs in loaders:  # fill dropdowns and tables for the user who just logged in
-            demo.load(fn, None, outputs, api_visibility="private")
+        for fn, outputs, *inputs in loaders:  # fill dropdowns and tables for the user who just logged in
+            demo.load(fn, inputs[0] if inputs else None, outputs, api_visibility="private")
     return demo
 
 
@@ -94,6 +100,7 @@ def launch(
     # removes it from the save path (bench/webapp.py measures saves per second).
     os.environ.setdefault(ANALYTICS_FREQUENCY_VARIABLE, "1000")
     demo.queue(default_concurrency_limit=16)
+    quiet_queue(demo)  # an idle server barely wakes (bench/idle.py)
     os.environ[FORWARDED_ALLOW_IPS_VARIABLE] = ",".join(ctx.settings.trusted_proxy_list)
     demo.launch(
         server_name=host,

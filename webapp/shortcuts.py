@@ -1,4 +1,4 @@
-"""Keyboard shortcuts of the annotation page: one table used both by the page script and the help text."""
+"""Keyboard shortcuts of the annotation and review pages: one table each, used by the page script and the help text."""
 
 from __future__ import annotations
 
@@ -23,27 +23,49 @@ SHORTCUTS: dict[str, tuple[str, str]] = {
     "p": ("ann-prev-item", "previous item (reopens it)"),
 }
 
+# The Review tab's bulk decisions; a key may mean one thing per tab: the script clicks the visible button.
+REVIEW_SHORTCUTS: dict[str, tuple[str, str]] = {
+    "r": ("rev-refresh", "apply the filter (list again)"),
+    "*": ("rev-select-all", "select every listed row"),
+    "c": ("rev-select-none", "clear the selection"),
+    "Y": ("rev-bulk-approve", "approve the selected rows"),
+    "R": ("rev-bulk-reject", "reject the selected rows (type the reason first)"),
+}
 
-def shortcuts_markdown() -> str:
-    """The help line shown on the annotation page."""
+
+def shortcuts_markdown(table: dict[str, tuple[str, str]] = SHORTCUTS) -> str:
+    """The help line shown on a page with these shortcuts."""
     seen: dict[str, list[str]] = {}
-    for key, (_elem, text) in SHORTCUTS.items():
+    for key, (_elem, text) in table.items():
         seen.setdefault(text, []).append(key)
     return "**Keyboard:** " + " · ".join(f"`{' / '.join(keys)}` {text}" for text, keys in seen.items())
 
 
+def _buttons_by_key() -> dict[str, list[str]]:
+    keys: dict[str, list[str]] = {}
+    for table in (SHORTCUTS, REVIEW_SHORTCUTS):
+        for key, (elem, _text) in table.items():
+            keys.setdefault(key, []).append(elem)
+    return keys
+
+
 SHORTCUTS_JS = (
     "<script>\n(() => {\n  const keys = "
-    + json.dumps({k: v[0] for k, v in SHORTCUTS.items()})
+    + json.dumps(_buttons_by_key())
     + """;
+  // Typing in a text field is never a shortcut; a ticked checkbox keeps the keyboard (filters, then keys).
+  const choosing = new Set(['checkbox', 'radio', 'button', 'submit']);
   document.addEventListener('keydown', (e) => {
     const t = e.target;
     if (e.ctrlKey || e.metaKey || e.altKey) return;
-    if (t && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.isContentEditable)) return;
-    const id = keys[e.key];
-    if (!id) return;
-    const btn = document.getElementById(id);
-    if (!btn || btn.offsetParent === null) return;  // only on the visible annotation tab
+    if (t && ((t.tagName === 'INPUT' && !choosing.has(t.type)) || t.tagName === 'TEXTAREA' || t.isContentEditable)) {
+      return;
+    }
+    const ids = keys[e.key];
+    if (!ids) return;
+    // Only the button on the visible tab.
+    const btn = ids.map((id) => document.getElementById(id)).find((b) => b && b.offsetParent !== null);
+    if (!btn) return;
     e.preventDefault();
     btn.click();
   });

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import logging
 from collections.abc import Callable
@@ -32,6 +33,8 @@ DEFAULT_JOB = {"base_model": "active", "max_steps": 20, "use_annotations": True,
 # The actor's self-improvement job (docs/actor.md): `problems` is a file from `critic generate problems`.
 ACTOR_JOB = {"problems": "problems.jsonl", "base_model": "active", "samples": 4, "rounds": 1, "use_critique": True}
 REFRESH_EVERY_S = 3.0
+# While nothing changes the refresh slows down, doubling up to this; any change (or opening the tab) resets it.
+IDLE_REFRESH_MAX_S = 60.0
 
 
 def _rows(rows: list[dict[str, Any]], columns: list[str]) -> list[list[Any]]:
@@ -127,7 +130,8 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
             e_add = gr.Button("Register evaluation set", variant="primary", elem_id="admin-add-eval-set")
     with gr.Tab("Webhooks"):
         webhooks_load = webhooks_section.build(ctx)
-    timer = gr.Timer(REFRESH_EVERY_S)
+    # Started by the page load for admins only; ticks slow down while the tables stay the same.
+    timer = gr.Timer(REFRESH_EVERY_S, active=False)
     tables = [users, campaigns, jobs, models, scores, eval_sets]
     pickers = [c_pick, t_job, m_pick, c_annotators]
 
@@ -256,8 +260,16 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
         (m_rollback, _rollback, []),
         (e_add, _add_eval_set, [e_name, e_file, e_campaign, e_limit]),
     ]
+    seen = gr.State({})  # what the page shows: tables' digest, pickers' choices, the refresh interval
+
+    def _refresh_soon() -> list[Any]:
+        # An action may start something that moves (a job): refresh at full pace again, sending everything.
+        return [{}, gr.Timer(value=REFRESH_EVERY_S, active=True)]
+
     for button, fn, inputs in wire:
-        button.click(action(fn), inputs, outs, api_visibility="private")
+        button.click(action(fn), inputs, outs, api_visibility="private").then(
+            _refresh_soon, None, [seen, timer], api_visibility="private", show_progress="hidden"
+        )
     t_kind.change(
         lambda kind: json.dumps(ACTOR_JOB if kind == "actor" else DEFAULT_JOB, indent=1),
         [t_kind],
@@ -291,31 +303,45 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
     )
 
     def on_tick(seen: dict[str, Any] | None, request: gr.Request) -> list[Any]:
-        # The timer runs on every page; for anyone but an admin it changes nothing (and says nothing). A picker is
-        # only sent when its choices changed, so an open dropdown is not redrawn under the admin's pointer.
+        # For anyone but an admin the timer stops (and says nothing). A picker is only sent when its choices
+        # changed, so an open dropdown is not redrawn under the admin's pointer; unchanged tables are not sent.
         unchanged = [gr.update() for _ in (*tables, *pickers)]
         try:
             actor = current_actor(ctx, request)
         except CriticError:
-            return [*unchanged, seen]
+            return [*unchanged, seen, gr.Timer(active=False)]
         if not actor.can(Action.MANAGE_USERS):
-            return [*unchanged, seen]
+            return [*unchanged, seen, gr.Timer(active=False)]
         fresh = _tables(actor)
         seen = dict(seen or {})
+        digest = hashlib.sha256(json.dumps(fresh[: len(tables)], default=str).encode()).hexdigest()
+        if digest == seen.get("digest"):
+            interval = min(seen.get("interval", REFRESH_EVERY_S) * 2, IDLE_REFRESH_MAX_S)
+            table_updates = [gr.update() for _ in tables]
+        else:
+            interval = REFRESH_EVERY_S
+            table_updates = fresh[: len(tables)]
+        seen.update(digest=digest, interval=interval)
         updates = []
         for index, picker_update in enumerate(fresh[len(tables) :]):
             key = str(index)
             choices = [list(c) if isinstance(c, tuple) else c for c in picker_update["choices"]]
             updates.append(gr.update() if seen.get(key) == choices else gr.update(choices=picker_update["choices"]))
             seen[key] = choices
-        return [*fresh[: len(tables)], *updates, seen]
+        timer_update = gr.Timer(value=interval, active=True) if interval != seen.get("sent") else gr.update()
+        seen["sent"] = interval
+        return [*table_updates, *updates, seen, timer_update]
 
-    seen = gr.State({})
     timer.tick(
-        on_tick, [seen], [*tables, *pickers, seen], api_visibility="private", show_progress="hidden", queue=False
+        on_tick,
+        [seen],
+        [*tables, *pickers, seen, timer],
+        api_visibility="private",
+        show_progress="hidden",
+        queue=False,
     )
 
     def on_load(request: gr.Request) -> list[Any]:
         return on_tick({}, request)
 
-    return [(on_load, [*tables, *pickers, seen]), webhooks_load]
+    return [(on_load, [*tables, *pickers, seen, timer]), webhooks_load]

@@ -1,4 +1,4 @@
-"""The Review tab: submitted annotations, compared with the critic and other annotators; approve or reject."""
+"""The Review tab: filtered annotations beside the critic and other annotators; approve or reject one or many."""
 
 from __future__ import annotations
 
@@ -9,8 +9,11 @@ import gradio as gr
 from core.errors import BadInputError
 from webapp.context import AppContext
 from webapp.handlers import review as h
+from webapp.handlers import review_bulk as bulk
 from webapp.permissions import Action
 from webapp.render import LATEX_DELIMITERS, annotation_html, message_html, ratings_diff_html
+from webapp.shortcuts import REVIEW_SHORTCUTS, shortcuts_markdown
+from webapp.tabs.review_filters import build_filter_bar, controls_for, picker_updates, spec_from
 from webapp.ui import current_actor, selected_id, shows_errors
 
 COLUMNS = [
@@ -36,12 +39,29 @@ def others_html(view: h.ReviewView) -> str:
 
 
 def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
+    bar = build_filter_bar()
     with gr.Row():
-        status_filter = gr.Dropdown(["submitted", "approved", "rejected"], value="submitted", label="Status", scale=1)
-        refresh = gr.Button("↻ Refresh", scale=0, elem_id="rev-refresh")
+        view_pick = gr.Dropdown([], label="Saved views", elem_id="rev-view", scale=2)
+        view_name = gr.Textbox(label="Save this filter as", elem_id="rev-view-name", max_lines=1, scale=2)
+        save_view = gr.Button("Save view", elem_id="rev-save-view", scale=0)
+        refresh = gr.Button("↻ Apply filter (r)", scale=0, elem_id="rev-refresh")
+    count = gr.Markdown(elem_id="rev-count")
     table = gr.Dataframe(
         headers=COLUMNS, interactive=False, label="Annotations (click a row to open it)", wrap=True, elem_id="rev-table"
     )
+    listed = gr.State({})  # annotation id -> version when listed: a bulk decision skips rows changed since
+    with gr.Accordion("Decide many: the selected rows at once", open=True):
+        gr.Markdown(shortcuts_markdown(REVIEW_SHORTCUTS), elem_classes=["kbd-help"])
+        selected = gr.CheckboxGroup([], label="Selected rows", elem_id="rev-selected")
+        with gr.Row():
+            select_all = gr.Button("Select all listed (*)", size="sm", elem_id="rev-select-all")
+            select_none = gr.Button("Clear selection (c)", size="sm", elem_id="rev-select-none")
+            bulk_reason = gr.Textbox(
+                label="Reason (required to reject; kept on each row)", elem_id="rev-bulk-reason", scale=3
+            )
+            bulk_approve = gr.Button("Approve selected (Y)", variant="primary", elem_id="rev-bulk-approve")
+            bulk_reject = gr.Button("Reject selected (R)", variant="stop", elem_id="rev-bulk-reject")
+        bulk_status = gr.HTML(elem_id="rev-bulk-status")
     with gr.Row():
         annotation_id = gr.Number(label="Annotation id", precision=0, elem_id="rev-annotation-id")
         open_btn = gr.Button("Open", elem_id="rev-open")
@@ -58,14 +78,27 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
         approve = gr.Button("Approve", variant="primary", elem_id="rev-approve")
         reject = gr.Button("Reject", variant="stop", elem_id="rev-reject")
     status = gr.HTML(elem_id="rev-status")
+    listing = [table, count, listed, selected]
+
+    def _listing(actor: Any, values: tuple[Any, ...]) -> list[Any]:
+        result = bulk.filtered_reviews(ctx, actor, spec_from(*values))
+        ids = list(result.versions)
+        return [
+            [[r[c] for c in COLUMNS] for r in result.rows],
+            result.caption(),
+            result.versions,
+            gr.update(choices=[(f"#{i}", i) for i in ids], value=[]),
+        ]
 
     @shows_errors
-    def on_refresh(status_value: str, request: gr.Request) -> Any:
+    def on_list(
+        c: Any, st: Any, an: Any, cd: Any, ad: Any, g: Any, si: Any, un: Any, tx: Any, request: gr.Request
+    ) -> list[Any]:
+        # One parameter per filter control (Gradio passes the request only to a named parameter).
         actor = current_actor(ctx, request)
         if not actor.can(Action.REVIEW):
-            return gr.update()
-        rows = h.pending_reviews(ctx, actor, status=status_value or "submitted")
-        return [[r[c] for c in COLUMNS] for r in rows]
+            return [gr.update() for _ in listing]
+        return _listing(actor, (c, st, an, cd, ad, g, si, un, tx))
 
     @shows_errors
     def on_open(ann_id: float | None, request: gr.Request) -> list[Any]:
@@ -117,17 +150,79 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
 
         return handler
 
-    refresh.click(on_refresh, [status_filter], table, api_visibility="private")
-    status_filter.change(on_refresh, [status_filter], table, api_visibility="private")
+    def decide_many(approve_it: bool) -> Any:
+        @shows_errors
+        def handler(
+            picked: list[int] | None,
+            versions: dict[int, int],
+            reason: str,
+            c: Any,
+            st: Any,
+            an: Any,
+            cd: Any,
+            ad: Any,
+            g: Any,
+            si: Any,
+            un: Any,
+            tx: Any,
+            request: gr.Request,
+        ) -> list[Any]:
+            values = (c, st, an, cd, ad, g, si, un, tx)
+            actor = current_actor(ctx, request)
+            chosen = {int(i): versions[int(i)] for i in picked or [] if int(i) in versions}
+            summary = bulk.bulk_decide(ctx, actor, listed_versions=chosen, approve=approve_it, reason=reason or "")
+            return [message_html(summary, kind="ok"), *_listing(actor, values)]
+
+        return handler
+
+    @shows_errors
+    def on_pick_view(name: str | None, request: gr.Request) -> list[Any]:
+        actor = current_actor(ctx, request)
+        if not name:
+            return [gr.update() for _ in (*bar.controls, *listing)]
+        spec = bulk.open_view(ctx, actor, name=name)
+        values = controls_for(spec)
+        return [*values, *_listing(actor, tuple(values))]
+
+    @shows_errors
+    def on_save_view(
+        name: str, c: Any, st: Any, an: Any, cd: Any, ad: Any, g: Any, si: Any, un: Any, tx: Any, request: gr.Request
+    ) -> list[Any]:
+        actor = current_actor(ctx, request)
+        stored = bulk.save_current_view(ctx, actor, name=name or "", spec=spec_from(c, st, an, cd, ad, g, si, un, tx))
+        return [gr.update(choices=bulk.view_names(ctx, actor), value=stored), message_html(f"Saved view {stored!r}.")]
+
+    private = {"api_visibility": "private"}
+    refresh.click(on_list, bar.controls, listing, **private)
+    for control in (bar.campaign, bar.status, bar.annotator, *bar.controls[3:6]):
+        control.input(on_list, bar.controls, listing, **private)
+    for box in (bar.since, bar.until, bar.text):
+        box.submit(on_list, bar.controls, listing, **private)
+    view_pick.input(on_pick_view, [view_pick], [*bar.controls, *listing], **private)
+    save_view.click(on_save_view, [view_name, *bar.controls], [view_pick, bulk_status], **private)
+    select_all.click(lambda versions: gr.update(value=list(versions)), [listed], selected, **private)
+    select_none.click(lambda: gr.update(value=[]), None, selected, **private)
+    bulk_inputs = [selected, listed, bulk_reason, *bar.controls]
+    bulk_approve.click(decide_many(True), bulk_inputs, [bulk_status, *listing], **private)
+    bulk_reject.click(decide_many(False), bulk_inputs, [bulk_status, *listing], **private)
     # Clicking a row opens it: no id to type.
-    table.select(on_select, [table], annotation_id, api_visibility="private").then(
-        on_open, [annotation_id], [cards, others, version, status], api_visibility="private"
+    table.select(on_select, [table], annotation_id, **private).then(
+        on_open, [annotation_id], [cards, others, version, status], **private
     )
-    open_btn.click(on_open, [annotation_id], [cards, others, version, status], api_visibility="private")
-    approve.click(decide(True), [annotation_id, version, comment], [version, status], api_visibility="private")
-    reject.click(decide(False), [annotation_id, version, comment], [version, status], api_visibility="private")
+    open_btn.click(on_open, [annotation_id], [cards, others, version, status], **private)
+    approve.click(decide(True), [annotation_id, version, comment], [version, status], **private)
+    reject.click(decide(False), [annotation_id, version, comment], [version, status], **private)
 
-    def load(request: gr.Request) -> Any:
-        return on_refresh("submitted", request)
+    @shows_errors
+    def load(
+        c: Any, st: Any, an: Any, cd: Any, ad: Any, g: Any, si: Any, un: Any, tx: Any, request: gr.Request
+    ) -> list[Any]:
+        """Fill the pickers and the list for the reviewer (at page load and whenever the tab opens)."""
+        actor = current_actor(ctx, request)
+        if not actor.can(Action.REVIEW):
+            return [gr.update() for _ in range(3 + len(listing))]
+        campaigns, annotators = bulk.filter_choices(ctx, actor)
+        views = gr.update(choices=bulk.view_names(ctx, actor))
+        return [*picker_updates(campaigns, annotators), views, *_listing(actor, (c, st, an, cd, ad, g, si, un, tx))]
 
-    return [(load, [table])]
+    return [(load, [bar.campaign, bar.annotator, view_pick, *listing], bar.controls)]
