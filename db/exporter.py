@@ -26,7 +26,18 @@ EXPORT_FORMATS: tuple[str, ...] = ("prm800k", "processbench", "jsonl", "hf", "cs
 DEFAULT_LABEL_STATUSES = ("submitted", "approved")
 _PAGE = 500
 # Columns of the hf and csv exports (steps: list in hf, JSON string in csv; label 0-based, first_error_step 1-based).
-FLAT_FIELDS = ["id", "problem", "steps", "label", "first_error_step", "answer", "source", "n_annotations"]
+# critique_rating: the annotators' majority rating of the critique they were shown (empty when nobody rated it).
+FLAT_FIELDS = [
+    "id",
+    "problem",
+    "steps",
+    "label",
+    "first_error_step",
+    "answer",
+    "source",
+    "n_annotations",
+    "critique_rating",
+]
 
 
 @dataclass(frozen=True)
@@ -36,9 +47,10 @@ class LabelledItem:
     item: Item
     first_error_step: int | None
     n_annotations: int
+    critique_rating: str | None = None
 
 
-def _majority(labels: Sequence[int | None]) -> int | None:
+def _majority(labels: Sequence[Any]) -> Any:
     counted = Counter(label for label in labels if label is not None)
     if not counted:
         return None
@@ -71,15 +83,20 @@ def iter_labelled_items(
             return
         last_id = page[-1].id
         labels: dict[int, list[int | None]] = {}
+        critique_ratings: dict[int, list[str | None]] = {}
         annotations = _annotation_filter(
-            select(Annotation.item_id, Annotation.first_error_step), campaign_id, label_statuses
+            select(Annotation.item_id, Annotation.first_error_step, Annotation.critique_rating),
+            campaign_id,
+            label_statuses,
         ).where(Annotation.item_id.in_([item.id for item in page]))
-        for item_id, label in session.execute(annotations.order_by(Annotation.id)):
+        for item_id, label, critique_rating in session.execute(annotations.order_by(Annotation.id)):
             labels.setdefault(item_id, []).append(label)
+            critique_ratings.setdefault(item_id, []).append(critique_rating)
         for item in page:
             given = labels.get(item.id, [])
             label = _majority(given)
-            yield LabelledItem(item, label if label is not None else item.first_error_step, len(given))
+            first_error = label if label is not None else item.first_error_step
+            yield LabelledItem(item, first_error, len(given), _majority(critique_ratings.get(item.id, [])))
         session.expunge_all()  # keep memory flat on large exports
 
 
@@ -111,6 +128,7 @@ def _flat_row(labelled: LabelledItem) -> dict[str, Any]:
         "answer": labelled.item.answer,
         "source": labelled.item.source,
         "n_annotations": labelled.n_annotations,
+        "critique_rating": labelled.critique_rating,
     }
 
 
@@ -125,7 +143,8 @@ def iter_prm800k(
     )
     query = _annotation_filter(query, campaign_id, tuple(statuses or DEFAULT_LABEL_STATUSES)).order_by(Annotation.id)
     for annotation, item, username in session.execute(query.execution_options(yield_per=_PAGE)):
-        yield to_prm800k(
+        # critique_rating: an extension field (PRM800K has none), the annotator's rating of the critique shown.
+        record = to_prm800k(
             to_solution_item(item),
             annotation.ratings,
             finish_reason=annotation.finish_reason,
@@ -135,6 +154,7 @@ def iter_prm800k(
             flagged_steps=annotation.flagged_steps,
             is_quality_control=item.is_gold,
         )
+        yield {**record, "critique_rating": annotation.critique_rating}
 
 
 def _hf_rows(url: str, campaign_id: int | None, statuses: list[str] | None) -> Iterator[dict[str, Any]]:
@@ -156,6 +176,7 @@ def _save_hf(output: Path, url: str, campaign_id: int | None, statuses: list[str
             "answer": Value("string"),
             "source": Value("string"),
             "n_annotations": Value("int64"),
+            "critique_rating": Value("string"),
         }
     )
     with get_sessionmaker(url)() as session:

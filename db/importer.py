@@ -159,6 +159,7 @@ def _store_annotations(
                 "comment": "",
                 "critique_run_id": None,
                 "accepted_steps": [],
+                "critique_rating": None,
                 "status": "submitted",
                 "version": 1,
                 "time_spent_ms": record.total_time_ms,

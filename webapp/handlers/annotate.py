@@ -10,12 +10,14 @@ from core.prm800k import checked_finish_reason, first_error_from_ratings
 from core.types import CritiqueResult, StepRating
 from db.annotation_queue import check_may_label, check_may_label_own_critique
 from db.annotations import (
+    CRITIQUE_RATINGS,
     AnnotationConflictError,
     annotation_target,
     create_annotation,
     find_annotation,
     save_annotation,
     snapshot,
+    validate_critique_rating,
 )
 from db.critique_runs import latest_critique_run, to_critique_result
 from db.models import Annotation, Item
@@ -39,6 +41,7 @@ class Task:
     ratings: list[StepRating] = field(default_factory=list)
     flagged_steps: list[int] = field(default_factory=list)
     accepted_steps: list[int] = field(default_factory=list)
+    critique_rating: str | None = None
     finish_reason: str | None = None
     comment: str = ""
     status: str = "new"
@@ -127,6 +130,7 @@ def _fill_from(task: Task, annotation: Annotation) -> None:
     task.ratings = list(annotation.ratings)
     task.flagged_steps = list(annotation.flagged_steps)
     task.accepted_steps = list(annotation.accepted_steps)
+    task.critique_rating = annotation.critique_rating
     task.finish_reason = annotation.finish_reason
     task.comment = annotation.comment
     task.status = annotation.status
@@ -157,6 +161,7 @@ def save(
     finish_reason: str | None = None,
     flagged_steps: list[int] | None = None,
     accepted_steps: list[int] | None = None,
+    critique_rating: str | None = None,
     comment: str = "",
     annotation_id: int | None = None,
     version: int | None = None,
@@ -175,6 +180,7 @@ def save(
         "finish_reason": finish_reason,
         "flagged_steps": sorted(set(flagged_steps or [])),
         "accepted_steps": sorted(set(accepted_steps or [])),
+        "critique_rating": validate_critique_rating(critique_rating or None),
         "comment": comment,
         "status": "submitted" if submit else "draft",
     }
@@ -298,6 +304,7 @@ def save_task(
         finish_reason=finish_reason,
         flagged_steps=task.flagged_steps,
         accepted_steps=task.accepted_steps,
+        critique_rating=task.critique_rating,
         comment=comment,
         annotation_id=task.annotation_id,
         version=task.version,
@@ -339,6 +346,16 @@ def accept_all(task: Task) -> Task:
         if suggested is not None:
             task.ratings[step - 1] = suggested
             task.accepted_steps = sorted(set(task.accepted_steps) | {step})
+    return task
+
+
+def rate_critique(task: Task, rating: str) -> Task:
+    """Rate the critique shown with the item (helpful, partly, misleading); the same rating again clears it."""
+    if rating not in CRITIQUE_RATINGS:
+        raise BadInputError(f"critique rating {rating!r} is not one of {', '.join(CRITIQUE_RATINGS)}")
+    if task.critique is None:
+        raise BadInputError("this item has no critique to rate; label the solution itself")
+    task.critique_rating = None if task.critique_rating == rating else rating
     return task
 
 

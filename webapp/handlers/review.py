@@ -40,6 +40,7 @@ def _row(annotation: Any, names: dict[int, str]) -> dict[str, Any]:
         "finish_reason": annotation.finish_reason,
         "flagged_steps": list(annotation.flagged_steps),
         "comment": annotation.comment,
+        "critique_rating": annotation.critique_rating,
         "status": annotation.status,
         "version": annotation.version,
         "review_comment": annotation.review_comment,
