@@ -19,6 +19,7 @@ from tests.webapp.test_journeys import (  # noqa: F401  (fixtures, used by name)
     _page,
     _press,
     _shot,
+    _screenshot_what_was_on_screen,
     _tab,
     _wait_text,
     browser,
@@ -60,12 +61,11 @@ def test_a_wrong_python_solution_fails_its_tests_on_the_critique_tab(served: Ser
     _wait_text(page, "#code-card", "Verdict:", timeout=600_000)
 
     # The tests ran in the sandbox: the failing one is named with what it expected and what it got.
-    rows = [
-        [cell.strip() for cell in row.split("\t")]
-        for row in page.inner_text("#code-results tbody").splitlines()
-        if row.strip()
-    ]
+    rows = page.eval_on_selector_all(
+        "#code-results tbody tr", "trs => trs.map(tr => [...tr.querySelectorAll('td')].map(td => td.innerText.trim()))"
+    )
     by_test = {row[0]: row[1:] for row in rows}
+    assert 'assert count_vowels("APPLE") == 2' in by_test, rows
     assert by_test['assert count_vowels("APPLE") == 2'][:3] == ["failed", "2", "0"], rows
     assert by_test['assert count_vowels("hello") == 2'][0] == "passed", rows
     assert by_test['assert count_vowels("") == 0'][0] == "passed", rows
