@@ -18,8 +18,8 @@ from tests.webapp.test_journeys import (  # noqa: F401  (fixtures, used by name)
     _fill,
     _page,
     _press,
-    _shot,
     _screenshot_what_was_on_screen,
+    _shot,
     _tab,
     _wait_text,
     browser,
@@ -61,9 +61,15 @@ def test_a_wrong_python_solution_fails_its_tests_on_the_critique_tab(served: Ser
     _wait_text(page, "#code-card", "Verdict:", timeout=600_000)
 
     # The tests ran in the sandbox: the failing one is named with what it expected and what it got.
-    rows = page.eval_on_selector_all(
-        "#code-results tbody tr", "trs => trs.map(tr => [...tr.querySelectorAll('td')].map(td => td.innerText.trim()))"
+    _wait_text(page, "#code-results", 'assert count_vowels("APPLE") == 2')
+    cells = page.eval_on_selector_all(
+        "#code-results [data-testid^='cell-']", "els => els.map(el => [el.dataset.testid, el.innerText.trim()])"
     )
+    grid: dict[int, dict[int, str]] = {}
+    for testid, text in cells:
+        _, row, column = testid.split("-")
+        grid.setdefault(int(row), {})[int(column)] = text
+    rows = [[grid[r].get(c, "") for c in range(5)] for r in sorted(grid)]
     by_test = {row[0]: row[1:] for row in rows}
     assert 'assert count_vowels("APPLE") == 2' in by_test, rows
     assert by_test['assert count_vowels("APPLE") == 2'][:3] == ["failed", "2", "0"], rows
@@ -71,7 +77,9 @@ def test_a_wrong_python_solution_fails_its_tests_on_the_critique_tab(served: Ser
     assert by_test['assert count_vowels("") == 0'][0] == "passed", rows
     card = page.inner_text("#code-card")
     assert "✗ incorrect" in card and "decided by the tests" in card, card
-    assert "2 of 3 tests passed" in card and 'Failing test: assert count_vowels("APPLE") == 2' in card, card
+    assert "2 of 3 tests passed" in card and "Failing test:" in card, card
+    # The analysis opens with the failing test and its values, whatever the (tiny, random) model wrote after.
+    assert 'The test `assert count_vowels("APPLE") == 2`: expected 2, got 0.' in card, card
     _shot(page, "code-critique-tab")
 
 
