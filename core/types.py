@@ -15,6 +15,9 @@ GrammarProfile = Literal["tight", "structure"]
 # PRM800K step ratings: 1 good, 0 neutral, -1 bad; None = unrated (after the first error).
 StepRating = Literal[-1, 0, 1] | None
 FinishReason = Literal["solution", "found_error", "give_up", "bad_problem"]
+# An annotator's rating of the critique shown with an item (not of the solution): it helped find the truth, it
+# helped in part (right verdict, weak or partly wrong reasons), or it pointed the wrong way.
+CritiqueRating = Literal["helpful", "partly", "misleading"]
 
 NO_ERROR = -1
 """The first-error value meaning 'every step is correct'."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, get_args
 
 from sqlalchemy import Connection, bindparam, exists, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -13,7 +13,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from core.errors import BadInputError, ConflictError, NotFoundError, PermissionDeniedError
 from core.prm800k import checked_finish_reason, first_error_from_ratings
 from core.step_comments import checked_step_comments
-from core.types import StepRating
+from core.types import CritiqueRating, StepRating
 from db.classes import CLASS_CAMPAIGN_IDS
 from db.filters import where_given
 from db.models import Annotation, AnnotationEvent, Item, User, utcnow
@@ -21,6 +21,7 @@ from db.session import run_write, session_scope
 from db.webhooks import record_event
 
 EDITABLE_STATUSES = ("draft", "submitted")
+CRITIQUE_RATINGS: tuple[str, ...] = get_args(CritiqueRating)
 # Audit actions that write a label's content: whoever did one of them is an author of the label (four eyes: an
 # author never approves or rejects it). Reviews (approve, reject) change only its status.
 AUTHORING_ACTIONS = ("create", "import", "update", "submit")
@@ -54,6 +55,7 @@ def snapshot(annotation: Annotation) -> dict[str, Any]:
         "step_comments": dict(annotation.step_comments or {}),
         "critique_run_id": annotation.critique_run_id,
         "accepted_steps": list(annotation.accepted_steps),
+        "critique_rating": annotation.critique_rating,
         "status": annotation.status,
         "version": annotation.version,
         "time_spent_ms": annotation.time_spent_ms,
@@ -82,6 +84,13 @@ def _validate_steps(name: str, steps: Sequence[int], n_steps: int) -> list[int]:
 
 def _validate_finish_reason(finish_reason: str | None) -> str | None:
     return None if finish_reason is None else checked_finish_reason(finish_reason)
+
+
+def validate_critique_rating(rating: str | None) -> str | None:
+    """`rating` when it is None (not rated) or one of CRITIQUE_RATINGS; otherwise BadInputError naming the choices."""
+    if rating is not None and rating not in CRITIQUE_RATINGS:
+        raise BadInputError(f"critique rating {rating!r} is not one of {', '.join(CRITIQUE_RATINGS)} (or none)")
+    return rating
 
 
 # Built once: constructing a statement costs more than executing it (SQLAlchemy's compiled cache needs a key).
@@ -118,6 +127,7 @@ _CHANGEABLE = (
     "step_comments",
     "critique_run_id",
     "accepted_steps",
+    "critique_rating",
     "status",
     "time_spent_ms",
     "reviewer_id",
@@ -247,6 +257,7 @@ def create_annotation(
     step_comments: Mapping[int | str, str] | None = None,
     critique_run_id: int | None = None,
     accepted_steps: Sequence[int] = (),
+    critique_rating: str | None = None,
     status: str = "draft",
     time_spent_ms: int = 0,
     actor_id: int | None = None,
@@ -273,6 +284,7 @@ def create_annotation(
         "step_comments": checked_step_comments(step_comments, n_steps),
         "critique_run_id": critique_run_id,
         "accepted_steps": _validate_steps("accepted_steps", accepted_steps, n_steps),
+        "critique_rating": validate_critique_rating(critique_rating),
         "status": status,
         "version": 1,
         "time_spent_ms": max(0, int(time_spent_ms)),
@@ -330,6 +342,7 @@ def save_annotation(
     step_comments: Mapping[int | str, str] | None = _UNSET,
     critique_run_id: int | None = _UNSET,
     accepted_steps: Sequence[int] = _UNSET,
+    critique_rating: str | None = _UNSET,
     status: str | None = None,
     add_time_ms: int = 0,
 ) -> Annotation:
@@ -362,6 +375,8 @@ def save_annotation(
         values["critique_run_id"] = critique_run_id
     if accepted_steps is not _UNSET:
         values["accepted_steps"] = _validate_steps("accepted_steps", accepted_steps, n_steps)
+    if critique_rating is not _UNSET:
+        values["critique_rating"] = validate_critique_rating(critique_rating)
     action = "update"
     if status is None and annotation.status not in EDITABLE_STATUSES and set(values) - {"critique_run_id"}:
         status = "submitted"  # a reviewed label whose content changed needs a fresh review

@@ -36,6 +36,7 @@ DEFAULT_LABEL_STATUSES = ("submitted", "approved")
 _PAGE = 500
 # Columns of the hf and csv exports (steps: list in hf, JSON string in csv; label 0-based, first_error_step 1-based).
 # step_comments: the annotations' step comments, {"step": 1-based, "annotator", "comment"} each (a JSON string in csv).
+# critique_rating: the annotators' majority rating of the critique they were shown (empty when nobody rated it).
 FLAT_FIELDS = [
     "id",
     "problem",
@@ -46,6 +47,7 @@ FLAT_FIELDS = [
     "source",
     "n_annotations",
     "step_comments",
+    "critique_rating",
 ]
 
 
@@ -60,9 +62,11 @@ class LabelledItem:
     """(annotation id, version) of every label read, oldest annotation first: what a dataset version records."""
     step_comments: tuple[dict[str, Any], ...] = ()
     """Each label's step comments: {step, annotator, comment}."""
+    critique_rating: str | None = None
+    """The annotators' majority rating of the critique they were shown."""
 
 
-def _majority(labels: Sequence[int | None]) -> int | None:
+def _majority(labels: Sequence[Any]) -> Any:
     counted = Counter(label for label in labels if label is not None)
     if not counted:
         return None
@@ -76,10 +80,11 @@ def _labelled(
     labels: Sequence[int | None],
     refs: Sequence[tuple[int, int]],
     comments: Sequence[dict[str, Any]] = (),
+    critique_ratings: Sequence[str | None] = (),
 ) -> LabelledItem:
     label = _majority(labels)
     first = label if label is not None else item.first_error_step
-    return LabelledItem(item, first, len(labels), tuple(refs), tuple(comments))
+    return LabelledItem(item, first, len(labels), tuple(refs), tuple(comments), _majority(critique_ratings))
 
 
 def _comment_rows(step_comments: dict[str, str] | None, username: str) -> list[dict[str, Any]]:
@@ -116,24 +121,33 @@ def iter_labelled_items(
         labels: dict[int, list[int | None]] = {}
         refs: dict[int, list[tuple[int, int]]] = {}
         comments: dict[int, list[dict[str, Any]]] = {}
+        critique_ratings: dict[int, list[str | None]] = {}
         columns = select(
             Annotation.item_id,
             Annotation.first_error_step,
             Annotation.id,
             Annotation.version,
             Annotation.step_comments,
+            Annotation.critique_rating,
             User.username,
         )
         annotations = _annotation_filter(
             columns.join(User, User.id == Annotation.annotator_id), campaign_id, label_statuses
         ).where(Annotation.item_id.in_([item.id for item in page]))
         rows = session.execute(annotations.order_by(Annotation.id))
-        for item_id, label, annotation_id, version, step_comments, username in rows:
+        for item_id, label, annotation_id, version, step_comments, critique_rating, username in rows:
             labels.setdefault(item_id, []).append(label)
             refs.setdefault(item_id, []).append((annotation_id, version))
             comments.setdefault(item_id, []).extend(_comment_rows(step_comments, username))
+            critique_ratings.setdefault(item_id, []).append(critique_rating)
         for item in page:
-            yield _labelled(item, labels.get(item.id, []), refs.get(item.id, []), comments.get(item.id, []))
+            yield _labelled(
+                item,
+                labels.get(item.id, []),
+                refs.get(item.id, []),
+                comments.get(item.id, []),
+                critique_ratings.get(item.id, []),
+            )
         session.expunge_all()  # keep memory flat on large exports
 
 
@@ -166,12 +180,13 @@ def _flat_row(labelled: LabelledItem) -> dict[str, Any]:
         "source": labelled.item.source,
         "n_annotations": labelled.n_annotations,
         "step_comments": list(labelled.step_comments),
+        "critique_rating": labelled.critique_rating,
     }
 
 
 def prm800k_record(item: Item, username: str, state: dict[str, Any], changed_at: datetime | None) -> dict[str, Any]:
     """One annotation in the PRM800K schema, from its state (db.annotations.snapshot keys) and when it was written."""
-    return to_prm800k(
+    record = to_prm800k(
         to_solution_item(item),
         state["ratings"],
         finish_reason=state["finish_reason"],
@@ -182,6 +197,8 @@ def prm800k_record(item: Item, username: str, state: dict[str, Any], changed_at:
         is_quality_control=item.is_gold,
         step_comments=state.get("step_comments") or {},
     )
+    # critique_rating: an extension field (PRM800K has none), the annotator's rating of the critique shown.
+    return {**record, "critique_rating": state.get("critique_rating")}
 
 
 def _prm800k_rows(
@@ -196,7 +213,14 @@ def _prm800k_rows(
     for annotation, item, username in session.execute(query.execution_options(yield_per=_PAGE)):
         state = {
             key: getattr(annotation, key)
-            for key in ("ratings", "finish_reason", "flagged_steps", "time_spent_ms", "step_comments")
+            for key in (
+                "ratings",
+                "finish_reason",
+                "flagged_steps",
+                "time_spent_ms",
+                "step_comments",
+                "critique_rating",
+            )
         }
         yield prm800k_record(item, username, state, annotation.updated_at), (annotation.id, annotation.version)
 
@@ -320,7 +344,8 @@ def recorded_records(session: Session, version: DatasetVersion) -> Iterator[dict
         labels = [state.state["first_error_step"] for state in group]
         refs = [(state.annotation_id, state.version) for state in group]
         comments = [row for state in group for row in _comment_rows(state.state.get("step_comments"), state.username)]
-        yield export_row(version.format, _labelled(items[item_id], labels, refs, comments))
+        ratings = [state.state.get("critique_rating") for state in group]
+        yield export_row(version.format, _labelled(items[item_id], labels, refs, comments, ratings))
 
 
 def records_hash(fmt: str, records: Iterable[dict[str, Any]]) -> tuple[str, int]:
@@ -340,7 +365,10 @@ def _save_hf(output: Path, url: str, version_id: int, count: int) -> None:
 
     features = Features(
         {name: Sequence(Value("string")) if kind == "list" else Value(kind) for name, kind in _HF_FEATURES.items()}
-        | {"step_comments": [{"step": Value("int64"), "annotator": Value("string"), "comment": Value("string")}]}
+        | {
+            "step_comments": [{"step": Value("int64"), "annotator": Value("string"), "comment": Value("string")}],
+            "critique_rating": Value("string"),
+        }
     )
     if count == 0:  # from_generator refuses a generator that yields nothing
         Dataset.from_dict({name: [] for name in features}, features=features).save_to_disk(str(output))

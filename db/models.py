@@ -370,6 +370,8 @@ class Annotation(Base):
     critique_run_id: Mapped[int | None] = mapped_column(ForeignKey("critique_runs.id"))
     # 1-based steps whose critic verdict the annotator accepted unchanged.
     accepted_steps: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # The annotator's rating of the critique they were shown (core.types.CritiqueRating); None = not rated.
+    critique_rating: Mapped[str | None] = mapped_column(String(20))
     status: Mapped[str] = mapped_column(String(20), default="draft")
     version: Mapped[int] = mapped_column(Integer, default=1)
     time_spent_ms: Mapped[int] = mapped_column(Integer, default=0)

@@ -102,12 +102,14 @@ def _save_annotation_endpoint(ctx: AppContext) -> Callable[..., dict[str, Any]]:
         flagged_steps: list[int] | None = None,
         comment: str = "",
         submit: bool = False,
+        critique_rating: str = "",
         request: gr.Request = None,  # type: ignore[assignment]
     ) -> dict[str, Any]:
         """Save (or submit) step ratings (+1 / 0 / -1 / null per step) for an item.
 
         Pass the `annotation_id` and `version` you loaded to change an existing annotation. On a conflict the
-        answer has `conflict: true` with both `mine` and `theirs`; nothing is overwritten.
+        answer has `conflict: true` with both `mine` and `theirs`; nothing is overwritten. `critique_rating`
+        (helpful, partly, misleading; "" = none) rates the item's critique, like the Annotate tab's buttons.
         """
         actor = current_actor(ctx, request)
         outcome = annotate_handlers.save(
@@ -122,6 +124,7 @@ def _save_annotation_endpoint(ctx: AppContext) -> Callable[..., dict[str, Any]]:
             annotation_id=annotation_id,
             version=version,
             submit=bool(submit),
+            critique_rating=critique_rating or None,
         )
         return {
             "saved": outcome.saved,

@@ -65,6 +65,8 @@ _MATH_RE = re.compile(
 
 VERDICT_LABELS = {"correct": "✓ correct", "incorrect": "✗ incorrect", "unchecked": "… unchecked"}
 CHECK_LABELS = {"verified": "symbolic ✓", "wrong": "symbolic ✗", "unchecked": "symbolic ?"}
+# An annotator's rating of a critique (core.types.CritiqueRating) as the pages show it.
+CRITIQUE_RATING_LABELS = {"helpful": "helpful", "partly": "partly helpful", "misleading": "misleading"}
 
 
 def _escape_text(text: str) -> str:

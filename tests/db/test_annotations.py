@@ -173,3 +173,31 @@ def test_only_items_with_a_reference_label_can_be_gold(db_session, make_item) ->
         set_gold(db_session, item_ids=[unlabelled.id])
     db_session.refresh(labelled)
     assert labelled.is_gold
+
+
+def test_the_critique_rating_is_validated_versioned_and_audited(db_session, setup) -> None:
+    annotator, item = setup
+    with pytest.raises(BadInputError, match="helpful, partly, misleading"):
+        create_annotation(
+            db_session, item_id=item.id, annotator_id=annotator.id, ratings=[1, 1, 1], critique_rating="great"
+        )
+    annotation = create_annotation(
+        db_session, item_id=item.id, annotator_id=annotator.id, ratings=[1, -1, None], critique_rating="partly"
+    )
+    with pytest.raises(BadInputError, match="critique rating 5"):
+        save_annotation(
+            db_session, annotation_id=annotation.id, expected_version=1, actor_id=annotator.id, critique_rating=5
+        )
+    saved = save_annotation(
+        db_session, annotation_id=annotation.id, expected_version=1, actor_id=annotator.id, critique_rating="misleading"
+    )
+    assert (
+        saved.version == 2 and get_annotation(db_session, annotation_id=annotation.id).critique_rating == "misleading"
+    )
+    events = annotation_events(db_session, annotation_id=annotation.id)
+    assert events[0].after["critique_rating"] == "partly"
+    assert (events[1].before["critique_rating"], events[1].after["critique_rating"]) == ("partly", "misleading")
+    cleared = save_annotation(
+        db_session, annotation_id=annotation.id, expected_version=2, actor_id=annotator.id, critique_rating=None
+    )
+    assert cleared.critique_rating is None and cleared.ratings == [1, -1, None]  # the rest of the label is kept

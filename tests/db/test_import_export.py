@@ -148,6 +148,33 @@ def test_csv_and_hf_exports_carry_the_annotators_majority_label(sqlite_db_url: s
     assert export(tmp_path / "none", fmt="hf", statuses=["approved"], url=sqlite_db_url).count == 0
 
 
+def test_exports_carry_the_critique_rating(sqlite_db_url: str, tmp_path: Path) -> None:
+    path = tmp_path / "prm.jsonl"
+    lines = [phase2_line("P", ("a", "b"), (1, -1), finish_reason="found_error", labeler=f"l{i}") for i in range(3)]
+    path.write_text("\n".join([*lines, phase2_line("Q", ("c",), (1,), finish_reason="solution", labeler="l1")]))
+    import_file(path, fmt="prm800k", url=sqlite_db_url)
+    with session_scope(sqlite_db_url) as session:
+        annotations = list(session.scalars(select(Annotation).order_by(Annotation.id)))
+        for annotation, rating in zip(annotations, ["misleading", "helpful", "misleading", None], strict=True):
+            annotation.critique_rating = rating  # imported labelers cannot log in: set the column directly
+        session.commit()
+    out = tmp_path / "out.jsonl"
+    assert export(out, fmt="prm800k", url=sqlite_db_url) == 4
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["critique_rating"] for r in records] == ["misleading", "helpful", "misleading", None]
+    assert [r.ratings for r in read_prm800k(out) if isinstance(r, PRM800KRecord)][0] == [1, -1]  # still PRM800K
+    out_csv = tmp_path / "out.csv"
+    export(out_csv, fmt="csv", url=sqlite_db_url)
+    assert [(r["problem"], r["critique_rating"]) for r in csv.DictReader(out_csv.open())] == [
+        ("P", "misleading"),
+        ("Q", ""),
+    ]
+    from datasets import load_from_disk
+
+    export(tmp_path / "hf", fmt="hf", url=sqlite_db_url)
+    assert load_from_disk(str(tmp_path / "hf"))["critique_rating"] == ["misleading", None]
+
+
 def test_kill_9_during_import_keeps_whole_batches_and_the_rerun_completes(db_url: str, tmp_path: Path) -> None:
     total, batch = 1200, 20
     path = tmp_path / "big.jsonl"

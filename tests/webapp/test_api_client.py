@@ -51,9 +51,14 @@ def test_critique_and_save_annotation_endpoints_with_logins(web, tiny_ctx: AppCo
         )
         assert saved["conflict"] is False and saved["saved"]["status"] == "submitted"
         ann_id, version = saved["saved"]["annotation_id"], saved["saved"]["version"]
+        with pytest.raises(Exception, match="helpful, partly, misleading"):
+            annotator.predict(
+                task.item_id, [0] * n, "", cid, ann_id, version, [], "", False, "great", api_name="/save_annotation"
+            )
         again = annotator.predict(
-            task.item_id, [0] * n, "", cid, ann_id, version, [], "", False, api_name="/save_annotation"
+            task.item_id, [0] * n, "", cid, ann_id, version, [], "", False, "partly", api_name="/save_annotation"
         )
+        assert again["saved"]["critique_rating"] == "partly"
         stale = annotator.predict(
             task.item_id, [-1] * n, "", cid, ann_id, version, [], "", False, api_name="/save_annotation"
         )

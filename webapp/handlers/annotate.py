@@ -11,12 +11,14 @@ from core.step_comments import checked_step_comments
 from core.types import CritiqueResult, StepRating
 from db.annotation_queue import check_may_label, check_may_label_own_critique
 from db.annotations import (
+    CRITIQUE_RATINGS,
     AnnotationConflictError,
     annotation_target,
     create_annotation,
     find_annotation,
     save_annotation,
     snapshot,
+    validate_critique_rating,
 )
 from db.critique_runs import latest_critique_run, to_critique_result
 from db.models import Annotation, Item
@@ -40,6 +42,7 @@ class Task:
     ratings: list[StepRating] = field(default_factory=list)
     flagged_steps: list[int] = field(default_factory=list)
     accepted_steps: list[int] = field(default_factory=list)
+    critique_rating: str | None = None
     finish_reason: str | None = None
     comment: str = ""
     step_comments: dict[str, str] = field(default_factory=dict)
@@ -130,6 +133,7 @@ def _fill_from(task: Task, annotation: Annotation) -> None:
     task.ratings = list(annotation.ratings)
     task.flagged_steps = list(annotation.flagged_steps)
     task.accepted_steps = list(annotation.accepted_steps)
+    task.critique_rating = annotation.critique_rating
     task.finish_reason = annotation.finish_reason
     task.comment = annotation.comment
     task.step_comments = dict(annotation.step_comments)
@@ -161,6 +165,7 @@ def save(
     finish_reason: str | None = None,
     flagged_steps: list[int] | None = None,
     accepted_steps: list[int] | None = None,
+    critique_rating: str | None = None,
     comment: str = "",
     step_comments: dict[str, str] | None = None,
     annotation_id: int | None = None,
@@ -180,6 +185,7 @@ def save(
         "finish_reason": finish_reason,
         "flagged_steps": sorted(set(flagged_steps or [])),
         "accepted_steps": sorted(set(accepted_steps or [])),
+        "critique_rating": validate_critique_rating(critique_rating or None),
         "comment": comment,
         "status": "submitted" if submit else "draft",
     }
@@ -305,6 +311,7 @@ def save_task(
         finish_reason=finish_reason,
         flagged_steps=task.flagged_steps,
         accepted_steps=task.accepted_steps,
+        critique_rating=task.critique_rating,
         comment=comment,
         step_comments=task.step_comments,
         annotation_id=task.annotation_id,
@@ -354,6 +361,16 @@ def comment_step(task: Task, step: int, text: str) -> Task:
     """Set the comment on one step (empty text removes it); checked like a stored comment."""
     _check_step(task, step)
     task.step_comments = checked_step_comments({**task.step_comments, str(step): text}, len(task.steps))
+    return task
+
+
+def rate_critique(task: Task, rating: str) -> Task:
+    """Rate the critique shown with the item (helpful, partly, misleading); the same rating again clears it."""
+    if rating not in CRITIQUE_RATINGS:
+        raise BadInputError(f"critique rating {rating!r} is not one of {', '.join(CRITIQUE_RATINGS)}")
+    if task.critique is None:
+        raise BadInputError("this item has no critique to rate; label the solution itself")
+    task.critique_rating = None if task.critique_rating == rating else rating
     return task
 
 

@@ -29,7 +29,8 @@ class ReviewView:
     others: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _row(annotation: Any, names: dict[int, str]) -> dict[str, Any]:
+def annotation_row(annotation: Any, names: dict[int, str]) -> dict[str, Any]:
+    """One annotation as a Review table row (names: user id -> username)."""
     return {
         "annotation_id": annotation.id,
         "item_id": annotation.item_id,
@@ -41,6 +42,7 @@ def _row(annotation: Any, names: dict[int, str]) -> dict[str, Any]:
         "flagged_steps": list(annotation.flagged_steps),
         "comment": annotation.comment,
         "step_comments": dict(annotation.step_comments),
+        "critique_rating": annotation.critique_rating,
         "status": annotation.status,
         "version": annotation.version,
         "review_comment": annotation.review_comment,
@@ -55,7 +57,7 @@ def pending_reviews(
     with session_scope(ctx.database_url) as session:
         names = usernames(session)
         rows = list_annotations(session, campaign_id=campaign_id, status=status, limit=500, without_classes=True)
-        return [_row(a, names) for a in rows]
+        return [annotation_row(a, names) for a in rows]
 
 
 def review_view(ctx: AppContext, actor: Actor | None, *, annotation_id: int) -> ReviewView:
@@ -72,13 +74,13 @@ def review_view(ctx: AppContext, actor: Actor | None, *, annotation_id: int) -> 
             else latest_critique_run(session, item_id=item.id)
         )
         others = [
-            _row(a, names)
+            annotation_row(a, names)
             for a in list_annotations(session, item_id=item.id, without_classes=True)
             if a.id != annotation.id and a.status != "draft"
         ]
         editors = [u for u in annotation_authors(session, annotation_id=annotation.id) if u != annotation.annotator_id]
         return ReviewView(
-            annotation={**_row(annotation, names), "edited_by": [names.get(u, str(u)) for u in editors]},
+            annotation={**annotation_row(annotation, names), "edited_by": [names.get(u, str(u)) for u in editors]},
             problem=item.problem,
             steps=list(item.steps),
             critique=to_critique_result(run) if run is not None else None,
@@ -108,4 +110,4 @@ def decide(
             approve=approve,
             comment=comment,
         )
-        return _row(row, usernames(session))
+        return annotation_row(row, usernames(session))

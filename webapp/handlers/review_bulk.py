@@ -16,7 +16,7 @@ from db.saved_views import list_views, load_view, save_view
 from db.session import session_scope
 from db.users import usernames
 from webapp.context import AppContext
-from webapp.handlers.review import _row
+from webapp.handlers.review import annotation_row
 from webapp.permissions import Action, Actor, require
 
 
@@ -43,7 +43,7 @@ def filtered_reviews(ctx: AppContext, actor: Actor | None, spec: ReviewFilter) -
     require(actor, Action.REVIEW)
     with session_scope(ctx.database_url) as session:
         names = usernames(session)
-        rows = [_row(a, names) for a in filter_annotations(session, spec, limit=MAX_ROWS)]
+        rows = [annotation_row(a, names) for a in filter_annotations(session, spec, limit=MAX_ROWS)]
         return Listing(rows=rows, total=count_annotations(session, spec))
 
 

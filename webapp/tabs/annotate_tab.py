@@ -14,7 +14,14 @@ from webapp.context import AppContext
 from webapp.handlers import admin as admin_handlers
 from webapp.handlers import annotate as h
 from webapp.permissions import Action
-from webapp.render import LATEX_DELIMITERS, annotation_html, conflict_html, markdown_html, message_html
+from webapp.render import (
+    CRITIQUE_RATING_LABELS,
+    LATEX_DELIMITERS,
+    annotation_html,
+    conflict_html,
+    markdown_html,
+    message_html,
+)
 from webapp.shortcuts import shortcuts_markdown
 from webapp.ui import current_actor, shows_errors
 
@@ -55,8 +62,15 @@ def _view(state: dict[str, Any]) -> tuple[str, str]:
         f"Item {task.item_id} · status **{task.status}**"
         + (f" · version {task.version}" if task.version else "")
         + f" · current step **{state['step']}** of {len(task.steps)} · first wrong step: **{first_text}**"
+        + f" · critique: **{_critique_rating_text(task)}**"
     )
     return cards, info
+
+
+def _critique_rating_text(task: h.Task) -> str:
+    if task.critique is None:
+        return "none to rate"
+    return CRITIQUE_RATING_LABELS[task.critique_rating] if task.critique_rating else "not rated yet"
 
 
 def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
@@ -89,6 +103,11 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
             scale=5,
         )
         comment_step = gr.Button("Set step comment", elem_id="ann-comment-step", size="sm", scale=1)
+    with gr.Row(elem_id="ann-critique-rating"):
+        gr.Markdown("**Rate the critique** (not the solution):")
+        rate_helpful = gr.Button("Helpful (1)", elem_id="ann-critique-helpful", size="sm")
+        rate_partly = gr.Button("Partly helpful (2)", elem_id="ann-critique-partly", size="sm")
+        rate_misleading = gr.Button("Misleading (3)", elem_id="ann-critique-misleading", size="sm")
     cards = gr.Markdown(latex_delimiters=LATEX_DELIMITERS, sanitize_html=True, elem_id="ann-cards")
     with gr.Row():
         finish = gr.Radio(
@@ -237,6 +256,9 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
         # Rating keeps the current step: moving on is its own key (j), so nothing is rated by surprise.
         return _edit(lambda task, step: (h.rate_step(task, step, value), step)[1])
 
+    def rate_critique(value: str) -> Any:
+        return _edit(lambda task, step: (h.rate_critique(task, value), step)[1])
+
     # Edits change only the page's state: answered without the queue so quick key presses see fresh state.
     edits = [
         (prev_step, _edit(lambda task, step: max(step - 1, 1), changes=False)),
@@ -247,6 +269,9 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
         (accept, _edit(lambda task, step: (h.accept_step(task, step), step)[1])),
         (accept_all, _edit(lambda task, step: (h.accept_all(task), step)[1])),
         (flag, _edit(lambda task, step: (h.toggle_flag(task, step), step)[1])),
+        (rate_helpful, rate_critique("helpful")),
+        (rate_partly, rate_critique("partly")),
+        (rate_misleading, rate_critique("misleading")),
     ]
     edit_outputs = [*outputs, status]
     for button, fn in edits:
@@ -336,6 +361,7 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
         task.ratings = list(theirs["ratings"])
         task.flagged_steps = list(theirs["flagged_steps"])
         task.accepted_steps = list(theirs.get("accepted_steps", []))
+        task.critique_rating = theirs.get("critique_rating")
         task.finish_reason = theirs["finish_reason"]
         task.comment = theirs["comment"]
         task.step_comments = dict(theirs.get("step_comments") or {})

@@ -11,7 +11,7 @@ from webapp.context import AppContext
 from webapp.handlers import review as h
 from webapp.handlers import review_bulk as bulk
 from webapp.permissions import Action
-from webapp.render import LATEX_DELIMITERS, annotation_html, message_html, ratings_diff_html
+from webapp.render import CRITIQUE_RATING_LABELS, LATEX_DELIMITERS, annotation_html, message_html, ratings_diff_html
 from webapp.shortcuts import REVIEW_SHORTCUTS, shortcuts_markdown
 from webapp.tabs.review_filters import build_filter_bar, controls_for, picker_updates, spec_from
 from webapp.ui import current_actor, selected_id, shows_errors
@@ -24,6 +24,7 @@ COLUMNS = [
     "first_error_step",
     "finish_reason",
     "status",
+    "critique_rating",
     "comment",
 ]
 
@@ -36,6 +37,14 @@ def others_html(view: h.ReviewView) -> str:
     versions = [(f"{this['annotator']} (this one)", this)]
     versions += [(f"{o['annotator']} ({o['status']})", o) for o in view.others]
     return ratings_diff_html(view.steps, versions)
+
+
+def critique_rating_sentence(annotation: dict[str, Any], view: h.ReviewView) -> str:
+    """How the annotator rated the critique they were shown, as a sentence (empty when there was none to rate)."""
+    rating = annotation.get("critique_rating")
+    if rating:
+        return f"They rated the critique: {CRITIQUE_RATING_LABELS.get(rating, rating)}. "
+    return "They did not rate the critique. " if view.critique else ""
 
 
 def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
@@ -124,7 +133,7 @@ def build(ctx: AppContext) -> list[tuple[Any, list[Any]]]:
         )
         note = (
             f"Annotator {a['annotator']} says first wrong step = {a['first_error_step']}; {critic}. "
-            f"Status: {a['status']} (version {a['version']})."
+            f"{critique_rating_sentence(a, view)}Status: {a['status']} (version {a['version']})."
         )
         if a.get("edited_by"):  # four eyes: whoever edited it is an author and does not review it
             note += f" Edited by {', '.join(a['edited_by'])}, who may not approve or reject it."
