@@ -159,7 +159,7 @@ def test_exports_carry_the_critique_rating(sqlite_db_url: str, tmp_path: Path) -
             annotation.critique_rating = rating  # imported labelers cannot log in: set the column directly
         session.commit()
     out = tmp_path / "out.jsonl"
-    assert export(out, fmt="prm800k", url=sqlite_db_url) == 4
+    assert export(out, fmt="prm800k", url=sqlite_db_url).count == 4
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["critique_rating"] for r in records] == ["misleading", "helpful", "misleading", None]
     assert [r.ratings for r in read_prm800k(out) if isinstance(r, PRM800KRecord)][0] == [1, -1]  # still PRM800K
