@@ -15,11 +15,13 @@ import pytest
 from sqlalchemy import func, select
 
 from core.prm800k import PRM800KRecord, read_prm800k
+from db.annotations import save_annotation
 from db.campaigns import campaign_progress, get_campaign
 from db.exporter import export
 from db.importer import import_file
 from db.models import Annotation, AnnotationEvent, Item, User
 from db.session import session_scope
+from db.users import create_user
 from tests.db.prm800k_lines import phase1_line, phase2_line
 
 CLI = [sys.executable, "-c", "from cli.main import main; main()"]
@@ -155,8 +157,18 @@ def test_exports_carry_the_critique_rating(sqlite_db_url: str, tmp_path: Path) -
     import_file(path, fmt="prm800k", url=sqlite_db_url)
     with session_scope(sqlite_db_url) as session:
         annotations = list(session.scalars(select(Annotation).order_by(Annotation.id)))
+        # Imported labelers cannot log in: an admin sets the ratings, audited like any edit, so the export's dataset
+        # version can be written again from the audit trail.
+        admin = create_user(session, username="admin", password="pw-admin", role="admin")
+        session.commit()
         for annotation, rating in zip(annotations, ["misleading", "helpful", "misleading", None], strict=True):
-            annotation.critique_rating = rating  # imported labelers cannot log in: set the column directly
+            save_annotation(
+                session,
+                annotation_id=annotation.id,
+                expected_version=annotation.version,
+                actor_id=admin.id,
+                critique_rating=rating,
+            )
         session.commit()
     out = tmp_path / "out.jsonl"
     assert export(out, fmt="prm800k", url=sqlite_db_url).count == 4
