@@ -46,7 +46,15 @@ def test_solve_with_the_actor_then_refine_with_the_critic_round_by_round(served,
 
     # A solution with a wrong subtraction: the critic flags a step and the actor rewrites from there.
     _fill(page, "#critique-solution", WRONG)
-    _press(page, "#actor-refine", "#actor-rounds-view", "stopped because", timeout=900_000)
+    page.click("#actor-refine")
+    # The first refinement's rounds stay on the page until this one's replace them: wait for a flagged step (the
+    # checker proves step 2 wrong here), finished, with no progress line left.
+    page.wait_for_function(
+        "() => { const t = document.querySelector('#actor-rounds-view').innerText;"
+        " return t.includes('The critic flagged Step') && t.includes('stopped because')"
+        " && !/(processing|queue:)[^\\n]*s\\n/.test(t); }",
+        timeout=900_000,
+    )
     rounds = page.inner_text("#actor-rounds-view")
     assert "Round 1" in rounds and "The critic flagged Step" in rounds
     assert "What the actor changed" in rounds and "Kept the first" in rounds

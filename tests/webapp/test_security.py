@@ -130,7 +130,7 @@ def test_an_annotator_cannot_save_labels_outside_an_open_campaign_they_are_assig
     item, n = campaigns["item_id"], campaigns["n_steps"]
 
     def attempt(item_id: int, campaign_id: int | None) -> tuple[bool, Any]:
-        return attacker.call(save, [item_id, [1] * n, "", campaign_id, None, None, [], "", True])
+        return attacker.call(save, [item_id, [1] * n, "", campaign_id, None, None, [], "", True, None])
 
     for item_id, campaign_id, why in [
         (item, campaigns["restricted"], "not assigned"),
@@ -152,7 +152,7 @@ def test_a_reviewer_cannot_approve_their_own_annotation(web, campaigns: dict[str
     n = campaigns["n_steps"]
     ok, [saved] = reviewer.call(
         reviewer.fn_index(api_name="save_annotation"),
-        [campaigns["item_id"], [1] * n, "", campaigns["open"], None, None, [], "", True],
+        [campaigns["item_id"], [1] * n, "", campaigns["open"], None, None, [], "", True, None],
     )
     assert ok
     ann = saved["saved"]
@@ -227,7 +227,7 @@ def test_an_error_toast_quoting_a_campaign_name_shows_its_html_as_text(web, camp
         set_assignments(session, campaign_id=cid, user_ids=[web["reviewer"].id])
     attacker = Attacker(app_url, "annotator", "pw-annotator")
     ok, message = attacker.call(
-        attacker.fn_index(api_name="save_annotation"), [1, [1], "", cid, None, None, [], "", False]
+        attacker.fn_index(api_name="save_annotation"), [1, [1], "", cid, None, None, [], "", False, None]
     )
     assert not ok and "not assigned" in message
     assert "<form" not in message and "<a " not in message and "&lt;form action=" in message
@@ -390,7 +390,18 @@ def test_another_site_in_chromium_can_neither_use_the_login_nor_frame_the_app(
     folder, evil_url = evil_site
     save = Attacker(app_url, "annotator", "pw-annotator").fn_index(api_name="save_annotation")
     body = {
-        "data": [campaigns["item_id"], [1] * campaigns["n_steps"], "", campaigns["open"], None, None, [], "x", True],
+        "data": [
+            campaigns["item_id"],
+            [1] * campaigns["n_steps"],
+            "",
+            campaigns["open"],
+            None,
+            None,
+            [],
+            "x",
+            True,
+            None,
+        ],
         "fn_index": save,
         "session_hash": "evilsession",
     }

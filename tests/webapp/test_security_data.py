@@ -50,6 +50,7 @@ def test_a_reviewer_who_rewrote_a_label_through_the_api_cannot_approve_it(
             [],
             "",
             True,
+            None,
         ],
     )
     assert ok and rewritten["saved"]["ratings"] == [-1] * n
