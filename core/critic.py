@@ -445,7 +445,10 @@ class Critic:
         results = []
         for item, generations in zip(items, outputs, strict=True):
             parse_start = time.perf_counter()
-            parsed = [with_confidences(parse_critique(g.text, len(item.steps)), g) for g in generations]
+            parsed = [
+                with_confidences(parse_critique(g.text, len(item.steps), all_steps=config.all_steps), g)
+                for g in generations
+            ]
             timings = {
                 "generate_s": generated - started,
                 "parse_s": time.perf_counter() - parse_start,
@@ -604,7 +607,7 @@ class Critic:
             if not chunk:
                 continue
             text += chunk
-            partial = parse_critique(text, len(item.steps))
+            partial = parse_critique(text, len(item.steps), all_steps=config.all_steps)
             for step in partial.steps:
                 if step.verdict != "unchecked" and step.index not in judged_at:
                     judged_at[step.index] = getattr(chunk, "generated_at", None) or time.time()
@@ -619,7 +622,10 @@ class Critic:
                 [prompt], config.params(config.samples - 1, constrained=bool(constraints)), constraints
             )[0]
             generations.extend(more)
-        parsed = [with_confidences(parse_critique(g.text, len(item.steps)), g) for g in generations]
+        parsed = [
+            with_confidences(parse_critique(g.text, len(item.steps), all_steps=config.all_steps), g)
+            for g in generations
+        ]
         timings = {"generate_s": time.perf_counter() - started, "first_sample_s": first_done - started}
         timings["total_s"] = time.perf_counter() - started
         timings.update(_judgement_times(judged_at))

@@ -244,18 +244,22 @@ def _unlabelled_answer(text: str, num_steps: int, problems: list[str]) -> tuple[
     return None, len(text)
 
 
-def parse_critique(text: str, num_steps: int, mode: ParseMode = "lenient") -> ParsedCritique:
+def parse_critique(
+    text: str, num_steps: int, mode: ParseMode = "lenient", *, all_steps: bool = False
+) -> ParsedCritique:
     """Parse one model output for a solution of `num_steps` steps. Never raises; problems are listed.
 
     In strict mode any problem (a repair lenient mode made, or a break of the format's rules) leaves the output
     without a first-error step and `parse_status` "failed"; the steps keep what could be read, for inspection.
+    `all_steps`: the critique judged every step (`critic eval --all-steps`), so its first error is its first -1
+    judgement, whatever the answer line says.
     """
     try:
         text = text if isinstance(text, str) else str(text)
         num_steps = max(int(num_steps), 1)
-        parsed = _parse(text, num_steps)
+        parsed = _parse(text, num_steps, all_steps=all_steps)
         if mode == "strict":
-            return _strictly(parsed, num_steps)
+            return _strictly(parsed, num_steps, all_steps=all_steps)
         return parsed
     except Exception as exc:  # model output is data: a parser bug must not lose the rest of a batch
         return ParsedCritique(
@@ -263,10 +267,10 @@ def parse_critique(text: str, num_steps: int, mode: ParseMode = "lenient") -> Pa
         )
 
 
-def _strictly(parsed: ParsedCritique, num_steps: int) -> ParsedCritique:
+def _strictly(parsed: ParsedCritique, num_steps: int, *, all_steps: bool = False) -> ParsedCritique:
     problems = list(parsed.problems)
     if parsed.first_error_step is not None:
-        problems.extend(_format_violations(parsed.raw, num_steps, parsed.first_error_step))
+        problems.extend(_format_violations(parsed.raw, num_steps, parsed.first_error_step, all_steps=all_steps))
     if parsed.parse_status == "ok" and not problems:
         return parsed
     if parsed.first_error_step is None and not problems:
@@ -274,15 +278,16 @@ def _strictly(parsed: ParsedCritique, num_steps: int) -> ParsedCritique:
     return parsed.model_copy(update={"first_error_step": None, "parse_status": "failed", "problems": problems})
 
 
-def _format_violations(text: str, num_steps: int, answer: int) -> list[str]:
-    """What breaks the format's own rules in an output whose lenient reading has answer `answer`."""
+def _format_violations(text: str, num_steps: int, answer: int, *, all_steps: bool = False) -> list[str]:
+    """What breaks the format's own rules in an output whose lenient reading has answer `answer` (`all_steps`:
+    every step is judged, and the answer line's value is not read)."""
     problems: list[str] = []
     answers = list(_STRICT_ANSWER.finditer(text))
     if len(answers) != 1:
         return ["not exactly one '**Answer**: \\boxed{k}' line"]
     if text[answers[0].end() :].strip():
         problems.append("text after the '**Answer**:' line")
-    last = num_steps if answer == NO_ERROR else answer
+    last = num_steps if all_steps or answer == NO_ERROR else answer
     region = text[: answers[0].start()]
     headers = list(_STRICT_HEADER.finditer(region))
     if [int(h.group(1)) for h in headers] != list(range(1, last + 1)):
@@ -322,7 +327,7 @@ def _unread_steps(num_steps: int) -> list[ParsedStep]:
     return [ParsedStep(index=i, parse_status="failed") for i in range(1, max(int(num_steps), 0) + 1)]
 
 
-def _parse(text: str, num_steps: int) -> ParsedCritique:
+def _parse(text: str, num_steps: int, *, all_steps: bool = False) -> ParsedCritique:
     problems: list[str] = []
     if not text.strip():
         return ParsedCritique(
@@ -351,7 +356,11 @@ def _parse(text: str, num_steps: int) -> ParsedCritique:
             problems.append(f"Step {block.index}: no judgement")
     from_steps = _first_error_from_steps(blocks, num_steps)
 
-    if answer_value is not None:
+    if all_steps and from_steps is not None:
+        # Judging every step, a model may box -1 after a -1 judgement (its answer line is not tied to the
+        # judgements: a grammar that ties them grows with the square of the steps); the judgements are the critique.
+        first_error = from_steps
+    elif answer_value is not None:
         first_error = answer_value
         if from_steps is not None and from_steps != answer_value and not _doubt_before(blocks, answer_value):
             problems.append(f"answer {answer_value} disagrees with the step judgements ({from_steps})")
@@ -363,7 +372,7 @@ def _parse(text: str, num_steps: int) -> ParsedCritique:
     if not blocks:
         problems.append("no per-step critiques")
     by_index = {b.index: b for b in blocks}
-    reviewed_up_to = num_steps if first_error in (None, NO_ERROR) else first_error
+    reviewed_up_to = num_steps if all_steps or first_error in (None, NO_ERROR) else first_error
     steps: list[ParsedStep] = []
     for index in range(1, num_steps + 1):
         block = by_index.get(index)

@@ -225,9 +225,11 @@ def strict_report_from_records(records: Sequence[dict[str, Any]]) -> Report | No
     return score_subsets((r["subset"], int(r["label"]), r["strict_prediction"]) for r in records)
 
 
-def strict_prediction(raw_outputs: Sequence[str], num_steps: int) -> tuple[int | None, list[int | None]]:
+def strict_prediction(
+    raw_outputs: Sequence[str], num_steps: int, *, all_steps: bool = False
+) -> tuple[int | None, list[int | None]]:
     """The majority first-error step over the samples read in strict mode (the format's own rules), and each vote."""
-    votes = [parse_critique(raw, num_steps, mode="strict").first_error_step for raw in raw_outputs]
+    votes = [parse_critique(raw, num_steps, mode="strict", all_steps=all_steps).first_error_step for raw in raw_outputs]
     return majority_vote(votes), votes
 
 
@@ -320,7 +322,9 @@ class _Runner:
                     )
                 # Deliberate samples are per-step chains, not one critique in the format: no strict reading.
                 if self.config.mode == "single":
-                    strict, strict_votes = strict_prediction(result.raw_outputs, len(item.steps))
+                    strict, strict_votes = strict_prediction(
+                        result.raw_outputs, len(item.steps), all_steps=self.config.all_steps
+                    )
                     if applies_proofs:
                         strict = checker_first_error(strict, check.first_error_step)
                     record.update(strict_prediction=strict, strict_votes=strict_votes)

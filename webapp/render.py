@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import re
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import bleach
 
@@ -83,7 +83,7 @@ def _math_source(segment: str) -> str:
     return segment.replace("<", "\\lt ").replace(">", "\\gt ")
 
 
-class _Fragment:
+class Fragment:
     """Collects escaped text with math segments held aside, so bleach never touches LaTeX source."""
 
     def __init__(self) -> None:
@@ -117,7 +117,7 @@ def sanitize(markup: str) -> str:
 
 def text_html(value: str, *, css_class: str = "critic-text") -> str:
     """One piece of user text as safe HTML (math rendered in the browser)."""
-    frag = _Fragment()
+    frag = Fragment()
     return frag.finish(f'<div class="{css_class}">{frag.text(value)}</div>')
 
 
@@ -165,7 +165,7 @@ def _doubted(step: StepResult) -> bool:
     return step.model_verdict == "incorrect" and step.verdict != "incorrect"
 
 
-def _source_line(frag: _Fragment, step: StepResult) -> str:
+def _source_line(frag: Fragment, step: StepResult) -> str:
     """Where the card's verdict comes from, in one line: the checker's proof with its reason, the model's judgement
     with its confidence, or both; and the model's overridden judgement as doubt. Empty while nothing is decided."""
     reason = frag.text(step.check.detail) if step.check is not None and step.check.detail else ""
@@ -188,7 +188,7 @@ def _source_line(frag: _Fragment, step: StepResult) -> str:
 
 
 def _step_card(
-    frag: _Fragment, step: StepResult, *, first_error: int | None, show_votes: bool, done: bool = True
+    frag: Fragment, step: StepResult, *, first_error: int | None, show_votes: bool, done: bool = True
 ) -> str:
     classes = ["step-card", f"verdict-{step.verdict}"]
     if first_error is not None and step.index == first_error:
@@ -273,7 +273,7 @@ STRONGER_MODEL_HOWTO = (
 
 def model_note_html() -> str:
     """The one line a page shows under the embedded model: what its verdicts are worth, and how to do better."""
-    frag = _Fragment()
+    frag = Fragment()
     # `...` spans of our own text become <code>; every piece is escaped like any other text.
     howto = "".join(
         f"<code>{html.escape(piece)}</code>" if n % 2 else frag.text(piece)
@@ -288,7 +288,7 @@ def model_note_html() -> str:
 def critique_html(result: CritiqueResult, *, done: bool = True, model_note: bool = False) -> str:
     """The step cards of one (possibly partial) critique result, problem first; `model_note` adds the embedded
     model's note above the cards."""
-    frag = _Fragment()
+    frag = Fragment()
     first_error = result.first_error_step if done and result.first_error_step not in (None, -1) else None
     cards = [
         _step_card(frag, s, first_error=first_error, show_votes=result.samples > 1, done=done) for s in result.steps
@@ -315,7 +315,7 @@ DIFF_LABELS = {"kept": "= kept", "changed": "~ changed", "added": "+ added", "re
 
 def revision_html(diff: Sequence[StepChange], *, kept_steps: int, final_answer: str | None) -> str:
     """A revision as a step diff: kept, changed (old text struck under the new), added and removed steps."""
-    frag = _Fragment()
+    frag = Fragment()
     if not any(row.status != "kept" for row in diff):
         summary = "The revision left the solution unchanged."
     else:
@@ -338,114 +338,6 @@ def revision_html(diff: Sequence[StepChange], *, kept_steps: int, final_answer: 
         cards.append("".join(parts))
     markup = f'<div class="critic-revision"><div class="critic-summary">{summary}</div>{"".join(cards)}</div>'
     return frag.finish(markup)
-
-
-RATING_LABELS = {1: "+1 good", 0: "0 neutral", -1: "−1 wrong"}
-
-
-def annotation_html(
-    problem: str,
-    steps: Sequence[str],
-    *,
-    critique: CritiqueResult | None,
-    ratings: Sequence[int | None],
-    flagged: Sequence[int] = (),
-    current: int | None = None,
-    first_error: int | None = None,
-    rater: str = "you",
-    step_comments: Mapping[str, str] | None = None,
-) -> str:
-    """Step cards for labelling: the critic's verdict and critique, the person's rating, flags, the current step,
-    and the person's comment on a step ({"3": "text"}) under it."""
-    frag = _Fragment()
-    critic_steps = {s.index: s for s in critique.steps} if critique else {}
-    cards = []
-    for index, text in enumerate(steps, start=1):
-        suggestion = critic_steps.get(index)
-        rating = ratings[index - 1] if index - 1 < len(ratings) else None
-        classes = ["step-card", f"verdict-{suggestion.verdict}" if suggestion else "verdict-unchecked"]
-        if index == current:
-            classes.append("current-step")
-        if first_error is not None and index == first_error:
-            classes.append("first-error")
-        badges = []
-        if suggestion is not None:
-            badges.append(f'<span class="badge badge-{suggestion.verdict}">critic: {suggestion.verdict}</span>')
-        if rating is not None:
-            label = f"{html.escape(rater)}: {RATING_LABELS[rating]}"
-            badges.append(f'<span class="badge badge-rating-{rating}">{label}</span>')
-        if index in flagged:
-            badges.append('<span class="badge badge-flag">⚑ flagged</span>')
-        if first_error is not None and index == first_error:
-            badges.append('<span class="badge badge-first-error">first wrong step</span>')
-        parts = [
-            f'<div class="{" ".join(classes)}" id="ann-step-{index}">',
-            f'<div class="step-head"><span class="step-num">Step {index}</span> {" ".join(badges)}</div>',
-            f'<div class="step-text">{frag.text(text)}</div>',
-        ]
-        if suggestion is not None and suggestion.critique:
-            parts.append(f'<div class="step-critique"><b>Critic.</b> {frag.text(suggestion.critique)}</div>')
-        if suggestion is not None and suggestion.meta_critique:
-            parts.append(
-                '<details class="step-meta"><summary>Meta-critique</summary>'
-                f'<div class="step-meta-text">{frag.text(suggestion.meta_critique)}</div></details>'
-            )
-        note = (step_comments or {}).get(str(index))
-        if note:
-            parts.append(
-                f'<div class="step-comment"><b>Step comment ({html.escape(rater)}):</b> {frag.text(note)}</div>'
-            )
-        parts.append("</div>")
-        cards.append("".join(parts))
-    markup = (
-        f'<div class="critic-result"><div class="critic-problem"><b>Problem.</b> {frag.text(problem)}</div>'
-        f"{''.join(cards)}</div>"
-    )
-    return frag.finish(markup)
-
-
-def _rating_text(rating: int | None) -> str:
-    return "unrated" if rating is None else RATING_LABELS.get(rating, str(rating))
-
-
-def _first_error_text(step: int | None) -> str:
-    return "not given" if step is None else "none (all correct)" if step == -1 else f"step {step}"
-
-
-DIFF_FIELDS = (("finish_reason", "Finish reason"), ("comment", "Comment"), ("status", "Status"))
-
-
-def ratings_diff_html(steps: Sequence[str], versions: Sequence[tuple[str, dict]]) -> str:
-    """Versions of one item's labels (annotators, or yours and the stored one) side by side, step by step.
-
-    Each version is (column label, annotation fields: ratings, first_error_step, finish_reason, comment, status);
-    rows where the versions disagree are marked "differs" (highlighted, and said in words for screen readers).
-    """
-    frag = _Fragment()
-    head = "".join(f"<th>{frag.text(label)}</th>" for label, _ in versions)
-    rows = [f"<tr><th>Step</th>{head}</tr>"]
-
-    def row(label: str, cells: list[str], key: str) -> None:
-        differs = len(set(cells)) > 1
-        mark = ' <span class="badge badge-differs">differs</span>' if differs else ""
-        body = "".join(f"<td>{frag.text(c)}</td>" for c in cells)
-        rows.append(f'<tr class="{"differs" if differs else "same"}" id="diff-{key}"><td>{label}{mark}</td>{body}</tr>')
-
-    for index, text in enumerate(steps, start=1):
-        cells = []
-        for _, fields in versions:
-            ratings = list(fields.get("ratings") or [])
-            cells.append(_rating_text(ratings[index - 1] if index - 1 < len(ratings) else None))
-        row(f"Step {index}: {frag.text(text[:120])}", cells, f"step-{index}")
-    row("First wrong step", [_first_error_text(f.get("first_error_step")) for _, f in versions], "first-error")
-    for key, label in DIFF_FIELDS:
-        row(label, [str(f.get(key) or "") for _, f in versions], key.replace("_", "-"))
-    return frag.finish(f'<table class="conflict-diff">{"".join(rows)}</table>')
-
-
-def conflict_html(steps: Sequence[str], mine: dict, theirs: dict) -> str:
-    """Your unsaved labels and the stored ones of the same annotation, step by step."""
-    return ratings_diff_html(steps, [("Yours (not saved)", mine), ("Stored", theirs)])
 
 
 def markdown_html(text: str) -> str:

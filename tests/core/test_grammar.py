@@ -159,8 +159,12 @@ def test_the_all_steps_grammar_judges_every_step_after_a_wrong_one() -> None:
     )
     assert constraint.matches(every), "a -1 on step 1, then steps 2 and 3 judged too"
     assert not constraint.matches(written_critique(3, 1)), "the critique does not stop at the first -1"
-    parsed = parse_critique(every, 3)
+    parsed = parse_critique(every, 3, all_steps=True)
     assert [s.verdict for s in parsed.steps] == ["incorrect", "correct", "correct"]
+    assert parsed.first_error_step == 1 and parsed.parse_status == "ok", "the first -1 judgement, not the box of -1"
+    strict = parse_critique(every, 3, mode="strict", all_steps=True)
+    assert strict.first_error_step == 1 and strict.parse_status == "ok"
+    assert parse_critique(every, 3).parse_status == "partial", "outside all-steps the box and judgements disagree"
 
 
 def test_a_tight_sentence_cannot_copy_the_prompt_placeholder() -> None:

@@ -8,7 +8,8 @@ import pytest
 
 from core.types import CritiqueResult, StepCheck, StepResult
 from tests.webapp.conftest import INJECTIONS, assert_inert
-from webapp.render import annotation_html, critique_html, many_results_html, markdown_html, text_html
+from webapp.render import critique_html, many_results_html, markdown_html, text_html
+from webapp.render_labels import annotation_html
 from webapp.reports import report_csv, student_page
 
 

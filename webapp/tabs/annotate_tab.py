@@ -14,14 +14,8 @@ from webapp.context import AppContext
 from webapp.handlers import admin as admin_handlers
 from webapp.handlers import annotate as h
 from webapp.permissions import Action
-from webapp.render import (
-    CRITIQUE_RATING_LABELS,
-    LATEX_DELIMITERS,
-    annotation_html,
-    conflict_html,
-    markdown_html,
-    message_html,
-)
+from webapp.render import CRITIQUE_RATING_LABELS, LATEX_DELIMITERS, markdown_html, message_html
+from webapp.render_labels import annotation_html, conflict_html
 from webapp.shortcuts import shortcuts_markdown
 from webapp.ui import current_actor, shows_errors
 

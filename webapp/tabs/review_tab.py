@@ -11,7 +11,8 @@ from webapp.context import AppContext
 from webapp.handlers import review as h
 from webapp.handlers import review_bulk as bulk
 from webapp.permissions import Action
-from webapp.render import CRITIQUE_RATING_LABELS, LATEX_DELIMITERS, annotation_html, message_html, ratings_diff_html
+from webapp.render import CRITIQUE_RATING_LABELS, LATEX_DELIMITERS, message_html
+from webapp.render_labels import annotation_html, ratings_diff_html
 from webapp.shortcuts import REVIEW_SHORTCUTS, shortcuts_markdown
 from webapp.tabs.review_filters import build_filter_bar, controls_for, picker_updates, spec_from
 from webapp.ui import current_actor, selected_id, shows_errors
