@@ -10,7 +10,7 @@ from typing import Any, get_args
 
 from core.errors import BadInputError
 from core.step_comments import checked_step_comments
-from core.types import NO_ERROR, FinishReason, SolutionItem, StepRating
+from core.types import NO_ERROR, CritiqueRating, FinishReason, SolutionItem, StepRating
 
 FINISH_REASONS: tuple[str, ...] = get_args(FinishReason)
 _RATINGS = {-1, 0, 1, None}
@@ -72,6 +72,8 @@ class PRM800KRecord:
     generation: int | None = None
     step_comments: dict[str, str] = field(default_factory=dict)
     """Our extension `label.step_comments`: {"3": "text"} keyed by the 1-based step (absent in PRM800K's files)."""
+    critique_rating: CritiqueRating | None = None
+    """Our extension `critique_rating`: the labeler's rating of the critique they were shown (our exports write it)."""
 
     @property
     def first_error_step(self) -> int | None:
@@ -161,6 +163,10 @@ def parse_record(obj: Any, *, line_number: int = 0) -> PRM800KRecord:
         metadata["is_initial_screening_question"] = True
     if obj.get("generation") is not None:
         metadata["generation"] = obj["generation"]
+    critique_rating = obj.get("critique_rating")
+    if critique_rating is not None and critique_rating not in get_args(CritiqueRating):
+        choices = ", ".join(get_args(CritiqueRating))
+        raise BadInputError(f"critique_rating {critique_rating!r} is not one of {choices} (or null)")
     try:
         total_time = int(label.get("total_time") or 0)
     except (TypeError, ValueError):
@@ -186,6 +192,7 @@ def parse_record(obj: Any, *, line_number: int = 0) -> PRM800KRecord:
         is_initial_screening=bool(obj.get("is_initial_screening_question")),
         generation=obj.get("generation"),
         step_comments=step_comments,
+        critique_rating=critique_rating,
     )
 
 

@@ -160,7 +160,7 @@ def _store_annotations(
                 "step_comments": record.step_comments,
                 "critique_run_id": None,
                 "accepted_steps": [],
-                "critique_rating": None,
+                "critique_rating": record.critique_rating,
                 "status": "submitted",
                 "version": 1,
                 "time_spent_ms": record.total_time_ms,

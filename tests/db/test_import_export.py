@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -150,7 +151,7 @@ def test_csv_and_hf_exports_carry_the_annotators_majority_label(sqlite_db_url: s
     assert export(tmp_path / "none", fmt="hf", statuses=["approved"], url=sqlite_db_url).count == 0
 
 
-def test_exports_carry_the_critique_rating(sqlite_db_url: str, tmp_path: Path) -> None:
+def test_exports_carry_the_critique_rating(sqlite_db_url: str, _sqlite_template: Path, tmp_path: Path) -> None:
     path = tmp_path / "prm.jsonl"
     lines = [phase2_line("P", ("a", "b"), (1, -1), finish_reason="found_error", labeler=f"l{i}") for i in range(3)]
     path.write_text("\n".join([*lines, phase2_line("Q", ("c",), (1,), finish_reason="solution", labeler="l1")]))
@@ -175,6 +176,13 @@ def test_exports_carry_the_critique_rating(sqlite_db_url: str, tmp_path: Path) -
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["critique_rating"] for r in records] == ["misleading", "helpful", "misleading", None]
     assert [r.ratings for r in read_prm800k(out) if isinstance(r, PRM800KRecord)][0] == [1, -1]  # still PRM800K
+    # Read back: importing the export into another database keeps each labeler's rating of the critique.
+    shutil.copyfile(_sqlite_template, tmp_path / "other.db")  # a second fresh, migrated database
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    import_file(out, fmt="prm800k", url=other)
+    with session_scope(other) as session:
+        kept = list(session.scalars(select(Annotation.critique_rating).order_by(Annotation.id)))
+    assert kept == ["misleading", "helpful", "misleading", None]
     out_csv = tmp_path / "out.csv"
     export(out_csv, fmt="csv", url=sqlite_db_url)
     assert [(r["problem"], r["critique_rating"]) for r in csv.DictReader(out_csv.open())] == [

@@ -87,3 +87,11 @@ def test_written_records_read_back_unchanged(tmp_path) -> None:
         "found_error",
         "me",
     )
+
+
+def test_a_critique_rating_outside_the_choices_is_a_bad_line_that_names_them() -> None:
+    good = json.loads(phase2_line(steps=("a",), ratings=(1,), finish_reason="solution"))
+    rated, wrong = {**good, "critique_rating": "partly"}, {**good, "critique_rating": "great"}
+    results = list(read_prm800k([json.dumps(rated), json.dumps(wrong)]))
+    assert isinstance(results[0], PRM800KRecord) and results[0].critique_rating == "partly"
+    assert isinstance(results[1], BadLine) and "helpful, partly, misleading" in results[1].error

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 
 from core.critic import Critic
 from tests.core.scripted_backend import ScriptedBackend
+from tests.webapp.journey import CHROMIUM, CHROMIUM_ARGS, OPEN_PAGES, PEOPLE, Served, critic_serve, shot
 from webapp.context import AppContext
 from webapp.permissions import Actor
 
@@ -109,3 +111,40 @@ def assert_inert(markup: str, *, web_links: bool = False) -> None:
                 assert "javascript:" not in (value or "").lower()
 
     Checker().feed(markup)
+
+
+# The browser journeys' fixtures (tests/webapp/journey.py): one server and one Chromium per test module.
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Iterator[Served]:
+    """`critic serve` (with its training worker) on the tiny model, a fresh home and database, and one user a role."""
+    from db.session import session_scope
+    from db.users import create_user
+
+    env = {"CRITIC_MODEL": str(tiny_model_dir), "CRITIC_BACKEND": "transformers", "CRITIC_MAX_NEW_TOKENS": "160"}
+    with critic_serve(tmp_path_factory.mktemp("served"), env) as served:
+        with session_scope(served.database_url) as session:
+            for role, name in PEOPLE.items():
+                create_user(session, username=name, password=f"pw-{name}", role=role)
+        yield served
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"system Chromium missing at {CHROMIUM}: apt-get install -y chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(autouse=True)
+def _screenshot_what_was_on_screen(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every journey leaves a screenshot of its last page under artifacts/ (the failing state, when it fails)."""
+    OPEN_PAGES.clear()
+    yield
+    for page in OPEN_PAGES:
+        shot(page, f"{request.node.name.removeprefix('test_')}-last")
+        page.context.close()

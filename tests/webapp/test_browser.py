@@ -7,24 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT
 from tests.webapp.conftest import INJECTIONS
+from tests.webapp.journey import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 from tests.webapp.server import running_app
 from webapp.context import AppContext
 from webapp.handlers import admin
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-ARTIFACTS = REPO_ROOT / "artifacts"
 
 
 @pytest.fixture

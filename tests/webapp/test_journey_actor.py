@@ -8,15 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.webapp.test_journeys import (  # noqa: F401  (fixtures: one server and one browser for this file)
-    _fill,
-    _page,
-    _press,
-    _screenshot_what_was_on_screen,
-    _shot,
-    _wait_text,
-    browser,
-    served,
+from tests.webapp.journey import (
+    fill,
+    page_as,
+    press,
+    shot,
+    wait_text,
 )
 
 # A real model on 2 CPU cores: these journeys may outlast the default per-test limit on a busy machine.
@@ -35,17 +32,17 @@ def tiny_model_dir(embedded_model_dir: Path) -> Path:
 
 
 def test_solve_with_the_actor_then_refine_with_the_critic_round_by_round(served, browser) -> None:  # noqa: F811
-    page = _page(browser, served, "annotator", "pw-annotator")
-    _fill(page, "#critique-problem", PROBLEM)
-    _press(page, "#actor-solve", "#actor-status", "The actor wrote", timeout=900_000)
+    page = page_as(browser, served, "annotator", "pw-annotator")
+    fill(page, "#critique-problem", PROBLEM)
+    press(page, "#actor-solve", "#actor-status", "The actor wrote", timeout=900_000)
     # The actor's solution lands in the solution box, numbered, ready to critique or refine.
     assert page.input_value("#critique-solution textarea").startswith("Step 1:")
-    _press(page, "#actor-refine", "#actor-rounds-view", "stopped because", timeout=900_000)
+    press(page, "#actor-refine", "#actor-rounds-view", "stopped because", timeout=900_000)
     assert "Round 1" in page.inner_text("#actor-rounds-view")
-    _shot(page, "actor-solved-and-refined")
+    shot(page, "actor-solved-and-refined")
 
     # A solution with a wrong subtraction: the critic flags a step and the actor rewrites from there.
-    _fill(page, "#critique-solution", WRONG)
+    fill(page, "#critique-solution", WRONG)
     page.click("#actor-refine")
     # The first refinement's rounds stay on the page until this one's replace them: wait for a flagged step (the
     # checker proves step 2 wrong here), finished, with no progress line left.
@@ -58,5 +55,5 @@ def test_solve_with_the_actor_then_refine_with_the_critic_round_by_round(served,
     rounds = page.inner_text("#actor-rounds-view")
     assert "Round 1" in rounds and "The critic flagged Step" in rounds
     assert "What the actor changed" in rounds and "Kept the first" in rounds
-    _wait_text(page, "#actor-status", "Refined in")
-    _shot(page, "actor-rounds")
+    wait_text(page, "#actor-status", "Refined in")
+    shot(page, "actor-rounds")

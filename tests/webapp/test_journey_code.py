@@ -14,20 +14,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.webapp import test_journeys
-from tests.webapp.test_journeys import (  # noqa: F401  (fixtures, used by name)
+from tests.webapp import journey
+from tests.webapp.journey import (
     Served,
-    _fill,
-    _page,
-    _pick,
-    _press,
-    _screenshot_what_was_on_screen,
-    _shot,
-    _tab,
-    _wait_row,
-    _wait_text,
-    browser,
-    served,
+    fill,
+    page_as,
+    pick,
+    press,
+    shot,
+    tab,
+    wait_row,
+    wait_text,
 )
 
 # Five critiques by the tiny model under the grammar on a shared CPU take minutes: more than the default timeout.
@@ -50,7 +47,7 @@ EXPECTED_PASSED = {"Ann": "4", "Ben": "1", "Cy": "4", "Dee": "0", "Eve": "4"}
 def _patient_server_start() -> Iterator[None]:
     """`critic serve` may take minutes to answer on a loaded 2-core machine: wait up to ten (before `served`)."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(test_journeys, "_wait_for_http", functools.partial(test_journeys._wait_for_http, timeout=600.0))
+        patch.setattr(journey, "wait_for_http", functools.partial(journey.wait_for_http, timeout=600.0))
         yield
 
 
@@ -64,47 +61,47 @@ def _class_file(path: Path) -> Path:
 
 
 def test_teacher_grades_a_class_of_python_submissions(served: Served, browser, tmp_path: Path) -> None:  # noqa: F811
-    page = _page(browser, served, "teacher", "pw-teacher")
-    _tab(page, "Teacher")
-    _fill(page, "#teach-name", "Python 1")
+    page = page_as(browser, served, "teacher", "pw-teacher")
+    tab(page, "Teacher")
+    fill(page, "#teach-name", "Python 1")
     page.set_input_files("#teach-file input[type=file]", str(_class_file(tmp_path / "python-1.csv")))
-    _wait_text(page, "#teach-file", "python-1.csv")
+    wait_text(page, "#teach-file", "python-1.csv")
     page.get_by_text("Code submissions: the problem and tests they share").click()
-    _fill(page, "#teach-code-problem", PROBLEM)
+    fill(page, "#teach-code-problem", PROBLEM)
     page.click("#teach-code-tests .cm-content")
     page.keyboard.insert_text(TESTS)
-    _press(page, "#teach-start", "#teach-status", "critiquing 5 solutions")
+    press(page, "#teach-start", "#teach-status", "critiquing 5 solutions")
     # Their tests run in the sandbox first, then the critic writes (one batch: the count jumps when it is stored).
-    _wait_text(page, "#teach-progress", "5 of 5 solutions critiqued", timeout=900_000)
+    wait_text(page, "#teach-progress", "5 of 5 solutions critiqued", timeout=900_000)
 
     # Every student's tests passed, and the verdict: failing tests make a solution incorrect.
     for student, passed in EXPECTED_PASSED.items():
-        _wait_row(page, "#teach-table", student)
+        wait_row(page, "#teach-table", student)
         assert f"{passed}/4" in page.inner_text("#teach-table")
 
     # Ben's off-by-one: the code, each test's result, and a critique that names the failing test.
     page.click("#teach-table [data-testid=cell-1-0]")
-    _wait_text(page, "#teach-cards", "Verdict:")
-    _wait_text(page, "#teach-code-view", "range(1, n)")
+    wait_text(page, "#teach-cards", "Verdict:")
+    wait_text(page, "#teach-code-view", "range(1, n)")
     tests_table = page.inner_text("#teach-tests")
     assert "assert sum_to_n(5) == 15" in tests_table and "failed" in tests_table and "passed" in tests_table
     cards = page.inner_text("#teach-cards")
     assert "✗ incorrect" in cards and "1 of 4 tests passed" in cards and "assert sum_to_n(1) == 1" in cards
-    _shot(page, "code-teacher-ben")
+    shot(page, "code-teacher-ben")
 
     # Eve passes every test but fails for negative n: the teacher overrules the verdict.
     page.click("#teach-table [data-testid=cell-4-0]")
-    _wait_text(page, "#teach-code-view", "n * (n + 1) // 2")
-    _wait_text(page, "#teach-cards", "4 of 4 tests passed")
-    _pick(page, "#teach-first", "incorrect: the code is wrong")
-    _fill(page, "#teach-comment", "sum_to_n(-3) should be 0, not 3.")
-    _press(page, "#teach-save", "#teach-status", "Correction saved.")
-    _wait_text(page, "#teach-table", "should be 0, not 3")
-    _wait_row(page, "#teach-table", "Eve", "5", "1", "incorrect", "4/4")
+    wait_text(page, "#teach-code-view", "n * (n + 1) // 2")
+    wait_text(page, "#teach-cards", "4 of 4 tests passed")
+    pick(page, "#teach-first", "incorrect: the code is wrong")
+    fill(page, "#teach-comment", "sum_to_n(-3) should be 0, not 3.")
+    press(page, "#teach-save", "#teach-status", "Correction saved.")
+    wait_text(page, "#teach-table", "should be 0, not 3")
+    wait_row(page, "#teach-table", "Eve", "5", "1", "incorrect", "4/4")
 
-    _press(page, "#teach-export", "#teach-status", "Report ready.")
-    _wait_text(page, "#teach-files", ".csv")
-    _shot(page, "code-teacher")
+    press(page, "#teach-export", "#teach-status", "Report ready.")
+    wait_text(page, "#teach-files", ".csv")
+    shot(page, "code-teacher")
     href = page.locator("#teach-files a[href*='report.csv']").first.get_attribute("href")
     assert href, "the report has no download link"
     response = page.request.get(href if href.startswith("http") else served.url.rstrip("/") + href)

@@ -12,18 +12,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from tests.webapp import test_journeys
-from tests.webapp.test_journeys import (  # noqa: F401  (fixtures, used by name)
+from tests.webapp import journey
+from tests.webapp.journey import (
     Served,
-    _fill,
-    _page,
-    _press,
-    _screenshot_what_was_on_screen,
-    _shot,
-    _tab,
-    _wait_text,
-    browser,
-    served,
+    fill,
+    page_as,
+    press,
+    shot,
+    tab,
+    wait_text,
 )
 
 # A critique by the tiny model under the grammar on a shared 2-core CPU takes a while: more than the default timeout.
@@ -38,7 +35,7 @@ TESTS = 'assert count_vowels("hello") == 2\nassert count_vowels("APPLE") == 2\na
 def _patient_server_start() -> Iterator[None]:
     """`critic serve` may take minutes to answer on a loaded 2-core machine: wait up to ten (before `served`)."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(test_journeys, "_wait_for_http", functools.partial(test_journeys._wait_for_http, timeout=600.0))
+        patch.setattr(journey, "wait_for_http", functools.partial(journey.wait_for_http, timeout=600.0))
         yield
 
 
@@ -51,17 +48,17 @@ def _type_code(page, elem_id: str, text: str) -> None:
 
 
 def test_a_wrong_python_solution_fails_its_tests_on_the_critique_tab(served: Served, browser) -> None:  # noqa: F811
-    page = _page(browser, served, "annotator", "pw-annotator")
-    _tab(page, "Critique")
+    page = page_as(browser, served, "annotator", "pw-annotator")
+    tab(page, "Critique")
     page.click("#code-section button")  # the accordion opens
-    _fill(page, "#code-problem", PROBLEM)
+    fill(page, "#code-problem", PROBLEM)
     _type_code(page, "#code-editor", WRONG)
     _type_code(page, "#code-tests", TESTS)
     page.click("#code-run")
-    _wait_text(page, "#code-card", "Verdict:", timeout=600_000)
+    wait_text(page, "#code-card", "Verdict:", timeout=600_000)
 
     # The tests ran in the sandbox: the failing one is named with what it expected and what it got.
-    _wait_text(page, "#code-results", 'assert count_vowels("APPLE") == 2')
+    wait_text(page, "#code-results", 'assert count_vowels("APPLE") == 2')
     cells = page.eval_on_selector_all(
         "#code-results [data-testid^='cell-']", "els => els.map(el => [el.dataset.testid, el.innerText.trim()])"
     )
@@ -80,7 +77,7 @@ def test_a_wrong_python_solution_fails_its_tests_on_the_critique_tab(served: Ser
     assert "2 of 3 tests passed" in card and "Failing test:" in card, card
     # The analysis opens with the failing test and its values, whatever the (tiny, random) model wrote after.
     assert 'The test `assert count_vowels("APPLE") == 2`: expected 2, got 0.' in card, card
-    _shot(page, "code-critique-tab")
+    shot(page, "code-critique-tab")
 
 
 def _campaign_of_one_code_item(server: Served, tmp_path: Path) -> None:
@@ -121,28 +118,28 @@ def test_an_annotator_rates_the_critique_of_a_code_item_and_the_reviewer_sees_it
     from db.session import session_scope
 
     _campaign_of_one_code_item(served, tmp_path)
-    page = _page(browser, served, "annotator", "pw-annotator")
-    _tab(page, "Annotate")
+    page = page_as(browser, served, "annotator", "pw-annotator")
+    tab(page, "Annotate")
     page.click("#ann-campaign input")
     page.get_by_role("option", name="py (0/1 done)", exact=True).click()
     page.click(".kbd-help")  # focus leaves the dropdown: from here on, keys and buttons
     page.keyboard.press("n")
     page.wait_for_selector("#ann-step-1")
-    _wait_text(page, "#ann-info", "critique: not rated yet")
+    wait_text(page, "#ann-info", "critique: not rated yet")
     step = page.inner_text("#ann-step-1")
     assert "critic: incorrect" in step and "assert" in step, step  # the failing test decided, and is named
 
     page.keyboard.press("-")  # the code is incorrect
-    _wait_text(page, "#ann-step-1", "you: −1 wrong")
+    wait_text(page, "#ann-step-1", "you: −1 wrong")
     page.keyboard.press("1")
-    _wait_text(page, "#ann-info", "critique: helpful")
+    wait_text(page, "#ann-info", "critique: helpful")
     page.click("#ann-critique-partly")  # on second thought: right verdict, thin reasons
-    _wait_text(page, "#ann-info", "critique: partly helpful")
+    wait_text(page, "#ann-info", "critique: partly helpful")
     legend = page.inner_text("#tab-annotate")
     assert "rate the critique helpful" in legend and "rate the critique misleading" in legend
     page.keyboard.press("s")
-    _wait_text(page, "#ann-status", "Submitted (version 1)")
-    _shot(page, "code-annotate-critique-rating")
+    wait_text(page, "#ann-status", "Submitted (version 1)")
+    shot(page, "code-annotate-critique-rating")
 
     with session_scope(served.database_url) as session:
         annotation = session.scalars(select(Annotation)).one()
@@ -156,10 +153,10 @@ def test_an_annotator_rates_the_critique_of_a_code_item_and_the_reviewer_sees_it
         assert events[-1].after["critique_rating"] == "partly"
         annotation_id = annotation.id
 
-    reviewer = _page(browser, served, "reviewer", "pw-reviewer")
-    _tab(reviewer, "Review")
+    reviewer = page_as(browser, served, "reviewer", "pw-reviewer")
+    tab(reviewer, "Review")
     reviewer.wait_for_selector("#rev-table [data-testid=cell-0-0]")
     assert "partly" in reviewer.inner_text("#rev-table")
-    _fill(reviewer, "#rev-annotation-id", str(annotation_id))
-    _press(reviewer, "#rev-open", "#rev-status", "They rated the critique: partly helpful.")
-    _shot(reviewer, "code-review-critique-rating")
+    fill(reviewer, "#rev-annotation-id", str(annotation_id))
+    press(reviewer, "#rev-open", "#rev-status", "They rated the critique: partly helpful.")
+    shot(reviewer, "code-review-critique-rating")

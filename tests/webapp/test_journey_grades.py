@@ -13,19 +13,16 @@ import io
 import pytest
 
 from core.types import CritiqueResult, SolutionItem, StepResult
-from tests.webapp.test_journeys import (  # noqa: F401  (fixtures, used by name)
+from tests.webapp.journey import (
     Served,
-    _fill,
-    _page,
-    _pick,
-    _press,
-    _screenshot_what_was_on_screen,
-    _shot,
-    _tab,
-    _wait_row,
-    _wait_text,
-    browser,
-    served,
+    fill,
+    page_as,
+    pick,
+    press,
+    shot,
+    tab,
+    wait_row,
+    wait_text,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -81,9 +78,9 @@ def _graded_class(server: Served) -> None:
 
 def test_an_annotator_comments_on_step_3_and_the_reviewer_sees_it(served: Served, browser) -> None:  # noqa: F811
     _campaign_to_label(served)
-    page = _page(browser, served, "annotator", "pw-annotator")
-    _tab(page, "Annotate")
-    _pick(page, "#ann-campaign", "comments (0/1 done)")
+    page = page_as(browser, served, "annotator", "pw-annotator")
+    tab(page, "Annotate")
+    pick(page, "#ann-campaign", "comments (0/1 done)")
     page.click(".kbd-help")  # focus leaves the dropdown: the keys rate
     page.keyboard.press("n")
     page.wait_for_selector("#ann-step-4")
@@ -95,25 +92,23 @@ def test_an_annotator_comments_on_step_3_and_the_reviewer_sees_it(served: Served
         ("-", "#ann-step-3", "you: −1 wrong"),
     ]:
         page.keyboard.press(key)
-        _wait_text(page, selector, text)
-    _fill(page, "#ann-step-comment", COMMENT)
-    _press(page, "#ann-comment-step", "#ann-status", "Comment set on step 3")
-    _wait_text(page, "#ann-step-3", COMMENT)
+        wait_text(page, selector, text)
+    fill(page, "#ann-step-comment", COMMENT)
+    press(page, "#ann-comment-step", "#ann-status", "Comment set on step 3")
+    wait_text(page, "#ann-step-3", COMMENT)
     assert COMMENT not in page.inner_text("#ann-step-2")
-    _press(page, "#ann-submit", "#ann-status", "Submitted (version 1)")
-    _shot(page, "step-comment-annotator")
+    press(page, "#ann-submit", "#ann-status", "Submitted (version 1)")
+    shot(page, "step-comment-annotator")
 
-    reviewer = _page(browser, served, "reviewer", "pw-reviewer")
-    _tab(reviewer, "Review")
+    reviewer = page_as(browser, served, "reviewer", "pw-reviewer")
+    tab(reviewer, "Review")
     reviewer.wait_for_selector("#rev-table [data-testid=cell-0-0]")
-    _press(
-        reviewer, "#rev-table [data-testid=cell-0-0]", "#rev-status", "Annotator annotator says first wrong step = 3"
-    )
-    _wait_text(reviewer, "#rev-cards #ann-step-3", COMMENT)
+    press(reviewer, "#rev-table [data-testid=cell-0-0]", "#rev-status", "Annotator annotator says first wrong step = 3")
+    wait_text(reviewer, "#rev-cards #ann-step-3", COMMENT)
     step_3 = reviewer.inner_text("#rev-cards #ann-step-3")
     assert "annotator: −1 wrong" in step_3 and "Step comment (annotator)" in step_3, step_3
     assert COMMENT not in reviewer.inner_text("#rev-cards #ann-step-2")
-    _shot(reviewer, "step-comment-reviewer")
+    shot(reviewer, "step-comment-reviewer")
 
 
 def test_a_teacher_gives_4_points_with_step_credit_and_exports_the_gradebook(
@@ -121,29 +116,29 @@ def test_a_teacher_gives_4_points_with_step_credit_and_exports_the_gradebook(
     browser,  # noqa: F811
 ) -> None:
     _graded_class(served)
-    page = _page(browser, served, "teacher", "pw-teacher")
-    _tab(page, "Teacher")
-    _wait_row(page, "#teach-table", "cy@school.org")
+    page = page_as(browser, served, "teacher", "pw-teacher")
+    tab(page, "Teacher")
+    wait_row(page, "#teach-table", "cy@school.org")
     page.wait_for_function("() => document.querySelector('#teach-grade-problem input')?.value.includes('2 + 3 * 4')")
-    _fill(page, "#teach-points", "4")
+    fill(page, "#teach-points", "4")
     page.click("#teach-rule label:has-text('step credit')")
-    _press(page, "#teach-save-grading", "#teach-grade-status", "Grading saved: 4 points, step credit.")
-    _wait_text(page, "#teach-table", "1.33 of 4")
+    press(page, "#teach-save-grading", "#teach-grade-status", "Grading saved: 4 points, step credit.")
+    wait_text(page, "#teach-table", "1.33 of 4")
     assert "2.67 of 4" in page.inner_text("#teach-table") and "4 of 4" in page.inner_text("#teach-table")
 
     page.click("#teach-table [data-testid=cell-2-0]")  # Cy: the critic blamed step 3
     page.wait_for_selector("#teach-cards #step-3")
-    _pick(page, "#teach-first", "step 2")
-    _pick(page, "#teach-comment-step", "step 2")
-    _fill(page, "#teach-step-comment", TEACHER_NOTE)
-    _press(page, "#teach-save", "#teach-status", "Correction saved.")
-    _wait_text(page, "#teach-table", f"step 2: {TEACHER_NOTE}")
+    pick(page, "#teach-first", "step 2")
+    pick(page, "#teach-comment-step", "step 2")
+    fill(page, "#teach-step-comment", TEACHER_NOTE)
+    press(page, "#teach-save", "#teach-status", "Correction saved.")
+    wait_text(page, "#teach-table", f"step 2: {TEACHER_NOTE}")
     cy = [page.inner_text(f"#teach-table [data-testid=cell-2-{column}]").strip() for column in (0, 2, 5, 8)]
     assert cy == ["cy@school.org", "2", "true", "1.33 of 4"], cy  # the correction counts, in the points too
 
-    _pick(page, "#teach-id-column", "SIS Login ID")
-    _press(page, "#teach-export-gradebook", "#teach-grade-status", "Gradebook ready: 3 students.")
-    _shot(page, "gradebook")
+    pick(page, "#teach-id-column", "SIS Login ID")
+    press(page, "#teach-export-gradebook", "#teach-grade-status", "Gradebook ready: 3 students.")
+    shot(page, "gradebook")
     href = page.locator("#teach-gradebook a[href*='gradebook-canvas.csv']").first.get_attribute("href")
     assert href, "the gradebook has no download link"
     response = page.request.get(href if href.startswith("http") else served.url.rstrip("/") + href)

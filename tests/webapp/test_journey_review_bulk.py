@@ -10,17 +10,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from tests.webapp.test_journeys import (
+from tests.webapp.journey import (
     Served,
-    _fill,
-    _page,
-    _pick,
-    _screenshot_what_was_on_screen,  # noqa: F401 (an autouse fixture: the last page under artifacts/)
-    _shot,
-    _tab,
-    _wait_text,
-    browser,  # noqa: F401 (a fixture)
     critic_serve,
+    fill,
+    page_as,
+    pick,
+    shot,
+    tab,
+    wait_text,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -99,16 +97,16 @@ def test_reviewer_approves_twenty_disputed_rows_with_the_keyboard(seeded: Seeded
     from db.models import AnnotationEvent
     from db.session import session_scope
 
-    page = _page(browser, seeded.served, "rev", "pw-rev")
-    _tab(page, "Review")
-    _wait_text(page, "#rev-count", "27 annotations match.")  # every submitted label at first
-    _pick(page, "#rev-f-campaign", f"Algebra (#{seeded.algebra})")
-    _wait_text(page, "#rev-count", "24 annotations match.")
+    page = page_as(browser, seeded.served, "rev", "pw-rev")
+    tab(page, "Review")
+    wait_text(page, "#rev-count", "27 annotations match.")  # every submitted label at first
+    pick(page, "#rev-f-campaign", f"Algebra (#{seeded.algebra})")
+    wait_text(page, "#rev-count", "24 annotations match.")
     page.click("#rev-f-critic input")
-    _wait_text(page, "#rev-count", "22 annotations match.")
-    _fill(page, "#rev-view-name", "Algebra disputes")
+    wait_text(page, "#rev-count", "22 annotations match.")
+    fill(page, "#rev-view-name", "Algebra disputes")
     page.click("#rev-save-view")
-    _wait_text(page, "#rev-bulk-status", "Saved view 'Algebra disputes'")
+    wait_text(page, "#rev-bulk-status", "Saved view 'Algebra disputes'")
     assert "approve the selected rows" in page.inner_text("#tab-review")  # the shortcuts are on the page
 
     # ann1 fixes one label after the reviewer listed it: the listed version is stale now.
@@ -122,12 +120,12 @@ def test_reviewer_approves_twenty_disputed_rows_with_the_keyboard(seeded: Seeded
         "() => document.querySelectorAll('#rev-selected input[type=checkbox]:checked').length === 22"
     )
     page.keyboard.press("Shift+Y")
-    _wait_text(page, "#rev-bulk-status", "Approved 20 annotations.")
+    wait_text(page, "#rev-bulk-status", "Approved 20 annotations.")
     summary = page.inner_text("#rev-bulk-status")
     assert f"Skipped 1 row changed since you listed them: #{seeded.changed}." in summary, summary
     assert f"four eyes: another reviewer decides): #{seeded.own}." in summary, summary
-    _wait_text(page, "#rev-count", "2 annotations match.")  # the own row and the changed one, still to review
-    _shot(page, "bulk-approved")
+    wait_text(page, "#rev-count", "2 annotations match.")  # the own row and the changed one, still to review
+    shot(page, "bulk-approved")
 
     with session_scope(seeded.served.database_url) as session:
         approvals = session.scalars(select(AnnotationEvent).where(AnnotationEvent.action == "approve")).all()
@@ -137,27 +135,27 @@ def test_reviewer_approves_twenty_disputed_rows_with_the_keyboard(seeded: Seeded
 
     # The saved view re-applies the whole filter after a reload.
     page.reload()
-    _wait_text(page, "#whoami", "Logged in as")
-    _tab(page, "Review")
-    _pick(page, "#rev-view", "Algebra disputes")
+    wait_text(page, "#whoami", "Logged in as")
+    tab(page, "Review")
+    pick(page, "#rev-view", "Algebra disputes")
     page.wait_for_function("() => document.querySelector('#rev-f-critic input').checked")
-    _wait_text(page, "#rev-count", "2 annotations match.")
+    wait_text(page, "#rev-count", "2 annotations match.")
 
 
 def test_annotate_tab_offers_campaigns_without_a_refresh(seeded: Seeded, browser) -> None:  # noqa: F811
     from db.campaigns import create_campaign
     from db.session import session_scope
 
-    page = _page(browser, seeded.served, "ann1", "pw-ann1")
-    _tab(page, "Annotate")
+    page = page_as(browser, seeded.served, "ann1", "pw-ann1")
+    tab(page, "Annotate")
     page.click("#ann-campaign input")
     page.get_by_role("option").filter(has_text="Algebra").first.wait_for()
     page.keyboard.press("Escape")
     # A campaign made while the page is open shows when the tab is opened again.
     with session_scope(seeded.served.database_url) as session:
         create_campaign(session, name="Made later")
-    _tab(page, "Critique")
-    _tab(page, "Annotate")
+    tab(page, "Critique")
+    tab(page, "Annotate")
     page.click("#ann-campaign input")
     page.get_by_role("option").filter(has_text="Made later").first.wait_for()
-    _shot(page, "annotate-picker-filled")
+    shot(page, "annotate-picker-filled")

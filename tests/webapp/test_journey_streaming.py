@@ -15,23 +15,19 @@ import pytest
 
 from core.types import CritiqueResult, SolutionItem, StepCheck, StepResult
 from tests.conftest import MODEL_CACHE
-from tests.webapp import test_journeys
-from tests.webapp.server import running_app
-from tests.webapp.test_journeys import (
+from tests.webapp.journey import (
     ADMIN_PASSWORD,
     Served,
-    _fill,
-    _page,
-    _shot,
-    _wait_text,
     critic_serve,
+    fill,
+    page_as,
+    shot,
+    wait_text,
 )
+from tests.webapp.server import running_app
 
 # A real model on 2 CPU cores: these journeys may outlast the default per-test limit on a busy machine.
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(1500)]
-# The journeys' fixtures, shared: the module's Chromium, and a screenshot of each test's last page under artifacts/.
-browser = test_journeys.browser
-_screenshot_what_was_on_screen = test_journeys._screenshot_what_was_on_screen
 
 PROBLEM = (
     "A stationery shop sells pencils at $2 each and erasers at $1 each. Ana buys 6 pencils and 3 erasers and pays "
@@ -80,19 +76,19 @@ def served_defaults(tmp_path_factory: pytest.TempPathFactory, embedded_model_dir
 
 
 def test_step_cards_stream_as_the_critic_writes_them(served_defaults: Served, browser) -> None:
-    page = _page(browser, served_defaults, "admin", ADMIN_PASSWORD)
-    _fill(page, "#critique-problem", PROBLEM)
-    _fill(page, "#critique-solution", "\n".join(STEPS))
+    page = page_as(browser, served_defaults, "admin", ADMIN_PASSWORD)
+    fill(page, "#critique-problem", PROBLEM)
+    fill(page, "#critique-solution", "\n".join(STEPS))
     page.set_viewport_size({"width": 1280, "height": 2000})  # the whole card list on screen
     page.evaluate(WATCH_CARDS_JS)
     page.click("#critique-run")
     page.wait_for_function("() => 'step-1' in window.__seen.judged", timeout=1_800_000)
-    _shot(page, "streaming-step-1-judged")  # what a person sees then: step 1 judged, the rest still being written
+    shot(page, "streaming-step-1-judged")  # what a person sees then: step 1 judged, the rest still being written
     # A person sees the card, not the loading cover Gradio may draw over an output while its event runs.
     assert page.locator("#step-1 .badge-correct, #step-1 .badge-incorrect").first.is_visible()
     page.wait_for_function("() => window.__seen.final !== null", timeout=1_800_000)
     seen: dict[str, Any] = page.evaluate("() => window.__seen")
-    _shot(page, "streaming-finished")
+    shot(page, "streaming-finished")
     judged = seen["judged"]
     assert "step-1" in judged, f"step 1's card never showed a verdict while the critique ran: {seen}"
     # Step 1's card had its verdict while the critic was still writing: before the critique was finished and before
@@ -102,7 +98,7 @@ def test_step_cards_stream_as_the_critic_writes_them(served_defaults: Served, br
     assert last == "step-1" or judged["step-1"] < judged[last], seen
     # Its critique text grew on the page, piece by piece, before the verdict came.
     assert len(seen["text"]["step-1"]) >= 3, f"step 1's critique arrived in fewer than 3 pieces: {seen['text']}"
-    _wait_text(page, "#critique-cards", "Model: embedded")
+    wait_text(page, "#critique-cards", "Model: embedded")
     note = page.locator("#model-note")
     assert note.is_visible() and page.locator("#model-note").count() == 1
     assert "its judgements are suggestions; the checker's proofs are reliable" in note.inner_text()
@@ -173,11 +169,11 @@ def test_cards_say_where_each_verdict_comes_from_and_the_embedded_model_note_is_
     scripted = web.ctx._critics[("scripted", "scripted", "single")]
     web.ctx._critics[(model, "transformers", "single")] = ProvenanceCritic(scripted.backend, model)  # type: ignore[assignment]
     with running_app(web.ctx) as url:
-        page = _page(browser, Served(url=url, database_url=web.url, home=Path()), "admin", "pw-admin")
-        _fill(page, "#critique-problem", PROBLEM)
-        _fill(page, "#critique-solution", "\n".join(["Plan.", *STEPS]))
+        page = page_as(browser, Served(url=url, database_url=web.url, home=Path()), "admin", "pw-admin")
+        fill(page, "#critique-problem", PROBLEM)
+        fill(page, "#critique-solution", "\n".join(["Plan.", *STEPS]))
         page.click("#critique-run")
-        _wait_text(page, "#critique-cards", "First wrong step: 4")
+        wait_text(page, "#critique-cards", "First wrong step: 4")
         lines = [page.locator(f"#step-{i} .step-source") for i in range(1, 5)]
         assert all(line.is_visible() for line in lines)
         assert lines[0].inner_text() == (
@@ -200,4 +196,4 @@ def test_cards_say_where_each_verdict_comes_from_and_the_embedded_model_note_is_
         page.click("#model-note summary")
         howto = page.locator("#model-note .model-howto")
         assert "CRITIC_BACKEND=openai" in howto.inner_text() and "docs/serving.md" in howto.inner_text()
-        _shot(page, "provenance")
+        shot(page, "provenance")

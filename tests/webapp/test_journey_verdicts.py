@@ -9,16 +9,15 @@ from pathlib import Path
 import pytest
 
 from tests.core.served_critiques import PENCILS_PROBLEM, PENCILS_STEPS
-from tests.webapp.test_journeys import (
+from tests.webapp.journey import (
     ADMIN_PASSWORD,
     OPEN_PAGES,
     Served,
-    _fill,
-    _page,
-    _shot,
-    _wait_text,
-    browser,  # noqa: F401 (a fixture)
     critic_serve,
+    fill,
+    page_as,
+    shot,
+    wait_text,
 )
 
 # A real model on 2 CPU cores: these journeys may outlast the default per-test limit on a busy machine.
@@ -40,14 +39,14 @@ def test_the_checker_proof_names_the_first_wrong_step_in_the_pencils_example(
     served_embedded: Served,
     browser,  # noqa: F811
 ) -> None:
-    page = _page(browser, served_embedded, "admin", ADMIN_PASSWORD)
-    _fill(page, "#critique-problem", PENCILS_PROBLEM)
-    _fill(page, "#critique-solution", "\n".join(f"Step {i}: {s}" for i, s in enumerate(PENCILS_STEPS, start=1)))
+    page = page_as(browser, served_embedded, "admin", ADMIN_PASSWORD)
+    fill(page, "#critique-problem", PENCILS_PROBLEM)
+    fill(page, "#critique-solution", "\n".join(f"Step {i}: {s}" for i, s in enumerate(PENCILS_STEPS, start=1)))
     page.click("#critique-run")
-    _wait_text(page, "#critique-cards", "First wrong step", timeout=600_000)
+    wait_text(page, "#critique-cards", "First wrong step", timeout=600_000)
     page.wait_for_selector("#critique-save-labels", state="visible", timeout=600_000)  # the final result is shown
     cards = page.inner_text("#critique-cards")
-    _shot(page, "verdicts-pencils")
+    shot(page, "verdicts-pencils")
     assert "First wrong step: 3" in cards, cards
     assert "First wrong step: 2" not in cards
     assert "12 + 3 = 16 is false (12 + 3 = 15)" in cards, "the checker's reason is on step 3"

@@ -15,20 +15,17 @@ import pytest
 from standardwebhooks import Webhook
 
 from tests.training.webhook_receiver import webhook_receiver
-from tests.webapp.test_journeys import (  # noqa: F401  (fixtures, used by name)
+from tests.webapp.journey import (
     ADMIN_PASSWORD,
     Served,
-    _fill,
-    _page,
-    _pick,
-    _press,
-    _screenshot_what_was_on_screen,
-    _shot,
-    _tab,
-    _wait_row,
-    _wait_text,
-    browser,
     critic_serve,
+    fill,
+    page_as,
+    pick,
+    press,
+    shot,
+    tab,
+    wait_row,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -53,7 +50,7 @@ def _refresh_until_row(page, *cells: str, timeout_s: float = 60.0) -> None:
     while True:
         page.click("#webhooks-refresh")
         try:
-            _wait_row(page, "#webhooks-deliveries", *cells, timeout=2_000)
+            wait_row(page, "#webhooks-deliveries", *cells, timeout=2_000)
             return
         except Exception:
             if time.monotonic() > deadline:
@@ -65,25 +62,25 @@ def test_admin_registers_a_webhook_sees_a_failing_receiver_retried_and_replays_i
     browser,  # noqa: F811
 ) -> None:
     with webhook_receiver(status=500) as receiver:
-        page = _page(browser, hooked, "admin", ADMIN_PASSWORD)
-        _tab(page, "Admin")
-        _tab(page, "Webhooks")
-        _fill(page, "#webhooks-url", "ftp://example.org/hook")
+        page = page_as(browser, hooked, "admin", ADMIN_PASSWORD)
+        tab(page, "Admin")
+        tab(page, "Webhooks")
+        fill(page, "#webhooks-url", "ftp://example.org/hook")
         page.click("#webhooks-events label:has-text('campaign.finished')")
-        _press(page, "#webhooks-add", "#webhooks-status", "must start with http:// or https://")
+        press(page, "#webhooks-add", "#webhooks-status", "must start with http:// or https://")
 
-        _fill(page, "#webhooks-url", receiver.url)
-        _press(page, "#webhooks-add", "#webhooks-status", "Registered webhook 1 for campaign.finished")
+        fill(page, "#webhooks-url", receiver.url)
+        press(page, "#webhooks-add", "#webhooks-status", "Registered webhook 1 for campaign.finished")
         secret = re.search(r"whsec_\S+", page.inner_text("#webhooks-status")).group(0)
-        _wait_row(page, "#webhooks-subscriptions", "1", receiver.url, "campaign.finished", "true")
+        wait_row(page, "#webhooks-subscriptions", "1", receiver.url, "campaign.finished", "true")
 
-        _tab(page, "Campaigns")  # closing a campaign is the event
-        _fill(page, "#admin-campaign-name", "hooked")
-        _press(page, "#admin-create-campaign", "#admin-status", "Created campaign hooked")
-        _pick(page, "#admin-campaign-status", "closed")
-        _press(page, "#admin-save-campaign", "#admin-status", "Saved campaign hooked")
+        tab(page, "Campaigns")  # closing a campaign is the event
+        fill(page, "#admin-campaign-name", "hooked")
+        press(page, "#admin-create-campaign", "#admin-status", "Created campaign hooked")
+        pick(page, "#admin-campaign-status", "closed")
+        press(page, "#admin-save-campaign", "#admin-status", "Saved campaign hooked")
 
-        _tab(page, "Webhooks")  # the receiver answered 500 twice: retried, then given up
+        tab(page, "Webhooks")  # the receiver answered 500 twice: retried, then given up
         _refresh_until_row(page, "1", "campaign.finished", receiver.url, "failed", "2", "500")
         assert "HTTP 500" in page.inner_text("#webhooks-deliveries")
         assert len(receiver.requests) == 2
@@ -91,9 +88,9 @@ def test_admin_registers_a_webhook_sees_a_failing_receiver_retried_and_replays_i
         receiver.status = 200  # mended
         page.click("#webhooks-deliveries [data-testid=cell-0-0]")
         page.wait_for_function("() => document.querySelector('#webhooks-delivery input').value === '1'")
-        _press(page, "#webhooks-replay", "#webhooks-status", "Delivery 1 is queued to be sent again")
+        press(page, "#webhooks-replay", "#webhooks-status", "Delivery 1 is queued to be sent again")
         _refresh_until_row(page, "1", "campaign.finished", receiver.url, "succeeded", "3", "200")
-        _shot(page, "admin-webhooks")
+        shot(page, "admin-webhooks")
 
     assert len(receiver.requests) == 3
     message_ids = {headers["webhook-id"] for _, headers in receiver.requests}
@@ -104,8 +101,8 @@ def test_admin_registers_a_webhook_sees_a_failing_receiver_retried_and_replays_i
 
 
 def test_the_secret_is_not_shown_again_in_the_list(hooked: Served, browser) -> None:  # noqa: F811
-    page = _page(browser, hooked, "admin", ADMIN_PASSWORD)
-    _tab(page, "Admin")
-    _tab(page, "Webhooks")
-    _wait_row(page, "#webhooks-subscriptions", "1")
+    page = page_as(browser, hooked, "admin", ADMIN_PASSWORD)
+    tab(page, "Admin")
+    tab(page, "Webhooks")
+    wait_row(page, "#webhooks-subscriptions", "1")
     assert "whsec_" not in page.inner_text("body")

@@ -385,7 +385,8 @@ def evil_site(tmp_path: Path) -> Iterator[tuple[Path, str]]:
 def test_another_site_in_chromium_can_neither_use_the_login_nor_frame_the_app(
     web, campaigns: dict[str, Any], app_url: str, evil_site: tuple[Path, str]
 ) -> None:
-    from tests.webapp.test_browser import CHROMIUM, CHROMIUM_ARGS, _log_in
+    from tests.webapp.journey import CHROMIUM, CHROMIUM_ARGS
+    from tests.webapp.test_browser import _log_in
 
     folder, evil_url = evil_site
     save = Attacker(app_url, "annotator", "pw-annotator").fn_index(api_name="save_annotation")

@@ -249,7 +249,8 @@ def test_logout_in_chromium_and_another_sites_logout_link_does_nothing(
 ) -> None:
     from playwright.sync_api import sync_playwright
 
-    from tests.webapp.test_browser import CHROMIUM, CHROMIUM_ARGS, _log_in, _wait_text
+    from tests.webapp.journey import CHROMIUM, CHROMIUM_ARGS
+    from tests.webapp.test_browser import _log_in, _wait_text
 
     with session_scope(web.url) as session:
         create_user(session, username="o'brien", password="pw-obrien", role="viewer")
