@@ -110,6 +110,7 @@ class AutoBackend(Backend):
             return True
 
     def _run_server(self) -> None:
+        from core.backends.cpu import vllm_honours_seeds
         from core.backends.openai_backend import OpenAIBackend
         from core.vllm_server import free_port, start_vllm_server
 
@@ -132,6 +133,7 @@ class AutoBackend(Backend):
             served = OpenAIBackend(
                 server.served_name,
                 base_url=server.base_url,
+                request_seeds=vllm_honours_seeds(),
                 timeout_s=max(self.settings.request_timeout_s, 600.0),
                 settings=self.settings,
             )

@@ -16,6 +16,13 @@ def gpu_available() -> bool:
     return torch.cuda.is_available()
 
 
+def vllm_honours_seeds() -> bool:
+    """Whether vLLM here can sample a request with its own seed. On a CPU it cannot: when a prompt is prefilled in
+    chunks the engine rewinds the request's generator with a CUDA-only call, and the worker dies; sampled requests
+    then go unseeded (greedy ones never use the seed)."""
+    return gpu_available()
+
+
 # x86 instruction-set flags (as /proc/cpuinfo names them) with native bfloat16 arithmetic: AVX512-BF16 and the AMX
 # tile units. Without them torch and vLLM emulate bfloat16 through float32, which is slower than float32 itself.
 NATIVE_BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})

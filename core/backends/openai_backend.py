@@ -73,9 +73,14 @@ class OpenAIBackend(Backend):
         timeout_s: float | None = None,
         max_retries: int = 2,
         max_concurrency: int = 64,
+        request_seeds: bool = True,
         settings: Settings | None = None,
     ) -> None:
+        """`request_seeds=False` sends sampled requests without their seed: vLLM's CPU engine cannot rewind a seeded
+        request's generator when it discards a token sampled for a chunked prompt, and its worker dies
+        ("CPU Generator does not use offset"); the auto backend's server on a CPU is asked that way."""
         super().__init__(model_name)
+        self.request_seeds = request_seeds
         settings = settings or get_settings()
         url = base_url or settings.base_url
         if not url:
@@ -279,7 +284,7 @@ class OpenAIBackend(Backend):
             "top_p": params.top_p,
             "n": n,
         }
-        if seed is not None:
+        if seed is not None and self.request_seeds:
             args["seed"] = seed
         if params.logprobs:
             args["logprobs"] = True

@@ -77,6 +77,7 @@ class VLLMBackend(Backend):
         vllm = import_vllm()
         self._vllm = vllm
         gpu = cpu.gpu_available()
+        self._request_seeds = cpu.vllm_honours_seeds()
         cpu_options: dict[str, Any] = {}
         dtype = dtype or ("auto" if gpu else cpu_dtype_name(settings.cpu_dtype))
         if not gpu:
@@ -118,7 +119,7 @@ class VLLMBackend(Backend):
             temperature=params.temperature,
             top_p=params.top_p,
             max_tokens=max(params.max_new_tokens, constraint.max_tokens if constraint else 0),
-            seed=params.seed,
+            seed=params.seed if self._request_seeds else None,
             repetition_penalty=params.repetition_penalty,
             logprobs=params.logprobs or None,
             structured_outputs=structured,

@@ -314,3 +314,15 @@ def test_a_server_that_ignores_the_grammar_is_not_reported_as_constrained(stub: 
     assert request["logprobs"] is True and request["top_logprobs"] >= 2
     # The stub answers free text whatever the grammar said: the critic sees that the format was not enforced.
     assert not result.constrained and REFUSED_GRAMMAR_NOTE in result.notes
+
+
+def test_a_cpu_vllm_server_gets_sampled_requests_without_their_seed(stub: StubServer) -> None:
+    # vLLM's CPU worker dies on a seeded request whose prompt is prefilled in chunks, so the auto backend's server on
+    # a CPU is asked without seeds; every other server keeps them (reproducible samples).
+    params = GenerationParams(n=2, temperature=0.7, seed=10, max_new_tokens=8)
+    backend_for(stub).generate([chat("seeded")], params)
+    assert [r.get("seed") for r in stub.completion_requests] == [10]
+    stub.requests.clear()
+    unseeded = backend_for(stub, request_seeds=False)
+    out = unseeded.generate([chat("unseeded")], params)
+    assert len(out[0]) == 2 and ["seed" in r for r in stub.completion_requests] == [False]
