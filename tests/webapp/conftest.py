@@ -115,13 +115,17 @@ def assert_inert(markup: str, *, web_links: bool = False) -> None:
 
 # The browser journeys' fixtures (tests/webapp/journey.py): one server and one Chromium per test module.
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Iterator[Served]:
+def served(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path
+) -> Iterator[Served]:
     """`critic serve` (with its training worker) on the tiny model, a fresh home and database, and one user a role."""
     from db.session import session_scope
     from db.users import create_user
 
     env = {"CRITIC_MODEL": str(tiny_model_dir), "CRITIC_BACKEND": "transformers", "CRITIC_MAX_NEW_TOKENS": "160"}
-    with critic_serve(tmp_path_factory.mktemp("served"), env) as served:
+    # Each module's server log is kept under its own name: a failing journey's log is not overwritten by the next.
+    log_name = f"{request.module.__name__.rsplit('.', 1)[-1]}-serve.log"
+    with critic_serve(tmp_path_factory.mktemp("served"), env, log_name=log_name) as served:
         with session_scope(served.database_url) as session:
             for role, name in PEOPLE.items():
                 create_user(session, username=name, password=f"pw-{name}", role=role)
