@@ -81,8 +81,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--objective",
         default="plain",
-        choices=["plain", "judgements"],
-        help="SFT objective (SFTJobConfig.objective): plain, or judgements (decision tokens weighted, balanced).",
+        choices=["plain", "judgements", "balanced"],
+        help="SFT objective (SFTJobConfig.objective): plain, judgements (decision tokens weighted, solutions "
+        "balanced) or balanced (as judgements, the error side's decisions weighed up to the right side's).",
     )
     parser.add_argument(
         "--critic",

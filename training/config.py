@@ -159,13 +159,15 @@ class SFTJobConfig(_JobConfigBase):
     )
     teacher_max_new_tokens: int = Field(1024, gt=0, description="Generation budget per teacher critique.")
     learning_rate: float = Field(1e-5, gt=0.0, lt=1.0, description="Peak learning rate (AdamW).")
-    objective: Literal["plain", "judgements"] = Field(
+    objective: Literal["plain", "judgements", "balanced"] = Field(
         "plain",
         description="Training loss: 'plain' = every critique token alike (the template text is learned in a few steps "
         "and then dominates nothing but the loss); 'judgements' = the decision tokens (each step's first words after "
         "'This step', where a correct and a wrong step's critiques part, and the \\boxed{} values of the "
         "judgements and the answer) weigh judgement_weight times a text token, and erroneous and correct solutions "
-        "are balanced (the smaller class repeated).",
+        "are balanced (the smaller class repeated); 'balanced' = as 'judgements', and the error side's decision "
+        "tokens (a -1 judgement, its analysis, an answer naming a step) weigh more again, by how many times fewer "
+        "they are in the training critiques, so that judging every step right is no cheaper than finding the error.",
     )
     judgement_weight: float = Field(
         5.0, ge=1.0, le=100.0, description="objective=judgements: weight of a decision token (a text token weighs 1)."

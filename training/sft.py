@@ -52,9 +52,10 @@ def sft_trainer_config(config: SFTJobConfig, output_dir: Path, *, has_eval: bool
     )
 
 
-def _critique_only_trainer_class(judgement_weight: float | None = None) -> type:
+def _critique_only_trainer_class(judgement_weight: float | None = None, error_weight: float | None = None) -> type:
     """SFTTrainer whose loss projects only the critique positions through the LM head, optionally weighting the
-    decision tokens (`judgement_weight`: objective=judgements, `training.objective`).
+    decision tokens (`judgement_weight`: objective=judgements; `error_weight` for the error side's: objective=balanced;
+    `training.objective`).
 
     TRL's fused LM head scores only labelled positions on GPUs (Triton); elsewhere it scores every position in
     tiles and recomputes them in the backward pass, so on CPU a step costs more than a plain loop's
@@ -87,7 +88,7 @@ def _critique_only_trainer_class(judgement_weight: float | None = None) -> type:
                     if token not in self._pieces:
                         self._pieces[token] = self.processing_class.decode([token])
                     pieces.append(self._pieces[token])
-                for i, w in zip(where, token_weights(pieces, judgement_weight or 1.0), strict=True):
+                for i, w in zip(where, token_weights(pieces, judgement_weight or 1.0, error_weight), strict=True):
                     weights[i] = w
             return weights
 
@@ -139,12 +140,18 @@ def run_sft(
 ) -> TrainOutcome:
     """Fine-tune `model_path` on the examples and save the result under `output_dir/model` (unless save=False)."""
     # The actor's job fine-tunes on solutions, not critiques: its config has no critique objective (plain loss).
-    weighted = getattr(config, "objective", "plain") == "judgements"
-    trainer_class = _critique_only_trainer_class(config.judgement_weight if weighted else None)
+    objective = getattr(config, "objective", "plain")
+    weighted = objective in ("judgements", "balanced")
+    error_weight = None
     if weighted:
-        from training.objective import balance_classes
+        from training.objective import balance_classes, error_side_ratio
 
         train_examples = balance_classes(train_examples, seed=config.seed)
+        if objective == "balanced":
+            ratio = error_side_ratio([ex["completion"] for ex in train_examples])
+            error_weight = config.judgement_weight * ratio
+            reporter.log(f"objective balanced: error-side decision tokens weigh {error_weight:.1f} (x{ratio:.2f})")
+    trainer_class = _critique_only_trainer_class(config.judgement_weight if weighted else None, error_weight)
 
     if not train_examples:
         from core.errors import BadInputError

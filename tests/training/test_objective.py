@@ -10,7 +10,13 @@ import pytest
 
 from core.types import NO_ERROR
 from training.config import load_config
-from training.objective import balance_classes, decision_spans, token_weights
+from training.objective import (
+    balance_classes,
+    decision_spans,
+    error_side_ratio,
+    sided_decision_spans,
+    token_weights,
+)
 from training.progress import MemoryReporter
 from training.sft import run_sft
 from training.targets import LabelledItem, build_sft_targets, template_critique
@@ -58,6 +64,34 @@ def test_tokens_overlapping_a_decision_span_get_the_weight() -> None:
     assert weights == [1.0, 5.0, 5.0, 5.0, 5.0, 1.0, 1.0, 1.0, 5.0, 5.0, 1.0]
 
 
+def test_the_error_side_is_the_wrong_steps_block_and_an_answer_naming_a_step() -> None:
+    text = template_critique(_item(2))
+    sides = [(text[a:b], error) for a, b, error in sided_decision_spans(text)]
+    assert sides == [("follows from the", False), ("1", False), ("is wrong, so", True), ("-1", True), ("2", True)]
+    right = template_critique(_item(NO_ERROR))
+    assert not any(error for _, _, error in sided_decision_spans(right))  # its answer -1 is the right side's
+
+
+def test_the_error_side_weighs_as_much_in_all_as_the_right_side() -> None:
+    # One wrong solution (step 2 wrong: 2 spans before it on the right side, 3 on the error side) beside one right
+    # solution (2 steps, 4 spans plus the answer, all on the right side): 7 right-side spans, 3 error-side ones.
+    texts = [template_critique(_item(2)), template_critique(_item(NO_ERROR))]
+    ratio = error_side_ratio(texts)
+    assert ratio == pytest.approx(7 / 3)
+    # The wrong solution's critique cut at every span's edges: each span's piece takes its side's weight.
+    text = texts[0]
+    spans = sided_decision_spans(text)
+    cuts = sorted({0, len(text), *(edge for start, end, _ in spans for edge in (start, end))})
+    pieces = [text[a:b] for a, b in zip(cuts, cuts[1:], strict=False)]
+    expected = []
+    for a in cuts[:-1]:
+        side = next((error for start, _, error in spans if start == a), None)
+        expected.append(1.0 if side is None else 5.0 * ratio if side else 5.0)
+    assert token_weights(pieces, 5.0, 5.0 * ratio) == pytest.approx(expected)
+    assert sorted(set(expected)) == pytest.approx([1.0, 5.0, 5.0 * ratio])
+    assert error_side_ratio(texts[1:]) == 1.0  # no error side: nothing to weigh up
+
+
 def test_the_smaller_class_is_repeated_until_both_weigh_the_same() -> None:
     examples = [{"first_error_step": NO_ERROR, "n": i} for i in range(2)] + [
         {"first_error_step": 1, "n": i} for i in range(7)
@@ -69,7 +103,8 @@ def test_the_smaller_class_is_repeated_until_both_weigh_the_same() -> None:
 
 
 @pytest.mark.slow
-def test_a_judgement_weighted_job_trains(tiny_model_dir: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("objective", ["judgements", "balanced"])
+def test_a_judgement_weighted_job_trains(objective: str, tiny_model_dir: Path, tmp_path: Path) -> None:
     items = [_item(NO_ERROR, 0), _item(1, 1), _item(2, 2), _item(1, 3)]
     examples = build_sft_targets(items, teacher=None).examples
     config = load_config(
@@ -81,7 +116,7 @@ def test_a_judgement_weighted_job_trains(tiny_model_dir: Path, tmp_path: Path) -
             "max_length": 1024,
             "learning_rate": 1e-4,
             "evaluate": False,
-            "objective": "judgements",
+            "objective": objective,
             "gradient_accumulation_steps": 2,
         },
     )
@@ -96,3 +131,5 @@ def test_a_judgement_weighted_job_trains(tiny_model_dir: Path, tmp_path: Path) -
     )
     losses = [value for _, name, value in reporter.metrics if name == "loss"]
     assert outcome.steps == 2 and len(losses) == 2 and all(math.isfinite(x) and x > 0 for x in losses)
+    weighed_up = [message for _, message in reporter.logs if "error-side decision tokens weigh" in message]
+    assert bool(weighed_up) == (objective == "balanced")
