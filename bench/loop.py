@@ -16,7 +16,8 @@ interval of the F1 difference and the gate's decision.
 `--synthetic` trains and evaluates on injected errors instead (training.synthetic: each correct solution beside a
 copy with one step made wrong, the label known by construction), held out by problem as above. The last line is the
 lift: `lift F1 <base> -> <candidate>, difference <d> [<lo>, <hi>], gate: ...; control: <d> [<lo>, <hi>], gate: ...`
-for `--critic` (combined, the gate's, or llm, the model alone), the other critic's line just above it.
+for `--critic` (combined, the gate's, or llm, the model alone, scored again as `critic llm`: no checker findings in
+its prompt), the other critic's line just above it.
 
 The control run (`--runs shuffled`) permutes the training labels among the training solutions only before import
 (`training.controls.shuffled_labels`: the same label mix, each label fitting its solution's length); its candidate
@@ -182,10 +183,24 @@ def run_loop(args: argparse.Namespace, *, shuffle: bool, home: Path) -> dict[str
     t0 = time.perf_counter()
     job = _train_and_gate(args, config, gate_set)
     job_s = time.perf_counter() - t0
+    lift = {critic: _lift(base, job["candidate"] or {}, args, critic) for critic in ("llm", "combined")}
+    alone: dict[str, Any] = {}
+    if args.synthetic and job["candidate_path"]:
+        # The model alone, scored on its own: in a combined run the checker's findings are in the prompt and its
+        # proven step is forced into the critique, so that run's model view is not the model alone.
+        t0 = time.perf_counter()
+        base_alone = _score_model_alone(args, str(_base_model()), gate_set, home.parent / "eval-base-llm", None)
+        cand_alone = _score_model_alone(
+            args, job["candidate_path"], gate_set, home / "eval-candidate-llm", job["candidate_version"]
+        )
+        lift["llm"] = _lift(base_alone, cand_alone, args, "combined")
+        alone = {"base": _summary(base_alone), "retrained": _summary(cand_alone)}
+        alone["seconds"] = round(time.perf_counter() - t0)
     dispose_engines()
     return {
         "run": "shuffled" if shuffle else "real",
-        "lift": {critic: _lift(base, job["candidate"] or {}, args, critic) for critic in ("llm", "combined")},
+        "lift": lift,
+        "model_alone": alone,
         "base": _summary(base),
         "retrained": _summary(job["candidate"] or {}),
         "gate": job["gate"],
@@ -232,13 +247,35 @@ def _import_and_hold_out(args: argparse.Namespace, home: Path, *, shuffle: bool)
     return gate_set
 
 
-def _score_base(args: argparse.Namespace, gate_set: Any, home: Path) -> dict[Any, dict[str, Any]]:
+def _base_model() -> Path:
     from core.models import resolve_model
     from core.settings import get_settings
+
+    return resolve_model(get_settings().model)
+
+
+def _score_model_alone(
+    args: argparse.Namespace, model: str, gate_set: Any, output: Path, version_id: int | None
+) -> dict[Any, dict[str, Any]]:
+    """The model without the checker (`critic llm`) on the gate's items, as `critic eval-set score` would score it."""
     from training.gate import evaluate_on_set
 
     return evaluate_on_set(
-        str(resolve_model(get_settings().model)),
+        model,
+        gate_set,
+        output=output,
+        max_new_tokens=args.max_new_tokens,
+        model_version_id=version_id,
+        backend=args.eval_backend,
+        critic="llm",
+    )
+
+
+def _score_base(args: argparse.Namespace, gate_set: Any, home: Path) -> dict[Any, dict[str, Any]]:
+    from training.gate import evaluate_on_set
+
+    return evaluate_on_set(
+        str(_base_model()),
         gate_set,
         # One directory for every run: the base model's predictions on the same set are scored once and resumed
         # (skipped) by later runs, whose databases still record the run for the job's gate to reuse.
@@ -303,6 +340,8 @@ def _train_and_gate(args: argparse.Namespace, config: Any, gate_set: Any) -> dic
         )
         return {
             "candidate": candidate,
+            "candidate_path": version.path,
+            "candidate_version": version.id,
             "gate": dict(version.metrics.get("gate") or {}),
             "status": version.status,
             "train": dict((job.metrics or {}).get("train") or {}),
@@ -368,12 +407,14 @@ def _pct(value: Any) -> str:
 def report(result: dict[str, Any]) -> str:
     lines = [f"== {result['run']} labels: {result['data'].get('train', '?')} training solutions "
              f"({result['data'].get('eval_set_excluded', '?')} left out as evaluation-set problems)"]  # fmt: skip
-    lines.append(f"{'':<10}{'items':>6}{'parse%':>8}{'F1':>7}{'err%':>7}{'corr%':>7}{'AUROC':>7}")
-    for name in ("base", "retrained"):
-        s = result[name]
+    lines.append(f"{'':<14}{'items':>6}{'parse%':>8}{'F1':>7}{'err%':>7}{'corr%':>7}{'AUROC':>7}")
+    rows = [(name, result[name]) for name in ("base", "retrained")]
+    alone = result.get("model_alone") or {}
+    rows += [(f"{name} llm", alone[name]) for name in ("base", "retrained") if name in alone]
+    for name, s in rows:
         auroc = "-" if s["step_auroc"] is None else f"{s['step_auroc']:.3f}"
         lines.append(
-            f"{name:<10}{s['items']:>6}{_pct(s['parse_rate']):>8}{_pct(s['f1']):>7}{_pct(s['error_acc']):>7}"
+            f"{name:<14}{s['items']:>6}{_pct(s['parse_rate']):>8}{_pct(s['f1']):>7}{_pct(s['error_acc']):>7}"
             f"{_pct(s['correct_acc']):>7}{auroc:>7}"
         )
     gate = result["gate"]

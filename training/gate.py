@@ -87,9 +87,11 @@ def gate_eval_config(
     max_new_tokens: int,
     model_version_id: int | None = None,
     backend: str = "transformers",
+    critic: str = "combined",
 ) -> Any:
     """The evaluation config the gate scores a model with (greedy, one sample): one place, so a stored score's
-    fingerprint is compared with the one a fresh scoring would have."""
+    fingerprint is compared with the one a fresh scoring would have. `critic`: the gate's combined critic, or llm
+    for the model alone (no checker findings in its prompt or forced into its critique)."""
     from training.evaluation import EvalConfig
 
     return EvalConfig.build(
@@ -102,6 +104,7 @@ def gate_eval_config(
         max_new_tokens=max_new_tokens,
         model_version_id=model_version_id,
         eval_set_id=gate_set.eval_set_id,
+        critic=critic,
     )
 
 
@@ -114,6 +117,7 @@ def evaluate_on_set(
     model_version_id: int | None = None,
     backend: str = "transformers",
     on_progress: Callable[[int, int], None] | None = None,
+    critic: str = "combined",
 ) -> dict[ItemKey, dict[str, Any]]:
     """Score `model` on the set (greedy, one sample) through the evaluation harness; the run is stored as an EvalRun.
 
@@ -128,6 +132,7 @@ def evaluate_on_set(
         max_new_tokens=max_new_tokens,
         model_version_id=model_version_id,
         backend=backend,
+        critic=critic,
     )
     benchmark = Benchmark(name=gate_set.name, subsets={gate_set.name: list(gate_set.items)})
     run_eval(config, benchmark=benchmark, show_progress=False, on_progress=on_progress)

@@ -242,6 +242,11 @@ def test_stored_scores_are_reused_only_on_the_same_prediction_fingerprint(
     assert stored() is not None
     monkeypatch.setattr(evaluation, "prediction_code_digest", lambda: "other code")
     assert stored() is None
+    # The model alone (no checker findings in its prompt) is another critic: never the gate's combined reference.
+    alone = gate.gate_eval_config(
+        "embedded-path", gate_set, output=tmp_path, max_new_tokens=512, backend="auto", critic="llm"
+    )
+    assert alone.critic == "llm" and alone.prediction_fingerprint() != fingerprint()
 
 
 def test_a_reference_that_reads_badly_is_never_used(sqlite_session: Session, tmp_path) -> None:
